@@ -1,0 +1,190 @@
+/* common/options.c — the settings table and the value parsers shared by the CLI and the shim.
+ * Nothing here allocates memory, so the shim may call it during lazy initialisation. */
+#include "common/options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+const struct vt_option vt_options[] = {
+    {"report", 0, VT_ENV_REPORT, VT_OPTION_PATH, "PATH", 0, 0, VT_DEFAULT_REPORT_TEMPLATE,
+     "write the exit report to PATH too (placeholders: %p pid, %h host, %r rank, %n program); 'none' writes no file"},
+    {"stack-depth", 0, VT_ENV_STACK_DEPTH, VT_OPTION_COUNT, "N", 0, VT_MAX_STACK_DEPTH, "32",
+     "native frames recorded per allocation, 0 to 128; 0 records no stacks"},
+    {"top", 0, VT_ENV_TOP, VT_OPTION_COUNT, "N", 1, 1000000, "10",
+     "leak groups shown per memory kind in the exit report"},
+    {"quiet", 'q', VT_ENV_QUIET, VT_OPTION_FLAG, NULL, 0, 0, "off",
+     "do not print the exit report on stderr (the report file is still written)"},
+    {"simulate", 0, VT_ENV_SIMULATE, VT_OPTION_OPTIONAL_SIZE, "SIZE", 0, 0, "16G",
+     "run on the simulated CUDA device with SIZE bytes of memory per device (K, M, G, T suffixes)"},
+    {"simulate-devices", 0, VT_ENV_SIMULATE_DEVICES, VT_OPTION_COUNT, "N", 1, VT_MAX_SIMULATED_DEVICES, "1",
+     "number of simulated devices (with --simulate)"},
+    {NULL, 0, NULL, 0, NULL, 0, 0, NULL, NULL},
+};
+
+const struct vt_option *vt_option_by_env(const char *env_name)
+{
+    for (const struct vt_option *option = vt_options; option->long_name; option++)
+        if (strcmp(option->env_name, env_name) == 0)
+            return option;
+    return NULL;
+}
+
+static int size_suffix_shift(const char *suffix)
+{
+    static const struct { const char *letters; int shift; } units[] = {
+        {"", 0}, {"B", 0}, {"K", 10}, {"KB", 10}, {"KIB", 10}, {"M", 20}, {"MB", 20}, {"MIB", 20},
+        {"G", 30}, {"GB", 30}, {"GIB", 30}, {"T", 40}, {"TB", 40}, {"TIB", 40},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcasecmp(suffix, units[i].letters) == 0)
+            return units[i].shift;
+    return -1;
+}
+
+bool vt_parse_size(const char *text, uint64_t *bytes)
+{
+    if (!text || !isdigit((unsigned char)text[0]))
+        return false;
+    /* Exact integer arithmetic: whole * 2^shift + round(fraction * 2^shift). */
+    unsigned __int128 whole = 0, fraction_numerator = 0, fraction_denominator = 1;
+    const char *c = text;
+    for (; isdigit((unsigned char)*c); c++) {
+        whole = whole * 10 + (unsigned)(*c - '0');
+        if (whole > UINT64_MAX)
+            return false;
+    }
+    if (*c == '.') {
+        c++;
+        if (!isdigit((unsigned char)*c))
+            return false;
+        for (; isdigit((unsigned char)*c); c++)
+            if (fraction_denominator < (unsigned __int128)1 << 80) { /* further digits cannot matter */
+                fraction_numerator = fraction_numerator * 10 + (unsigned)(*c - '0');
+                fraction_denominator *= 10;
+            }
+    }
+    int shift = size_suffix_shift(c);
+    if (shift < 0)
+        return false;
+    unsigned __int128 total = (whole << shift) +
+                              ((fraction_numerator << shift) + fraction_denominator / 2) / fraction_denominator;
+    if (total > UINT64_MAX)
+        return false;
+    *bytes = (uint64_t)total;
+    return true;
+}
+
+bool vt_parse_count(const char *text, uint64_t min, uint64_t max, uint64_t *value)
+{
+    if (!text || !*text)
+        return false;
+    for (const char *c = text; *c; c++)
+        if (!isdigit((unsigned char)*c))
+            return false;
+    errno = 0;
+    unsigned long long number = strtoull(text, NULL, 10);
+    if (errno == ERANGE || number < min || number > max)
+        return false;
+    *value = number;
+    return true;
+}
+
+bool vt_parse_flag(const char *text, bool *value)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off", ""};
+    if (!text)
+        return false;
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (strcasecmp(text, yes[i]) == 0)
+            return *value = true, true;
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (strcasecmp(text, no[i]) == 0)
+            return *value = false, true;
+    return false;
+}
+
+bool vt_option_validate(const struct vt_option *option, const char *value, char *why, size_t why_size)
+{
+    uint64_t number;
+    bool flag;
+    switch (option->type) {
+    case VT_OPTION_PATH:
+        if (*value)
+            return true;
+        snprintf(why, why_size, "%s is empty; accepted: a file path, or 'none'", option->env_name);
+        return false;
+    case VT_OPTION_COUNT:
+        if (vt_parse_count(value, option->min, option->max, &number))
+            return true;
+        snprintf(why, why_size, "%s='%s' is not valid; accepted: a whole number from %llu to %llu",
+                 option->env_name, value, (unsigned long long)option->min, (unsigned long long)option->max);
+        return false;
+    case VT_OPTION_FLAG:
+        if (vt_parse_flag(value, &flag))
+            return true;
+        snprintf(why, why_size, "%s='%s' is not valid; accepted: 1, 0, true, false, yes, no, on, off",
+                 option->env_name, value);
+        return false;
+    case VT_OPTION_OPTIONAL_SIZE:
+        if (vt_parse_size(value, &number) && number > 0)
+            return true;
+        snprintf(why, why_size,
+                 "%s='%s' is not a valid size; accepted: bytes, or a number with K, M, G or T (powers of 1024), e.g. 16G",
+                 option->env_name, value);
+        return false;
+    }
+    return false;
+}
+
+long vt_process_rank(void)
+{
+    static const char *const variables[] = {"RANK", "LOCAL_RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK"};
+    for (size_t i = 0; i < sizeof variables / sizeof variables[0]; i++) {
+        uint64_t rank;
+        if (vt_parse_count(getenv(variables[i]), 0, 1u << 30, &rank))
+            return (long)rank;
+    }
+    return -1;
+}
+
+static bool append_text(char *out, size_t out_size, size_t *used, const char *text)
+{
+    size_t length = strlen(text);
+    if (*used + length >= out_size)
+        return false;
+    memcpy(out + *used, text, length + 1);
+    *used += length;
+    return true;
+}
+
+bool vt_expand_path_template(const char *template_text, const char *program_name, long pid,
+                             char *out, size_t out_size)
+{
+    size_t used = 0;
+    if (out_size == 0)
+        return false;
+    out[0] = '\0';
+    for (const char *c = template_text; *c; c++) {
+        char piece[256] = {c[0], 0};
+        if (c[0] == '%' && c[1]) {
+            c++;
+            switch (*c) {
+            case 'p': snprintf(piece, sizeof piece, "%ld", pid); break;
+            case 'h': if (gethostname(piece, sizeof piece - 1) != 0) strcpy(piece, "host"); break;
+            case 'r': snprintf(piece, sizeof piece, "%ld", vt_process_rank() < 0 ? 0 : vt_process_rank()); break;
+            case 'n': snprintf(piece, sizeof piece, "%s", program_name && *program_name ? program_name : "program"); break;
+            case '%': strcpy(piece, "%"); break;
+            default: snprintf(piece, sizeof piece, "%%%c", *c); break;
+            }
+        }
+        if (!append_text(out, out_size, &used, piece))
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,68 @@
+/* common/options.h — every user-facing setting, in one table shared by the CLI (which turns
+ * command-line options into environment variables) and the shim (which reads those variables),
+ * plus the parsers for the value types. One table means `vramtrace run --help`, the README and
+ * the shim can never disagree about a name.
+ */
+#ifndef VT_COMMON_OPTIONS_H
+#define VT_COMMON_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VT_ENV_REPORT "VRAMTRACE_REPORT"
+#define VT_ENV_STACK_DEPTH "VRAMTRACE_STACK_DEPTH"
+#define VT_ENV_TOP "VRAMTRACE_TOP"
+#define VT_ENV_QUIET "VRAMTRACE_QUIET"
+#define VT_ENV_SIMULATE "VRAMTRACE_SIMULATE"
+#define VT_ENV_SIMULATE_DEVICES "VRAMTRACE_SIMULATE_DEVICES"
+
+#define VT_DEFAULT_REPORT_TEMPLATE "vramtrace.%n.%p.report.txt"
+#define VT_DEFAULT_STACK_DEPTH 32
+#define VT_MAX_STACK_DEPTH 128
+#define VT_DEFAULT_TOP 10
+#define VT_DEFAULT_SIMULATE_BYTES (16ULL << 30)
+#define VT_MAX_SIMULATED_DEVICES 16
+
+enum vt_option_type {
+    VT_OPTION_PATH,          /* free text */
+    VT_OPTION_COUNT,         /* non-negative integer within [min, max] */
+    VT_OPTION_FLAG,          /* 1/0, true/false, yes/no, on/off */
+    VT_OPTION_OPTIONAL_SIZE, /* --name or --name=SIZE */
+};
+
+struct vt_option {
+    const char *long_name;   /* without the leading dashes */
+    char short_name;         /* 0 when there is none */
+    const char *env_name;    /* the VRAMTRACE_* variable the option sets */
+    enum vt_option_type type;
+    const char *metavar;     /* shown in --help, e.g. "PATH" */
+    uint64_t min, max;       /* range for VT_OPTION_COUNT */
+    const char *default_text;
+    const char *help;
+};
+
+/* The table, terminated by an entry whose long_name is NULL. */
+extern const struct vt_option vt_options[];
+
+const struct vt_option *vt_option_by_env(const char *env_name);
+
+/* Sizes: plain bytes or a number with K, M, G or T (powers of 1024; "KiB", "KB" and "k" accepted
+ * too). Fractions like "1.5G" are allowed. Returns false on anything malformed or out of range. */
+bool vt_parse_size(const char *text, uint64_t *bytes);
+bool vt_parse_count(const char *text, uint64_t min, uint64_t max, uint64_t *value);
+bool vt_parse_flag(const char *text, bool *value);
+
+/* Checks one option's value; on failure writes a one-line explanation naming the variable and
+ * the accepted values to `why`. */
+bool vt_option_validate(const struct vt_option *option, const char *value, char *why, size_t why_size);
+
+/* Expands %p (pid), %h (host name), %r (rank, "0" when none is set), %n (program name) and %%.
+ * Returns false when the result does not fit. */
+bool vt_expand_path_template(const char *template_text, const char *program_name, long pid,
+                             char *out, size_t out_size);
+
+/* The process rank from RANK, LOCAL_RANK, SLURM_PROCID or OMPI_COMM_WORLD_RANK, or -1. */
+long vt_process_rank(void);
+
+#endif

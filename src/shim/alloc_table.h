@@ -1,0 +1,54 @@
+/* shim/alloc_table.h — the live allocations, keyed by address.
+ *
+ * Device, managed and pinned host pointers share one table: with unified virtual addressing they
+ * come from one address space, and cudaFree() frees device and managed memory alike. Records come
+ * from a free list refilled in large chunks, so inserting does not call malloc per allocation.
+ * Not thread-safe: the recorder serialises access.
+ */
+#ifndef VT_SHIM_ALLOC_TABLE_H
+#define VT_SHIM_ALLOC_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#include "shim/arena.h"
+
+struct alloc_record {
+    UT_hash_handle hh;
+    uint64_t address;
+    uint64_t size_bytes;
+    uint64_t timestamp_ns;
+    uint32_t stack_id;
+    uint32_t thread_id;
+    int16_t device;
+    uint8_t kind; /* enum vt_memory_kind */
+    uint16_t api; /* enum vt_api */
+    uint64_t backing_handle; /* mapped ranges: the cuMemCreate handle behind them */
+    struct alloc_record *next_free;
+};
+
+struct alloc_table {
+    struct alloc_record *by_address;
+    struct alloc_record *free_records;
+    struct arena record_arena;
+    size_t live_count;
+};
+
+/* Stores a copy of *record (keyed by record->address). Returns false when out of memory or when
+ * the address is already live (the caller removes the stale record first). */
+bool alloc_table_insert(struct alloc_table *table, const struct alloc_record *record);
+
+/* Copies the record at `address` to *removed (when non-NULL) and forgets it. False if unknown. */
+bool alloc_table_remove(struct alloc_table *table, uint64_t address, struct alloc_record *removed);
+
+const struct alloc_record *alloc_table_find(const struct alloc_table *table, uint64_t address);
+
+/* Calls visit for every live record, in no particular order. */
+void alloc_table_for_each(const struct alloc_table *table,
+                          void (*visit)(const struct alloc_record *record, void *context), void *context);
+
+void alloc_table_clear(struct alloc_table *table);
+
+#endif

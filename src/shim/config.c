@@ -1,0 +1,55 @@
+/* shim/config.c — turns the VRAMTRACE_* variables into a struct shim_config, using the shared
+ * settings table so names and accepted values match `vramtrace run --help`. */
+#include "shim/config.h"
+
+#include "common/options.h"
+#include "shim/shim_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The variable's value when it is set and valid, else NULL (after saying why it was ignored). */
+static const char *valid_setting(const char *env_name)
+{
+    const char *value = getenv(env_name);
+    if (!value)
+        return NULL;
+    char why[256];
+    if (vt_option_validate(vt_option_by_env(env_name), value, why, sizeof why))
+        return value;
+    shim_log("%s; using the default", why);
+    return NULL;
+}
+
+static unsigned count_setting(const char *env_name, unsigned fallback)
+{
+    const struct vt_option *option = vt_option_by_env(env_name);
+    uint64_t value;
+    const char *text = valid_setting(env_name);
+    return text && vt_parse_count(text, option->min, option->max, &value) ? (unsigned)value : fallback;
+}
+
+static bool flag_setting(const char *env_name)
+{
+    bool value = false;
+    const char *text = valid_setting(env_name);
+    return text && vt_parse_flag(text, &value) && value;
+}
+
+void config_load(struct shim_config *config, const char *program_name, long pid)
+{
+    memset(config, 0, sizeof *config);
+    config->stack_depth = count_setting(VT_ENV_STACK_DEPTH, VT_DEFAULT_STACK_DEPTH);
+    config->top_groups = count_setting(VT_ENV_TOP, VT_DEFAULT_TOP);
+    config->quiet = flag_setting(VT_ENV_QUIET);
+
+    const char *report = valid_setting(VT_ENV_REPORT);
+    if (!report)
+        report = VT_DEFAULT_REPORT_TEMPLATE;
+    if (strcmp(report, "none") == 0)
+        return;
+    if (!vt_expand_path_template(report, program_name, pid, config->report_path, sizeof config->report_path)) {
+        shim_log("%s is too long once expanded; writing no report file", VT_ENV_REPORT);
+        config->report_path[0] = '\0';
+    }
+}

@@ -1,0 +1,19 @@
+/* shim/config.h — the shim's settings, read once from the VRAMTRACE_* environment variables. */
+#ifndef VT_SHIM_CONFIG_H
+#define VT_SHIM_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+struct shim_config {
+    char report_path[PATH_MAX]; /* expanded; empty when the report file is turned off */
+    unsigned stack_depth;       /* 0 = no stacks */
+    unsigned top_groups;        /* leak groups shown per kind */
+    bool quiet;                 /* no report on stderr */
+};
+
+/* Reads the environment; an invalid value is reported once on stderr (naming the variable and
+ * the accepted values) and its default is used. */
+void config_load(struct shim_config *config, const char *program_name, long pid);
+
+#endif

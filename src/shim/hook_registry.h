@@ -1,0 +1,86 @@
+/* shim/hook_registry.h — every function the shim wraps, in one table: its exported symbol, the
+ * name and ABI version range under which cuGetProcAddress hands it out, the wrapper, and the real
+ * function behind it.
+ *
+ * The real function is learned from whichever path reaches the shim first: dlsym() on a library
+ * handle, a pointer handed out by cuGetProcAddress / cudaGetDriverEntryPoint*, or (for calls that
+ * come through the PLT) dlsym(RTLD_NEXT). A wrapper is never recorded as a real function: that
+ * double wrapping made PyTorch hang in the measurements (docs/cuda-facts.md §2).
+ */
+#ifndef VT_SHIM_HOOK_REGISTRY_H
+#define VT_SHIM_HOOK_REGISTRY_H
+
+#include <stdint.h>
+
+/* The first ABI version whose signatures may differ from the headers we compile against: lookups
+ * at this version or later pass through unwrapped. */
+#define HOOK_VERSION_LIMIT 14000
+
+enum hook_stream_variant {
+    HOOK_NOT_STREAM_ORDERED, /* the same entry serves every lookup flag */
+    HOOK_LEGACY_STREAM,      /* handed out without CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM */
+    HOOK_PER_THREAD_STREAM,  /* the _ptsz variant */
+};
+
+/* X(id, exported symbol, lookup name or NULL, first version, last version + 1, stream variant) */
+#define SHIM_HOOK_LIST(X)                                                                                      \
+    X(cudaMalloc, "cudaMalloc", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                           \
+    X(cudaFree, "cudaFree", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                               \
+    X(cudaMallocAsync, "cudaMallocAsync", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                 \
+    X(cudaFreeAsync, "cudaFreeAsync", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                     \
+    X(cudaMallocFromPoolAsync, "cudaMallocFromPoolAsync", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                 \
+    X(cudaMallocHost, "cudaMallocHost", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                   \
+    X(cudaHostAlloc, "cudaHostAlloc", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                     \
+    X(cudaFreeHost, "cudaFreeHost", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                       \
+    X(cudaMallocManaged, "cudaMallocManaged", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                             \
+    X(cudaMallocPitch, "cudaMallocPitch", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                 \
+    X(cudaGetDriverEntryPoint, "cudaGetDriverEntryPoint", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                 \
+    X(cudaGetDriverEntryPointByVersion, "cudaGetDriverEntryPointByVersion", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED) \
+    X(cuGetProcAddress_legacy, "cuGetProcAddress", "cuGetProcAddress", 11030, 12000, HOOK_NOT_STREAM_ORDERED)  \
+    X(cuGetProcAddress_v2, "cuGetProcAddress_v2", "cuGetProcAddress", 12000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
+    X(cuMemAlloc_v2, "cuMemAlloc_v2", "cuMemAlloc", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)         \
+    X(cuMemAllocPitch_v2, "cuMemAllocPitch_v2", "cuMemAllocPitch", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
+    X(cuMemFree_v2, "cuMemFree_v2", "cuMemFree", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)            \
+    X(cuMemAllocHost_v2, "cuMemAllocHost_v2", "cuMemAllocHost", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
+    X(cuMemHostAlloc, "cuMemHostAlloc", "cuMemHostAlloc", 2020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)   \
+    X(cuMemFreeHost, "cuMemFreeHost", "cuMemFreeHost", 2000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)      \
+    X(cuMemAllocManaged, "cuMemAllocManaged", "cuMemAllocManaged", 6000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
+    X(cuMemAllocAsync, "cuMemAllocAsync", "cuMemAllocAsync", 11020, HOOK_VERSION_LIMIT, HOOK_LEGACY_STREAM)    \
+    X(cuMemAllocAsync_ptsz, "cuMemAllocAsync_ptsz", "cuMemAllocAsync", 11020, HOOK_VERSION_LIMIT, HOOK_PER_THREAD_STREAM) \
+    X(cuMemFreeAsync, "cuMemFreeAsync", "cuMemFreeAsync", 11020, HOOK_VERSION_LIMIT, HOOK_LEGACY_STREAM)       \
+    X(cuMemFreeAsync_ptsz, "cuMemFreeAsync_ptsz", "cuMemFreeAsync", 11020, HOOK_VERSION_LIMIT, HOOK_PER_THREAD_STREAM) \
+    X(cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync", "cuMemAllocFromPoolAsync", 11020, HOOK_VERSION_LIMIT, HOOK_LEGACY_STREAM) \
+    X(cuMemAllocFromPoolAsync_ptsz, "cuMemAllocFromPoolAsync_ptsz", "cuMemAllocFromPoolAsync", 11020, HOOK_VERSION_LIMIT, HOOK_PER_THREAD_STREAM) \
+    X(cuMemCreate, "cuMemCreate", "cuMemCreate", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)           \
+    X(cuMemRelease, "cuMemRelease", "cuMemRelease", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)        \
+    X(cuMemMap, "cuMemMap", "cuMemMap", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)                    \
+    X(cuMemUnmap, "cuMemUnmap", "cuMemUnmap", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)              \
+    X(cuMemAddressReserve, "cuMemAddressReserve", "cuMemAddressReserve", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
+    X(cuMemAddressFree, "cuMemAddressFree", "cuMemAddressFree", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)
+
+enum hook_id {
+#define HOOK_ENUM(id, symbol, lookup_name, first_version, version_limit, stream) HOOK_##id,
+    SHIM_HOOK_LIST(HOOK_ENUM)
+#undef HOOK_ENUM
+    HOOK_COUNT
+};
+
+/* The real function behind hook `id`, found on first need; NULL when no loaded library has it. */
+void *hook_real(enum hook_id id);
+
+/* `symbol` looked up by name (dlsym): the wrapper to hand out instead of `real`, after
+ * remembering `real` — or `real` itself when the shim does not wrap that symbol. */
+void *hook_wrap_symbol(const char *symbol, void *real);
+
+/* `lookup_name` handed out by cuGetProcAddress / cudaGetDriverEntryPoint* for ABI `version` with
+ * lookup `flags`: the wrapper to hand out instead of `real`, or `real` itself when the shim does
+ * not wrap that name at that version or stream variant, or when `real` is already a wrapper. */
+void *hook_wrap_driver_entry(const char *lookup_name, int version, uint64_t flags, void *real);
+
+/* Whether dlsym() of `symbol` is one the shim wraps (cheap: used on every dlsym call). */
+int hook_symbol_is_wrapped(const char *symbol);
+
+/* Used by the wrappers: fail the call when the real function is missing. */
+void hook_report_missing(enum hook_id id);
+
+#endif

@@ -1,0 +1,212 @@
+/* shim/leak_report.c — the exit report (see leak_report.h). Runs once, at exit, outside any
+ * hook: it may allocate and do I/O. */
+#define _GNU_SOURCE
+#include "shim/leak_report.h"
+
+#include "common/format.h"
+#include "shim/live_groups.h"
+#include "shim/oom_report.h"
+#include "shim/recorder.h"
+#include "shim/shim_log.h"
+#include "shim/symbolizer.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *kind_title(enum vt_memory_kind kind)
+{
+    static const char *const titles[] = {"Device memory", "Host-pinned memory", "Managed memory",
+                                         "Reserved address space", "Mapped ranges"};
+    return (unsigned)kind < VT_KIND_COUNT ? titles[kind] : "Memory";
+}
+
+static void render_kind(FILE *out, struct symbolizer *symbolizer, const struct live_groups *groups,
+                        enum vt_memory_kind kind, unsigned top_groups)
+{
+    char human[32];
+    uint64_t bytes = groups->bytes_by_kind[kind], count = groups->count_by_kind[kind];
+    bool address_space = kind == VT_KIND_ADDRESS_SPACE;
+    if (count == 0) {
+        if (!address_space)
+            fprintf(out, "%s: no leaks\n\n", kind_title(kind));
+        return;
+    }
+    fprintf(out, "%s: %llu byte(s) (%s) %s in %llu allocation(s)\n\n", kind_title(kind), (unsigned long long)bytes,
+            vt_format_bytes(bytes, human, sizeof human), address_space ? "still reserved (not memory use)" : "leaked",
+            (unsigned long long)count);
+    live_groups_render_kind(out, symbolizer, groups, kind, address_space ? "Reservation" : "Leak", top_groups);
+}
+
+static double seconds_since_start(uint64_t timestamp_ns)
+{
+    uint64_t start = recorder_start_ns();
+    return timestamp_ns > start ? (double)(timestamp_ns - start) / 1e9 : 0.0;
+}
+
+static void render_peaks(FILE *out)
+{
+    static struct slot_usage usage[RECORDER_SLOT_COUNT];
+    recorder_read_usage(usage);
+    char human[32];
+    fprintf(out, "Peak memory in use:\n");
+    bool any = false;
+    for (int slot = 1; slot < RECORDER_SLOT_COUNT; slot++) {
+        const struct slot_usage *device = &usage[slot];
+        if (device->in_use.peak_bytes == 0)
+            continue;
+        any = true;
+        fprintf(out, "  device %d: %llu byte(s) (%s) at %.3f s; peak by kind: device %llu, managed %llu\n",
+                slot - 1, (unsigned long long)device->in_use.peak_bytes,
+                vt_format_bytes(device->in_use.peak_bytes, human, sizeof human),
+                seconds_since_start(device->in_use.peak_timestamp_ns),
+                (unsigned long long)device->by_kind[VT_KIND_DEVICE].peak_bytes,
+                (unsigned long long)device->by_kind[VT_KIND_MANAGED].peak_bytes);
+    }
+    const struct memory_counter *pinned = &usage[0].by_kind[VT_KIND_HOST_PINNED];
+    if (pinned->peak_bytes) {
+        any = true;
+        fprintf(out, "  host (pinned): %llu byte(s) (%s) at %.3f s\n", (unsigned long long)pinned->peak_bytes,
+                vt_format_bytes(pinned->peak_bytes, human, sizeof human),
+                seconds_since_start(pinned->peak_timestamp_ns));
+    }
+    if (!any)
+        fprintf(out, "  (no memory was allocated)\n");
+    fputc('\n', out);
+}
+
+static void render_out_of_memory(FILE *out)
+{
+    struct oom_state oom;
+    recorder_read_oom(&oom);
+    if (oom.failures == 0)
+        return;
+    char human[32];
+    fprintf(out, "Out of memory: %llu failed allocation(s); the first: %s of %llu byte(s) (%s) on %s %d at %.3f s.\n",
+            (unsigned long long)oom.failures, vt_api_name(oom.first.api), (unsigned long long)oom.first.size_bytes,
+            vt_format_bytes(oom.first.size_bytes, human, sizeof human), oom.first.device < 0 ? "host" : "device",
+            oom.first.device, seconds_since_start(oom.first.timestamp_ns));
+    if (oom.allocations_after_last_failure)
+        fprintf(out, "Recovered: %llu allocation(s) succeeded after the last failure.\n",
+                (unsigned long long)oom.allocations_after_last_failure);
+    else
+        fprintf(out, "Not recovered: no allocation succeeded after the last failure.\n");
+    const char *path = oom_report_path();
+    if (path)
+        fprintf(out, "OOM report (live memory at the first failure): %s\n", path);
+    fputc('\n', out);
+}
+
+static void render_stats(FILE *out)
+{
+    struct recorder_stats stats;
+    recorder_read_stats(&stats);
+    fprintf(out, "Calls: %llu allocation(s), %llu free(s), %llu free(s) of unknown addresses, "
+                 "%llu failed out of memory; %llu distinct stack(s)\n",
+            (unsigned long long)stats.allocations, (unsigned long long)stats.frees,
+            (unsigned long long)stats.unknown_frees, (unsigned long long)stats.failed_out_of_memory,
+            (unsigned long long)stats.stack_count);
+    fprintf(out, "Calls by API:");
+    for (int api = 0; api < VT_API_COUNT; api++)
+        if (stats.calls_by_api[api])
+            fprintf(out, " %s=%llu", vt_api_name(api), (unsigned long long)stats.calls_by_api[api]);
+    fprintf(out, "\n\n");
+}
+
+void leak_report_render(FILE *out, const struct leak_report_options *options)
+{
+    struct live_groups groups;
+    live_groups_collect(&groups, LIVE_GROUPS_ALL_DEVICES);
+    struct symbolizer *symbolizer = symbolizer_open();
+    fprintf(out, "=================================================================\n");
+    fprintf(out, "vramtrace: GPU memory report for %s (pid %ld), %.3f s after start\n\n", options->program_name,
+            options->pid, seconds_since_start(recorder_now_ns()));
+    for (int kind = 0; kind < VT_KIND_COUNT; kind++)
+        if (kind != VT_KIND_MAPPED_RANGE)
+            render_kind(out, symbolizer, &groups, kind, options->top_groups);
+    if (groups.incomplete)
+        fprintf(out, "(out of memory while grouping: some leaks are missing from the groups above)\n\n");
+    render_out_of_memory(out);
+    render_peaks(out);
+    render_stats(out);
+    symbolizer_close(symbolizer);
+    live_groups_free(&groups);
+}
+
+struct summary_totals {
+    uint64_t bytes, count;
+};
+
+static void add_to_summary(const struct alloc_record *record, void *context)
+{
+    struct summary_totals *totals = context;
+    if (record->kind == VT_KIND_ADDRESS_SPACE || record->kind == VT_KIND_MAPPED_RANGE)
+        return;
+    totals->bytes += record->size_bytes;
+    totals->count++;
+}
+
+void leak_report_render_summary(FILE *out)
+{
+    struct summary_totals totals = {0, 0};
+    recorder_visit_live(add_to_summary, &totals);
+    fprintf(out, "SUMMARY: vramtrace: %llu byte(s) leaked in %llu allocation(s).\n",
+            (unsigned long long)totals.bytes, (unsigned long long)totals.count);
+}
+
+static void write_all(FILE *out, const char *text, size_t length)
+{
+    if (fwrite(text, 1, length, out) == length)
+        fflush(out);
+}
+
+void leak_report_write_at_exit(const struct leak_report_options *options)
+{
+    struct recorder_stats stats;
+    recorder_read_stats(&stats);
+    uint64_t calls = 0;
+    for (int api = 0; api < VT_API_COUNT; api++)
+        calls += stats.calls_by_api[api];
+    if (calls == 0)
+        return; /* the program never allocated GPU memory: say nothing */
+
+    char *body = NULL, *summary = NULL;
+    size_t body_length = 0, summary_length = 0;
+    FILE *body_stream = open_memstream(&body, &body_length);
+    FILE *summary_stream = open_memstream(&summary, &summary_length);
+    if (!body_stream || !summary_stream) {
+        shim_log("internal error: no memory for the exit report");
+        return;
+    }
+    leak_report_render(body_stream, options);
+    leak_report_render_summary(summary_stream);
+    fclose(body_stream);
+    fclose(summary_stream);
+
+    char note[PATH_MAX + 256] = "";
+    bool file_failed = false;
+    if (options->file_path && options->file_path[0]) {
+        FILE *file = fopen(options->file_path, "w");
+        if (file) {
+            write_all(file, body, body_length);
+            write_all(file, summary, summary_length);
+            fclose(file);
+            snprintf(note, sizeof note, "Report written to %s\n\n", options->file_path);
+        } else {
+            file_failed = true;
+            snprintf(note, sizeof note, "Could not write the report to %s: %s (set VRAMTRACE_REPORT)\n\n",
+                     options->file_path, strerror(errno));
+        }
+    }
+    if (options->print_to_stderr) {
+        write_all(stderr, body, body_length);
+        write_all(stderr, note, strlen(note));
+        write_all(stderr, summary, summary_length);
+    } else if (file_failed) {
+        write_all(stderr, note, strlen(note));
+    }
+    free(body);
+    free(summary);
+}

@@ -1,0 +1,193 @@
+/* shim/live_groups.c — grouping and printing live allocations (see live_groups.h). Runs in the
+ * report paths only (exit, OOM worker): it may allocate and do I/O. */
+#define _GNU_SOURCE
+#include "shim/live_groups.h"
+
+#include "common/format.h"
+#include "shim/alloc_table.h"
+#include "shim/recorder.h"
+#include "shim/stack_table.h"
+#include "shim/symbolizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+struct group_key {
+    uint32_t stack_id;
+    uint16_t api;
+    uint8_t kind;
+    uint8_t padding;
+};
+
+struct group_entry {
+    UT_hash_handle hh;
+    struct group_key key;
+    struct live_group group;
+};
+
+struct collection {
+    int device;
+    struct group_entry *entries;
+    struct live_groups *groups;
+    size_t mapping_capacity;
+};
+
+static void keep_mapping(struct collection *collection, const struct alloc_record *record)
+{
+    struct live_groups *groups = collection->groups;
+    if (groups->mapping_count == collection->mapping_capacity) {
+        size_t capacity = collection->mapping_capacity ? collection->mapping_capacity * 2 : 64;
+        struct mapped_range *grown = realloc(groups->mappings, capacity * sizeof *grown);
+        if (!grown) {
+            groups->incomplete = true;
+            return;
+        }
+        groups->mappings = grown;
+        collection->mapping_capacity = capacity;
+    }
+    groups->mappings[groups->mapping_count++] =
+        (struct mapped_range){record->backing_handle, record->address, record->size_bytes};
+}
+
+static void add_record(const struct alloc_record *record, void *context)
+{
+    struct collection *collection = context;
+    if (collection->device != LIVE_GROUPS_ALL_DEVICES && record->device != collection->device)
+        return;
+    if (record->kind == VT_KIND_MAPPED_RANGE) {
+        keep_mapping(collection, record);
+        return;
+    }
+    struct group_key key = {.stack_id = record->stack_id, .api = record->api, .kind = record->kind};
+    struct group_entry *entry;
+    HASH_FIND(hh, collection->entries, &key, sizeof key, entry);
+    if (!entry) {
+        entry = calloc(1, sizeof *entry);
+        if (!entry) {
+            collection->groups->incomplete = true;
+            return;
+        }
+        entry->key = key;
+        entry->group.stack_id = key.stack_id;
+        entry->group.api = key.api;
+        entry->group.kind = key.kind;
+        HASH_ADD(hh, collection->entries, key, sizeof key, entry);
+    }
+    entry->group.bytes += record->size_bytes;
+    entry->group.count++;
+    if (record->api == VT_API_cuMemCreate && entry->group.handles_kept < LIVE_GROUP_HANDLES_KEPT)
+        entry->group.handles[entry->group.handles_kept++] = record->address;
+    collection->groups->bytes_by_kind[record->kind] += record->size_bytes;
+    collection->groups->count_by_kind[record->kind]++;
+}
+
+static int by_kind_then_largest(const void *left, const void *right)
+{
+    const struct live_group *a = left, *b = right;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    if (a->bytes != b->bytes)
+        return a->bytes > b->bytes ? -1 : 1;
+    if (a->count != b->count)
+        return a->count > b->count ? -1 : 1;
+    return a->stack_id < b->stack_id ? -1 : a->stack_id > b->stack_id;
+}
+
+void live_groups_collect(struct live_groups *groups, int device)
+{
+    memset(groups, 0, sizeof *groups);
+    struct collection collection = {.device = device, .groups = groups};
+    recorder_visit_live(add_record, &collection);
+    size_t count = HASH_COUNT(collection.entries);
+    groups->groups = calloc(count ? count : 1, sizeof *groups->groups);
+    struct group_entry *entry, *next;
+    HASH_ITER(hh, collection.entries, entry, next) {
+        if (groups->groups)
+            groups->groups[groups->group_count++] = entry->group;
+        HASH_DEL(collection.entries, entry);
+        free(entry);
+    }
+    if (!groups->groups)
+        groups->incomplete = true;
+    else
+        qsort(groups->groups, groups->group_count, sizeof *groups->groups, by_kind_then_largest);
+}
+
+void live_groups_free(struct live_groups *groups)
+{
+    free(groups->groups);
+    free(groups->mappings);
+    memset(groups, 0, sizeof *groups);
+}
+
+static const char *module_basename(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+void render_stack(FILE *out, struct symbolizer *symbolizer, uint32_t stack_id)
+{
+    unsigned depth = 0;
+    const uintptr_t *frames = stack_frames(stack_id, &depth);
+    if (!frames) {
+        fprintf(out, "    (no stack recorded: VRAMTRACE_STACK_DEPTH=0)\n");
+        return;
+    }
+    for (unsigned i = 0; i < depth; i++) {
+        struct symbolized_frame frame;
+        symbolizer_lookup(symbolizer, frames[i], &frame);
+        fprintf(out, "    #%u 0x%012lx in %s", i, (unsigned long)frames[i], frame.function);
+        if (frame.source_line > 0)
+            fprintf(out, " %s:%d", frame.source_file, frame.source_line);
+        if (frame.module_path[0])
+            fprintf(out, " (%s+0x%lx)", module_basename(frame.module_path), (unsigned long)frame.module_offset);
+        fputc('\n', out);
+    }
+}
+
+static void render_mappings(FILE *out, const struct live_groups *groups, const struct live_group *group)
+{
+    unsigned shown = 0;
+    for (unsigned h = 0; h < group->handles_kept; h++)
+        for (size_t m = 0; m < groups->mapping_count; m++) {
+            const struct mapped_range *range = &groups->mappings[m];
+            if (range->handle != group->handles[h])
+                continue;
+            fprintf(out, "%s0x%llx-0x%llx", shown++ ? ", " : "  mapped at ", (unsigned long long)range->address,
+                    (unsigned long long)(range->address + range->size_bytes));
+        }
+    if (shown)
+        fprintf(out, "%s\n", group->count > group->handles_kept ? ", ..." : "");
+}
+
+void live_groups_render_kind(FILE *out, struct symbolizer *symbolizer, const struct live_groups *groups,
+                             enum vt_memory_kind kind, const char *title, unsigned top)
+{
+    char human[32];
+    unsigned shown = 0;
+    uint64_t hidden_bytes = 0, hidden_count = 0, hidden_groups = 0;
+    for (size_t i = 0; i < groups->group_count; i++) {
+        const struct live_group *group = &groups->groups[i];
+        if (group->kind != kind)
+            continue;
+        if (shown == top) {
+            hidden_bytes += group->bytes;
+            hidden_count += group->count;
+            hidden_groups++;
+            continue;
+        }
+        shown++;
+        fprintf(out, "%s of %llu byte(s) (%s) in %llu allocation(s) of %s memory, %s, allocated from:\n", title,
+                (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
+                (unsigned long long)group->count, vt_memory_kind_name(kind), vt_api_name(group->api));
+        render_mappings(out, groups, group);
+        render_stack(out, symbolizer, group->stack_id);
+        fputc('\n', out);
+    }
+    if (hidden_groups)
+        fprintf(out, "... and %llu more group(s): %llu byte(s) in %llu allocation(s) (VRAMTRACE_TOP=%u shows %u per kind)\n\n",
+                (unsigned long long)hidden_groups, (unsigned long long)hidden_bytes,
+                (unsigned long long)hidden_count, top, top);
+}

@@ -1,0 +1,53 @@
+/* shim/live_groups.h — live allocations grouped by (kind, API, stack), largest first: the shape
+ * of both the exit report's leaks and the OOM report's "what filled the device". */
+#ifndef VT_SHIM_LIVE_GROUPS_H
+#define VT_SHIM_LIVE_GROUPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vramtrace/events.h"
+
+#define LIVE_GROUPS_ALL_DEVICES (-2)
+#define LIVE_GROUP_HANDLES_KEPT 4
+
+struct live_group {
+    uint32_t stack_id;
+    uint16_t api;
+    uint8_t kind;
+    uint64_t bytes;
+    uint64_t count;
+    uint64_t handles[LIVE_GROUP_HANDLES_KEPT]; /* cuMemCreate groups: some of their handles */
+    unsigned handles_kept;
+};
+
+struct mapped_range {
+    uint64_t handle, address, size_bytes;
+};
+
+struct live_groups {
+    struct live_group *groups; /* sorted: by kind, then bytes, largest first */
+    size_t group_count;
+    uint64_t bytes_by_kind[VT_KIND_COUNT];
+    uint64_t count_by_kind[VT_KIND_COUNT];
+    struct mapped_range *mappings;
+    size_t mapping_count;
+    bool incomplete; /* out of memory while grouping */
+};
+
+/* Groups what is live now, on one device (or LIVE_GROUPS_ALL_DEVICES). */
+void live_groups_collect(struct live_groups *groups, int device);
+void live_groups_free(struct live_groups *groups);
+
+struct symbolizer;
+
+/* Prints the groups of one kind: "<title> of N byte(s) (...) in M allocation(s) of <kind> memory,
+ * <API>, allocated from:" + frames, at most `top` of them, then one line for the rest. */
+void live_groups_render_kind(FILE *out, struct symbolizer *symbolizer, const struct live_groups *groups,
+                             enum vt_memory_kind kind, const char *title, unsigned top);
+
+/* Prints one stack, a frame per line, or a note when none was recorded. */
+void render_stack(FILE *out, struct symbolizer *symbolizer, uint32_t stack_id);
+
+#endif

@@ -1,0 +1,16 @@
+/* shim/oom_capture.h — what a hook does when an allocation fails with out-of-memory: record the
+ * failure (request, device, stack, the device's free/total memory) and, at the first one, freeze
+ * what was live on that device and hand it to the OOM report (oom_report.c) to be written by a
+ * worker thread, outside the hook. Later failures are only counted. */
+#ifndef VT_SHIM_OOM_CAPTURE_H
+#define VT_SHIM_OOM_CAPTURE_H
+
+#include <stdint.h>
+
+#include "vramtrace/events.h"
+
+/* Called from a hook, with the reentry guard held, after the real call failed with
+ * cudaErrorMemoryAllocation / CUDA_ERROR_OUT_OF_MEMORY. */
+void oom_capture(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t size_bytes);
+
+#endif

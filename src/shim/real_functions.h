@@ -1,0 +1,41 @@
+/* shim/real_functions.h — finding the real CUDA functions the shim's exported wrappers stand in
+ * for, and knowing which code is the shim's own.
+ *
+ * REAL_FUNCTION(name) yields a pointer of the declared type of `name` (from the CUDA headers) to
+ * the real implementation, resolved on first use and cached; NULL when no loaded library has it.
+ */
+#ifndef VT_SHIM_REAL_FUNCTIONS_H
+#define VT_SHIM_REAL_FUNCTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The next definition of `name` after the shim: dlsym(RTLD_NEXT), or, when the defining library
+ * was dlopen()ed with RTLD_LOCAL (as Python loads PyTorch), the first loaded library other than
+ * the shim that defines it. Never returns one of the shim's own functions. */
+void *real_function_lookup(const char *name);
+
+/* glibc's own dlsym. The shim exports a dlsym of its own (dlsym_trampoline.S); the shim's code
+ * always calls this one instead. Resolved with dlvsym(RTLD_NEXT, ...), never through dlsym. */
+extern void *(*shim_real_dlsym_function)(void *handle, const char *symbol) __attribute__((visibility("hidden")));
+void real_dlsym_resolve(void);
+void *shim_real_dlsym(void *handle, const char *symbol);
+
+/* True for addresses inside the shim's own code. */
+bool address_in_shim(uintptr_t address);
+
+/* Records the shim's code range (done on first need; idempotent). */
+void shim_code_range_init(void);
+
+#define REAL_FUNCTION(name)                                                                  \
+    ({                                                                                       \
+        static __typeof__(name) *real_##name;                                                \
+        __typeof__(name) *found = __atomic_load_n(&real_##name, __ATOMIC_ACQUIRE);           \
+        if (!found) {                                                                        \
+            found = (__typeof__(name) *)real_function_lookup(#name);                         \
+            __atomic_store_n(&real_##name, found, __ATOMIC_RELEASE);                         \
+        }                                                                                    \
+        found;                                                                               \
+    })
+
+#endif

@@ -1,0 +1,291 @@
+/* shim/recorder.c — the recorder's state and its one lock (see recorder.h). */
+#define _GNU_SOURCE
+#include "shim/recorder.h"
+
+#include "shim/stack_table.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+enum record_space {
+    SPACE_POINTERS,
+    SPACE_PHYSICAL_HANDLES,
+    SPACE_RESERVATIONS,
+    SPACE_MAPPINGS,
+    SPACE_COUNT
+};
+
+static pthread_mutex_t recorder_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct alloc_table live_tables[SPACE_COUNT];
+static struct slot_usage usage_by_slot[RECORDER_SLOT_COUNT];
+static struct recorder_stats stats;
+static struct oom_state oom;
+static struct recorder_settings settings;
+static uint64_t start_ns;
+static bool enabled;
+
+static __thread uint32_t cached_thread_id __attribute__((tls_model("initial-exec")));
+
+uint64_t recorder_now_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+uint32_t recorder_thread_id(void)
+{
+    if (!cached_thread_id)
+        cached_thread_id = (uint32_t)syscall(SYS_gettid);
+    return cached_thread_id;
+}
+
+static enum record_space space_of_api(enum vt_api api)
+{
+    switch (api) {
+    case VT_API_cuMemCreate:
+    case VT_API_cuMemRelease:
+        return SPACE_PHYSICAL_HANDLES;
+    case VT_API_cuMemAddressReserve:
+    case VT_API_cuMemAddressFree:
+        return SPACE_RESERVATIONS;
+    case VT_API_cuMemMap:
+    case VT_API_cuMemUnmap:
+        return SPACE_MAPPINGS;
+    default:
+        return SPACE_POINTERS;
+    }
+}
+
+static struct slot_usage *usage_of_device(int device)
+{
+    int slot = device + 1;
+    if (slot < 0 || slot >= RECORDER_SLOT_COUNT)
+        slot = 0;
+    return &usage_by_slot[slot];
+}
+
+static bool kind_is_memory_use(enum vt_memory_kind kind)
+{
+    return kind != VT_KIND_ADDRESS_SPACE && kind != VT_KIND_MAPPED_RANGE;
+}
+
+static void counter_add(struct memory_counter *counter, uint64_t bytes, uint64_t now_ns)
+{
+    counter->current_bytes += bytes;
+    counter->live_count++;
+    if (counter->current_bytes > counter->peak_bytes) {
+        counter->peak_bytes = counter->current_bytes;
+        counter->peak_timestamp_ns = now_ns;
+    }
+}
+
+static void counter_subtract(struct memory_counter *counter, uint64_t bytes)
+{
+    counter->current_bytes -= bytes < counter->current_bytes ? bytes : counter->current_bytes;
+    if (counter->live_count)
+        counter->live_count--;
+}
+
+static void account_alloc(const struct alloc_record *record)
+{
+    struct slot_usage *usage = usage_of_device(record->device);
+    counter_add(&usage->by_kind[record->kind], record->size_bytes, record->timestamp_ns);
+    if (kind_is_memory_use(record->kind))
+        counter_add(&usage->in_use, record->size_bytes, record->timestamp_ns);
+}
+
+static void account_free(const struct alloc_record *record)
+{
+    struct slot_usage *usage = usage_of_device(record->device);
+    counter_subtract(&usage->by_kind[record->kind], record->size_bytes);
+    if (kind_is_memory_use(record->kind))
+        counter_subtract(&usage->in_use, record->size_bytes);
+}
+
+void recorder_init(const struct recorder_settings *new_settings)
+{
+    settings = *new_settings;
+    start_ns = recorder_now_ns();
+    __atomic_store_n(&enabled, true, __ATOMIC_RELEASE);
+}
+
+unsigned recorder_stack_depth(void)
+{
+    return settings.stack_depth;
+}
+
+void recorder_disable(void)
+{
+    __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
+}
+
+bool recorder_is_enabled(void)
+{
+    return __atomic_load_n(&enabled, __ATOMIC_ACQUIRE);
+}
+
+/* Under the lock: stores `record` in `space`, replacing a stale record at the same key. */
+static void insert_live(enum record_space space, const struct alloc_record *record)
+{
+    struct alloc_table *table = &live_tables[space];
+    struct alloc_record stale;
+    if (alloc_table_remove(table, record->address, &stale))
+        account_free(&stale); /* its free went by a path we do not see; the key is reused */
+    if (alloc_table_insert(table, record))
+        account_alloc(record);
+}
+
+void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                           uint64_t size_bytes, uint64_t stream)
+{
+    struct captured_stack stack;
+    stack_capture(&stack, settings.stack_depth);
+    recorder_record_alloc_with_stack(api, kind, device, address, size_bytes, stream, stack.frames, stack.depth);
+}
+
+void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                                      uint64_t size_bytes, uint64_t stream, const uintptr_t *frames,
+                                      unsigned depth)
+{
+    (void)stream; /* carried by trace events later; not needed by the tables */
+    struct alloc_record record = {
+        .address = address,
+        .size_bytes = size_bytes,
+        .timestamp_ns = recorder_now_ns(),
+        .thread_id = recorder_thread_id(),
+        .device = (int16_t)device,
+        .kind = (uint8_t)kind,
+        .api = (uint16_t)api,
+    };
+    pthread_mutex_lock(&recorder_lock);
+    record.stack_id = stack_intern(frames, depth);
+    stats.calls_by_api[api]++;
+    if (kind_is_memory_use(kind)) {
+        stats.allocations++;
+        if (oom.failures)
+            oom.allocations_after_last_failure++;
+    }
+    if (address)
+        insert_live(space_of_api(api), &record);
+    pthread_mutex_unlock(&recorder_lock);
+}
+
+void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t handle)
+{
+    struct alloc_record record = {
+        .address = address,
+        .size_bytes = size_bytes,
+        .timestamp_ns = recorder_now_ns(),
+        .thread_id = recorder_thread_id(),
+        .device = 0,
+        .kind = VT_KIND_MAPPED_RANGE,
+        .api = VT_API_cuMemMap,
+        .backing_handle = handle,
+    };
+    pthread_mutex_lock(&recorder_lock);
+    const struct alloc_record *physical = alloc_table_find(&live_tables[SPACE_PHYSICAL_HANDLES], handle);
+    if (physical) {
+        record.device = physical->device;
+        record.stack_id = physical->stack_id;
+    }
+    stats.calls_by_api[VT_API_cuMemMap]++;
+    insert_live(SPACE_MAPPINGS, &record);
+    pthread_mutex_unlock(&recorder_lock);
+}
+
+void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
+{
+    (void)stream;
+    struct alloc_record removed;
+    pthread_mutex_lock(&recorder_lock);
+    stats.calls_by_api[api]++;
+    if (alloc_table_remove(&live_tables[space_of_api(api)], address, &removed)) {
+        account_free(&removed);
+        if (kind_is_memory_use(removed.kind))
+            stats.frees++;
+    } else {
+        stats.unknown_frees++;
+    }
+    pthread_mutex_unlock(&recorder_lock);
+}
+
+bool recorder_record_out_of_memory(const struct oom_event *event, const uintptr_t *frames, unsigned depth)
+{
+    struct oom_event stored = *event;
+    stored.thread_id = recorder_thread_id();
+    pthread_mutex_lock(&recorder_lock);
+    stored.stack_id = stack_intern(frames, depth);
+    stats.calls_by_api[stored.api]++;
+    stats.failed_out_of_memory++;
+    bool first = oom.failures++ == 0;
+    if (first)
+        oom.first = stored;
+    oom.last = stored;
+    oom.allocations_after_last_failure = 0;
+    pthread_mutex_unlock(&recorder_lock);
+    return first;
+}
+
+void recorder_visit_live(void (*visit)(const struct alloc_record *record, void *context), void *context)
+{
+    pthread_mutex_lock(&recorder_lock);
+    for (int space = 0; space < SPACE_COUNT; space++)
+        alloc_table_for_each(&live_tables[space], visit, context);
+    pthread_mutex_unlock(&recorder_lock);
+}
+
+void recorder_read_usage(struct slot_usage usage[RECORDER_SLOT_COUNT])
+{
+    pthread_mutex_lock(&recorder_lock);
+    memcpy(usage, usage_by_slot, sizeof usage_by_slot);
+    pthread_mutex_unlock(&recorder_lock);
+}
+
+void recorder_read_stats(struct recorder_stats *out)
+{
+    pthread_mutex_lock(&recorder_lock);
+    *out = stats;
+    out->stack_count = stack_count();
+    pthread_mutex_unlock(&recorder_lock);
+}
+
+void recorder_read_oom(struct oom_state *out)
+{
+    pthread_mutex_lock(&recorder_lock);
+    *out = oom;
+    pthread_mutex_unlock(&recorder_lock);
+}
+
+uint64_t recorder_start_ns(void)
+{
+    return start_ns;
+}
+
+static void clear_state(void)
+{
+    for (int space = 0; space < SPACE_COUNT; space++)
+        alloc_table_clear(&live_tables[space]);
+    stack_table_reset();
+    memset(usage_by_slot, 0, sizeof usage_by_slot);
+    memset(&stats, 0, sizeof stats);
+    memset(&oom, 0, sizeof oom);
+}
+
+void recorder_after_fork_in_child(void)
+{
+    pthread_mutex_init(&recorder_lock, NULL);
+    recorder_disable();
+    clear_state();
+}
+
+void recorder_reset(const struct recorder_settings *new_settings)
+{
+    pthread_mutex_lock(&recorder_lock);
+    clear_state();
+    pthread_mutex_unlock(&recorder_lock);
+    recorder_init(new_settings);
+}

@@ -1,0 +1,104 @@
+/* shim/recorder.h — what the hooks tell and the reports read: the live-allocation tables, the
+ * per-device / per-kind current and peak bytes, event counts, out-of-memory state, and stacks.
+ *
+ * Hooks call recorder_record_*() after a successful allocation and before the real free. Stack
+ * capture happens outside the recorder's lock; the tables are updated under it. Nothing here calls
+ * into CUDA or does I/O.
+ *
+ * Live records are kept in four tables, by what their key is: pointers (device, managed and pinned
+ * host memory share one address space), physical handles (cuMemCreate), reserved address ranges
+ * (cuMemAddressReserve) and mapped ranges (cuMemMap). The API of a free says which table it is in.
+ */
+#ifndef VT_SHIM_RECORDER_H
+#define VT_SHIM_RECORDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "shim/alloc_table.h"
+#include "vramtrace/events.h"
+
+#define RECORDER_MAX_DEVICES 64
+/* Usage slots: slot 0 is the host (pinned memory), slot d + 1 is CUDA device d. */
+#define RECORDER_SLOT_COUNT (RECORDER_MAX_DEVICES + 1)
+#define RECORDER_DEVICE_HOST (-1)
+
+struct memory_counter {
+    uint64_t current_bytes;
+    uint64_t peak_bytes;
+    uint64_t peak_timestamp_ns; /* when peak_bytes was first reached */
+    uint64_t live_count;
+};
+
+struct slot_usage {
+    struct memory_counter by_kind[VT_KIND_COUNT];
+    struct memory_counter in_use; /* every kind that is memory use (not address space or mappings) */
+};
+
+struct recorder_stats {
+    uint64_t calls_by_api[VT_API_COUNT];
+    /* allocations and frees of memory (not of address space or mappings, which only count calls) */
+    uint64_t allocations, frees, unknown_frees, failed_out_of_memory;
+    uint64_t stack_count;
+};
+
+/* One allocation that failed with out-of-memory. */
+struct oom_event {
+    uint64_t timestamp_ns;
+    uint64_t size_bytes;
+    uint64_t device_free_bytes, device_total_bytes; /* from cuMemGetInfo; both 0 when unknown */
+    uint32_t stack_id;
+    uint32_t thread_id;
+    int16_t device;
+    uint8_t kind;
+    uint16_t api;
+};
+
+struct oom_state {
+    uint64_t failures;
+    uint64_t allocations_after_last_failure; /* > 0: the program recovered (e.g. PyTorch freed its cache) */
+    struct oom_event first, last;
+};
+
+struct recorder_settings {
+    unsigned stack_depth;
+};
+
+void recorder_init(const struct recorder_settings *settings);
+unsigned recorder_stack_depth(void);
+
+/* Stops recording (after the exit report); later hooks pass straight through. */
+void recorder_disable(void);
+bool recorder_is_enabled(void);
+
+void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                           uint64_t size_bytes, uint64_t stream);
+/* The same with a stack the caller captured (the unit tests pass made-up frames). */
+void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                                      uint64_t size_bytes, uint64_t stream, const uintptr_t *frames,
+                                      unsigned depth);
+/* cuMemMap: `handle` (a cuMemCreate handle) now backs [address, address + size_bytes). */
+void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t handle);
+/* A free of `address` (or handle) through `api`; unknown ones are counted, never fatal. */
+void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream);
+/* Stores an out-of-memory failure (its stack_id and thread_id are filled in here). Returns true
+ * for the first one of the process. */
+bool recorder_record_out_of_memory(const struct oom_event *event, const uintptr_t *frames, unsigned depth);
+
+/* Readers for the reports. They take the recorder's lock for their duration; `visit` must not
+ * call back into the recorder. */
+void recorder_visit_live(void (*visit)(const struct alloc_record *record, void *context), void *context);
+void recorder_read_usage(struct slot_usage usage[RECORDER_SLOT_COUNT]);
+void recorder_read_stats(struct recorder_stats *stats);
+void recorder_read_oom(struct oom_state *oom);
+uint64_t recorder_start_ns(void);
+uint64_t recorder_now_ns(void);
+uint32_t recorder_thread_id(void);
+
+/* For a forked child: fresh lock, empty tables, recording off (see docs/architecture.md). */
+void recorder_after_fork_in_child(void);
+
+/* Drops everything and starts again with new settings (the unit tests use it). */
+void recorder_reset(const struct recorder_settings *settings);
+
+#endif

@@ -1,0 +1,167 @@
+/* shim/symbolizer.c — in-process symbolization for the exit report (see symbolizer.h). */
+#define _GNU_SOURCE
+#include "shim/symbolizer.h"
+
+#include "shim/real_functions.h"
+
+#include <dlfcn.h>
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct libdw_functions {
+    __typeof__(dwfl_begin) *begin;
+    __typeof__(dwfl_end) *end;
+    __typeof__(dwfl_linux_proc_report) *linux_proc_report;
+    __typeof__(dwfl_report_end) *report_end;
+    __typeof__(dwfl_addrmodule) *addrmodule;
+    __typeof__(dwfl_module_addrinfo) *module_addrinfo;
+    __typeof__(dwfl_module_getsrc) *module_getsrc;
+    __typeof__(dwfl_lineinfo) *lineinfo;
+    __typeof__(dwfl_linux_proc_find_elf) *linux_proc_find_elf;
+    __typeof__(dwfl_standard_find_debuginfo) *standard_find_debuginfo;
+    __typeof__(dwfl_module_addrdie) *module_addrdie;
+    __typeof__(dwarf_attr) *attr;
+    __typeof__(dwarf_formstring) *formstring;
+};
+
+typedef char *cxa_demangle_function(const char *mangled, char *buffer, size_t *length, int *status);
+
+struct symbolizer {
+    void *libdw_handle;
+    struct libdw_functions dw;
+    Dwfl_Callbacks callbacks;
+    Dwfl *session;
+    cxa_demangle_function *demangle;
+};
+
+static bool load_libdw(struct symbolizer *symbolizer)
+{
+    void *handle = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!handle)
+        return false;
+    struct libdw_functions *dw = &symbolizer->dw;
+#define LOAD(field, symbol) (dw->field = (__typeof__(dw->field))shim_real_dlsym(handle, #symbol)) != NULL
+    bool complete = LOAD(begin, dwfl_begin) && LOAD(end, dwfl_end) &&
+                    LOAD(linux_proc_report, dwfl_linux_proc_report) && LOAD(report_end, dwfl_report_end) &&
+                    LOAD(addrmodule, dwfl_addrmodule) && LOAD(module_addrinfo, dwfl_module_addrinfo) &&
+                    LOAD(module_getsrc, dwfl_module_getsrc) && LOAD(lineinfo, dwfl_lineinfo) &&
+                    LOAD(linux_proc_find_elf, dwfl_linux_proc_find_elf) &&
+                    LOAD(standard_find_debuginfo, dwfl_standard_find_debuginfo) &&
+                    LOAD(module_addrdie, dwfl_module_addrdie) && LOAD(attr, dwarf_attr) &&
+                    LOAD(formstring, dwarf_formstring);
+#undef LOAD
+    if (!complete) {
+        dlclose(handle);
+        return false;
+    }
+    symbolizer->libdw_handle = handle;
+    return true;
+}
+
+static void start_session(struct symbolizer *symbolizer)
+{
+    symbolizer->callbacks.find_elf = symbolizer->dw.linux_proc_find_elf;
+    symbolizer->callbacks.find_debuginfo = symbolizer->dw.standard_find_debuginfo;
+    Dwfl *session = symbolizer->dw.begin(&symbolizer->callbacks);
+    if (!session)
+        return;
+    if (symbolizer->dw.linux_proc_report(session, getpid()) != 0 ||
+        symbolizer->dw.report_end(session, NULL, NULL) != 0) {
+        symbolizer->dw.end(session);
+        return;
+    }
+    symbolizer->session = session;
+}
+
+struct symbolizer *symbolizer_open(void)
+{
+    struct symbolizer *symbolizer = calloc(1, sizeof *symbolizer);
+    if (!symbolizer)
+        return NULL;
+    if (load_libdw(symbolizer))
+        start_session(symbolizer);
+    symbolizer->demangle = (cxa_demangle_function *)shim_real_dlsym(RTLD_DEFAULT, "__cxa_demangle");
+    return symbolizer;
+}
+
+static void set_function_name(struct symbolizer *symbolizer, struct symbolized_frame *frame, const char *name)
+{
+    if (!name || !*name)
+        return;
+    char *demangled = NULL;
+    int status = -1;
+    if (symbolizer && symbolizer->demangle && name[0] == '_' && name[1] == 'Z')
+        demangled = symbolizer->demangle(name, NULL, NULL, &status);
+    snprintf(frame->function, sizeof frame->function, "%s", status == 0 && demangled ? demangled : name);
+    free(demangled);
+}
+
+/* file:line for `call_site`, only when a compilation unit covers it and the line found starts
+ * inside the function (libdw otherwise gives the nearest line of other code, e.g. for _start),
+ * with relative names made absolute from the unit's compilation directory. */
+static void set_source_location(struct symbolizer *symbolizer, Dwfl_Module *module, uintptr_t call_site,
+                                uintptr_t function_start, struct symbolized_frame *frame)
+{
+    Dwarf_Addr bias;
+    Dwarf_Die *unit = symbolizer->dw.module_addrdie(module, call_site, &bias);
+    Dwfl_Line *line = unit ? symbolizer->dw.module_getsrc(module, call_site) : NULL;
+    int line_number = 0;
+    Dwarf_Addr line_address = 0;
+    const char *file = line ? symbolizer->dw.lineinfo(line, &line_address, &line_number, NULL, NULL, NULL) : NULL;
+    if (!file || line_number <= 0 || line_address < function_start)
+        return; /* no line, or the nearest line belongs to code before this function */
+    Dwarf_Attribute attribute;
+    const char *directory = file[0] == '/' ? NULL
+                                           : symbolizer->dw.formstring(symbolizer->dw.attr(unit, DW_AT_comp_dir, &attribute));
+    char joined[PATH_MAX * 2];
+    snprintf(joined, sizeof joined, "%s%s%s", directory ? directory : "", directory ? "/" : "", file);
+    char resolved[PATH_MAX];
+    const char *best = realpath(joined, resolved) ? resolved : joined;
+    size_t length = strlen(best);
+    if (length >= sizeof frame->source_file)
+        best += length - (sizeof frame->source_file - 1); /* keep the end of an overlong path */
+    memcpy(frame->source_file, best, strlen(best) + 1);
+    frame->source_line = line_number;
+}
+
+static void lookup_with_libdw(struct symbolizer *symbolizer, uintptr_t call_site, struct symbolized_frame *frame)
+{
+    Dwfl_Module *module = symbolizer->dw.addrmodule(symbolizer->session, call_site);
+    if (!module)
+        return;
+    GElf_Off offset = 0;
+    GElf_Sym symbol;
+    const char *name = symbolizer->dw.module_addrinfo(module, call_site, &offset, &symbol, NULL, NULL, NULL);
+    set_function_name(symbolizer, frame, name);
+    set_source_location(symbolizer, module, call_site, name ? call_site - offset : 0, frame);
+}
+
+void symbolizer_lookup(struct symbolizer *symbolizer, uintptr_t return_address, struct symbolized_frame *frame)
+{
+    memset(frame, 0, sizeof *frame);
+    strcpy(frame->function, "??");
+    uintptr_t call_site = return_address ? return_address - 1 : 0;
+    Dl_info info;
+    if (dladdr((void *)call_site, &info) && info.dli_fname) {
+        snprintf(frame->module_path, sizeof frame->module_path, "%s", info.dli_fname);
+        frame->module_offset = return_address - (uintptr_t)info.dli_fbase;
+        set_function_name(symbolizer, frame, info.dli_sname);
+    }
+    if (symbolizer && symbolizer->session)
+        lookup_with_libdw(symbolizer, call_site, frame);
+}
+
+void symbolizer_close(struct symbolizer *symbolizer)
+{
+    if (!symbolizer)
+        return;
+    if (symbolizer->session)
+        symbolizer->dw.end(symbolizer->session);
+    /* libdw stays loaded: unloading it during exit gains nothing and risks its own destructors. */
+    free(symbolizer);
+}

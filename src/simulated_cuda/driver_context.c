@@ -1,0 +1,196 @@
+/* simulated_cuda/driver_context.c — owns the driver's contexts and streams: one primary context per
+ * simulated device (retain, release, reset), the calling thread's current context, and stream
+ * objects. All work is synchronous, so synchronising a context or a stream has nothing to wait for.
+ */
+#include "sim_driver.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "common/options.h"
+
+static struct CUctx_st primary_contexts[VT_MAX_SIMULATED_DEVICES];
+static pthread_mutex_t context_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread CUcontext current_context;
+
+static bool is_primary_context(CUcontext context)
+{
+    return context >= primary_contexts && context < primary_contexts + sim_device_count();
+}
+
+int sim_current_device(void)
+{
+    return current_context ? current_context->device : 0;
+}
+
+CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
+{
+    if (!pctx)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!sim_device_valid(dev))
+        return CUDA_ERROR_INVALID_DEVICE;
+    pthread_mutex_lock(&context_lock);
+    primary_contexts[dev].device = dev;
+    primary_contexts[dev].retain_count++;
+    pthread_mutex_unlock(&context_lock);
+    *pctx = &primary_contexts[dev];
+    return CUDA_SUCCESS;
+}
+
+static CUresult release_primary_context(CUdevice dev)
+{
+    if (!sim_device_valid(dev))
+        return CUDA_ERROR_INVALID_DEVICE;
+    CUresult result = CUDA_SUCCESS;
+    pthread_mutex_lock(&context_lock);
+    if (primary_contexts[dev].retain_count > 0)
+        primary_contexts[dev].retain_count--;
+    else
+        result = CUDA_ERROR_INVALID_CONTEXT;
+    pthread_mutex_unlock(&context_lock);
+    return result;
+}
+
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
+{
+    return release_primary_context(dev);
+}
+
+CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
+{
+    return release_primary_context(dev);
+}
+
+/* Like the real driver, a reset destroys every allocation the device's context owns; the program
+ * sees no cuMemFree for them. */
+static CUresult reset_primary_context(CUdevice dev)
+{
+    if (!sim_device_valid(dev))
+        return CUDA_ERROR_INVALID_DEVICE;
+    sim_free_all_on_device(dev);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
+{
+    return reset_primary_context(dev);
+}
+
+CUresult cuDevicePrimaryCtxReset(CUdevice dev)
+{
+    return reset_primary_context(dev);
+}
+
+CUresult cuCtxSetCurrent(CUcontext ctx)
+{
+    if (ctx && !is_primary_context(ctx))
+        return CUDA_ERROR_INVALID_CONTEXT;
+    current_context = ctx;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetCurrent(CUcontext *pctx)
+{
+    if (!pctx)
+        return CUDA_ERROR_INVALID_VALUE;
+    *pctx = current_context;
+    return CUDA_SUCCESS;
+}
+
+static CUresult context_device(CUcontext ctx, CUdevice *device)
+{
+    if (!device)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!ctx)
+        ctx = current_context;
+    if (!ctx || !is_primary_context(ctx))
+        return CUDA_ERROR_INVALID_CONTEXT;
+    *device = ctx->device;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetDevice(CUdevice *device)
+{
+    return context_device(NULL, device);
+}
+
+CUresult cuCtxGetDevice_v2(CUdevice *device, CUcontext ctx)
+{
+    return context_device(ctx, device);
+}
+
+CUresult cuCtxSynchronize(void)
+{
+    return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSynchronize_v2(CUcontext ctx)
+{
+    return ctx && !is_primary_context(ctx) ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
+}
+
+/* ---- streams ---------------------------------------------------------------------------- */
+
+static bool is_default_stream(CUstream stream)
+{
+    return !stream || stream == CU_STREAM_LEGACY || stream == CU_STREAM_PER_THREAD;
+}
+
+CUresult sim_stream_device(CUstream stream, int *device)
+{
+    if (is_default_stream(stream)) {
+        *device = sim_current_device();
+        return CUDA_SUCCESS;
+    }
+    if (stream->magic != SIM_STREAM_MAGIC)
+        return CUDA_ERROR_INVALID_HANDLE;
+    *device = stream->device;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuStreamCreate(CUstream *phStream, unsigned int Flags)
+{
+    if (!phStream || (Flags & ~(unsigned int)CU_STREAM_NON_BLOCKING))
+        return CUDA_ERROR_INVALID_VALUE;
+    struct CUstream_st *stream = malloc(sizeof *stream);
+    if (!stream)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    *stream = (struct CUstream_st){.magic = SIM_STREAM_MAGIC, .device = sim_current_device(), .flags = Flags};
+    *phStream = stream;
+    return CUDA_SUCCESS;
+}
+
+static CUresult destroy_stream(CUstream stream)
+{
+    if (is_default_stream(stream) || stream->magic != SIM_STREAM_MAGIC)
+        return CUDA_ERROR_INVALID_HANDLE;
+    stream->magic = 0;
+    free(stream);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuStreamDestroy_v2(CUstream hStream)
+{
+    return destroy_stream(hStream);
+}
+
+CUresult cuStreamDestroy(CUstream hStream)
+{
+    return destroy_stream(hStream);
+}
+
+static CUresult synchronize_stream(CUstream stream)
+{
+    int device;
+    return sim_stream_device(stream, &device);
+}
+
+CUresult cuStreamSynchronize(CUstream hStream)
+{
+    return synchronize_stream(hStream);
+}
+
+CUresult cuStreamSynchronize_ptsz(CUstream hStream)
+{
+    return synchronize_stream(hStream);
+}

@@ -1,0 +1,79 @@
+/* Unit tests of shim/recorder.c: per-device, per-kind current and peak bytes, event counts. */
+#include <criterion/criterion.h>
+
+#include "shim/recorder.h"
+
+static void start_recorder(void)
+{
+    struct recorder_settings settings = {.stack_depth = 0};
+    recorder_reset(&settings);
+}
+
+TestSuite(recorder, .init = start_recorder);
+
+static struct slot_usage usage[RECORDER_SLOT_COUNT];
+
+static const struct memory_counter *device_counter(int device, enum vt_memory_kind kind)
+{
+    recorder_read_usage(usage);
+    return &usage[device + 1].by_kind[kind];
+}
+
+Test(recorder, current_and_peak_per_device_and_kind)
+{
+    recorder_record_alloc(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 100, 0);
+    recorder_record_alloc(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x2000, 200, 0);
+    recorder_record_alloc(VT_API_cudaMalloc, VT_KIND_DEVICE, 1, 0x3000, 1000, 0);
+    recorder_record_free(VT_API_cudaFree, 0x2000, 0);
+    recorder_record_alloc(VT_API_cudaMallocManaged, VT_KIND_MANAGED, 0, 0x4000, 50, 0);
+    recorder_record_alloc(VT_API_cudaHostAlloc, VT_KIND_HOST_PINNED, RECORDER_DEVICE_HOST, 0x5000, 4096, 0);
+
+    cr_assert_eq(device_counter(0, VT_KIND_DEVICE)->current_bytes, 100);
+    cr_assert_eq(device_counter(0, VT_KIND_DEVICE)->peak_bytes, 300);
+    cr_assert_eq(device_counter(0, VT_KIND_MANAGED)->current_bytes, 50);
+    cr_assert_eq(device_counter(1, VT_KIND_DEVICE)->peak_bytes, 1000);
+    cr_assert_eq(device_counter(RECORDER_DEVICE_HOST, VT_KIND_HOST_PINNED)->current_bytes, 4096);
+    recorder_read_usage(usage);
+    cr_assert_eq(usage[1].in_use.current_bytes, 150, "device 0 in use = device + managed");
+    cr_assert_eq(usage[1].in_use.peak_bytes, 300);
+
+    struct recorder_stats stats;
+    recorder_read_stats(&stats);
+    cr_assert_eq(stats.allocations, 5);
+    cr_assert_eq(stats.frees, 1);
+    cr_assert_eq(stats.calls_by_api[VT_API_cudaMalloc], 3);
+    cr_assert_eq(stats.calls_by_api[VT_API_cudaFree], 1);
+}
+
+Test(recorder, unknown_free_is_counted_not_fatal)
+{
+    recorder_record_free(VT_API_cudaFree, 0xdead000, 0);
+    struct recorder_stats stats;
+    recorder_read_stats(&stats);
+    cr_assert_eq(stats.unknown_frees, 1);
+    cr_assert_eq(stats.frees, 0);
+    cr_assert_eq(device_counter(0, VT_KIND_DEVICE)->current_bytes, 0);
+}
+
+Test(recorder, reused_address_replaces_stale_record)
+{
+    recorder_record_alloc(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 100, 0);
+    recorder_record_alloc(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 40, 0);
+    cr_assert_eq(device_counter(0, VT_KIND_DEVICE)->current_bytes, 40);
+    cr_assert_eq(device_counter(0, VT_KIND_DEVICE)->live_count, 1);
+}
+
+Test(recorder, address_space_is_not_memory_use)
+{
+    recorder_record_alloc(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, 0, 0x10000000, 1ULL << 36, 0);
+    recorder_read_usage(usage);
+    cr_assert_eq(usage[1].in_use.current_bytes, 0);
+    cr_assert_eq(usage[1].by_kind[VT_KIND_ADDRESS_SPACE].current_bytes, 1ULL << 36);
+}
+
+Test(recorder, disabled_after_disable)
+{
+    cr_assert(recorder_is_enabled());
+    recorder_disable();
+    cr_assert_not(recorder_is_enabled());
+}
