@@ -1,7 +1,7 @@
 /* cli/locate.c — decides where libvramtrace.so and the simulated CUDA device directory are.
- * meson compiles in both the build-tree paths and the install paths; the build-tree pair is
- * used when /proc/self/exe lies inside the build tree, so a freshly built vramtrace uses the
- * freshly built shim and an installed one uses the installed shim. */
+ * meson compiles in where they lie within a build tree and where they are installed; a vramtrace
+ * running from a build tree (wherever that tree now is) uses the shim of that tree, an installed
+ * one uses the installed shim. */
 #define _GNU_SOURCE
 #include "locate.h"
 
@@ -13,23 +13,34 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static bool path_is_inside(const char *path, const char *directory)
+/* The root of the build tree this executable lies in (it may have been moved or copied to
+ * another machine since it was built), or NULL for an installed vramtrace: the executable sits at
+ * <root>/VT_BUILD_CLI_RELATIVE and the shim at <root>/VT_BUILD_SHIM_RELATIVE. */
+static const char *build_tree_root(void)
 {
-    size_t length = strlen(directory);
-    while (length > 1 && directory[length - 1] == '/')
-        length--;
-    return strncmp(path, directory, length) == 0 && (path[length] == '/' || path[length] == '\0');
+    static char root[PATH_MAX];
+    static int known = -1;
+    if (known < 0) {
+        known = 0;
+        char executable[PATH_MAX], shim[PATH_MAX * 2];
+        const char *suffix = "/" VT_BUILD_CLI_RELATIVE;
+        size_t length = realpath("/proc/self/exe", executable) ? strlen(executable) : 0;
+        if (length > strlen(suffix) && strcmp(executable + length - strlen(suffix), suffix) == 0) {
+            snprintf(root, sizeof root, "%.*s", (int)(length - strlen(suffix)), executable);
+            snprintf(shim, sizeof shim, "%s/%s", root, VT_BUILD_SHIM_RELATIVE);
+            known = access(shim, F_OK) == 0;
+        }
+    }
+    return known ? root : NULL;
 }
 
-static bool running_from_build_tree(void)
+static const char *build_tree_path(const char *relative)
 {
-    static int answer = -1;
-    if (answer < 0) {
-        char executable[PATH_MAX], build_root[PATH_MAX];
-        answer = realpath("/proc/self/exe", executable) && realpath(VT_BUILD_ROOT, build_root) &&
-                 path_is_inside(executable, build_root);
-    }
-    return answer;
+    static char path[2][PATH_MAX * 2];
+    static int next;
+    char *slot = path[next++ % 2];
+    snprintf(slot, sizeof path[0], "%s/%s", build_tree_root(), relative);
+    return slot;
 }
 
 const char *vt_expected_shim_path(void)
@@ -37,7 +48,7 @@ const char *vt_expected_shim_path(void)
     const char *override = getenv(VT_ENV_LIBRARY);
     if (override && *override)
         return override;
-    return running_from_build_tree() ? VT_BUILD_SHIM_PATH : VT_INSTALL_SHIM_PATH;
+    return build_tree_root() ? build_tree_path(VT_BUILD_SHIM_RELATIVE) : VT_INSTALL_SHIM_PATH;
 }
 
 /* ld.so splits LD_PRELOAD at colons and blanks, so such a path cannot be preloaded. */
@@ -82,7 +93,7 @@ bool vt_locate_shim(char *path, size_t path_size, char *why, size_t why_size)
 
 bool vt_locate_simulated_cuda_dir(char *path, size_t path_size, char *why, size_t why_size)
 {
-    const char *directory = running_from_build_tree() ? VT_BUILD_SIM_DIR : VT_INSTALL_SIM_DIR;
+    const char *directory = build_tree_root() ? build_tree_path(VT_BUILD_SIM_RELATIVE) : VT_INSTALL_SIM_DIR;
     struct stat info;
     errno = 0;
     if (stat(directory, &info) != 0 || !S_ISDIR(info.st_mode)) {

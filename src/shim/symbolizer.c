@@ -41,6 +41,9 @@ struct symbolizer {
 
 static bool load_libdw(struct symbolizer *symbolizer)
 {
+    /* libelf first: a copy carried next to the shim (found through the shim's RUNPATH) then
+     * satisfies libdw's own dependency on it. */
+    dlopen("libelf.so.1", RTLD_NOW | RTLD_LOCAL);
     void *handle = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!handle)
         return false;
@@ -85,7 +88,10 @@ struct symbolizer *symbolizer_open(void)
         return NULL;
     if (load_libdw(symbolizer))
         start_session(symbolizer);
-    symbolizer->demangle = (cxa_demangle_function *)shim_real_dlsym(RTLD_DEFAULT, "__cxa_demangle");
+    /* C++ programs have libstdc++ loaded, though often not in the global scope (Python extensions). */
+    void *libstdcxx = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    symbolizer->demangle = (cxa_demangle_function *)shim_real_dlsym(libstdcxx ? libstdcxx : RTLD_DEFAULT,
+                                                                     "__cxa_demangle");
     return symbolizer;
 }
 
