@@ -46,6 +46,10 @@ static void *symbol_by_lookup(const char *name, int version)
     void *function = NULL;
     CUdriverProcAddressQueryResult status;
     CHECK_CU(cupy_lookup(name, &function, version, CU_GET_PROC_ADDRESS_DEFAULT, &status));
+    if (!function || status != CU_GET_PROC_ADDRESS_SUCCESS) { /* not found is CUDA_SUCCESS with NULL */
+        fprintf(stderr, "cuGetProcAddress(%s, %d) found nothing (status %d)\n", name, version, (int)status);
+        exit(1);
+    }
     return function;
 }
 
@@ -80,6 +84,10 @@ void leak_through_cupy_path(size_t leaked_bytes, int pairs)
         void *function = NULL;
         CUdriverProcAddressQueryResult status;
         CHECK_CU(bootstrap("cuGetProcAddress", &function, 12000, CU_GET_PROC_ADDRESS_DEFAULT, &status));
+        if (!function) {
+            fprintf(stderr, "cuGetProcAddress(cuGetProcAddress, 12000) found nothing\n");
+            exit(1);
+        }
         cupy_lookup = (PFN_cuGetProcAddress_v12000)function;
     }
     struct driver_calls calls = {

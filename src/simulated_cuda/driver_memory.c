@@ -79,6 +79,8 @@ static void release_allocation(struct sim_allocation *allocation)
 
 CUresult sim_free(CUdeviceptr address, unsigned int kinds)
 {
+    if (address == 0)
+        return CUDA_SUCCESS; /* as the real driver: freeing NULL does nothing */
     struct sim_allocation *allocation = sim_allocations_take(address, kinds);
     if (!allocation)
         return CUDA_ERROR_INVALID_VALUE;
@@ -146,7 +148,8 @@ static CUresult allocate_host(void **pp, size_t bytesize)
     if (!pp)
         return CUDA_ERROR_INVALID_VALUE;
     CUdeviceptr address = 0;
-    CUresult result = sim_allocate(SIM_MEMORY_HOST_PINNED, -1, bytesize, &address);
+    /* Zero bytes: success and NULL, as the real driver answers. */
+    CUresult result = bytesize == 0 ? CUDA_SUCCESS : sim_allocate(SIM_MEMORY_HOST_PINNED, -1, bytesize, &address);
     *pp = result == CUDA_SUCCESS ? (void *)(uintptr_t)address : NULL;
     return result;
 }

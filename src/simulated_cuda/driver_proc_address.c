@@ -8,9 +8,12 @@
  *     32-bit cuMemAlloc; "cuGetProcAddress" at 12000 or later is cuGetProcAddress_v2);
  *   - CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM selects the _ptsz/_ptds variant where one
  *     exists;
- *   - an unknown name is CUDA_ERROR_NOT_FOUND with CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND, a known
- *     name asked for at too old a version CUDA_ERROR_NOT_FOUND with
- *     CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT.
+ *   - a version above the driver's (13000) is CUDA_ERROR_INVALID_VALUE;
+ *   - an unknown name, or a known one asked for at too old a version, is what the real driver
+ *     answers (measured on driver 580.159.04, and documented in cuda.h): cuGetProcAddress_v2
+ *     returns CUDA_SUCCESS with *pfn NULL and *symbolStatus CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND
+ *     or CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT; the legacy cuGetProcAddress, which has no
+ *     status to report it in, returns CUDA_ERROR_NOT_FOUND and leaves *pfn alone.
  */
 #include "sim_driver.h"
 
@@ -31,7 +34,7 @@ struct proc_entry {
 
 static const struct proc_entry entries[] = {
     ENTRY("cuGetProcAddress", 12000, cuGetProcAddress_v2),
-    ENTRY("cuGetProcAddress", 0, cuGetProcAddress),
+    ENTRY("cuGetProcAddress", 11030, cuGetProcAddress),
     ENTRY("cuInit", 2000, cuInit),
     ENTRY("cuDriverGetVersion", 2020, cuDriverGetVersion),
     ENTRY("cuDeviceGet", 2000, cuDeviceGet),
@@ -91,14 +94,11 @@ static const struct proc_entry entries[] = {
     ENTRY("cuMemGetAllocationGranularity", 10020, cuMemGetAllocationGranularity),
 };
 
-static CUresult look_up(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
-                        CUdriverProcAddressQueryResult *symbolStatus)
+/* Searches the table: CU_GET_PROC_ADDRESS_SUCCESS with *function set, or why there is none. */
+static CUdriverProcAddressQueryResult find_entry(const char *symbol, int cudaVersion, cuuint64_t flags,
+                                                 entry_point *function)
 {
-    const cuuint64_t known_flags = CU_GET_PROC_ADDRESS_LEGACY_STREAM | CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM;
-    if (!symbol || !pfn || (flags & ~known_flags))
-        return CUDA_ERROR_INVALID_VALUE;
     CUdriverProcAddressQueryResult status = CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
-    *pfn = NULL;
     for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
         const struct proc_entry *entry = &entries[i];
         if (strcmp(entry->name, symbol) != 0)
@@ -108,23 +108,39 @@ static CUresult look_up(const char *symbol, void **pfn, int cudaVersion, cuuint6
             continue;
         }
         bool per_thread = (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) && entry->per_thread_stream_function;
-        *pfn = (void *)(per_thread ? entry->per_thread_stream_function : entry->function);
-        status = CU_GET_PROC_ADDRESS_SUCCESS;
-        break;
+        *function = per_thread ? entry->per_thread_stream_function : entry->function;
+        return CU_GET_PROC_ADDRESS_SUCCESS;
     }
-    if (symbolStatus)
-        *symbolStatus = status;
-    return status == CU_GET_PROC_ADDRESS_SUCCESS ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
+    return status;
+}
+
+static bool valid_request(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
+{
+    const cuuint64_t known_flags = CU_GET_PROC_ADDRESS_LEGACY_STREAM | CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM;
+    return symbol && pfn && cudaVersion <= SIM_DRIVER_VERSION && !(flags & ~known_flags);
 }
 
 CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
                              CUdriverProcAddressQueryResult *symbolStatus)
 {
-    return look_up(symbol, pfn, cudaVersion, flags, symbolStatus);
+    if (!valid_request(symbol, pfn, cudaVersion, flags))
+        return CUDA_ERROR_INVALID_VALUE;
+    entry_point function = NULL;
+    CUdriverProcAddressQueryResult status = find_entry(symbol, cudaVersion, flags, &function);
+    *pfn = (void *)function;
+    if (symbolStatus)
+        *symbolStatus = status;
+    return CUDA_SUCCESS;
 }
 
 /* The pre-12.0 signature, exported under its historical name "cuGetProcAddress". */
 CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
 {
-    return look_up(symbol, pfn, cudaVersion, flags, NULL);
+    if (!valid_request(symbol, pfn, cudaVersion, flags))
+        return CUDA_ERROR_INVALID_VALUE;
+    entry_point function = NULL;
+    if (find_entry(symbol, cudaVersion, flags, &function) != CU_GET_PROC_ADDRESS_SUCCESS)
+        return CUDA_ERROR_NOT_FOUND;
+    *pfn = (void *)function;
+    return CUDA_SUCCESS;
 }

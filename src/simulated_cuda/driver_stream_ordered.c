@@ -25,11 +25,22 @@ static bool is_live_pool(CUmemoryPool pool)
     return pool && pool->magic == POOL_MAGIC;
 }
 
+/* Unlike cuMemAlloc, a stream-ordered request for zero bytes succeeds with address 0 (measured
+ * on the real driver). */
+static CUresult allocate_stream_ordered(int device, size_t bytesize, CUdeviceptr *dptr)
+{
+    if (dptr && bytesize == 0) {
+        *dptr = 0;
+        return CUDA_SUCCESS;
+    }
+    return sim_allocate(SIM_MEMORY_DEVICE, device, bytesize, dptr);
+}
+
 static CUresult allocate_on_stream(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)
 {
     int device;
     CUresult result = sim_stream_device(hStream, &device);
-    return result != CUDA_SUCCESS ? result : sim_allocate(SIM_MEMORY_DEVICE, device, bytesize, dptr);
+    return result != CUDA_SUCCESS ? result : allocate_stream_ordered(device, bytesize, dptr);
 }
 
 static CUresult allocate_from_pool(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream)
@@ -38,7 +49,7 @@ static CUresult allocate_from_pool(CUdeviceptr *dptr, size_t bytesize, CUmemoryP
     if (!is_live_pool(pool))
         return CUDA_ERROR_INVALID_VALUE;
     CUresult result = sim_stream_device(hStream, &stream_device);
-    return result != CUDA_SUCCESS ? result : sim_allocate(SIM_MEMORY_DEVICE, pool->device, bytesize, dptr);
+    return result != CUDA_SUCCESS ? result : allocate_stream_ordered(pool->device, bytesize, dptr);
 }
 
 static CUresult free_on_stream(CUdeviceptr dptr, CUstream hStream)

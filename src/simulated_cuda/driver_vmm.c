@@ -66,19 +66,24 @@ static struct address_range *reservation_containing(uint64_t address, size_t siz
     return NULL;
 }
 
-/* How many bytes of [address, address + size) are mapped; *all_whole tells whether every mapping
- * that touches the range lies entirely inside it. */
-static uint64_t mapped_bytes_within(uint64_t address, size_t size, bool *all_whole)
+/* How many bytes of [address, address + size) are mapped. */
+static uint64_t mapped_bytes_within(uint64_t address, size_t size)
 {
     uint64_t total = 0;
-    *all_whole = true;
+    for (struct address_range *mapping = mappings; mapping; mapping = mapping->next)
+        total += overlap_bytes(mapping, address, size);
+    return total;
+}
+
+/* Whether some mapping lies partly inside [address, address + size) and partly outside. */
+static bool cuts_a_mapping(uint64_t address, size_t size)
+{
     for (struct address_range *mapping = mappings; mapping; mapping = mapping->next) {
         uint64_t overlap = overlap_bytes(mapping, address, size);
-        total += overlap;
         if (overlap && overlap != mapping->size)
-            *all_whole = false;
+            return true;
     }
-    return total;
+    return false;
 }
 
 static void forget_mappings_within(uint64_t address, size_t size)
@@ -233,17 +238,21 @@ CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
 CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
                   unsigned long long flags)
 {
-    if (flags != 0 || size == 0 || !granular(ptr) || !granular(size) || !granular(offset))
+    if (flags != 0 || size == 0 || !granular(ptr) || !granular(size))
         return CUDA_ERROR_INVALID_VALUE;
-    CUresult result = CUDA_ERROR_INVALID_VALUE;
+    if (offset != 0) /* the real driver maps whole handles only */
+        return CUDA_ERROR_NOT_SUPPORTED;
+    CUresult result;
     pthread_mutex_lock(&vmm_lock);
     struct physical_memory *memory;
-    bool all_whole;
     HASH_FIND(hh, physical_handles, &handle, sizeof handle, memory);
-    if (memory && offset <= memory->size && size <= memory->size - offset && reservation_containing(ptr, size) &&
-        mapped_bytes_within(ptr, size, &all_whole) == 0) {
+    if (!memory || size > memory->size || !reservation_containing(ptr, size)) {
+        result = CUDA_ERROR_INVALID_VALUE;
+    } else if (mapped_bytes_within(ptr, size) != 0) {
+        result = CUDA_ERROR_NOT_SUPPORTED; /* mapping over a mapping, as the real driver answers */
+    } else {
         /* Mapped inaccessible: access comes with cuMemSetAccess, as on a GPU. */
-        void *mapped = mmap((void *)(uintptr_t)ptr, size, PROT_NONE, MAP_SHARED | MAP_FIXED, memory->fd, (off_t)offset);
+        void *mapped = mmap((void *)(uintptr_t)ptr, size, PROT_NONE, MAP_SHARED | MAP_FIXED, memory->fd, 0);
         if (mapped == MAP_FAILED)
             result = CUDA_ERROR_OUT_OF_MEMORY;
         else if (!remember_range(&mappings, ptr, size))
@@ -255,13 +264,13 @@ CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAlloc
     return result;
 }
 
-/* The range must be made of whole mappings (one or several adjacent ones). */
+/* The range must lie in a reservation and cut no mapping in two; it may hold several whole
+ * mappings, or none (the real driver answers CUDA_SUCCESS for an unmapped range too). */
 CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
 {
     CUresult result = CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&vmm_lock);
-    bool all_whole;
-    if (size > 0 && mapped_bytes_within(ptr, size, &all_whole) == size && all_whole) {
+    if (size > 0 && reservation_containing(ptr, size) && !cuts_a_mapping(ptr, size)) {
         forget_mappings_within(ptr, size);
         result = reserve_again(ptr, size) ? CUDA_SUCCESS : CUDA_ERROR_UNKNOWN;
     }
@@ -292,8 +301,7 @@ CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *des
     }
     CUresult result = CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&vmm_lock);
-    bool all_whole;
-    if (mapped_bytes_within(ptr, size, &all_whole) == size)
+    if (mapped_bytes_within(ptr, size) == size)
         result = mprotect((void *)(uintptr_t)ptr, size, protection) == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_unlock(&vmm_lock);
     return result;

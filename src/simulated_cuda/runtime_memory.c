@@ -59,8 +59,12 @@ cudaError_t cudaMallocPitch(void **devPtr, size_t *pitch, size_t width, size_t h
 cudaError_t cudaMallocManaged(void **devPtr, size_t size, unsigned int flags)
 {
     RT_ENTER();
-    if (!devPtr || size == 0)
+    if (!devPtr)
         return rt_record(cudaErrorInvalidValue);
+    if (size == 0) { /* NULL and success, as the real runtime (the driver would refuse it) */
+        *devPtr = NULL;
+        return cudaSuccess;
+    }
     CUdeviceptr address = 0;
     return allocation_result(rt_driver.mem_alloc_managed(&address, size, flags), &address, devPtr);
 }

@@ -88,8 +88,8 @@ void sim_allocations_take_all(int device, unsigned int kinds, void (*release)(st
 /* Obtains `bytes` of (lazily committed) host memory standing in for memory of `kind`, counts it
  * against `device` unless it is host-pinned, and records it. */
 CUresult sim_allocate(enum sim_memory_kind kind, int device, size_t bytes, CUdeviceptr *address);
-/* Frees an allocation made by sim_allocate whose kind is one of `kinds`;
- * CUDA_ERROR_INVALID_VALUE for an address that is not such a live allocation. */
+/* Frees an allocation made by sim_allocate whose kind is one of `kinds`; 0 is a no-op success,
+ * any other address that is not such a live allocation CUDA_ERROR_INVALID_VALUE. */
 CUresult sim_free(CUdeviceptr address, unsigned int kinds);
 /* Frees every device and managed allocation on `device` (primary context reset). */
 void sim_free_all_on_device(int device);

@@ -81,19 +81,45 @@ Test(sim_proc_address, versions_pick_the_abi)
                  driver_symbol("cuMemAlloc_v2"), "no per-thread variant: the ordinary one");
 }
 
-Test(sim_proc_address, unknown_and_too_old)
+/* As the real driver answers (measured on driver 580.159.04): the 5-argument lookup succeeds with
+ * a NULL pointer and says why in the status; the legacy one returns CUDA_ERROR_NOT_FOUND. */
+Test(sim_proc_address, unknown_too_old_and_too_new)
 {
     CUresult result;
     CUdriverProcAddressQueryResult status;
     cr_assert_null(look_up("cuNoSuchFunction", 13000, 0, &result, &status));
-    cr_assert_eq(result, CUDA_ERROR_NOT_FOUND);
+    cr_assert_eq(result, CUDA_SUCCESS);
     cr_assert_eq(status, CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
     cr_assert_null(look_up("cuMemCreate", 10000, 0, &result, &status));
-    cr_assert_eq(result, CUDA_ERROR_NOT_FOUND);
+    cr_assert_eq(result, CUDA_SUCCESS);
     cr_assert_eq(status, CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
-    void *function;
-    cr_assert_eq(DRIVER_AS("cuGetProcAddress", cuGetProcAddress, 11030)("cuMemAlloc", &function, 3020, 0), CUDA_SUCCESS);
+    cr_assert_null(look_up("cuGetProcAddress", 11000, 0, &result, &status));
+    cr_assert_eq(status, CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
+    look_up("cuMemAlloc", 13010, 0, &result, &status);
+    cr_assert_eq(result, CUDA_ERROR_INVALID_VALUE, "newer than the driver");
+
+    PFN_cuGetProcAddress_v11030 legacy = DRIVER_AS("cuGetProcAddress", cuGetProcAddress, 11030);
+    void *function = NULL;
+    cr_assert_eq(legacy("cuMemAlloc", &function, 3020, 0), CUDA_SUCCESS);
     cr_assert_eq(function, driver_symbol("cuMemAlloc_v2"));
+    cr_assert_eq(legacy("cuNoSuchFunction", &function, 3020, 0), CUDA_ERROR_NOT_FOUND);
+    cr_assert_eq(function, driver_symbol("cuMemAlloc_v2"), "left alone");
+}
+
+Test(sim_memory, null_and_zero_byte_requests)
+{
+    CUdeviceptr address = 1;
+    void *host = (void *)1;
+    cr_assert_eq(DRIVER_AS("cuMemFree_v2", cuMemFree, 3020)(0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuMemFreeHost, 2000)(NULL), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuMemFreeAsync, 11020)(0, NULL), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER_AS("cuMemFree_v2", cuMemFree, 3020)(0x1234), CUDA_ERROR_INVALID_VALUE);
+    cr_assert_eq(DRIVER_AS("cuMemAlloc_v2", cuMemAlloc, 3020)(&address, 0), CUDA_ERROR_INVALID_VALUE);
+    cr_assert_eq(DRIVER(cuMemAllocManaged, 6000)(&address, 0, CU_MEM_ATTACH_GLOBAL), CUDA_ERROR_INVALID_VALUE);
+    cr_assert_eq(DRIVER(cuMemAllocAsync, 11020)(&address, 0, NULL), CUDA_SUCCESS);
+    cr_assert_eq(address, 0);
+    cr_assert_eq(DRIVER(cuMemHostAlloc, 2020)(&host, 0, 0), CUDA_SUCCESS);
+    cr_assert_null(host);
 }
 
 Test(sim_memory, capacity_and_out_of_memory)
@@ -196,12 +222,12 @@ Test(sim_vmm, expandable_segment_sequence)
     cr_assert_eq(DRIVER_AS("cuMemGetInfo_v2", cuMemGetInfo, 3020)(&free_bytes, &total_bytes), CUDA_SUCCESS);
     cr_assert_eq(free_bytes, 0);
     cr_assert_eq(DRIVER(cuMemMap, 10020)(base, 2 * MIB, 0, first, 0), CUDA_SUCCESS);
-    cr_assert_eq(DRIVER(cuMemMap, 10020)(base, 2 * MIB, 0, second, 0), CUDA_ERROR_INVALID_VALUE, "already mapped");
+    cr_assert_eq(DRIVER(cuMemMap, 10020)(base, 2 * MIB, 0, second, 0), CUDA_ERROR_NOT_SUPPORTED, "already mapped");
     cr_assert_eq(DRIVER(cuMemMap, 10020)(base + 2 * MIB, 2 * MIB, 0, second, 0), CUDA_SUCCESS);
     cr_assert_eq(DRIVER(cuMemSetAccess, 10020)(base, 4 * MIB, &access, 1), CUDA_SUCCESS);
     memset((void *)(uintptr_t)base, 1, 4 * MIB);
     cr_assert_eq(DRIVER(cuMemUnmap, 10020)(base + 2 * MIB, 2 * MIB), CUDA_SUCCESS);
-    cr_assert_eq(DRIVER(cuMemUnmap, 10020)(base + 2 * MIB, 2 * MIB), CUDA_ERROR_INVALID_VALUE, "not mapped");
+    cr_assert_eq(DRIVER(cuMemUnmap, 10020)(base + MIB, 2 * MIB), CUDA_ERROR_INVALID_VALUE, "cuts a mapping");
     cr_assert_eq(DRIVER(cuMemRelease, 10020)(second), CUDA_SUCCESS);
     cr_assert_eq(DRIVER(cuMemRelease, 10020)(second), CUDA_ERROR_INVALID_VALUE);
     cr_assert_eq(((unsigned char *)(uintptr_t)base)[2 * MIB - 1], 1, "first chunk still mapped");
