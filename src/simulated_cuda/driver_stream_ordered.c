@@ -6,6 +6,7 @@
  */
 #include "sim_driver.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "common/options.h"
@@ -19,6 +20,13 @@ struct CUmemPoolHandle_st {
 };
 
 static struct CUmemPoolHandle_st default_pools[VT_MAX_SIMULATED_DEVICES];
+static pthread_once_t default_pools_once = PTHREAD_ONCE_INIT;
+
+static void create_default_pools(void)
+{
+    for (int device = 0; device < VT_MAX_SIMULATED_DEVICES; device++)
+        default_pools[device] = (struct CUmemPoolHandle_st){.magic = POOL_MAGIC, .device = device, .is_default = true};
+}
 
 static bool is_live_pool(CUmemoryPool pool)
 {
@@ -97,8 +105,7 @@ CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool_out, CUdevice dev)
         return CUDA_ERROR_INVALID_VALUE;
     if (!sim_device_valid(dev))
         return CUDA_ERROR_INVALID_DEVICE;
-    /* Idempotent stores, so concurrent first calls are harmless. */
-    default_pools[dev] = (struct CUmemPoolHandle_st){.magic = POOL_MAGIC, .device = dev, .is_default = true};
+    pthread_once(&default_pools_once, create_default_pools);
     *pool_out = &default_pools[dev];
     return CUDA_SUCCESS;
 }

@@ -301,3 +301,37 @@ Test(sim_runtime, entry_points_come_from_the_driver_lookup)
     cr_assert_eq(status, cudaDriverEntryPointSymbolNotFound);
     cr_assert_eq(entry_point("cuMemCreate", &function, 99000, cudaEnableDefault, &status), cudaErrorInvalidValue);
 }
+
+Test(sim_runtime, pools_streams_and_device_reset)
+{
+    setenv("VRAMTRACE_SIMULATE", "8M", 1);
+    cudaError_t (*stream_create)(cudaStream_t *) = runtime_symbol("cudaStreamCreate");
+    cudaError_t (*default_pool)(cudaMemPool_t *, int) = runtime_symbol("cudaDeviceGetDefaultMemPool");
+    cudaError_t (*pool_create)(cudaMemPool_t *, const struct cudaMemPoolProps *) = runtime_symbol("cudaMemPoolCreate");
+    cudaError_t (*pool_destroy)(cudaMemPool_t) = runtime_symbol("cudaMemPoolDestroy");
+    cudaError_t (*from_pool)(void **, size_t, cudaMemPool_t, cudaStream_t) = runtime_symbol("cudaMallocFromPoolAsync");
+    cudaError_t (*free_async)(void *, cudaStream_t) = runtime_symbol("cudaFreeAsync");
+    cudaError_t (*mem_get_info)(size_t *, size_t *) = runtime_symbol("cudaMemGetInfo");
+    cudaError_t (*malloc_fn)(void **, size_t) = runtime_symbol("cudaMalloc");
+    cudaError_t (*device_reset)(void) = runtime_symbol("cudaDeviceReset");
+    cudaStream_t stream;
+    cudaMemPool_t pool, created;
+    struct cudaMemPoolProps props = {.allocType = cudaMemAllocationTypePinned,
+                                     .location = {.type = cudaMemLocationTypeDevice, .id = 0}};
+    void *a, *b;
+    size_t free_bytes, total_bytes;
+    cr_assert_eq(stream_create(&stream), cudaSuccess);
+    cr_assert_eq(default_pool(&pool, 0), cudaSuccess);
+    cr_assert_eq(pool_destroy(pool), cudaErrorInvalidValue, "the default pool stays");
+    cr_assert_eq(pool_create(&created, &props), cudaSuccess);
+    cr_assert_eq(from_pool(&a, 2 * MIB, created, stream), cudaSuccess);
+    cr_assert_eq(from_pool(&b, 2 * MIB, pool, stream), cudaSuccess);
+    cr_assert_eq(free_async(b, stream), cudaSuccess);
+    cr_assert_eq(malloc_fn(&b, 4 * MIB), cudaSuccess);
+    cr_assert_eq(mem_get_info(&free_bytes, &total_bytes), cudaSuccess);
+    cr_assert_eq(free_bytes, 2 * MIB);
+    cr_assert_eq(pool_destroy(created), cudaSuccess);
+    cr_assert_eq(device_reset(), cudaSuccess);
+    cr_assert_eq(mem_get_info(&free_bytes, &total_bytes), cudaSuccess);
+    cr_assert_eq(free_bytes, 8 * MIB, "a reset frees everything on the device");
+}
