@@ -1,0 +1,52 @@
+/* vramtrace/trace_format.h — the constants of the trace file format, shared by the writer (in
+ * the shim) and the reader (in the CLI). docs/trace-format.md describes the format byte by byte;
+ * this header and that document change together.
+ *
+ * File   = file header, then chunks.
+ * Chunk  = chunk header, then a payload (zstd-compressed or stored) of records.
+ * Record = varint type, varint payload length, payload — a reader skips types it does not know.
+ */
+#ifndef VRAMTRACE_TRACE_FORMAT_H
+#define VRAMTRACE_TRACE_FORMAT_H
+
+#include <stdint.h>
+
+#define VT_TRACE_MAGIC "VRAMTRCE"          /* 8 bytes, no terminator in the file */
+#define VT_TRACE_FORMAT_VERSION 1u
+#define VT_TRACE_FILE_HEADER_BYTES 16u     /* magic, u32 version, u32 header size (little-endian) */
+
+#define VT_TRACE_CHUNK_MAGIC 0x4b435456u   /* "VTCK" as a little-endian u32 */
+#define VT_TRACE_CHUNK_HEADER_BYTES 32u
+
+enum vt_trace_compression {
+    VT_TRACE_STORED = 0,
+    VT_TRACE_ZSTD = 1,
+};
+
+/* Chunk header, all fields little-endian:
+ *   u32 magic, u32 stored_bytes (payload as written), u32 raw_bytes (payload decompressed),
+ *   u32 crc32 (of the stored payload, zlib polynomial), u64 base_time_ns, u32 record_count,
+ *   u8 compression, u8[3] zero. */
+
+enum vt_trace_record_type {
+    VT_RECORD_PROCESS = 1,      /* who: program, pid, host, rank, start times, command line */
+    VT_RECORD_DEVICE = 2,       /* a CUDA device: ordinal, name, total memory */
+    VT_RECORD_MODULE = 3,       /* a loaded ELF module: id, path, load address, size, build-id */
+    VT_RECORD_STACK = 4,        /* an interned native stack: id, frames (return addresses) */
+    VT_RECORD_ALLOC = 5,        /* memory (or address space) obtained */
+    VT_RECORD_FREE = 6,         /* a known allocation released */
+    VT_RECORD_FREE_UNKNOWN = 7, /* a free of an address never seen allocated */
+    VT_RECORD_OOM = 8,          /* an allocation failed with out-of-memory */
+    VT_RECORD_MAP = 9,          /* cuMemMap: a physical handle placed at an address range */
+    VT_RECORD_MARKER = 10,      /* a point in time worth naming (live dump, ...) */
+    VT_RECORD_END = 11,         /* the process ended normally: the trace is complete */
+    VT_RECORD_DROPPED = 12,     /* events lost because the writer could not keep up */
+    VT_RECORD_THREAD = 13,      /* a thread's kernel id, given a small index used by events */
+};
+
+enum vt_trace_marker_kind {
+    VT_MARKER_DUMP = 1,         /* vramtrace dump PID: a live snapshot was requested */
+    VT_MARKER_FLUSH = 2,        /* an explicit flush (OOM) */
+};
+
+#endif
