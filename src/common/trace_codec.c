@@ -1,0 +1,482 @@
+/* common/trace_codec.c — trace records to bytes and back (see trace_codec.h). No allocation, no
+ * I/O: the shim calls the encoder under its recorder lock. */
+#include "common/trace_codec.h"
+
+#include "vramtrace/events.h"
+
+#include <string.h>
+
+/* --- primitives -------------------------------------------------------------------------------- */
+
+struct writer {
+    uint8_t *at, *end;
+    bool overflow;
+};
+
+static void put_byte(struct writer *w, uint8_t byte)
+{
+    if (w->at < w->end)
+        *w->at++ = byte;
+    else
+        w->overflow = true;
+}
+
+static void put_varint(struct writer *w, uint64_t value)
+{
+    while (value >= 0x80) {
+        put_byte(w, (uint8_t)(value | 0x80));
+        value >>= 7;
+    }
+    put_byte(w, (uint8_t)value);
+}
+
+static void put_svarint(struct writer *w, int64_t value)
+{
+    put_varint(w, ((uint64_t)value << 1) ^ (uint64_t)(value >> 63));
+}
+
+static void put_bytes(struct writer *w, const void *bytes, uint32_t length)
+{
+    put_varint(w, length);
+    if ((size_t)(w->end - w->at) < length) {
+        w->overflow = true;
+        return;
+    }
+    memcpy(w->at, bytes, length);
+    w->at += length;
+}
+
+static void put_text(struct writer *w, struct vt_trace_text text)
+{
+    put_bytes(w, text.bytes ? text.bytes : "", text.bytes ? text.length : 0);
+}
+
+struct reader {
+    const uint8_t *at, *end;
+    bool malformed;
+};
+
+static uint64_t get_varint(struct reader *r)
+{
+    uint64_t value = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (r->at >= r->end) {
+            r->malformed = true;
+            return 0;
+        }
+        uint8_t byte = *r->at++;
+        value |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80))
+            return value;
+    }
+    r->malformed = true;
+    return 0;
+}
+
+static int64_t get_svarint(struct reader *r)
+{
+    uint64_t encoded = get_varint(r);
+    return (int64_t)(encoded >> 1) ^ -(int64_t)(encoded & 1);
+}
+
+static const uint8_t *get_bytes(struct reader *r, uint32_t *length)
+{
+    uint64_t size = get_varint(r);
+    if (size > (uint64_t)(r->end - r->at)) {
+        r->malformed = true;
+        *length = 0;
+        return NULL;
+    }
+    const uint8_t *bytes = r->at;
+    r->at += size;
+    *length = (uint32_t)size;
+    return bytes;
+}
+
+static struct vt_trace_text get_text(struct reader *r)
+{
+    struct vt_trace_text text;
+    text.bytes = (const char *)get_bytes(r, &text.length);
+    return text;
+}
+
+/* --- deltas ------------------------------------------------------------------------------------ */
+
+void vt_trace_deltas_start(struct vt_trace_deltas *deltas, uint64_t base_time_ns)
+{
+    deltas->last_time_ns = base_time_ns;
+    deltas->last_address = 0;
+    deltas->last_stream = 0;
+}
+
+static void put_time(struct writer *w, struct vt_trace_deltas *d, uint64_t timestamp_ns)
+{
+    /* Events from several threads can reach the buffer slightly out of order: clamp. */
+    uint64_t delta = timestamp_ns > d->last_time_ns ? timestamp_ns - d->last_time_ns : 0;
+    put_varint(w, delta);
+    d->last_time_ns += delta;
+}
+
+static uint64_t get_time(struct reader *r, struct vt_trace_deltas *d)
+{
+    d->last_time_ns += get_varint(r);
+    return d->last_time_ns;
+}
+
+static void put_address(struct writer *w, struct vt_trace_deltas *d, uint64_t address)
+{
+    put_svarint(w, (int64_t)(address - d->last_address));
+    d->last_address = address;
+}
+
+static uint64_t get_address(struct reader *r, struct vt_trace_deltas *d)
+{
+    d->last_address += (uint64_t)get_svarint(r);
+    return d->last_address;
+}
+
+static void put_stream(struct writer *w, struct vt_trace_deltas *d, uint64_t stream)
+{
+    put_svarint(w, (int64_t)(stream - d->last_stream));
+    d->last_stream = stream;
+}
+
+static uint64_t get_stream(struct reader *r, struct vt_trace_deltas *d)
+{
+    d->last_stream += (uint64_t)get_svarint(r);
+    return d->last_stream;
+}
+
+/* --- records ----------------------------------------------------------------------------------- */
+
+static void encode_payload(struct writer *w, struct vt_trace_deltas *d, const struct vt_trace_record *record)
+{
+    const struct vt_trace_event *e = &record->event;
+    switch (record->type) {
+    case VT_RECORD_PROCESS:
+        put_text(w, record->process.program);
+        put_varint(w, record->process.pid);
+        put_text(w, record->process.host);
+        put_svarint(w, record->process.rank);
+        put_varint(w, record->process.start_realtime_ns);
+        put_varint(w, record->process.start_monotonic_ns);
+        put_text(w, record->process.command_line);
+        put_text(w, record->process.version);
+        break;
+    case VT_RECORD_DEVICE:
+        put_varint(w, record->device.ordinal);
+        put_text(w, record->device.name);
+        put_varint(w, record->device.total_bytes);
+        break;
+    case VT_RECORD_MODULE:
+        put_varint(w, record->module.id);
+        put_text(w, record->module.path);
+        put_varint(w, record->module.load_address);
+        put_varint(w, record->module.size_bytes);
+        put_bytes(w, record->module.build_id, record->module.build_id_length);
+        break;
+    case VT_RECORD_STACK: {
+        put_varint(w, record->stack.id);
+        put_varint(w, record->stack.depth);
+        uint64_t previous = 0;
+        for (uint32_t i = 0; i < record->stack.depth; i++) {
+            put_svarint(w, (int64_t)(record->stack.frames[i] - previous));
+            previous = record->stack.frames[i];
+        }
+        break;
+    }
+    case VT_RECORD_THREAD:
+        put_varint(w, record->thread.index);
+        put_varint(w, record->thread.thread_id);
+        break;
+    case VT_RECORD_ALLOC:
+        put_time(w, d, e->timestamp_ns);
+        put_varint(w, e->api);
+        put_varint(w, e->kind);
+        put_svarint(w, e->device);
+        put_address(w, d, e->address);
+        put_varint(w, e->size_bytes);
+        put_varint(w, e->stack_id);
+        put_varint(w, e->thread_index);
+        put_stream(w, d, e->stream);
+        break;
+    case VT_RECORD_FREE:
+        put_time(w, d, e->timestamp_ns);
+        put_varint(w, e->api);
+        put_varint(w, e->kind);
+        put_svarint(w, e->device);
+        put_address(w, d, e->address);
+        put_varint(w, e->size_bytes);
+        put_varint(w, e->thread_index);
+        put_stream(w, d, e->stream);
+        break;
+    case VT_RECORD_FREE_UNKNOWN:
+        put_time(w, d, e->timestamp_ns);
+        put_varint(w, e->api);
+        put_address(w, d, e->address);
+        put_varint(w, e->thread_index);
+        break;
+    case VT_RECORD_OOM:
+        put_time(w, d, e->timestamp_ns);
+        put_varint(w, e->api);
+        put_varint(w, e->kind);
+        put_svarint(w, e->device);
+        put_varint(w, e->size_bytes);
+        put_varint(w, e->stack_id);
+        put_varint(w, e->thread_index);
+        put_varint(w, e->device_free_bytes);
+        put_varint(w, e->device_total_bytes);
+        break;
+    case VT_RECORD_MAP:
+        put_time(w, d, e->timestamp_ns);
+        put_address(w, d, e->address);
+        put_varint(w, e->size_bytes);
+        put_varint(w, e->handle);
+        put_svarint(w, e->device);
+        put_varint(w, e->stack_id);
+        put_varint(w, e->thread_index);
+        break;
+    case VT_RECORD_MARKER:
+        put_time(w, d, record->marker.timestamp_ns);
+        put_varint(w, record->marker.kind);
+        put_text(w, record->marker.text);
+        break;
+    case VT_RECORD_END:
+        put_time(w, d, record->end.timestamp_ns);
+        break;
+    case VT_RECORD_DROPPED:
+        put_time(w, d, record->dropped.timestamp_ns);
+        put_varint(w, record->dropped.count);
+        break;
+    }
+}
+
+size_t vt_trace_encode(uint8_t *out, size_t capacity, struct vt_trace_deltas *deltas,
+                       const struct vt_trace_record *record)
+{
+    /* The payload goes 2 bytes in (room for the type and a short length) and moves if its length
+     * needs more bytes; deltas are committed only when the whole record fits. */
+    enum { PREFIX_ROOM = 2 };
+    if (capacity < PREFIX_ROOM + 1)
+        return 0;
+    struct vt_trace_deltas trial = *deltas;
+    struct writer payload = {out + PREFIX_ROOM, out + capacity, false};
+    encode_payload(&payload, &trial, record);
+    if (payload.overflow)
+        return 0;
+    size_t payload_length = (size_t)(payload.at - (out + PREFIX_ROOM));
+    uint8_t prefix[20];
+    struct writer head = {prefix, prefix + sizeof prefix, false};
+    put_varint(&head, record->type);
+    put_varint(&head, payload_length);
+    size_t prefix_length = (size_t)(head.at - prefix);
+    if (prefix_length + payload_length > capacity)
+        return 0;
+    memmove(out + prefix_length, out + PREFIX_ROOM, payload_length);
+    memcpy(out, prefix, prefix_length);
+    *deltas = trial;
+    return prefix_length + payload_length;
+}
+
+static void decode_payload(struct reader *r, struct vt_trace_deltas *d, struct vt_trace_record *record,
+                           uint64_t frames[VT_TRACE_MAX_FRAMES])
+{
+    struct vt_trace_event *e = &record->event;
+    switch (record->type) {
+    case VT_RECORD_PROCESS:
+        record->process.program = get_text(r);
+        record->process.pid = get_varint(r);
+        record->process.host = get_text(r);
+        record->process.rank = get_svarint(r);
+        record->process.start_realtime_ns = get_varint(r);
+        record->process.start_monotonic_ns = get_varint(r);
+        record->process.command_line = get_text(r);
+        record->process.version = get_text(r);
+        break;
+    case VT_RECORD_DEVICE:
+        record->device.ordinal = (uint32_t)get_varint(r);
+        record->device.name = get_text(r);
+        record->device.total_bytes = get_varint(r);
+        break;
+    case VT_RECORD_MODULE:
+        record->module.id = (uint32_t)get_varint(r);
+        record->module.path = get_text(r);
+        record->module.load_address = get_varint(r);
+        record->module.size_bytes = get_varint(r);
+        record->module.build_id = get_bytes(r, &record->module.build_id_length);
+        break;
+    case VT_RECORD_STACK: {
+        record->stack.id = (uint32_t)get_varint(r);
+        uint64_t depth = get_varint(r);
+        if (depth > VT_TRACE_MAX_FRAMES) {
+            r->malformed = true;
+            break;
+        }
+        record->stack.depth = (uint32_t)depth;
+        record->stack.frames = frames;
+        uint64_t previous = 0;
+        for (uint32_t i = 0; i < depth; i++)
+            frames[i] = previous += (uint64_t)get_svarint(r);
+        break;
+    }
+    case VT_RECORD_THREAD:
+        record->thread.index = (uint32_t)get_varint(r);
+        record->thread.thread_id = (uint32_t)get_varint(r);
+        break;
+    case VT_RECORD_ALLOC:
+        e->timestamp_ns = get_time(r, d);
+        e->api = (uint16_t)get_varint(r);
+        e->kind = (uint8_t)get_varint(r);
+        e->device = (int32_t)get_svarint(r);
+        e->address = get_address(r, d);
+        e->size_bytes = get_varint(r);
+        e->stack_id = (uint32_t)get_varint(r);
+        e->thread_index = (uint32_t)get_varint(r);
+        e->stream = get_stream(r, d);
+        break;
+    case VT_RECORD_FREE:
+        e->timestamp_ns = get_time(r, d);
+        e->api = (uint16_t)get_varint(r);
+        e->kind = (uint8_t)get_varint(r);
+        e->device = (int32_t)get_svarint(r);
+        e->address = get_address(r, d);
+        e->size_bytes = get_varint(r);
+        e->thread_index = (uint32_t)get_varint(r);
+        e->stream = get_stream(r, d);
+        break;
+    case VT_RECORD_FREE_UNKNOWN:
+        e->timestamp_ns = get_time(r, d);
+        e->api = (uint16_t)get_varint(r);
+        e->address = get_address(r, d);
+        e->thread_index = (uint32_t)get_varint(r);
+        break;
+    case VT_RECORD_OOM:
+        e->timestamp_ns = get_time(r, d);
+        e->api = (uint16_t)get_varint(r);
+        e->kind = (uint8_t)get_varint(r);
+        e->device = (int32_t)get_svarint(r);
+        e->size_bytes = get_varint(r);
+        e->stack_id = (uint32_t)get_varint(r);
+        e->thread_index = (uint32_t)get_varint(r);
+        e->device_free_bytes = get_varint(r);
+        e->device_total_bytes = get_varint(r);
+        break;
+    case VT_RECORD_MAP:
+        e->timestamp_ns = get_time(r, d);
+        e->address = get_address(r, d);
+        e->size_bytes = get_varint(r);
+        e->handle = get_varint(r);
+        e->device = (int32_t)get_svarint(r);
+        e->stack_id = (uint32_t)get_varint(r);
+        e->thread_index = (uint32_t)get_varint(r);
+        e->kind = VT_KIND_MAPPED_RANGE;
+        e->api = VT_API_cuMemMap;
+        break;
+    case VT_RECORD_MARKER:
+        record->marker.timestamp_ns = get_time(r, d);
+        record->marker.kind = (uint32_t)get_varint(r);
+        record->marker.text = get_text(r);
+        break;
+    case VT_RECORD_END:
+        record->end.timestamp_ns = get_time(r, d);
+        break;
+    case VT_RECORD_DROPPED:
+        record->dropped.timestamp_ns = get_time(r, d);
+        record->dropped.count = get_varint(r);
+        break;
+    default:
+        break; /* unknown type: the caller skips it */
+    }
+}
+
+enum vt_trace_decode_result vt_trace_decode(const uint8_t **cursor, const uint8_t *end,
+                                            struct vt_trace_deltas *deltas, struct vt_trace_record *record,
+                                            uint64_t frames[VT_TRACE_MAX_FRAMES])
+{
+    if (*cursor >= end)
+        return VT_DECODE_END;
+    struct reader head = {*cursor, end, false};
+    uint64_t type = get_varint(&head);
+    uint64_t length = get_varint(&head);
+    if (head.malformed || length > (uint64_t)(end - head.at))
+        return VT_DECODE_MALFORMED;
+    memset(record, 0, sizeof *record);
+    record->type = (uint32_t)type;
+    /* A known record may carry fields added by a later format version after ours: ignored. */
+    struct reader payload = {head.at, head.at + length, false};
+    decode_payload(&payload, deltas, record, frames);
+    if (payload.malformed)
+        return VT_DECODE_MALFORMED;
+    *cursor = head.at + length;
+    return VT_DECODE_RECORD;
+}
+
+/* --- headers and checksum ---------------------------------------------------------------------- */
+
+static void put_le32(uint8_t *out, uint32_t value)
+{
+    for (int i = 0; i < 4; i++)
+        out[i] = (uint8_t)(value >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *in)
+{
+    return (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24;
+}
+
+void vt_trace_chunk_header_encode(uint8_t out[VT_TRACE_CHUNK_HEADER_BYTES], const struct vt_trace_chunk_header *header)
+{
+    memset(out, 0, VT_TRACE_CHUNK_HEADER_BYTES);
+    put_le32(out, VT_TRACE_CHUNK_MAGIC);
+    put_le32(out + 4, header->stored_bytes);
+    put_le32(out + 8, header->raw_bytes);
+    put_le32(out + 12, header->crc32);
+    put_le32(out + 16, (uint32_t)header->base_time_ns);
+    put_le32(out + 20, (uint32_t)(header->base_time_ns >> 32));
+    put_le32(out + 24, header->record_count);
+    out[28] = header->compression;
+}
+
+bool vt_trace_chunk_header_decode(const uint8_t in[VT_TRACE_CHUNK_HEADER_BYTES], struct vt_trace_chunk_header *header)
+{
+    if (get_le32(in) != VT_TRACE_CHUNK_MAGIC)
+        return false;
+    header->stored_bytes = get_le32(in + 4);
+    header->raw_bytes = get_le32(in + 8);
+    header->crc32 = get_le32(in + 12);
+    header->base_time_ns = (uint64_t)get_le32(in + 16) | (uint64_t)get_le32(in + 20) << 32;
+    header->record_count = get_le32(in + 24);
+    header->compression = in[28];
+    return true;
+}
+
+void vt_trace_file_header_encode(uint8_t out[VT_TRACE_FILE_HEADER_BYTES])
+{
+    memcpy(out, VT_TRACE_MAGIC, 8);
+    put_le32(out + 8, VT_TRACE_FORMAT_VERSION);
+    put_le32(out + 12, VT_TRACE_FILE_HEADER_BYTES);
+}
+
+bool vt_trace_file_header_decode(const uint8_t in[VT_TRACE_FILE_HEADER_BYTES], uint32_t *version)
+{
+    if (memcmp(in, VT_TRACE_MAGIC, 8) != 0)
+        return false;
+    *version = get_le32(in + 8);
+    return true;
+}
+
+uint32_t vt_crc32(const uint8_t *bytes, size_t length)
+{
+    static uint32_t table[256];
+    if (!table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t value = i;
+            for (int bit = 0; bit < 8; bit++)
+                value = value & 1 ? 0xedb88320u ^ (value >> 1) : value >> 1;
+            table[i] = value;
+        }
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = 0; i < length; i++)
+        crc = table[(crc ^ bytes[i]) & 0xff] ^ (crc >> 8);
+    return crc ^ 0xffffffffu;
+}

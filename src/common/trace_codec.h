@@ -1,0 +1,128 @@
+/* common/trace_codec.h — encoding and decoding of trace records (docs/trace-format.md), shared by
+ * the shim's writer and the CLI's reader so that both sides agree byte for byte.
+ *
+ * A record is: varint type, varint payload length, payload. Integers in payloads are unsigned
+ * LEB128 ("varint") or zigzag LEB128 ("svarint"); text is a varint length and the bytes. Times,
+ * addresses and streams of event records are deltas from the previous event record of the same
+ * chunk (struct vt_trace_deltas), so every chunk decodes on its own.
+ */
+#ifndef VT_COMMON_TRACE_CODEC_H
+#define VT_COMMON_TRACE_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vramtrace/trace_format.h"
+
+#define VT_TRACE_MAX_FRAMES 256
+
+struct vt_trace_text {
+    const char *bytes; /* not NUL-terminated when decoded: points into the chunk */
+    uint32_t length;
+};
+
+/* ALLOC, FREE, FREE_UNKNOWN, OOM and MAP: which fields each carries is in trace-format.md. */
+struct vt_trace_event {
+    uint64_t timestamp_ns; /* since the trace started (PROCESS.start_monotonic_ns) */
+    uint64_t address;      /* MAP: start of the mapped range */
+    uint64_t size_bytes;
+    uint64_t stream;
+    uint64_t handle;       /* MAP: the cuMemCreate handle */
+    uint64_t device_free_bytes, device_total_bytes; /* OOM; 0 when unknown */
+    uint32_t stack_id;     /* 0 = none */
+    uint32_t thread_index; /* see VT_RECORD_THREAD */
+    int32_t device;        /* -1 = host */
+    uint16_t api;          /* enum vt_api */
+    uint8_t kind;          /* enum vt_memory_kind */
+};
+
+struct vt_trace_record {
+    uint32_t type; /* enum vt_trace_record_type; other values: unknown, skipped */
+    union {
+        struct {
+            struct vt_trace_text program, host, command_line, version;
+            uint64_t pid, start_realtime_ns, start_monotonic_ns;
+            int64_t rank; /* -1 = none */
+        } process;
+        struct {
+            uint32_t ordinal;
+            struct vt_trace_text name;
+            uint64_t total_bytes;
+        } device;
+        struct {
+            uint32_t id;
+            struct vt_trace_text path;
+            uint64_t load_address, size_bytes;
+            const uint8_t *build_id;
+            uint32_t build_id_length;
+        } module;
+        struct {
+            uint32_t id;
+            uint32_t depth;
+            uint64_t *frames; /* encode: the caller's; decode: the decoder's frame buffer */
+        } stack;
+        struct {
+            uint32_t index;
+            uint32_t thread_id;
+        } thread;
+        struct vt_trace_event event;
+        struct {
+            uint64_t timestamp_ns;
+            uint32_t kind; /* enum vt_trace_marker_kind */
+            struct vt_trace_text text;
+        } marker;
+        struct {
+            uint64_t timestamp_ns;
+        } end;
+        struct {
+            uint64_t timestamp_ns;
+            uint64_t count;
+        } dropped;
+    };
+};
+
+/* Per-chunk context for the delta-coded fields. */
+struct vt_trace_deltas {
+    uint64_t last_time_ns;
+    uint64_t last_address;
+    uint64_t last_stream;
+};
+
+void vt_trace_deltas_start(struct vt_trace_deltas *deltas, uint64_t base_time_ns);
+
+/* Appends `record` at out[0..capacity). Returns the bytes written, or 0 when it does not fit
+ * (nothing is written and the deltas are unchanged then). */
+size_t vt_trace_encode(uint8_t *out, size_t capacity, struct vt_trace_deltas *deltas,
+                       const struct vt_trace_record *record);
+
+enum vt_trace_decode_result {
+    VT_DECODE_RECORD = 1,    /* *record filled (type may be one this reader does not know) */
+    VT_DECODE_END = 0,       /* no bytes left */
+    VT_DECODE_MALFORMED = -1,
+};
+
+/* Decodes the record at *cursor and advances it. `frames` receives a STACK record's frames
+ * (VT_TRACE_MAX_FRAMES of room). */
+enum vt_trace_decode_result vt_trace_decode(const uint8_t **cursor, const uint8_t *end,
+                                            struct vt_trace_deltas *deltas, struct vt_trace_record *record,
+                                            uint64_t frames[VT_TRACE_MAX_FRAMES]);
+
+/* The chunk header, encoded / decoded (VT_TRACE_CHUNK_HEADER_BYTES bytes). */
+struct vt_trace_chunk_header {
+    uint32_t stored_bytes, raw_bytes, crc32, record_count;
+    uint64_t base_time_ns;
+    uint8_t compression;
+};
+
+void vt_trace_chunk_header_encode(uint8_t out[VT_TRACE_CHUNK_HEADER_BYTES], const struct vt_trace_chunk_header *header);
+/* False when the magic is wrong. */
+bool vt_trace_chunk_header_decode(const uint8_t in[VT_TRACE_CHUNK_HEADER_BYTES], struct vt_trace_chunk_header *header);
+
+void vt_trace_file_header_encode(uint8_t out[VT_TRACE_FILE_HEADER_BYTES]);
+/* False when the magic is wrong; *version receives the format version. */
+bool vt_trace_file_header_decode(const uint8_t in[VT_TRACE_FILE_HEADER_BYTES], uint32_t *version);
+
+uint32_t vt_crc32(const uint8_t *bytes, size_t length);
+
+#endif
