@@ -4,7 +4,7 @@
 #include "shim/live_groups.h"
 
 #include "common/format.h"
-#include "shim/alloc_table.h"
+#include "common/alloc_table.h"
 #include "shim/recorder.h"
 #include "shim/stack_table.h"
 #include "shim/symbolizer.h"

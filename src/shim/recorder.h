@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "shim/alloc_table.h"
+#include "common/alloc_table.h"
 #include "vramtrace/events.h"
 
 #define RECORDER_MAX_DEVICES 64

@@ -7,7 +7,7 @@
 #define _GNU_SOURCE
 #include "shim/stack_table.h"
 
-#include "shim/arena.h"
+#include "common/arena.h"
 #include "shim/real_functions.h"
 
 #define UNW_LOCAL_ONLY

@@ -1,7 +1,7 @@
 /* Unit tests of shim/alloc_table.c: the live-allocation table keyed by address. */
 #include <criterion/criterion.h>
 
-#include "shim/alloc_table.h"
+#include "common/alloc_table.h"
 
 static struct alloc_record record_at(uint64_t address, uint64_t size)
 {

@@ -1,5 +1,5 @@
-/* shim/alloc_table.c — live allocations keyed by address (see alloc_table.h). */
-#include "shim/alloc_table.h"
+/* common/alloc_table.c — live allocations keyed by address (see alloc_table.h). */
+#include "common/alloc_table.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
-/* shim/arena.c — chunked bump allocator (see arena.h). */
-#include "shim/arena.h"
+/* common/arena.c — chunked bump allocator (see arena.h). */
+#include "common/arena.h"
 
 #include <stdint.h>
 #include <sys/mman.h>

@@ -1,9 +1,9 @@
-/* shim/alloc_table.h — the live allocations, keyed by address.
+/* common/alloc_table.h — the live allocations, keyed by address.
  *
  * Device, managed and pinned host pointers share one table: with unified virtual addressing they
  * come from one address space, and cudaFree() frees device and managed memory alike. Records come
  * from a free list refilled in large chunks, so inserting does not call malloc per allocation.
- * Not thread-safe: the recorder serialises access.
+ * Not thread-safe: the shim's recorder serialises access; the CLI replays traces into it.
  */
 #ifndef VT_SHIM_ALLOC_TABLE_H
 #define VT_SHIM_ALLOC_TABLE_H
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <uthash.h>
 
-#include "shim/arena.h"
+#include "common/arena.h"
 
 struct alloc_record {
     UT_hash_handle hh;

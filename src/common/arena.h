@@ -1,4 +1,4 @@
-/* shim/arena.h — bump allocation from large mmap()ed chunks, for records that live as long as
+/* common/arena.h — bump allocation from large mmap()ed chunks, for records that live as long as
  * the recorder (stacks) so the hot path never calls malloc for them. */
 #ifndef VT_SHIM_ARENA_H
 #define VT_SHIM_ARENA_H
