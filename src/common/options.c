@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,18 @@
 #include <unistd.h>
 
 const struct vt_option vt_options[] = {
-    {"report", 0, VT_ENV_REPORT, VT_OPTION_PATH, "PATH", 0, 0, VT_DEFAULT_REPORT_TEMPLATE,
-     "write the exit report to PATH too (placeholders: %p pid, %h host, %r rank, %n program); 'none' writes no file"},
+    {"output", 'o', VT_ENV_OUTPUT, VT_OPTION_PATH, "PATH", 0, 0, VT_DEFAULT_OUTPUT_TEMPLATE,
+     "write the trace to PATH (placeholders: %p pid, %h host, %r rank, %n program, %% a percent sign); 'none' writes no trace"},
+    {"report", 0, VT_ENV_REPORT, VT_OPTION_PATH, "PATH", 0, 0, "next to the trace: NAME.report.txt",
+     "write the exit report to PATH too (same placeholders); 'none' writes no file"},
     {"stack-depth", 0, VT_ENV_STACK_DEPTH, VT_OPTION_COUNT, "N", 0, VT_MAX_STACK_DEPTH, "32",
      "native frames recorded per allocation, 0 to 128; 0 records no stacks"},
     {"top", 0, VT_ENV_TOP, VT_OPTION_COUNT, "N", 1, 1000000, "10",
      "leak groups shown per memory kind in the exit report"},
+    {"flush-ms", 0, VT_ENV_FLUSH_MS, VT_OPTION_COUNT, "MS", 10, 60000, "100",
+     "write the trace to disk at least every MS milliseconds while events arrive (10 to 60000)"},
+    {"dump-signal", 0, VT_ENV_DUMP_SIGNAL, VT_OPTION_SIGNAL, "SIGNAL", 0, 0, VT_DEFAULT_DUMP_SIGNAL,
+     "signal that makes the traced process write a live snapshot (vramtrace dump PID sends it)"},
     {"quiet", 'q', VT_ENV_QUIET, VT_OPTION_FLAG, NULL, 0, 0, "off",
      "do not print the exit report on stderr (the report file is still written)"},
     {"simulate", 0, VT_ENV_SIMULATE, VT_OPTION_OPTIONAL_SIZE, "SIZE", 0, 0, "16G",
@@ -131,6 +138,15 @@ bool vt_option_validate(const struct vt_option *option, const char *value, char 
         snprintf(why, why_size, "%s='%s' is not valid; accepted: 1, 0, true, false, yes, no, on, off",
                  option->env_name, value);
         return false;
+    case VT_OPTION_SIGNAL: {
+        int signal_number;
+        if (vt_parse_signal(value, &signal_number))
+            return true;
+        snprintf(why, why_size,
+                 "%s='%s' is not a signal; accepted: a name such as USR2, SIGUSR2, RTMIN+7 or SIGRTMIN+7, or a number",
+                 option->env_name, value);
+        return false;
+    }
     case VT_OPTION_OPTIONAL_SIZE:
         if (vt_parse_size(value, &number) && number > 0)
             return true;
@@ -140,6 +156,42 @@ bool vt_option_validate(const struct vt_option *option, const char *value, char 
         return false;
     }
     return false;
+}
+
+bool vt_parse_signal(const char *text, int *signal_number)
+{
+    static const struct { const char *name; int number; } names[] = {
+        {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+        {"TERM", SIGTERM}, {"URG", SIGURG}, {"WINCH", SIGWINCH}, {"PROF", SIGPROF}, {"PWR", SIGPWR},
+    };
+    if (!text || !*text)
+        return false;
+    uint64_t number;
+    if (vt_parse_count(text, 1, (uint64_t)SIGRTMAX, &number)) {
+        *signal_number = (int)number;
+        return true;
+    }
+    const char *name = strncasecmp(text, "SIG", 3) == 0 ? text + 3 : text;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(name, names[i].name) == 0)
+            return *signal_number = names[i].number, true;
+    if (strncasecmp(name, "RTMIN", 5) == 0) {
+        uint64_t offset = 0;
+        if (name[5] && (name[5] != '+' || !vt_parse_count(name + 6, 0, (uint64_t)(SIGRTMAX - SIGRTMIN), &offset)))
+            return false;
+        *signal_number = SIGRTMIN + (int)offset;
+        return true;
+    }
+    return false;
+}
+
+void vt_report_path_for_trace(const char *trace_path, char *out, size_t out_size)
+{
+    static const char trace_suffix[] = ".trace";
+    size_t length = strlen(trace_path), suffix_length = sizeof trace_suffix - 1;
+    if (length >= suffix_length && strcmp(trace_path + length - suffix_length, trace_suffix) == 0)
+        length -= suffix_length;
+    snprintf(out, out_size, "%.*s.report.txt", (int)length, trace_path);
 }
 
 long vt_process_rank(void)

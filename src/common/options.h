@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define VT_ENV_OUTPUT "VRAMTRACE_OUTPUT"
+#define VT_ENV_FLUSH_MS "VRAMTRACE_FLUSH_MS"
+#define VT_ENV_DUMP_SIGNAL "VRAMTRACE_DUMP_SIGNAL"
 #define VT_ENV_REPORT "VRAMTRACE_REPORT"
 #define VT_ENV_STACK_DEPTH "VRAMTRACE_STACK_DEPTH"
 #define VT_ENV_TOP "VRAMTRACE_TOP"
@@ -17,7 +20,10 @@
 #define VT_ENV_SIMULATE "VRAMTRACE_SIMULATE"
 #define VT_ENV_SIMULATE_DEVICES "VRAMTRACE_SIMULATE_DEVICES"
 
+#define VT_DEFAULT_OUTPUT_TEMPLATE "vramtrace.%n.%p.trace"
 #define VT_DEFAULT_REPORT_TEMPLATE "vramtrace.%n.%p.report.txt"
+#define VT_DEFAULT_FLUSH_MS 100
+#define VT_DEFAULT_DUMP_SIGNAL "SIGRTMIN+7"
 #define VT_DEFAULT_STACK_DEPTH 32
 #define VT_MAX_STACK_DEPTH 128
 #define VT_DEFAULT_TOP 10
@@ -29,6 +35,7 @@ enum vt_option_type {
     VT_OPTION_COUNT,         /* non-negative integer within [min, max] */
     VT_OPTION_FLAG,          /* 1/0, true/false, yes/no, on/off */
     VT_OPTION_OPTIONAL_SIZE, /* --name or --name=SIZE */
+    VT_OPTION_SIGNAL,        /* a signal: USR2, SIGUSR2, RTMIN+7, SIGRTMIN+7 or a number */
 };
 
 struct vt_option {
@@ -52,6 +59,7 @@ const struct vt_option *vt_option_by_env(const char *env_name);
 bool vt_parse_size(const char *text, uint64_t *bytes);
 bool vt_parse_count(const char *text, uint64_t min, uint64_t max, uint64_t *value);
 bool vt_parse_flag(const char *text, bool *value);
+bool vt_parse_signal(const char *text, int *signal_number);
 
 /* Checks one option's value; on failure writes a one-line explanation naming the variable and
  * the accepted values to `why`. */
@@ -61,6 +69,10 @@ bool vt_option_validate(const struct vt_option *option, const char *value, char 
  * Returns false when the result does not fit. */
 bool vt_expand_path_template(const char *template_text, const char *program_name, long pid,
                              char *out, size_t out_size);
+
+/* The report path that goes with a trace path: "x.trace" -> "x.report.txt" (other names get
+ * ".report.txt" appended). */
+void vt_report_path_for_trace(const char *trace_path, char *out, size_t out_size);
 
 /* The process rank from RANK, LOCAL_RANK, SLURM_PROCID or OMPI_COMM_WORLD_RANK, or -1. */
 long vt_process_rank(void);

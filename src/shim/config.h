@@ -6,7 +6,10 @@
 #include <stdbool.h>
 
 struct shim_config {
+    char trace_path[PATH_MAX];  /* expanded; empty when no trace is written */
     char report_path[PATH_MAX]; /* expanded; empty when the report file is turned off */
+    unsigned flush_interval_ms;
+    int dump_signal;
     unsigned stack_depth;       /* 0 = no stacks */
     unsigned top_groups;        /* leak groups shown per kind */
     bool quiet;                 /* no report on stderr */

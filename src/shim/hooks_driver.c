@@ -12,6 +12,7 @@
  */
 #include <stdint.h>
 
+#include "shim/device_info.h"
 #include "shim/hook_registry.h"
 #include "shim/hooks.h"
 #include "shim/oom_capture.h"
@@ -33,6 +34,7 @@ static void record_driver_alloc(enum vt_api api, enum vt_memory_kind kind, CUres
     if (status != CUDA_SUCCESS && status != CUDA_ERROR_OUT_OF_MEMORY)
         return;
     int device = kind == VT_KIND_HOST_PINNED ? RECORDER_DEVICE_HOST : current_context_device();
+    device_info_note(device);
     if (status == CUDA_SUCCESS)
         recorder_record_alloc(api, kind, device, address, size_bytes, (uintptr_t)stream);
     else
@@ -199,6 +201,7 @@ CUresult shim_wrapper_cuMemCreate(CUmemGenericAllocationHandle *handle, size_t s
         return real(handle, size, prop, flags);
     CUresult status = real(handle, size, prop, flags);
     int device = allocation_device(prop);
+    device_info_note(device);
     enum vt_memory_kind kind = device == RECORDER_DEVICE_HOST ? VT_KIND_HOST_PINNED : VT_KIND_DEVICE;
     if (status == CUDA_SUCCESS && handle)
         recorder_record_alloc(VT_API_cuMemCreate, kind, device, *handle, size, 0);

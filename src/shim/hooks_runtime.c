@@ -6,6 +6,7 @@
  */
 #include <stdint.h>
 
+#include "shim/device_info.h"
 #include "shim/hook_registry.h"
 #include "shim/hooks.h"
 #include "shim/oom_capture.h"
@@ -27,6 +28,7 @@ static void record_runtime_alloc(enum vt_api api, enum vt_memory_kind kind, cuda
     if (status != cudaSuccess && status != cudaErrorMemoryAllocation)
         return; /* other errors allocate nothing and are not out of memory */
     int device = kind == VT_KIND_HOST_PINNED ? RECORDER_DEVICE_HOST : current_device();
+    device_info_note(device);
     if (status == cudaSuccess && result)
         recorder_record_alloc(api, kind, device, (uintptr_t)*result, size_bytes, (uintptr_t)stream);
     else if (status == cudaErrorMemoryAllocation)

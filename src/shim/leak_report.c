@@ -24,20 +24,21 @@ static const char *kind_title(enum vt_memory_kind kind)
 }
 
 static void render_kind(FILE *out, struct symbolizer *symbolizer, const struct live_groups *groups,
-                        enum vt_memory_kind kind, unsigned top_groups)
+                        enum vt_memory_kind kind, const struct leak_report_options *options)
 {
     char human[32];
     uint64_t bytes = groups->bytes_by_kind[kind], count = groups->count_by_kind[kind];
-    bool address_space = kind == VT_KIND_ADDRESS_SPACE;
+    bool address_space = kind == VT_KIND_ADDRESS_SPACE, live = options->live_snapshot > 0;
     if (count == 0) {
         if (!address_space)
-            fprintf(out, "%s: no leaks\n\n", kind_title(kind));
+            fprintf(out, "%s: %s\n\n", kind_title(kind), live ? "none in use" : "no leaks");
         return;
     }
     fprintf(out, "%s: %llu byte(s) (%s) %s in %llu allocation(s)\n\n", kind_title(kind), (unsigned long long)bytes,
-            vt_format_bytes(bytes, human, sizeof human), address_space ? "still reserved (not memory use)" : "leaked",
-            (unsigned long long)count);
-    live_groups_render_kind(out, symbolizer, groups, kind, address_space ? "Reservation" : "Leak", top_groups);
+            vt_format_bytes(bytes, human, sizeof human),
+            address_space ? "still reserved (not memory use)" : live ? "in use" : "leaked", (unsigned long long)count);
+    live_groups_render_kind(out, symbolizer, groups, kind, address_space ? "Reservation" : live ? "Live" : "Leak",
+                            options->top_groups);
 }
 
 static double seconds_since_start(uint64_t timestamp_ns)
@@ -121,11 +122,15 @@ void leak_report_render(FILE *out, const struct leak_report_options *options)
     live_groups_collect(&groups, LIVE_GROUPS_ALL_DEVICES);
     struct symbolizer *symbolizer = symbolizer_open();
     fprintf(out, "=================================================================\n");
-    fprintf(out, "vramtrace: GPU memory report for %s (pid %ld), %.3f s after start\n\n", options->program_name,
-            options->pid, seconds_since_start(recorder_now_ns()));
+    if (options->live_snapshot)
+        fprintf(out, "vramtrace: live snapshot %u of %s (pid %ld), %.3f s after start\n\n", options->live_snapshot,
+                options->program_name, options->pid, seconds_since_start(recorder_now_ns()));
+    else
+        fprintf(out, "vramtrace: GPU memory report for %s (pid %ld), %.3f s after start\n\n", options->program_name,
+                options->pid, seconds_since_start(recorder_now_ns()));
     for (int kind = 0; kind < VT_KIND_COUNT; kind++)
         if (kind != VT_KIND_MAPPED_RANGE)
-            render_kind(out, symbolizer, &groups, kind, options->top_groups);
+            render_kind(out, symbolizer, &groups, kind, options);
     if (groups.incomplete)
         fprintf(out, "(out of memory while grouping: some leaks are missing from the groups above)\n\n");
     render_out_of_memory(out);
@@ -162,6 +167,18 @@ static void write_all(FILE *out, const char *text, size_t length)
         fflush(out);
 }
 
+void leak_report_write_live_snapshot(const struct leak_report_options *options)
+{
+    FILE *file = fopen(options->file_path, "w");
+    if (!file) {
+        shim_log("could not write the live snapshot to %s: %s", options->file_path, strerror(errno));
+        return;
+    }
+    leak_report_render(file, options);
+    fclose(file);
+    shim_log("live snapshot %u written to %s", options->live_snapshot, options->file_path);
+}
+
 void leak_report_write_at_exit(const struct leak_report_options *options)
 {
     struct recorder_stats stats;
@@ -185,21 +202,25 @@ void leak_report_write_at_exit(const struct leak_report_options *options)
     fclose(body_stream);
     fclose(summary_stream);
 
-    char note[PATH_MAX + 256] = "";
+    char note[2 * PATH_MAX + 256] = "";
     bool file_failed = false;
+    if (options->trace_path)
+        snprintf(note, sizeof note, "Trace written to %s (vramtrace report %s)\n", options->trace_path, options->trace_path);
     if (options->file_path && options->file_path[0]) {
         FILE *file = fopen(options->file_path, "w");
         if (file) {
             write_all(file, body, body_length);
             write_all(file, summary, summary_length);
             fclose(file);
-            snprintf(note, sizeof note, "Report written to %s\n\n", options->file_path);
+            snprintf(note + strlen(note), sizeof note - strlen(note), "Report written to %s\n", options->file_path);
         } else {
             file_failed = true;
-            snprintf(note, sizeof note, "Could not write the report to %s: %s (set VRAMTRACE_REPORT)\n\n",
-                     options->file_path, strerror(errno));
+            snprintf(note + strlen(note), sizeof note - strlen(note),
+                     "Could not write the report to %s: %s (set VRAMTRACE_REPORT)\n", options->file_path, strerror(errno));
         }
     }
+    if (note[0])
+        strcat(note, "\n");
     if (options->print_to_stderr) {
         write_all(stderr, body, body_length);
         write_all(stderr, note, strlen(note));

@@ -16,10 +16,15 @@ struct leak_report_options {
     unsigned top_groups;    /* groups shown per kind; the rest are summed up in one line */
     bool print_to_stderr;
     const char *file_path;  /* empty or NULL: no file */
+    const char *trace_path; /* the trace written, or NULL */
+    unsigned live_snapshot; /* > 0: a live dump (its number): "in use" instead of "leaked" */
 };
 
 /* Writes the body of the report (everything but the SUMMARY line) to `out`. */
 void leak_report_render(FILE *out, const struct leak_report_options *options);
+
+/* A live snapshot (vramtrace dump) to options->file_path, from the writer thread. */
+void leak_report_write_live_snapshot(const struct leak_report_options *options);
 
 /* Writes the SUMMARY line for the current live set to `out`. */
 void leak_report_render_summary(FILE *out);

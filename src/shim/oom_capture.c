@@ -7,6 +7,7 @@
 #include "shim/real_functions.h"
 #include "shim/recorder.h"
 #include "shim/stack_table.h"
+#include "shim/trace_writer.h"
 
 /* The device's free and total memory from the driver (the current context's device). Safe here:
  * the hook holds the reentry guard and no recorder lock. */
@@ -36,4 +37,5 @@ void oom_capture(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t
     query_device_memory(&event);
     if (recorder_record_out_of_memory(&event, stack.frames, stack.depth))
         oom_report_start(device);
+    trace_writer_request_flush(); /* the failure reaches the disk now, in case the program dies of it */
 }

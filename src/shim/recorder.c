@@ -3,6 +3,7 @@
 #include "shim/recorder.h"
 
 #include "shim/stack_table.h"
+#include "shim/trace_writer.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -25,6 +26,7 @@ static struct recorder_stats stats;
 static struct oom_state oom;
 static struct recorder_settings settings;
 static uint64_t start_ns;
+static uint32_t stacks_in_trace; /* stacks already written to the trace (ids 1..stacks_in_trace) */
 static bool enabled;
 
 static __thread uint32_t cached_thread_id __attribute__((tls_model("initial-exec")));
@@ -106,6 +108,45 @@ static void account_free(const struct alloc_record *record)
         counter_subtract(&usage->in_use, record->size_bytes);
 }
 
+/* --- the trace: every change to the tables becomes a record, in the order of the changes -------- */
+
+/* Under the lock: STACK records for stacks interned since the last event. */
+static void trace_new_stacks(void)
+{
+    while (stacks_in_trace < stack_count()) {
+        unsigned depth = 0;
+        const uintptr_t *frames = stack_frames(stacks_in_trace + 1, &depth);
+        struct vt_trace_record stack = {.type = VT_RECORD_STACK};
+        stack.stack.id = stacks_in_trace + 1;
+        stack.stack.depth = depth;
+        stack.stack.frames = (uint64_t *)frames;
+        trace_writer_append(&stack);
+        stacks_in_trace++;
+    }
+}
+
+/* Under the lock: one event record for `record` (an ALLOC, FREE or MAP of it). */
+static void trace_event(enum vt_trace_record_type type, const struct alloc_record *record, uint64_t stream)
+{
+    if (!trace_writer_enabled())
+        return;
+    trace_new_stacks();
+    struct vt_trace_record event = {.type = type};
+    event.event = (struct vt_trace_event){
+        .timestamp_ns = record->timestamp_ns - start_ns,
+        .address = record->address,
+        .size_bytes = record->size_bytes,
+        .stream = stream,
+        .handle = record->backing_handle,
+        .stack_id = record->stack_id,
+        .thread_index = trace_writer_thread_index(),
+        .device = record->device,
+        .api = record->api,
+        .kind = record->kind,
+    };
+    trace_writer_append(&event);
+}
+
 void recorder_init(const struct recorder_settings *new_settings)
 {
     settings = *new_settings;
@@ -151,7 +192,7 @@ void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind,
                                       uint64_t size_bytes, uint64_t stream, const uintptr_t *frames,
                                       unsigned depth)
 {
-    (void)stream; /* carried by trace events later; not needed by the tables */
+    trace_writer_ensure_started();
     struct alloc_record record = {
         .address = address,
         .size_bytes = size_bytes,
@@ -171,11 +212,13 @@ void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind,
     }
     if (address)
         insert_live(space_of_api(api), &record);
+    trace_event(VT_RECORD_ALLOC, &record, stream);
     pthread_mutex_unlock(&recorder_lock);
 }
 
 void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t handle)
 {
+    trace_writer_ensure_started();
     struct alloc_record record = {
         .address = address,
         .size_bytes = size_bytes,
@@ -194,27 +237,35 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
     }
     stats.calls_by_api[VT_API_cuMemMap]++;
     insert_live(SPACE_MAPPINGS, &record);
+    trace_event(VT_RECORD_MAP, &record, 0);
     pthread_mutex_unlock(&recorder_lock);
 }
 
 void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
 {
-    (void)stream;
+    trace_writer_ensure_started();
     struct alloc_record removed;
+    uint64_t now_ns = recorder_now_ns();
     pthread_mutex_lock(&recorder_lock);
     stats.calls_by_api[api]++;
     if (alloc_table_remove(&live_tables[space_of_api(api)], address, &removed)) {
         account_free(&removed);
         if (kind_is_memory_use(removed.kind))
             stats.frees++;
+        removed.api = (uint16_t)api;
+        removed.timestamp_ns = now_ns;
+        trace_event(VT_RECORD_FREE, &removed, stream);
     } else {
         stats.unknown_frees++;
+        struct alloc_record unknown = {.address = address, .timestamp_ns = now_ns, .api = (uint16_t)api};
+        trace_event(VT_RECORD_FREE_UNKNOWN, &unknown, stream);
     }
     pthread_mutex_unlock(&recorder_lock);
 }
 
 bool recorder_record_out_of_memory(const struct oom_event *event, const uintptr_t *frames, unsigned depth)
 {
+    trace_writer_ensure_started();
     struct oom_event stored = *event;
     stored.thread_id = recorder_thread_id();
     pthread_mutex_lock(&recorder_lock);
@@ -226,6 +277,22 @@ bool recorder_record_out_of_memory(const struct oom_event *event, const uintptr_
         oom.first = stored;
     oom.last = stored;
     oom.allocations_after_last_failure = 0;
+    if (trace_writer_enabled()) {
+        trace_new_stacks();
+        struct vt_trace_record failure = {.type = VT_RECORD_OOM};
+        failure.event = (struct vt_trace_event){
+            .timestamp_ns = stored.timestamp_ns - start_ns,
+            .size_bytes = stored.size_bytes,
+            .device_free_bytes = stored.device_free_bytes,
+            .device_total_bytes = stored.device_total_bytes,
+            .stack_id = stored.stack_id,
+            .thread_index = trace_writer_thread_index(),
+            .device = stored.device,
+            .api = stored.api,
+            .kind = stored.kind,
+        };
+        trace_writer_append(&failure);
+    }
     pthread_mutex_unlock(&recorder_lock);
     return first;
 }
@@ -273,6 +340,7 @@ static void clear_state(void)
     memset(usage_by_slot, 0, sizeof usage_by_slot);
     memset(&stats, 0, sizeof stats);
     memset(&oom, 0, sizeof oom);
+    stacks_in_trace = 0;
 }
 
 void recorder_after_fork_in_child(void)

@@ -6,6 +6,8 @@
  * _exit() or is killed gets no exit report (see docs/architecture.md).
  * Fork: the child gets a fresh lock and empty tables and stays silent; an exec() in the child
  * loads the shim again from scratch.
+ * Live dump: VRAMTRACE_DUMP_SIGNAL (default SIGRTMIN+7) wakes the trace writer thread, which writes
+ * a marker to the trace and the live allocations to a file; the handler itself does nothing else.
  */
 #define _GNU_SOURCE
 #include "shim/shim_state.h"
@@ -15,11 +17,13 @@
 #include "shim/oom_report.h"
 #include "shim/real_functions.h"
 #include "shim/shim_log.h"
+#include "shim/trace_writer.h"
 
 #define UNW_LOCAL_ONLY
 #include <errno.h>
 #include <libunwind.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +37,19 @@ static bool exit_report_done;
 static void fork_child_handler(void)
 {
     recorder_after_fork_in_child();
+    trace_writer_after_fork_in_child();
+}
+
+static void configure_trace(void)
+{
+    struct trace_writer_settings trace = {
+        .flush_interval_ms = config.flush_interval_ms,
+        .program_name = program_invocation_short_name,
+        .pid = (long)getpid(),
+        .start_monotonic_ns = recorder_start_ns(),
+    };
+    snprintf(trace.path, sizeof trace.path, "%s", config.trace_path);
+    trace_writer_configure(&trace);
 }
 
 /* The OOM report goes next to the exit report: x.report.txt -> x.oom.txt. */
@@ -54,6 +71,61 @@ static void configure_oom_report(void)
     oom_report_configure(&oom);
 }
 
+/* --- live dump: the signal handler only wakes the writer thread, which does the work ----------- */
+
+static void dump_signal_handler(int signal_number)
+{
+    (void)signal_number;
+    trace_writer_request_dump();
+}
+
+/* On the writer thread: a marker in the trace, and the live allocations to NAME.dump-N.txt. */
+static void write_live_snapshot(unsigned dump_number)
+{
+    struct vt_trace_record marker = {.type = VT_RECORD_MARKER};
+    char label[64];
+    snprintf(label, sizeof label, "live dump %u", dump_number);
+    marker.marker.timestamp_ns = recorder_now_ns() - recorder_start_ns();
+    marker.marker.kind = VT_MARKER_DUMP;
+    marker.marker.text = (struct vt_trace_text){label, (uint32_t)strlen(label)};
+    trace_writer_append(&marker);
+
+    const char *base = config.report_path[0] ? config.report_path : config.trace_path;
+    if (!base[0])
+        return;
+    static const char suffix[] = ".report.txt";
+    size_t length = strlen(base);
+    if (length >= sizeof suffix - 1 && strcmp(base + length - (sizeof suffix - 1), suffix) == 0)
+        length -= sizeof suffix - 1;
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%.*s.dump-%u.txt", (int)length, base, dump_number);
+    struct leak_report_options options = {
+        .program_name = program_invocation_short_name,
+        .pid = (long)getpid(),
+        .top_groups = config.top_groups,
+        .file_path = path,
+        .live_snapshot = dump_number,
+    };
+    leak_report_write_live_snapshot(&options);
+}
+
+/* Installs the live-dump handler unless the program already handles that signal. */
+static void install_dump_signal(void)
+{
+    struct sigaction existing;
+    if (sigaction(config.dump_signal, NULL, &existing) != 0)
+        return;
+    if (existing.sa_handler != SIG_DFL || (existing.sa_flags & SA_SIGINFO)) {
+        shim_log("signal %d (VRAMTRACE_DUMP_SIGNAL) is already used by the program; live dumps are off "
+                 "(choose another signal with VRAMTRACE_DUMP_SIGNAL)", config.dump_signal);
+        return;
+    }
+    struct sigaction action = {.sa_handler = dump_signal_handler, .sa_flags = SA_RESTART};
+    sigemptyset(&action.sa_mask);
+    sigaction(config.dump_signal, &action, NULL);
+    trace_writer_set_dump_handler(write_live_snapshot);
+}
+
 static void initialize(void)
 {
     shim_hook_depth++;
@@ -62,7 +134,9 @@ static void initialize(void)
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     struct recorder_settings settings = {.stack_depth = config.stack_depth};
     recorder_init(&settings);
+    configure_trace();
     configure_oom_report();
+    install_dump_signal();
     pthread_atfork(NULL, NULL, fork_child_handler);
     shim_hook_depth--;
 }
@@ -85,12 +159,14 @@ __attribute__((destructor)) static void shim_unload(void)
     shim_hook_depth++;
     recorder_disable();
     oom_report_wait();
+    trace_writer_finish();
     struct leak_report_options options = {
         .program_name = program_invocation_short_name,
         .pid = (long)getpid(),
         .top_groups = config.top_groups,
         .print_to_stderr = !config.quiet,
         .file_path = config.report_path,
+        .trace_path = trace_writer_bytes_written() ? trace_writer_path() : NULL,
     };
     leak_report_write_at_exit(&options);
     shim_hook_depth--;

@@ -1,0 +1,65 @@
+/* shim/device_info.c — device names and sizes (see device_info.h). */
+#include "shim/device_info.h"
+
+#include <cuda.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "shim/real_functions.h"
+#include "shim/recorder.h"
+#include "shim/trace_writer.h"
+
+struct device_description {
+    bool described;
+    char name[128];
+    uint64_t total_bytes;
+};
+
+static struct device_description devices[RECORDER_MAX_DEVICES];
+
+static void describe(int ordinal, struct device_description *description)
+{
+    __typeof__(cuDeviceGet) *get_device = REAL_FUNCTION(cuDeviceGet);
+    __typeof__(cuDeviceGetName) *get_name = REAL_FUNCTION(cuDeviceGetName);
+    __typeof__(cuDeviceTotalMem_v2) *get_total = REAL_FUNCTION(cuDeviceTotalMem_v2);
+    CUdevice device;
+    if (!get_device || get_device(&device, ordinal) != CUDA_SUCCESS)
+        return;
+    if (!get_name || get_name(description->name, sizeof description->name - 1, device) != CUDA_SUCCESS)
+        description->name[0] = '\0';
+    size_t total = 0;
+    if (get_total && get_total(&total, device) == CUDA_SUCCESS)
+        description->total_bytes = total;
+}
+
+void device_info_note(int device)
+{
+    if (device < 0 || device >= RECORDER_MAX_DEVICES)
+        return;
+    struct device_description *description = &devices[device];
+    if (__atomic_load_n(&description->described, __ATOMIC_ACQUIRE))
+        return;
+    /* Two threads may describe the same device at once: both write the same values. */
+    describe(device, description);
+    if (__atomic_exchange_n(&description->described, true, __ATOMIC_ACQ_REL))
+        return;
+    struct vt_trace_record record = {.type = VT_RECORD_DEVICE};
+    record.device.ordinal = (uint32_t)device;
+    record.device.name = (struct vt_trace_text){description->name, (uint32_t)strlen(description->name)};
+    record.device.total_bytes = description->total_bytes;
+    trace_writer_append(&record);
+}
+
+const char *device_info_name(int device)
+{
+    if (device < 0 || device >= RECORDER_MAX_DEVICES || !__atomic_load_n(&devices[device].described, __ATOMIC_ACQUIRE))
+        return "";
+    return devices[device].name;
+}
+
+uint64_t device_info_total_bytes(int device)
+{
+    if (device < 0 || device >= RECORDER_MAX_DEVICES || !__atomic_load_n(&devices[device].described, __ATOMIC_ACQUIRE))
+        return 0;
+    return devices[device].total_bytes;
+}

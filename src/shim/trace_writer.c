@@ -1,0 +1,624 @@
+/* shim/trace_writer.c — the trace file and its writer thread (see trace_writer.h).
+ *
+ * Appends happen under the recorder's lock and this file's chunk_lock (always in that order). The
+ * writer thread takes chunk_lock only to swap chunks; compression and I/O happen without any lock.
+ * Module records are the writer's own: it scans the loaded modules (dl_iterate_phdr) before each
+ * flush when the set has changed, and writes them in a chunk of their own.
+ */
+#define _GNU_SOURCE
+#include "shim/trace_writer.h"
+
+#include "common/options.h"
+#include "shim/shim_log.h"
+#include "vramtrace/events.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+enum {
+    TRACE_CHUNK_BYTES = 1 << 20,
+    TRACE_CHUNKS_IN_MEMORY = 64, /* 64 MiB of raw events waiting at most */
+    TRACE_ZSTD_LEVEL = 3,
+    TRACE_EXIT_WAIT_SECONDS = 10,
+};
+
+enum writer_request { REQUEST_FLUSH = 1, REQUEST_DUMP = 2, REQUEST_EXIT = 4 };
+
+struct raw_chunk {
+    struct raw_chunk *next;
+    size_t used;
+    uint64_t base_time_ns;
+    uint32_t record_count;
+    struct vt_trace_deltas deltas;
+    uint8_t bytes[TRACE_CHUNK_BYTES];
+};
+
+static struct trace_writer_settings settings;
+static bool enabled, forked_child;
+
+/* Chunks: guarded by chunk_lock. */
+static pthread_mutex_t chunk_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct raw_chunk *current_chunk, *full_head, *full_tail, *spare_chunks;
+static unsigned chunks_in_memory;
+static uint64_t events_dropped, drops_reported, last_time_ns;
+static uint32_t threads_announced;
+
+static __thread uint32_t this_thread_index __attribute__((tls_model("initial-exec")));
+
+/* Writer thread state. */
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+static pthread_t writer_thread;
+static bool writer_running;
+static int wake_fd = -1;
+static unsigned pending_requests, dumps_requested;
+static void (*dump_handler)(unsigned dump_number);
+static int trace_fd = -1;
+static uint64_t bytes_written;
+static ZSTD_CCtx *compressor;
+static uint8_t *compressed_buffer;
+static size_t compressed_capacity;
+
+void trace_writer_configure(const struct trace_writer_settings *new_settings)
+{
+    settings = *new_settings;
+    enabled = settings.path[0] != '\0';
+}
+
+bool trace_writer_enabled(void)
+{
+    return __atomic_load_n(&enabled, __ATOMIC_ACQUIRE);
+}
+
+const char *trace_writer_path(void)
+{
+    return settings.path;
+}
+
+uint64_t trace_writer_bytes_written(void)
+{
+    return __atomic_load_n(&bytes_written, __ATOMIC_RELAXED);
+}
+
+uint64_t trace_writer_events_dropped(void)
+{
+    return __atomic_load_n(&events_dropped, __ATOMIC_RELAXED);
+}
+
+/* --- appending (hook side) --------------------------------------------------------------------- */
+
+static void wake_writer(unsigned request)
+{
+    __atomic_fetch_or(&pending_requests, request, __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    if (wake_fd >= 0) {
+        ssize_t ignored = write(wake_fd, &one, sizeof one);
+        (void)ignored;
+    }
+}
+
+/* Under chunk_lock: a fresh chunk starting at `base_time_ns`, or NULL at the memory bound. */
+static struct raw_chunk *take_chunk(uint64_t base_time_ns)
+{
+    struct raw_chunk *chunk = spare_chunks;
+    if (chunk) {
+        spare_chunks = chunk->next;
+    } else {
+        if (chunks_in_memory >= TRACE_CHUNKS_IN_MEMORY)
+            return NULL;
+        chunk = mmap(NULL, sizeof *chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (chunk == MAP_FAILED)
+            return NULL;
+        chunks_in_memory++;
+    }
+    chunk->next = NULL;
+    chunk->used = 0;
+    chunk->record_count = 0;
+    chunk->base_time_ns = base_time_ns;
+    vt_trace_deltas_start(&chunk->deltas, base_time_ns);
+    return chunk;
+}
+
+/* Under chunk_lock: hands the current chunk to the writer. */
+static void retire_current_chunk(void)
+{
+    if (!current_chunk)
+        return;
+    if (current_chunk->record_count == 0) {
+        current_chunk->next = spare_chunks;
+        spare_chunks = current_chunk;
+    } else {
+        if (full_tail)
+            full_tail->next = current_chunk;
+        else
+            full_head = current_chunk;
+        full_tail = current_chunk;
+    }
+    current_chunk = NULL;
+}
+
+static uint64_t record_time(const struct vt_trace_record *record)
+{
+    switch (record->type) {
+    case VT_RECORD_ALLOC:
+    case VT_RECORD_FREE:
+    case VT_RECORD_FREE_UNKNOWN:
+    case VT_RECORD_OOM:
+    case VT_RECORD_MAP:
+        return record->event.timestamp_ns;
+    case VT_RECORD_MARKER:
+        return record->marker.timestamp_ns;
+    case VT_RECORD_END:
+        return record->end.timestamp_ns;
+    case VT_RECORD_DROPPED:
+        return record->dropped.timestamp_ns;
+    default:
+        return last_time_ns; /* definitions carry no time */
+    }
+}
+
+/* Under chunk_lock. Returns false when the record had to be dropped. */
+static bool append_locked(const struct vt_trace_record *record)
+{
+    uint64_t time_ns = record_time(record);
+    if (time_ns > last_time_ns)
+        last_time_ns = time_ns;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!current_chunk && !(current_chunk = take_chunk(last_time_ns)))
+            return false;
+        size_t written = vt_trace_encode(current_chunk->bytes + current_chunk->used,
+                                         TRACE_CHUNK_BYTES - current_chunk->used, &current_chunk->deltas, record);
+        if (written) {
+            current_chunk->used += written;
+            current_chunk->record_count++;
+            return true;
+        }
+        retire_current_chunk(); /* full: the writer takes it, the record goes into a new one */
+        wake_writer(REQUEST_FLUSH);
+    }
+    return false;
+}
+
+static void report_drops_locked(void)
+{
+    if (events_dropped == drops_reported)
+        return;
+    struct vt_trace_record dropped = {.type = VT_RECORD_DROPPED};
+    dropped.dropped.timestamp_ns = last_time_ns;
+    dropped.dropped.count = events_dropped - drops_reported;
+    if (append_locked(&dropped))
+        drops_reported = events_dropped;
+}
+
+void trace_writer_append(const struct vt_trace_record *record)
+{
+    if (!trace_writer_enabled())
+        return;
+    pthread_mutex_lock(&chunk_lock);
+    report_drops_locked();
+    if (!append_locked(record)) {
+        static bool said;
+        __atomic_add_fetch(&events_dropped, 1, __ATOMIC_RELAXED);
+        shim_log_once(&said, "the trace writer cannot keep up with the events (or %s is not writable); "
+                             "events are being dropped and counted in the trace",
+                      settings.path);
+    }
+    pthread_mutex_unlock(&chunk_lock);
+}
+
+uint32_t trace_writer_thread_index(void)
+{
+    if (this_thread_index)
+        return this_thread_index;
+    this_thread_index = ++threads_announced; /* the recorder's lock serialises this */
+    struct vt_trace_record thread = {.type = VT_RECORD_THREAD};
+    thread.thread.index = this_thread_index;
+    thread.thread.thread_id = (uint32_t)gettid();
+    trace_writer_append(&thread);
+    return this_thread_index;
+}
+
+/* --- the writer thread ------------------------------------------------------------------------- */
+
+static bool write_fully(const struct iovec *parts, int count)
+{
+    struct iovec remaining[2];
+    memcpy(remaining, parts, (size_t)count * sizeof *parts);
+    struct iovec *at = remaining;
+    while (count > 0) {
+        ssize_t written = writev(trace_fd, at, count);
+        if (written < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        __atomic_add_fetch(&bytes_written, (uint64_t)written, __ATOMIC_RELAXED);
+        while (count > 0 && (size_t)written >= at->iov_len) {
+            written -= (ssize_t)at->iov_len;
+            at++;
+            count--;
+        }
+        if (count > 0) {
+            at->iov_base = (uint8_t *)at->iov_base + written;
+            at->iov_len -= (size_t)written;
+        }
+    }
+    return true;
+}
+
+static void stop_tracing_after_write_error(void)
+{
+    static bool said;
+    shim_log_once(&said, "cannot write the trace to %s: %s; tracing stops here (the exit report is still made)",
+                  settings.path, strerror(errno));
+    __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
+}
+
+/* Compresses (or stores) one payload and writes it as a chunk. */
+static void write_chunk(const uint8_t *payload, size_t length, uint64_t base_time_ns, uint32_t record_count)
+{
+    if (trace_fd < 0 || length == 0)
+        return;
+    struct vt_trace_chunk_header header = {
+        .raw_bytes = (uint32_t)length,
+        .base_time_ns = base_time_ns,
+        .record_count = record_count,
+        .compression = VT_TRACE_STORED,
+    };
+    const uint8_t *stored = payload;
+    size_t stored_length = length;
+    if (compressor) {
+        size_t compressed = ZSTD_compressCCtx(compressor, compressed_buffer, compressed_capacity, payload, length,
+                                              TRACE_ZSTD_LEVEL);
+        if (!ZSTD_isError(compressed) && compressed < length) {
+            stored = compressed_buffer;
+            stored_length = compressed;
+            header.compression = VT_TRACE_ZSTD;
+        }
+    }
+    header.stored_bytes = (uint32_t)stored_length;
+    header.crc32 = vt_crc32(stored, stored_length);
+    uint8_t encoded_header[VT_TRACE_CHUNK_HEADER_BYTES];
+    vt_trace_chunk_header_encode(encoded_header, &header);
+    struct iovec parts[2] = {{encoded_header, sizeof encoded_header}, {(void *)stored, stored_length}};
+    if (!write_fully(parts, 2))
+        stop_tracing_after_write_error();
+}
+
+/* Records built by the writer itself (process, modules) go through a small private chunk. */
+struct private_chunk {
+    uint8_t bytes[64 << 10];
+    size_t used;
+    uint32_t records;
+    struct vt_trace_deltas deltas;
+};
+
+static void private_append(struct private_chunk *chunk, const struct vt_trace_record *record)
+{
+    size_t written = vt_trace_encode(chunk->bytes + chunk->used, sizeof chunk->bytes - chunk->used, &chunk->deltas, record);
+    if (!written) {
+        write_chunk(chunk->bytes, chunk->used, 0, chunk->records);
+        chunk->used = chunk->records = 0;
+        vt_trace_deltas_start(&chunk->deltas, 0);
+        written = vt_trace_encode(chunk->bytes, sizeof chunk->bytes, &chunk->deltas, record);
+    }
+    chunk->used += written;
+    chunk->records += written ? 1 : 0;
+}
+
+static void private_flush(struct private_chunk *chunk)
+{
+    write_chunk(chunk->bytes, chunk->used, 0, chunk->records);
+    chunk->used = chunk->records = 0;
+    vt_trace_deltas_start(&chunk->deltas, 0);
+}
+
+static struct vt_trace_text text_of(const char *string)
+{
+    return (struct vt_trace_text){string, (uint32_t)strlen(string)};
+}
+
+static void write_process_record(struct private_chunk *chunk)
+{
+    char host[256] = "", command_line[4096] = "";
+    gethostname(host, sizeof host - 1);
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t length = read(fd, command_line, sizeof command_line - 1);
+        close(fd);
+        for (ssize_t i = 0; i < length - 1; i++)
+            if (command_line[i] == '\0')
+                command_line[i] = ' ';
+        command_line[length > 0 ? length : 0] = '\0';
+    }
+    struct timespec realtime, monotonic;
+    clock_gettime(CLOCK_REALTIME, &realtime);
+    clock_gettime(CLOCK_MONOTONIC, &monotonic);
+    uint64_t now_monotonic = (uint64_t)monotonic.tv_sec * 1000000000u + (uint64_t)monotonic.tv_nsec;
+    uint64_t now_realtime = (uint64_t)realtime.tv_sec * 1000000000u + (uint64_t)realtime.tv_nsec;
+    struct vt_trace_record process = {.type = VT_RECORD_PROCESS};
+    process.process.program = text_of(settings.program_name);
+    process.process.pid = (uint64_t)settings.pid;
+    process.process.host = text_of(host);
+    process.process.rank = vt_process_rank();
+    process.process.start_monotonic_ns = settings.start_monotonic_ns;
+    process.process.start_realtime_ns = now_realtime - (now_monotonic - settings.start_monotonic_ns);
+    process.process.command_line = text_of(command_line);
+    process.process.version = text_of(VT_VERSION);
+    private_append(chunk, &process);
+}
+
+/* --- module map -------------------------------------------------------------------------------- */
+
+struct known_module {
+    uint64_t load_address;
+    char path[PATH_MAX];
+};
+
+static struct known_module *known_modules;
+static size_t known_module_count, known_module_capacity;
+static unsigned long long last_adds = ~0ULL, last_subs = ~0ULL;
+
+static bool module_known(uint64_t load_address, const char *path)
+{
+    for (size_t i = 0; i < known_module_count; i++)
+        if (known_modules[i].load_address == load_address && strcmp(known_modules[i].path, path) == 0)
+            return true;
+    return false;
+}
+
+static void remember_module(uint64_t load_address, const char *path)
+{
+    if (known_module_count == known_module_capacity) {
+        size_t capacity = known_module_capacity ? known_module_capacity * 2 : 64;
+        struct known_module *grown = realloc(known_modules, capacity * sizeof *grown);
+        if (!grown)
+            return;
+        known_modules = grown;
+        known_module_capacity = capacity;
+    }
+    known_modules[known_module_count].load_address = load_address;
+    snprintf(known_modules[known_module_count].path, PATH_MAX, "%s", path);
+    known_module_count++;
+}
+
+static void find_build_id(const struct dl_phdr_info *info, struct vt_trace_record *module)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
+        if (segment->p_type != PT_NOTE)
+            continue;
+        const uint8_t *note = (const uint8_t *)(info->dlpi_addr + segment->p_vaddr);
+        const uint8_t *end = note + segment->p_memsz;
+        while (note + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *header = (const ElfW(Nhdr) *)note;
+            const uint8_t *name = note + sizeof *header;
+            const uint8_t *descriptor = name + ((header->n_namesz + 3) & ~3u);
+            if (header->n_type == NT_GNU_BUILD_ID && header->n_namesz == 4 && memcmp(name, "GNU", 4) == 0 &&
+                descriptor + header->n_descsz <= end) {
+                module->module.build_id = descriptor;
+                module->module.build_id_length = header->n_descsz;
+                return;
+            }
+            note = descriptor + ((header->n_descsz + 3) & ~3u);
+        }
+    }
+}
+
+struct module_scan {
+    struct private_chunk *chunk;
+    bool first;
+    bool unchanged;
+};
+
+static int scan_module(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct module_scan *scan = data;
+    if (scan->first) {
+        scan->first = false;
+        if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs && info->dlpi_adds == last_adds &&
+            info->dlpi_subs == last_subs) {
+            scan->unchanged = true;
+            return 1;
+        }
+        last_adds = info->dlpi_adds;
+        last_subs = info->dlpi_subs;
+    }
+    char path[PATH_MAX];
+    if (info->dlpi_name && info->dlpi_name[0]) {
+        snprintf(path, sizeof path, "%s", info->dlpi_name);
+    } else {
+        ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
+        if (length <= 0 || info->dlpi_addr == 0)
+            return 0; /* the vDSO or an unnamed object without an address */
+        path[length] = '\0';
+    }
+    if (module_known(info->dlpi_addr, path))
+        return 0;
+    uint64_t image_end = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_LOAD && info->dlpi_phdr[i].p_vaddr + info->dlpi_phdr[i].p_memsz > image_end)
+            image_end = info->dlpi_phdr[i].p_vaddr + info->dlpi_phdr[i].p_memsz;
+    struct vt_trace_record module = {.type = VT_RECORD_MODULE};
+    module.module.id = (uint32_t)known_module_count + 1;
+    module.module.path = text_of(path);
+    module.module.load_address = info->dlpi_addr;
+    module.module.size_bytes = image_end;
+    find_build_id(info, &module);
+    private_append(scan->chunk, &module);
+    remember_module(info->dlpi_addr, path);
+    return 0;
+}
+
+static void write_new_modules(struct private_chunk *chunk)
+{
+    struct module_scan scan = {.chunk = chunk, .first = true};
+    dl_iterate_phdr(scan_module, &scan);
+    private_flush(chunk);
+}
+
+/* --- flushing ---------------------------------------------------------------------------------- */
+
+static void flush_events(void)
+{
+    pthread_mutex_lock(&chunk_lock);
+    retire_current_chunk();
+    struct raw_chunk *chunks = full_head;
+    full_head = full_tail = NULL;
+    pthread_mutex_unlock(&chunk_lock);
+    while (chunks) {
+        struct raw_chunk *next = chunks->next;
+        write_chunk(chunks->bytes, chunks->used, chunks->base_time_ns, chunks->record_count);
+        pthread_mutex_lock(&chunk_lock);
+        chunks->next = spare_chunks;
+        spare_chunks = chunks;
+        pthread_mutex_unlock(&chunk_lock);
+        chunks = next;
+    }
+}
+
+static bool open_trace_file(void)
+{
+    trace_fd = open(settings.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (trace_fd < 0) {
+        shim_log("cannot write the trace to %s: %s (set %s to a writable path, or 'none'); no trace is written",
+                 settings.path, strerror(errno), VT_ENV_OUTPUT);
+        __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
+        return false;
+    }
+    uint8_t header[VT_TRACE_FILE_HEADER_BYTES];
+    vt_trace_file_header_encode(header);
+    struct iovec part = {header, sizeof header};
+    if (!write_fully(&part, 1)) {
+        stop_tracing_after_write_error();
+        return false;
+    }
+    compressor = ZSTD_createCCtx();
+    compressed_capacity = ZSTD_compressBound(TRACE_CHUNK_BYTES);
+    compressed_buffer = malloc(compressed_capacity);
+    if (!compressed_buffer && compressor) {
+        ZSTD_freeCCtx(compressor);
+        compressor = NULL;
+    }
+    return true;
+}
+
+static void *writer_main(void *unused)
+{
+    (void)unused;
+    static struct private_chunk own_records;
+    vt_trace_deltas_start(&own_records.deltas, 0);
+    bool file_open = open_trace_file();
+    if (file_open) {
+        write_process_record(&own_records);
+        write_new_modules(&own_records);
+    }
+    for (;;) {
+        struct pollfd wait = {.fd = wake_fd, .events = POLLIN};
+        poll(&wait, 1, (int)settings.flush_interval_ms);
+        uint64_t drained;
+        if (wait.revents & POLLIN) {
+            ssize_t ignored = read(wake_fd, &drained, sizeof drained);
+            (void)ignored;
+        }
+        unsigned requests = __atomic_exchange_n(&pending_requests, 0, __ATOMIC_ACQ_REL);
+        if ((requests & REQUEST_DUMP) && dump_handler)
+            dump_handler(__atomic_load_n(&dumps_requested, __ATOMIC_ACQUIRE));
+        if (file_open) {
+            write_new_modules(&own_records);
+            flush_events();
+        }
+        if (requests & REQUEST_EXIT)
+            break;
+    }
+    if (trace_fd >= 0)
+        close(trace_fd);
+    trace_fd = -1;
+    return NULL;
+}
+
+static void start_writer(void)
+{
+    wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd < 0) {
+        shim_log("internal error: cannot create the trace writer's wake-up descriptor (%s); no trace is written",
+                 strerror(errno));
+        __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
+        return;
+    }
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    int failed = pthread_create(&writer_thread, NULL, writer_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (failed) {
+        shim_log("internal error: cannot start the trace writer thread (%s); no trace is written", strerror(failed));
+        __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
+        return;
+    }
+    __atomic_store_n(&writer_running, true, __ATOMIC_RELEASE);
+}
+
+void trace_writer_ensure_started(void)
+{
+    if (trace_writer_enabled() && !forked_child)
+        pthread_once(&start_once, start_writer);
+}
+
+void trace_writer_request_flush(void)
+{
+    wake_writer(REQUEST_FLUSH);
+}
+
+void trace_writer_set_dump_handler(void (*dump)(unsigned dump_number))
+{
+    dump_handler = dump;
+}
+
+void trace_writer_request_dump(void)
+{
+    __atomic_add_fetch(&dumps_requested, 1, __ATOMIC_ACQ_REL);
+    wake_writer(REQUEST_DUMP);
+}
+
+void trace_writer_finish(void)
+{
+    if (!__atomic_load_n(&writer_running, __ATOMIC_ACQUIRE) || forked_child)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct vt_trace_record end = {.type = VT_RECORD_END};
+    end.end.timestamp_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec - settings.start_monotonic_ns;
+    trace_writer_append(&end);
+    wake_writer(REQUEST_EXIT);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += TRACE_EXIT_WAIT_SECONDS;
+    if (pthread_timedjoin_np(writer_thread, NULL, &deadline) != 0)
+        shim_log("the trace writer did not finish within %d s; %s may lack its last events",
+                 TRACE_EXIT_WAIT_SECONDS, settings.path);
+    __atomic_store_n(&writer_running, false, __ATOMIC_RELEASE);
+}
+
+void trace_writer_after_fork_in_child(void)
+{
+    forked_child = true;
+    __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
+    pthread_mutex_init(&chunk_lock, NULL);
+    if (trace_fd >= 0)
+        close(trace_fd); /* the child's copy of the descriptor; the parent's file is untouched */
+    trace_fd = -1;
+}

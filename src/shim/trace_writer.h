@@ -1,0 +1,57 @@
+/* shim/trace_writer.h — the trace file (docs/trace-format.md): hooks append encoded records to an
+ * in-memory chunk (no syscall, no stdio); a writer thread, with every signal blocked, compresses
+ * full or due chunks and writes each with one write(2) — at least every flush interval while events
+ * arrive, on request (out of memory, live dump) and at exit. A process killed at any moment leaves
+ * a file readable up to its last complete chunk.
+ *
+ * Memory is bounded: at most TRACE_CHUNKS_IN_MEMORY chunks wait for the writer; beyond that events
+ * are dropped, counted, and a DROPPED record says how many.
+ */
+#ifndef VT_SHIM_TRACE_WRITER_H
+#define VT_SHIM_TRACE_WRITER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/trace_codec.h"
+
+struct trace_writer_settings {
+    char path[PATH_MAX];         /* empty: no trace */
+    unsigned flush_interval_ms;
+    const char *program_name;
+    long pid;
+    uint64_t start_monotonic_ns; /* the recorder's start: event times are relative to it */
+};
+
+void trace_writer_configure(const struct trace_writer_settings *settings);
+bool trace_writer_enabled(void);
+
+/* --- called under the recorder's lock ---------------------------------------------------------- */
+
+/* Appends one record (event times relative to the start). */
+void trace_writer_append(const struct vt_trace_record *record);
+/* The calling thread's small index for events; announces it with a THREAD record the first time. */
+uint32_t trace_writer_thread_index(void);
+
+/* --- lifecycle --------------------------------------------------------------------------------- */
+
+/* Starts the writer thread on the first event (cheap after that). Call outside the recorder lock. */
+void trace_writer_ensure_started(void);
+/* Wakes the writer to flush now. Async-signal-safe. */
+void trace_writer_request_flush(void);
+/* Wakes the writer to flush and call `dump` (set by trace_writer_set_dump_handler) from its thread.
+ * Async-signal-safe: the live-dump signal handler calls only this. */
+void trace_writer_request_dump(void);
+void trace_writer_set_dump_handler(void (*dump)(unsigned dump_number));
+/* At exit: an END record, a last flush, and the writer joined (waits at most a few seconds). */
+void trace_writer_finish(void);
+/* In a forked child: never write to the parent's file. */
+void trace_writer_after_fork_in_child(void);
+
+/* Figures for the reports: bytes written so far and events dropped. */
+uint64_t trace_writer_bytes_written(void);
+uint64_t trace_writer_events_dropped(void);
+const char *trace_writer_path(void);
+
+#endif

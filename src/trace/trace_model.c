@@ -1,0 +1,766 @@
+/* trace/trace_model.c — loading a trace into memory, replaying it, and grouping allocations
+ * (see trace_model.h). */
+#define _GNU_SOURCE
+#include "trace/trace_model.h"
+
+#include "common/format.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct vt_model_event) == 40, "events stay compact: traces hold tens of millions");
+
+/* Stack ids are small and dense (the shim numbers them from 1); larger ones are taken as damage. */
+#define MAX_STACK_ID (1u << 26)
+
+/* ---- loading --------------------------------------------------------------------------------- */
+
+/* Makes room for one more element in *array (holding `count`, room for *capacity). */
+static bool reserve_one(void *array, size_t *capacity, size_t count, size_t element_size)
+{
+    if (count < *capacity)
+        return true;
+    size_t grown = *capacity ? *capacity * 2 : 16;
+    void *bigger = realloc(*(void **)array, grown * element_size);
+    if (!bigger)
+        return false;
+    *(void **)array = bigger;
+    *capacity = grown;
+    return true;
+}
+
+static char *copy_text(struct vt_trace_text text)
+{
+    return strndup(text.bytes ? text.bytes : "", text.bytes ? text.length : 0);
+}
+
+struct loader {
+    struct vt_trace_model *model;
+    size_t device_capacity, module_capacity, thread_capacity, frame_capacity, event_capacity;
+    size_t oom_capacity, map_capacity, marker_capacity;
+    uint64_t last_time_ns;
+    bool out_of_memory;
+    /* progress */
+    FILE *progress;
+    struct timespec started;
+    bool progress_shown;
+};
+
+static bool add_device(struct loader *loader, const struct vt_trace_record *record)
+{
+    struct vt_trace_model *model = loader->model;
+    char *name = copy_text(record->device.name);
+    if (!name)
+        return false;
+    for (size_t i = 0; i < model->device_count; i++)
+        if (model->devices[i].ordinal == (int)record->device.ordinal) {
+            free(model->devices[i].name);
+            model->devices[i].name = name;
+            model->devices[i].total_bytes = record->device.total_bytes;
+            return true;
+        }
+    if (!reserve_one(&model->devices, &loader->device_capacity, model->device_count, sizeof *model->devices)) {
+        free(name);
+        return false;
+    }
+    model->devices[model->device_count++] =
+        (struct vt_model_device){(int)record->device.ordinal, name, record->device.total_bytes};
+    return true;
+}
+
+static bool add_module(struct loader *loader, const struct vt_trace_record *record)
+{
+    struct vt_trace_model *model = loader->model;
+    if (!reserve_one(&model->modules, &loader->module_capacity, model->module_count, sizeof *model->modules))
+        return false;
+    struct vt_model_module module = {
+        .id = record->module.id,
+        .path = copy_text(record->module.path),
+        .load_address = record->module.load_address,
+        .size_bytes = record->module.size_bytes,
+        .build_id_length = record->module.build_id_length,
+    };
+    if (module.build_id_length) {
+        module.build_id = malloc(module.build_id_length);
+        if (module.build_id)
+            memcpy(module.build_id, record->module.build_id, module.build_id_length);
+    }
+    if (!module.path || (module.build_id_length && !module.build_id)) {
+        free(module.path);
+        free(module.build_id);
+        return false;
+    }
+    model->modules[model->module_count++] = module;
+    return true;
+}
+
+static bool add_stack(struct loader *loader, const struct vt_trace_record *record)
+{
+    struct vt_trace_model *model = loader->model;
+    uint32_t id = record->stack.id;
+    if (id == 0 || id >= MAX_STACK_ID)
+        return true; /* not a valid id: events naming it show no stack */
+    if (id >= model->stack_slots) {
+        size_t slots = model->stack_slots ? model->stack_slots : 256;
+        while (slots <= id)
+            slots *= 2;
+        struct vt_model_stack *bigger = realloc(model->stacks, slots * sizeof *bigger);
+        if (!bigger)
+            return false;
+        memset(bigger + model->stack_slots, 0, (slots - model->stack_slots) * sizeof *bigger);
+        model->stacks = bigger;
+        model->stack_slots = slots;
+    }
+    if (model->stacks[id].defined)
+        return true; /* the first definition stands */
+    size_t needed = model->frame_count + record->stack.depth;
+    if (needed > UINT32_MAX)
+        return false;
+    if (needed > loader->frame_capacity) {
+        size_t capacity = loader->frame_capacity ? loader->frame_capacity : 4096;
+        while (capacity < needed)
+            capacity *= 2;
+        uint64_t *bigger = realloc(model->frames, capacity * sizeof *bigger);
+        if (!bigger)
+            return false;
+        model->frames = bigger;
+        loader->frame_capacity = capacity;
+    }
+    memcpy(model->frames + model->frame_count, record->stack.frames, record->stack.depth * sizeof(uint64_t));
+    model->stacks[id] = (struct vt_model_stack){(uint32_t)model->frame_count, record->stack.depth, true};
+    model->frame_count = needed;
+    model->stack_count++;
+    return true;
+}
+
+static bool add_thread(struct loader *loader, const struct vt_trace_record *record)
+{
+    struct vt_trace_model *model = loader->model;
+    if (!reserve_one(&model->threads, &loader->thread_capacity, model->thread_count, sizeof *model->threads))
+        return false;
+    model->threads[model->thread_count++] = (struct vt_model_thread){record->thread.index, record->thread.thread_id};
+    return true;
+}
+
+static bool set_process(struct vt_trace_model *model, const struct vt_trace_record *record)
+{
+    if (model->process.present)
+        return true; /* the first one stands */
+    struct vt_model_process *process = &model->process;
+    process->program = copy_text(record->process.program);
+    process->host = copy_text(record->process.host);
+    process->command_line = copy_text(record->process.command_line);
+    process->version = copy_text(record->process.version);
+    process->pid = record->process.pid;
+    process->rank = record->process.rank;
+    process->start_realtime_ns = record->process.start_realtime_ns;
+    process->start_monotonic_ns = record->process.start_monotonic_ns;
+    process->present = true;
+    return process->program && process->host && process->command_line && process->version;
+}
+
+/* Events get times that never go backwards (the codec already clamps within a chunk). */
+static uint64_t monotonic_time(struct loader *loader, uint64_t time_ns)
+{
+    if (time_ns < loader->last_time_ns)
+        time_ns = loader->last_time_ns;
+    loader->last_time_ns = time_ns;
+    return time_ns;
+}
+
+static struct vt_model_event *new_event(struct loader *loader, uint8_t type, uint64_t time_ns)
+{
+    struct vt_trace_model *model = loader->model;
+    if (!reserve_one(&model->events, &loader->event_capacity, model->event_count, sizeof *model->events))
+        return NULL;
+    struct vt_model_event *event = &model->events[model->event_count++];
+    memset(event, 0, sizeof *event);
+    event->type = type;
+    event->time_ns = monotonic_time(loader, time_ns);
+    event->device = -1;
+    model->duration_ns = event->time_ns;
+    return event;
+}
+
+static void copy_allocation_fields(struct vt_model_event *event, const struct vt_trace_event *decoded)
+{
+    event->address = decoded->address;
+    event->size_bytes = decoded->size_bytes;
+    event->stack_id = decoded->stack_id;
+    event->device = (int16_t)decoded->device;
+    event->kind = decoded->kind;
+    event->api = decoded->api;
+}
+
+static bool add_event(struct loader *loader, const struct vt_trace_record *record)
+{
+    struct vt_trace_model *model = loader->model;
+    const struct vt_trace_event *decoded = &record->event;
+    uint64_t time_ns = record->type == VT_RECORD_MARKER  ? record->marker.timestamp_ns
+                       : record->type == VT_RECORD_END     ? record->end.timestamp_ns
+                       : record->type == VT_RECORD_DROPPED ? record->dropped.timestamp_ns
+                                                           : decoded->timestamp_ns;
+    struct vt_model_event *event = new_event(loader, (uint8_t)record->type, time_ns);
+    if (!event)
+        return false;
+    size_t index = model->event_count - 1;
+    switch (record->type) {
+    case VT_RECORD_ALLOC:
+    case VT_RECORD_FREE:
+        copy_allocation_fields(event, decoded);
+        event->detail = decoded->thread_index;
+        return true;
+    case VT_RECORD_FREE_UNKNOWN:
+        event->address = decoded->address;
+        event->api = decoded->api;
+        event->detail = decoded->thread_index;
+        return true;
+    case VT_RECORD_OOM:
+        copy_allocation_fields(event, decoded);
+        if (!reserve_one(&model->ooms, &loader->oom_capacity, model->oom_count, sizeof *model->ooms))
+            return false;
+        event->detail = (uint32_t)model->oom_count;
+        model->ooms[model->oom_count++] = (struct vt_model_oom){decoded->device_free_bytes, decoded->device_total_bytes,
+                                                                decoded->thread_index, index};
+        return true;
+    case VT_RECORD_MAP:
+        copy_allocation_fields(event, decoded);
+        if (!reserve_one(&model->maps, &loader->map_capacity, model->map_count, sizeof *model->maps))
+            return false;
+        event->detail = (uint32_t)model->map_count;
+        model->maps[model->map_count++] = (struct vt_model_map){decoded->handle, decoded->thread_index, index};
+        return true;
+    case VT_RECORD_MARKER: {
+        if (!reserve_one(&model->markers, &loader->marker_capacity, model->marker_count, sizeof *model->markers))
+            return false;
+        char *label = copy_text(record->marker.text);
+        if (!label)
+            return false;
+        event->kind = (uint8_t)record->marker.kind;
+        event->detail = (uint32_t)model->marker_count;
+        model->markers[model->marker_count++] = (struct vt_model_marker){label, record->marker.kind, index};
+        return true;
+    }
+    case VT_RECORD_DROPPED:
+        event->size_bytes = record->dropped.count;
+        model->dropped_events += record->dropped.count;
+        return true;
+    default: /* END */
+        model->complete = true;
+        return true;
+    }
+}
+
+static bool add_record(struct loader *loader, const struct vt_trace_record *record)
+{
+    switch (record->type) {
+    case VT_RECORD_PROCESS:
+        return set_process(loader->model, record);
+    case VT_RECORD_DEVICE:
+        return add_device(loader, record);
+    case VT_RECORD_MODULE:
+        return add_module(loader, record);
+    case VT_RECORD_STACK:
+        return add_stack(loader, record);
+    case VT_RECORD_THREAD:
+        return add_thread(loader, record);
+    default:
+        return add_event(loader, record);
+    }
+}
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static void show_progress(struct loader *loader, const struct vt_trace_reader *reader)
+{
+    if (!loader->progress || seconds_since(&loader->started) < 1.0)
+        return;
+    char done[32], total[32];
+    unsigned percent = reader->file_bytes ? (unsigned)(reader->next_offset * 100 / reader->file_bytes) : 100;
+    fprintf(loader->progress, "\rvramtrace: reading %s: %3u%% (%s of %s, %zu events)\033[K",
+            loader->model->path, percent, vt_format_bytes(reader->next_offset, done, sizeof done),
+            vt_format_bytes(reader->file_bytes, total, sizeof total), loader->model->event_count);
+    fflush(loader->progress);
+    loader->progress_shown = true;
+}
+
+enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char *path,
+                                        const struct vt_model_load_options *options, char *error, size_t error_size)
+{
+    memset(model, 0, sizeof *model);
+    struct vt_trace_reader reader;
+    enum vt_trace_open_result opened = vt_trace_reader_open(&reader, path, error, error_size);
+    if (opened != VT_TRACE_OPENED)
+        return opened;
+    model->path = strdup(path);
+    struct loader loader = {.model = model, .progress = options ? options->progress : NULL};
+    clock_gettime(CLOCK_MONOTONIC, &loader.started);
+    struct vt_trace_record record;
+    uint64_t chunks_seen = 0;
+    bool ok = model->path != NULL;
+    while (ok && vt_trace_reader_next(&reader, &record)) {
+        ok = add_record(&loader, &record);
+        if (reader.chunk_count != chunks_seen && (chunks_seen = reader.chunk_count) % 64 == 0)
+            show_progress(&loader, &reader);
+    }
+    if (loader.progress_shown) {
+        fprintf(loader.progress, "\r\033[K");
+        fflush(loader.progress);
+    }
+    model->file_bytes = reader.file_bytes;
+    model->chunk_count = reader.chunk_count;
+    model->unknown_record_count = reader.unknown_record_count;
+    model->stop_reason = reader.stop_reason;
+    model->skipped_bytes = reader.skipped_bytes;
+    vt_trace_reader_close(&reader);
+    if (!ok) {
+        vt_model_free(model);
+        snprintf(error, error_size, "cannot load %s: out of memory", path);
+        return VT_TRACE_CANNOT_OPEN;
+    }
+    return VT_TRACE_OPENED;
+}
+
+void vt_model_free(struct vt_trace_model *model)
+{
+    free(model->path);
+    free(model->process.program);
+    free(model->process.host);
+    free(model->process.command_line);
+    free(model->process.version);
+    for (size_t i = 0; i < model->device_count; i++)
+        free(model->devices[i].name);
+    free(model->devices);
+    for (size_t i = 0; i < model->module_count; i++) {
+        free(model->modules[i].path);
+        free(model->modules[i].build_id);
+    }
+    free(model->modules);
+    free(model->threads);
+    free(model->stacks);
+    free(model->frames);
+    free(model->events);
+    free(model->ooms);
+    free(model->maps);
+    for (size_t i = 0; i < model->marker_count; i++)
+        free(model->markers[i].label);
+    free(model->markers);
+    memset(model, 0, sizeof *model);
+}
+
+void vt_model_warn_tail(const struct vt_trace_model *model, FILE *out)
+{
+    struct vt_trace_reader stopped = {.stop_reason = model->stop_reason, .skipped_bytes = model->skipped_bytes};
+    vt_trace_reader_warn_tail(&stopped, model->path, out);
+}
+
+const uint64_t *vt_model_stack_frames(const struct vt_trace_model *model, uint32_t stack_id, unsigned *depth)
+{
+    *depth = 0;
+    if (stack_id == 0 || stack_id >= model->stack_slots || !model->stacks[stack_id].defined)
+        return NULL;
+    *depth = model->stacks[stack_id].depth;
+    return model->frames + model->stacks[stack_id].first_frame;
+}
+
+const struct vt_model_device *vt_model_find_device(const struct vt_trace_model *model, int ordinal)
+{
+    for (size_t i = 0; i < model->device_count; i++)
+        if (model->devices[i].ordinal == ordinal)
+            return &model->devices[i];
+    return NULL;
+}
+
+bool vt_model_has_device(const struct vt_trace_model *model, int ordinal)
+{
+    if (vt_model_find_device(model, ordinal))
+        return true;
+    for (size_t i = 0; i < model->event_count; i++)
+        if (model->events[i].device == ordinal && model->events[i].type != VT_RECORD_FREE_UNKNOWN)
+            return true;
+    return false;
+}
+
+size_t vt_model_events_until(const struct vt_trace_model *model, uint64_t time_ns)
+{
+    size_t low = 0, high = model->event_count; /* answer in [low, high] */
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (model->events[middle].time_ns <= time_ns)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
+/* ---- replay ---------------------------------------------------------------------------------- */
+
+enum vt_key_space vt_key_space_of_api(unsigned api)
+{
+    switch (api) {
+    case VT_API_cuMemCreate:
+    case VT_API_cuMemRelease:
+        return VT_SPACE_PHYSICAL_HANDLES;
+    case VT_API_cuMemAddressReserve:
+    case VT_API_cuMemAddressFree:
+        return VT_SPACE_RESERVATIONS;
+    case VT_API_cuMemMap:
+    case VT_API_cuMemUnmap:
+        return VT_SPACE_MAPPINGS;
+    default:
+        return VT_SPACE_POINTERS;
+    }
+}
+
+void vt_replay_start(struct vt_replay *replay, const struct vt_trace_model *model, bool track_live)
+{
+    memset(replay, 0, sizeof *replay);
+    replay->model = model;
+    replay->track_live = track_live;
+}
+
+const struct vt_slot_usage *vt_replay_usage(const struct vt_replay *replay, int device)
+{
+    return &replay->usage[vt_slot_of_device(device)];
+}
+
+static void usage_add(struct vt_usage_counter *counter, uint64_t bytes, uint64_t time_ns, size_t event)
+{
+    counter->current_bytes += bytes;
+    counter->live_count++;
+    if (counter->current_bytes > counter->peak_bytes) {
+        counter->peak_bytes = counter->current_bytes;
+        counter->peak_time_ns = time_ns;
+        counter->peak_event = event;
+    }
+}
+
+static void usage_remove(struct vt_usage_counter *counter, uint64_t bytes)
+{
+    counter->current_bytes -= bytes < counter->current_bytes ? bytes : counter->current_bytes;
+    if (counter->live_count)
+        counter->live_count--;
+}
+
+static void account(struct vt_replay *replay, int device, unsigned kind, uint64_t bytes, bool added,
+                    uint64_t time_ns, size_t event)
+{
+    if (kind >= VT_KIND_COUNT)
+        return;
+    struct vt_slot_usage *usage = &replay->usage[vt_slot_of_device(device)];
+    struct vt_usage_counter *counters[2] = {&usage->by_kind[kind], vt_kind_is_memory_use(kind) ? &usage->in_use : NULL};
+    for (int i = 0; i < 2 && counters[i]; i++) {
+        if (added)
+            usage_add(counters[i], bytes, time_ns, event);
+        else
+            usage_remove(counters[i], bytes);
+    }
+}
+
+static void count_call(struct vt_replay *replay, unsigned api)
+{
+    if (api < VT_API_COUNT)
+        replay->stats.calls_by_api[api]++;
+}
+
+/* Stores a live record under its key, first retiring a stale one at the same key (its free went
+ * by a path the recorder did not see). */
+static void insert_live(struct vt_replay *replay, enum vt_key_space space, const struct vt_model_event *event,
+                        uint64_t backing_handle, size_t index)
+{
+    if (!replay->track_live) {
+        account(replay, event->device, event->kind, event->size_bytes, true, event->time_ns, index);
+        return;
+    }
+    struct alloc_record stale, record = {
+        .address = event->address,
+        .size_bytes = event->size_bytes,
+        .timestamp_ns = event->time_ns,
+        .stack_id = event->stack_id,
+        .thread_id = event->type == VT_RECORD_MAP ? replay->model->maps[event->detail].thread_index : event->detail,
+        .device = event->device,
+        .kind = event->kind,
+        .api = event->api,
+        .backing_handle = backing_handle,
+    };
+    if (alloc_table_remove(&replay->live[space], record.address, &stale))
+        account(replay, stale.device, stale.kind, stale.size_bytes, false, event->time_ns, index);
+    if (!alloc_table_insert(&replay->live[space], &record))
+        replay->out_of_memory = true;
+    account(replay, event->device, event->kind, event->size_bytes, true, event->time_ns, index);
+}
+
+static void apply_alloc(struct vt_replay *replay, const struct vt_model_event *event, size_t index)
+{
+    count_call(replay, event->api);
+    if (vt_kind_is_memory_use(event->kind)) {
+        replay->stats.allocations++;
+        if (replay->oom.failures)
+            replay->oom.allocations_after_last_failure++;
+    }
+    if (event->address) /* as the recorder: a null result is counted, never live */
+        insert_live(replay, vt_key_space_of_api(event->api), event, 0, index);
+}
+
+static void apply_free(struct vt_replay *replay, const struct vt_model_event *event)
+{
+    count_call(replay, event->api);
+    struct alloc_record removed = {.device = event->device, .kind = event->kind, .size_bytes = event->size_bytes};
+    if (replay->track_live &&
+        !alloc_table_remove(&replay->live[vt_key_space_of_api(event->api)], event->address, &removed)) {
+        replay->stats.unknown_frees++;
+        return;
+    }
+    account(replay, removed.device, removed.kind, removed.size_bytes, false, event->time_ns, 0);
+    if (vt_kind_is_memory_use(removed.kind))
+        replay->stats.frees++;
+}
+
+static void apply_oom(struct vt_replay *replay, size_t index)
+{
+    count_call(replay, replay->model->events[index].api);
+    replay->stats.failed_out_of_memory++;
+    if (replay->oom.failures++ == 0)
+        replay->oom.first_event = index;
+    replay->oom.last_event = index;
+    replay->oom.allocations_after_last_failure = 0;
+}
+
+const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
+{
+    const struct vt_trace_model *model = replay->model;
+    if (replay->next_event >= model->event_count)
+        return NULL;
+    size_t index = replay->next_event++;
+    const struct vt_model_event *event = &model->events[index];
+    switch (event->type) {
+    case VT_RECORD_ALLOC:
+        apply_alloc(replay, event, index);
+        break;
+    case VT_RECORD_FREE:
+        apply_free(replay, event);
+        break;
+    case VT_RECORD_FREE_UNKNOWN:
+        count_call(replay, event->api);
+        replay->stats.unknown_frees++;
+        break;
+    case VT_RECORD_OOM:
+        apply_oom(replay, index);
+        break;
+    case VT_RECORD_MAP:
+        count_call(replay, VT_API_cuMemMap);
+        insert_live(replay, VT_SPACE_MAPPINGS, event, model->maps[event->detail].handle, index);
+        break;
+    default:
+        break; /* MARKER, DROPPED, END: nothing to apply */
+    }
+    return event;
+}
+
+void vt_replay_until_event(struct vt_replay *replay, size_t end_event)
+{
+    while (replay->next_event < end_event && vt_replay_step(replay))
+        ;
+}
+
+void vt_replay_until_time(struct vt_replay *replay, uint64_t time_ns)
+{
+    vt_replay_until_event(replay, vt_model_events_until(replay->model, time_ns));
+}
+
+void vt_replay_all(struct vt_replay *replay, vt_replay_visit *visit, void *context)
+{
+    const struct vt_model_event *event;
+    while ((event = vt_replay_step(replay)))
+        if (visit)
+            visit(event, replay->next_event - 1, replay, context);
+}
+
+void vt_replay_finish(struct vt_replay *replay)
+{
+    for (int space = 0; space < VT_SPACE_COUNT; space++)
+        alloc_table_clear(&replay->live[space]);
+}
+
+/* ---- groups ------------------------------------------------------------------------------------ */
+
+/* Groups are found by stack id: heads[stack] starts a short list of the groups of that stack (one
+ * per kind and API, nearly always just one), so adding is O(1) without hashing. */
+struct group_builder {
+    struct vt_group *groups;
+    uint32_t *next_of; /* next group of the same stack, + 1 (0 = end) */
+    size_t count, capacity;
+    uint32_t *heads;   /* by stack id: first group, + 1 */
+    size_t head_count;
+    struct vt_groups *out;
+    int device;
+};
+
+static struct vt_group *builder_group(struct group_builder *builder, uint32_t stack_id, unsigned kind, unsigned api)
+{
+    if (stack_id >= builder->head_count) {
+        size_t count = builder->head_count ? builder->head_count : 256;
+        while (count <= stack_id)
+            count *= 2;
+        uint32_t *bigger = realloc(builder->heads, count * sizeof *bigger);
+        if (!bigger)
+            return NULL;
+        memset(bigger + builder->head_count, 0, (count - builder->head_count) * sizeof *bigger);
+        builder->heads = bigger;
+        builder->head_count = count;
+    }
+    for (uint32_t at = builder->heads[stack_id]; at; at = builder->next_of[at - 1]) {
+        struct vt_group *group = &builder->groups[at - 1];
+        if (group->kind == kind && group->api == api)
+            return group;
+    }
+    if (builder->count == builder->capacity) {
+        size_t capacity = builder->capacity ? builder->capacity * 2 : 64;
+        struct vt_group *groups = realloc(builder->groups, capacity * sizeof *groups);
+        if (groups)
+            builder->groups = groups;
+        uint32_t *next_of = groups ? realloc(builder->next_of, capacity * sizeof *next_of) : NULL;
+        if (!next_of)
+            return NULL;
+        builder->next_of = next_of;
+        builder->capacity = capacity;
+    }
+    struct vt_group *group = &builder->groups[builder->count];
+    memset(group, 0, sizeof *group);
+    group->stack_id = stack_id;
+    group->kind = (uint8_t)kind;
+    group->api = (uint16_t)api;
+    builder->next_of[builder->count] = builder->heads[stack_id];
+    builder->heads[stack_id] = (uint32_t)++builder->count;
+    return group;
+}
+
+static void builder_add(struct group_builder *builder, uint32_t stack_id, unsigned kind, unsigned api,
+                        uint64_t bytes, uint64_t handle)
+{
+    if (kind >= VT_KIND_COUNT)
+        return;
+    struct vt_group *group = builder_group(builder, stack_id, kind, api);
+    if (!group) {
+        builder->out->incomplete = true;
+        return;
+    }
+    group->bytes += bytes;
+    group->count++;
+    if (api == VT_API_cuMemCreate && group->handles_kept < VT_GROUP_HANDLES_KEPT)
+        group->handles[group->handles_kept++] = handle;
+    builder->out->bytes_by_kind[kind] += bytes;
+    builder->out->count_by_kind[kind]++;
+}
+
+static int compare_by(const struct vt_group *a, const struct vt_group *b, enum vt_group_order order)
+{
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    uint64_t first_a = order == VT_GROUPS_BY_BYTES ? a->bytes : a->count;
+    uint64_t first_b = order == VT_GROUPS_BY_BYTES ? b->bytes : b->count;
+    uint64_t second_a = order == VT_GROUPS_BY_BYTES ? a->count : a->bytes;
+    uint64_t second_b = order == VT_GROUPS_BY_BYTES ? b->count : b->bytes;
+    if (first_a != first_b)
+        return first_a > first_b ? -1 : 1;
+    if (second_a != second_b)
+        return second_a > second_b ? -1 : 1;
+    if (a->stack_id != b->stack_id)
+        return a->stack_id < b->stack_id ? -1 : 1;
+    return (a->api > b->api) - (a->api < b->api);
+}
+
+static int largest_bytes_first(const void *a, const void *b)
+{
+    return compare_by(a, b, VT_GROUPS_BY_BYTES);
+}
+
+static int largest_count_first(const void *a, const void *b)
+{
+    return compare_by(a, b, VT_GROUPS_BY_COUNT);
+}
+
+static void builder_finish(struct group_builder *builder, enum vt_group_order order)
+{
+    struct vt_groups *out = builder->out;
+    out->groups = builder->groups;
+    out->group_count = builder->count;
+    if (out->groups)
+        qsort(out->groups, out->group_count, sizeof *out->groups,
+              order == VT_GROUPS_BY_BYTES ? largest_bytes_first : largest_count_first);
+    free(builder->next_of);
+    free(builder->heads);
+}
+
+static void keep_mapping(struct group_builder *builder, const struct alloc_record *record, size_t *capacity)
+{
+    struct vt_groups *out = builder->out;
+    if (!reserve_one(&out->mappings, capacity, out->mapping_count, sizeof *out->mappings)) {
+        out->incomplete = true;
+        return;
+    }
+    out->mappings[out->mapping_count++] =
+        (struct vt_group_mapping){record->backing_handle, record->address, record->size_bytes};
+}
+
+struct live_collection {
+    struct group_builder builder;
+    bool mappings;
+    size_t mapping_capacity;
+};
+
+static void collect_live_record(const struct alloc_record *record, void *context)
+{
+    struct live_collection *collection = context;
+    if (collection->builder.device != VT_GROUPS_ALL_DEVICES && record->device != collection->builder.device)
+        return;
+    if (collection->mappings)
+        keep_mapping(&collection->builder, record, &collection->mapping_capacity);
+    else
+        builder_add(&collection->builder, record->stack_id, record->kind, record->api, record->size_bytes,
+                    record->address);
+}
+
+void vt_groups_collect_live(struct vt_groups *groups, const struct vt_replay *replay, int device)
+{
+    memset(groups, 0, sizeof *groups);
+    struct live_collection collection = {.builder = {.out = groups, .device = device}};
+    for (int space = 0; space < VT_SPACE_COUNT; space++) {
+        collection.mappings = space == VT_SPACE_MAPPINGS;
+        alloc_table_for_each(&replay->live[space], collect_live_record, &collection);
+    }
+    groups->incomplete |= replay->out_of_memory || !replay->track_live;
+    builder_finish(&collection.builder, VT_GROUPS_BY_BYTES);
+}
+
+void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_model *model, int device,
+                             enum vt_group_order order)
+{
+    memset(groups, 0, sizeof *groups);
+    struct group_builder builder = {.out = groups, .device = device};
+    for (size_t i = 0; i < model->event_count; i++) {
+        const struct vt_model_event *event = &model->events[i];
+        if (event->type != VT_RECORD_ALLOC || !vt_kind_is_memory_use(event->kind))
+            continue;
+        if (device != VT_GROUPS_ALL_DEVICES && event->device != device)
+            continue;
+        builder_add(&builder, event->stack_id, event->kind, event->api, event->size_bytes, event->address);
+    }
+    builder_finish(&builder, order);
+}
+
+void vt_groups_free(struct vt_groups *groups)
+{
+    free(groups->groups);
+    free(groups->mappings);
+    memset(groups, 0, sizeof *groups);
+}

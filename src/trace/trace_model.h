@@ -1,0 +1,289 @@
+/* trace/trace_model.h — a whole trace in memory, and replaying it: the base of every analysis
+ * command (report, timeline, flame, diff, top).
+ *
+ * Loading keeps the definitions (process, devices, modules, stacks, threads) and every event in
+ * one compact array (struct vt_model_event, 40 bytes; no allocation per event). Replaying applies
+ * the events in order to a replay state — running bytes per device and kind, peaks, call counts,
+ * out-of-memory state and, optionally, the live set under the format's key rules (pointers,
+ * cuMemCreate handles, reservations and mappings are separate key spaces, as in the shim's
+ * recorder) — so the numbers match the exit report's.
+ *
+ * Typical uses:
+ *   whole run:      vt_replay_start(&r, model, true); vt_replay_all(&r, visit, ctx) or a loop of
+ *                   vt_replay_step(); r.usage[...] then holds peaks and end values.
+ *   live set at T:  vt_replay_start(&r, model, true); vt_replay_until_time(&r, T);
+ *                   vt_groups_collect_live(&groups, &r, device, false);
+ *   peak snapshot:  the peak's event index is usage[slot].in_use.peak_event:
+ *                   vt_replay_until_event(&r, peak_event + 1), then group as above.
+ */
+#ifndef VT_TRACE_TRACE_MODEL_H
+#define VT_TRACE_TRACE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/alloc_table.h"
+#include "trace/trace_reader.h"
+#include "vramtrace/events.h"
+#include "vramtrace/trace_format.h"
+
+/* ---- the loaded trace ------------------------------------------------------------------------ */
+
+/* One event record. `type` is the record type (VT_RECORD_ALLOC, FREE, FREE_UNKNOWN, OOM, MAP,
+ * MARKER, DROPPED or END). Streams are not kept. */
+struct vt_model_event {
+    uint64_t time_ns;    /* since the trace started */
+    uint64_t address;    /* ALLOC/FREE: the key (pointer, cuMemCreate handle or reserved address);
+                            MAP: start of the range; FREE_UNKNOWN: the address */
+    uint64_t size_bytes; /* ALLOC/FREE/MAP: size (a FREE's is the freed allocation's); OOM: the
+                            request; DROPPED: events lost */
+    uint32_t stack_id;   /* ALLOC, OOM, MAP (the handle's); 0 = none */
+    uint32_t detail;     /* ALLOC/FREE/FREE_UNKNOWN: thread index; OOM, MAP, MARKER: index in
+                            model->ooms, maps, markers */
+    int16_t device;      /* -1 = host */
+    uint8_t type;        /* enum vt_trace_record_type */
+    uint8_t kind;        /* enum vt_memory_kind (ALLOC, FREE, OOM, MAP) */
+    uint16_t api;        /* enum vt_api (ALLOC, FREE, FREE_UNKNOWN, OOM, MAP) */
+};
+
+struct vt_model_oom {
+    uint64_t device_free_bytes, device_total_bytes; /* 0 when unknown */
+    uint32_t thread_index;
+    size_t event_index;
+};
+
+struct vt_model_map {
+    uint64_t handle; /* the cuMemCreate handle placed at the event's range */
+    uint32_t thread_index;
+    size_t event_index;
+};
+
+struct vt_model_marker {
+    char *label;
+    uint32_t kind; /* enum vt_trace_marker_kind */
+    size_t event_index;
+};
+
+struct vt_model_process {
+    bool present; /* a PROCESS record was read */
+    char *program, *host, *command_line, *version;
+    uint64_t pid;
+    int64_t rank; /* -1 = none */
+    uint64_t start_realtime_ns, start_monotonic_ns;
+};
+
+struct vt_model_device {
+    int ordinal;
+    char *name;
+    uint64_t total_bytes;
+};
+
+struct vt_model_module {
+    uint32_t id;
+    char *path;
+    uint64_t load_address, size_bytes;
+    uint8_t *build_id;
+    uint32_t build_id_length;
+};
+
+struct vt_model_thread {
+    uint32_t index, thread_id;
+};
+
+struct vt_model_stack {
+    uint32_t first_frame; /* in model->frames */
+    uint32_t depth;       /* 0 with first_frame 0: not defined */
+    bool defined;
+};
+
+struct vt_trace_model {
+    char *path;
+    struct vt_model_process process;
+    struct vt_model_device *devices;
+    size_t device_count;
+    struct vt_model_module *modules;
+    size_t module_count;
+    struct vt_model_thread *threads;
+    size_t thread_count;
+
+    struct vt_model_stack *stacks; /* indexed by stack id */
+    size_t stack_slots;            /* highest id + 1 */
+    size_t stack_count;            /* defined ones */
+    uint64_t *frames;
+    size_t frame_count;
+
+    struct vt_model_event *events;
+    size_t event_count;
+    struct vt_model_oom *ooms;
+    size_t oom_count;
+    struct vt_model_map *maps;
+    size_t map_count;
+    struct vt_model_marker *markers;
+    size_t marker_count;
+
+    uint64_t dropped_events;   /* sum of DROPPED records */
+    uint64_t duration_ns;      /* time of the last event */
+    bool complete;             /* an END record was read */
+    uint64_t file_bytes;
+    uint64_t chunk_count, unknown_record_count;
+    enum vt_trace_stop_reason stop_reason;
+    uint64_t skipped_bytes;    /* truncated or damaged tail; see vt_trace_reader_warn_tail */
+};
+
+struct vt_model_load_options {
+    FILE *progress; /* progress lines go here when loading takes over a second; NULL: none */
+};
+
+/* Loads the trace at `path`. On failure returns the reason and writes a one-line message to
+ * error[0..error_size); the model is then empty (vt_model_free is still fine). Out of memory
+ * while loading is VT_TRACE_CANNOT_OPEN with a message saying so. The truncated-tail warning is
+ * the caller's to print (vt_model_warn_tail). */
+enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char *path,
+                                        const struct vt_model_load_options *options, char *error, size_t error_size);
+void vt_model_free(struct vt_trace_model *model);
+
+/* The truncated-tail warning line, once, when the reader stopped early (see trace_reader.h). */
+void vt_model_warn_tail(const struct vt_trace_model *model, FILE *out);
+
+/* A stack's frames (return addresses, innermost first); NULL when the id is 0 or undefined. */
+const uint64_t *vt_model_stack_frames(const struct vt_trace_model *model, uint32_t stack_id, unsigned *depth);
+/* The DEVICE record of an ordinal, or NULL. */
+const struct vt_model_device *vt_model_find_device(const struct vt_trace_model *model, int ordinal);
+/* Whether any DEVICE record or event names `ordinal`. */
+bool vt_model_has_device(const struct vt_trace_model *model, int ordinal);
+/* The last event at or before `time_ns` is events[result - 1]: the number of events up to then. */
+size_t vt_model_events_until(const struct vt_trace_model *model, uint64_t time_ns);
+
+/* ---- replay ---------------------------------------------------------------------------------- */
+
+#define VT_MODEL_MAX_DEVICES 64
+/* Usage slots: slot 0 is the host (pinned memory not tied to a device), slot d + 1 device d.
+ * Ordinals beyond VT_MODEL_MAX_DEVICES fall in slot 0, as in the shim. */
+#define VT_MODEL_SLOT_COUNT (VT_MODEL_MAX_DEVICES + 1)
+
+static inline int vt_slot_of_device(int device)
+{
+    return device >= 0 && device < VT_MODEL_MAX_DEVICES ? device + 1 : 0;
+}
+
+static inline int vt_device_of_slot(int slot)
+{
+    return slot - 1; /* -1: host */
+}
+
+/* Whether a kind counts as memory in use (device, host-pinned, managed): address space and mapped
+ * ranges are placement, never use. */
+static inline bool vt_kind_is_memory_use(unsigned kind)
+{
+    return kind == VT_KIND_DEVICE || kind == VT_KIND_HOST_PINNED || kind == VT_KIND_MANAGED;
+}
+
+struct vt_usage_counter {
+    uint64_t current_bytes;
+    uint64_t live_count;
+    uint64_t peak_bytes;
+    uint64_t peak_time_ns; /* when peak_bytes was first reached */
+    size_t peak_event;     /* the event that reached it (index in model->events) */
+};
+
+struct vt_slot_usage {
+    struct vt_usage_counter by_kind[VT_KIND_COUNT];
+    struct vt_usage_counter in_use; /* the kinds that are memory use, together */
+};
+
+enum vt_key_space {
+    VT_SPACE_POINTERS,         /* device, managed and pinned pointers: one address space */
+    VT_SPACE_PHYSICAL_HANDLES, /* cuMemCreate / cuMemRelease */
+    VT_SPACE_RESERVATIONS,     /* cuMemAddressReserve / cuMemAddressFree */
+    VT_SPACE_MAPPINGS,         /* cuMemMap / cuMemUnmap */
+    VT_SPACE_COUNT
+};
+
+enum vt_key_space vt_key_space_of_api(unsigned api);
+
+struct vt_replay_stats {
+    uint64_t calls_by_api[VT_API_COUNT];
+    /* of memory (not of address space or mappings, which only count calls) */
+    uint64_t allocations, frees, unknown_frees, failed_out_of_memory;
+};
+
+struct vt_replay_oom {
+    uint64_t failures;
+    uint64_t allocations_after_last_failure; /* > 0: recovered */
+    size_t first_event, last_event;          /* indices in model->events, valid when failures > 0 */
+};
+
+struct vt_replay {
+    const struct vt_trace_model *model;
+    size_t next_event;  /* events [0, next_event) are applied */
+    bool track_live;    /* live tables kept (needed for the live set and for exact key reuse) */
+    struct vt_slot_usage usage[VT_MODEL_SLOT_COUNT];
+    struct vt_replay_stats stats;
+    struct vt_replay_oom oom;
+    struct alloc_table live[VT_SPACE_COUNT]; /* alloc_record: address = key, thread_id = thread index */
+    bool out_of_memory;  /* a live table could not grow: the live set is incomplete */
+};
+
+/* Starts a replay at the beginning of the trace. With track_live false no live set is kept and a
+ * FREE is applied with the sizes it carries (faster, same totals for traces written by the shim);
+ * with it true, frees and key reuse are matched against the live tables as the recorder does. */
+void vt_replay_start(struct vt_replay *replay, const struct vt_trace_model *model, bool track_live);
+/* Applies the next event and returns it; NULL when every event is applied. */
+const struct vt_model_event *vt_replay_step(struct vt_replay *replay);
+/* Applies events until `end_event` of them are applied (no-op if already past). */
+void vt_replay_until_event(struct vt_replay *replay, size_t end_event);
+/* Applies every event at or before time_ns. */
+void vt_replay_until_time(struct vt_replay *replay, uint64_t time_ns);
+
+/* Called after each event is applied: `replay` shows the state including that event. */
+typedef void vt_replay_visit(const struct vt_model_event *event, size_t index, const struct vt_replay *replay,
+                             void *context);
+/* Applies every remaining event, calling `visit` (may be NULL) after each. */
+void vt_replay_all(struct vt_replay *replay, vt_replay_visit *visit, void *context);
+void vt_replay_finish(struct vt_replay *replay);
+
+/* The usage of a device (-1: host). */
+const struct vt_slot_usage *vt_replay_usage(const struct vt_replay *replay, int device);
+
+/* ---- groups: allocations by (kind, API, stack), largest first ---------------------------------- */
+
+#define VT_GROUPS_ALL_DEVICES (-2)
+#define VT_GROUP_HANDLES_KEPT 4
+
+struct vt_group {
+    uint64_t bytes, count;
+    uint32_t stack_id;
+    uint16_t api;
+    uint8_t kind;
+    unsigned handles_kept;                     /* cuMemCreate groups: some of their handles */
+    uint64_t handles[VT_GROUP_HANDLES_KEPT];
+};
+
+struct vt_group_mapping {
+    uint64_t handle, address, size_bytes;
+};
+
+struct vt_groups {
+    struct vt_group *groups;      /* sorted: by kind, then bytes (or count), largest first */
+    size_t group_count;
+    uint64_t bytes_by_kind[VT_KIND_COUNT];
+    uint64_t count_by_kind[VT_KIND_COUNT];
+    struct vt_group_mapping *mappings; /* live mapped ranges (live sets only) */
+    size_t mapping_count;
+    bool incomplete;              /* out of memory while grouping, or the replay's live set is */
+};
+
+enum vt_group_order { VT_GROUPS_BY_BYTES, VT_GROUPS_BY_COUNT };
+
+/* Groups the replay's live set (track_live) on `device` (or VT_GROUPS_ALL_DEVICES). Mapped ranges
+ * are kept as mappings, not groups. */
+void vt_groups_collect_live(struct vt_groups *groups, const struct vt_replay *replay, int device);
+/* Groups every successful allocation of memory (kinds that are memory use) over the whole run:
+ * the allocation sites, by bytes allocated or by count. */
+void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_model *model, int device,
+                             enum vt_group_order order);
+void vt_groups_free(struct vt_groups *groups);
+
+#endif

@@ -1,0 +1,219 @@
+/* trace/trace_reader.c — file header, chunks and records of a trace (see trace_reader.h). */
+#define _GNU_SOURCE
+#include "trace/trace_reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+/* A chunk's raw payload larger than this is taken as damage, not as data. */
+#define MAX_CHUNK_RAW_BYTES (1u << 30)
+
+/* Reads exactly `length` bytes at `offset`; false on a short read or an error (errno set). */
+static bool read_at(int fd, void *buffer, size_t length, uint64_t offset)
+{
+    uint8_t *at = buffer;
+    while (length) {
+        ssize_t got = pread(fd, at, length, (off_t)offset);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            if (got == 0)
+                errno = 0;
+            return false;
+        }
+        at += got;
+        length -= (size_t)got;
+        offset += (uint64_t)got;
+    }
+    return true;
+}
+
+static uint32_t little_endian_u32(const uint8_t *bytes)
+{
+    return (uint32_t)bytes[0] | (uint32_t)bytes[1] << 8 | (uint32_t)bytes[2] << 16 | (uint32_t)bytes[3] << 24;
+}
+
+enum vt_trace_open_result vt_trace_reader_open(struct vt_trace_reader *reader, const char *path, char *error,
+                                               size_t error_size)
+{
+    memset(reader, 0, sizeof *reader);
+    reader->fd = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat status;
+    if (fd < 0 || fstat(fd, &status) != 0) {
+        snprintf(error, error_size, "cannot open %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return VT_TRACE_CANNOT_OPEN;
+    }
+    if (S_ISDIR(status.st_mode)) {
+        snprintf(error, error_size, "cannot open %s: %s", path, strerror(EISDIR));
+        close(fd);
+        return VT_TRACE_CANNOT_OPEN;
+    }
+    uint8_t header[VT_TRACE_FILE_HEADER_BYTES];
+    uint32_t version = 0;
+    errno = 0;
+    bool header_read = read_at(fd, header, sizeof header, 0);
+    if (!header_read && errno) {
+        snprintf(error, error_size, "cannot read %s: %s", path, strerror(errno));
+        close(fd);
+        return VT_TRACE_CANNOT_OPEN;
+    }
+    if (!header_read || !vt_trace_file_header_decode(header, &version)) {
+        snprintf(error, error_size, "%s is not a vramtrace trace (no VRAMTRCE header)", path);
+        close(fd);
+        return VT_TRACE_NOT_A_TRACE;
+    }
+    if (version != VT_TRACE_FORMAT_VERSION) {
+        snprintf(error, error_size, "%s: unsupported trace format version %u (this vramtrace reads version %u)", path,
+                 version, VT_TRACE_FORMAT_VERSION);
+        close(fd);
+        return VT_TRACE_UNSUPPORTED_VERSION;
+    }
+    uint32_t header_bytes = little_endian_u32(header + 12);
+    if (header_bytes < VT_TRACE_FILE_HEADER_BYTES) {
+        snprintf(error, error_size, "%s is not a vramtrace trace (header size %u)", path, header_bytes);
+        close(fd);
+        return VT_TRACE_NOT_A_TRACE;
+    }
+    reader->fd = fd;
+    reader->version = version;
+    reader->file_bytes = (uint64_t)status.st_size;
+    reader->next_offset = header_bytes;
+    return VT_TRACE_OPENED;
+}
+
+static bool stop(struct vt_trace_reader *reader, enum vt_trace_stop_reason reason)
+{
+    reader->stop_reason = reason;
+    reader->skipped_bytes = reader->file_bytes - reader->chunk_offset;
+    reader->cursor = reader->payload_end = NULL;
+    reader->next_offset = reader->file_bytes;
+    return false;
+}
+
+static bool ensure_capacity(uint8_t **buffer, size_t *capacity, size_t needed)
+{
+    if (needed <= *capacity)
+        return true;
+    size_t grown = *capacity ? *capacity : 64 * 1024;
+    while (grown < needed)
+        grown *= 2;
+    uint8_t *bigger = realloc(*buffer, grown);
+    if (!bigger)
+        return false;
+    *buffer = bigger;
+    *capacity = grown;
+    return true;
+}
+
+/* Puts the chunk's payload, decompressed, in reader->raw (or points at reader->stored). */
+static bool unpack_payload(struct vt_trace_reader *reader)
+{
+    const struct vt_trace_chunk_header *chunk = &reader->chunk;
+    const uint8_t *payload = reader->stored;
+    if (chunk->compression == VT_TRACE_ZSTD) {
+        if (chunk->raw_bytes > MAX_CHUNK_RAW_BYTES ||
+            !ensure_capacity(&reader->raw, &reader->raw_capacity, chunk->raw_bytes ? chunk->raw_bytes : 1))
+            return false;
+        size_t size = ZSTD_decompress(reader->raw, chunk->raw_bytes, reader->stored, chunk->stored_bytes);
+        if (ZSTD_isError(size) || size != chunk->raw_bytes)
+            return false;
+        payload = reader->raw;
+    } else if (chunk->compression != VT_TRACE_STORED || chunk->raw_bytes != chunk->stored_bytes) {
+        return false;
+    }
+    reader->cursor = payload;
+    reader->payload_end = payload + chunk->raw_bytes;
+    return true;
+}
+
+bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader)
+{
+    reader->cursor = reader->payload_end = NULL;
+    if (reader->stop_reason != VT_TRACE_STOP_NONE || reader->next_offset >= reader->file_bytes)
+        return false;
+    reader->chunk_offset = reader->next_offset;
+    uint64_t left = reader->file_bytes - reader->chunk_offset;
+    uint8_t header[VT_TRACE_CHUNK_HEADER_BYTES];
+    if (left < sizeof header)
+        return stop(reader, VT_TRACE_STOP_CUT_SHORT);
+    if (!read_at(reader->fd, header, sizeof header, reader->chunk_offset))
+        return stop(reader, errno ? VT_TRACE_STOP_READ_ERROR : VT_TRACE_STOP_CUT_SHORT);
+    if (!vt_trace_chunk_header_decode(header, &reader->chunk))
+        return stop(reader, VT_TRACE_STOP_BAD_CHUNK);
+    uint32_t stored_bytes = reader->chunk.stored_bytes;
+    if (stored_bytes > left - sizeof header)
+        return stop(reader, VT_TRACE_STOP_CUT_SHORT);
+    if (!ensure_capacity(&reader->stored, &reader->stored_capacity, stored_bytes ? stored_bytes : 1))
+        return stop(reader, VT_TRACE_STOP_READ_ERROR);
+    if (!read_at(reader->fd, reader->stored, stored_bytes, reader->chunk_offset + sizeof header))
+        return stop(reader, errno ? VT_TRACE_STOP_READ_ERROR : VT_TRACE_STOP_CUT_SHORT);
+    if (vt_crc32(reader->stored, stored_bytes) != reader->chunk.crc32)
+        return stop(reader, VT_TRACE_STOP_BAD_CRC);
+    if (!unpack_payload(reader))
+        return stop(reader, VT_TRACE_STOP_BAD_CHUNK);
+    vt_trace_deltas_start(&reader->deltas, reader->chunk.base_time_ns);
+    reader->next_offset = reader->chunk_offset + sizeof header + stored_bytes;
+    reader->chunk_count++;
+    return true;
+}
+
+static bool known_record_type(uint32_t type)
+{
+    return type >= VT_RECORD_PROCESS && type <= VT_RECORD_THREAD;
+}
+
+bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record)
+{
+    for (;;) {
+        while (!reader->cursor || reader->cursor >= reader->payload_end)
+            if (!vt_trace_reader_next_chunk(reader))
+                return false;
+        enum vt_trace_decode_result result =
+            vt_trace_decode(&reader->cursor, reader->payload_end, &reader->deltas, record, reader->frames);
+        if (result == VT_DECODE_MALFORMED)
+            return stop(reader, VT_TRACE_STOP_MALFORMED);
+        if (result != VT_DECODE_RECORD)
+            continue;
+        if (!known_record_type(record->type)) {
+            reader->unknown_record_count++;
+            continue;
+        }
+        reader->record_count++;
+        if (record->type == VT_RECORD_END)
+            reader->end_seen = true;
+        return true;
+    }
+}
+
+void vt_trace_reader_close(struct vt_trace_reader *reader)
+{
+    if (reader->fd >= 0)
+        close(reader->fd);
+    free(reader->stored);
+    free(reader->raw);
+    memset(reader, 0, sizeof *reader);
+    reader->fd = -1;
+}
+
+void vt_trace_reader_warn_tail(const struct vt_trace_reader *reader, const char *path, FILE *out)
+{
+    if (reader->stop_reason == VT_TRACE_STOP_NONE)
+        return;
+    const char *what = "an incomplete chunk (the process was killed or is still writing)";
+    if (reader->stop_reason == VT_TRACE_STOP_BAD_CRC)
+        what = "a damaged chunk (its checksum does not match)";
+    else if (reader->stop_reason == VT_TRACE_STOP_BAD_CHUNK || reader->stop_reason == VT_TRACE_STOP_MALFORMED)
+        what = "a damaged chunk (it does not decode)";
+    else if (reader->stop_reason == VT_TRACE_STOP_READ_ERROR)
+        what = "a chunk that could not be read";
+    fprintf(out, "vramtrace: warning: %s: the trace ends with %llu bytes of %s; reporting what precedes it\n", path,
+            (unsigned long long)reader->skipped_bytes, what);
+}

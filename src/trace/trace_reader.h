@@ -1,0 +1,76 @@
+/* trace/trace_reader.h — reading a trace file (docs/trace-format.md): the file header, then chunk
+ * after chunk (CRC checked, zstd-decompressed), then record after record.
+ *
+ * Works on a trace that is still being written: the file's size when it was opened is where the
+ * reader stops. At the first chunk that is cut short, fails its CRC or does not decode, the reader
+ * stops and counts the bytes it skipped (`skipped_bytes`): everything before that point is good.
+ * Records of types this reader does not know are skipped (and counted).
+ */
+#ifndef VT_TRACE_TRACE_READER_H
+#define VT_TRACE_TRACE_READER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/trace_codec.h"
+
+enum vt_trace_open_result {
+    VT_TRACE_OPENED = 0,
+    VT_TRACE_CANNOT_OPEN,         /* open/read failed: see errno in the message */
+    VT_TRACE_NOT_A_TRACE,         /* wrong magic, or shorter than a file header */
+    VT_TRACE_UNSUPPORTED_VERSION, /* a format version this reader does not read */
+};
+
+/* Why the reader stopped before the end of the file (VT_TRACE_STOP_NONE: it reached the end). */
+enum vt_trace_stop_reason {
+    VT_TRACE_STOP_NONE = 0,
+    VT_TRACE_STOP_CUT_SHORT,   /* a chunk header or payload goes past the end of the file */
+    VT_TRACE_STOP_BAD_CRC,     /* the payload's CRC does not match */
+    VT_TRACE_STOP_BAD_CHUNK,   /* bad chunk magic, unknown compression, or it does not decompress */
+    VT_TRACE_STOP_MALFORMED,   /* a record inside a good chunk does not decode */
+    VT_TRACE_STOP_READ_ERROR,  /* read(2) failed */
+};
+
+struct vt_trace_reader {
+    int fd;
+    uint32_t version;
+    uint64_t file_bytes;   /* the file's size when opened: the reader reads no further */
+    uint64_t next_offset;  /* where the next chunk starts */
+
+    /* the current chunk */
+    struct vt_trace_chunk_header chunk;
+    uint64_t chunk_offset;
+    uint8_t *stored, *raw;
+    size_t stored_capacity, raw_capacity;
+    const uint8_t *cursor, *payload_end;
+    struct vt_trace_deltas deltas;
+    uint64_t frames[VT_TRACE_MAX_FRAMES]; /* a STACK record's frames point here */
+
+    /* what was seen so far */
+    uint64_t chunk_count, record_count, unknown_record_count;
+    bool end_seen;                          /* an END record: the process ended normally */
+    enum vt_trace_stop_reason stop_reason;
+    uint64_t skipped_bytes;                 /* from the chunk where reading stopped to the end */
+};
+
+/* Opens `path` and checks its file header. On failure writes a one-line reason (without a
+ * trailing newline, naming the path) to error[0..error_size) and leaves nothing open. */
+enum vt_trace_open_result vt_trace_reader_open(struct vt_trace_reader *reader, const char *path, char *error,
+                                               size_t error_size);
+
+/* Loads the next chunk (the records of the current one not yet read are dropped). False at the
+ * end of the trace: the end of the file, or a stop (stop_reason, skipped_bytes). */
+bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader);
+
+/* The next record of the trace, across chunks; unknown types are skipped. False at the end of
+ * the trace. Text, build-id and frame pointers stay valid until the next call. */
+bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record);
+
+void vt_trace_reader_close(struct vt_trace_reader *reader);
+
+/* The one warning line a command prints when the reader stopped early (nothing otherwise):
+ *   vramtrace: warning: PATH: the trace ends with N bytes of an incomplete chunk (...) */
+void vt_trace_reader_warn_tail(const struct vt_trace_reader *reader, const char *path, FILE *out);
+
+#endif
