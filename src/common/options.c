@@ -14,8 +14,8 @@
 const struct vt_option vt_options[] = {
     {"output", 'o', VT_ENV_OUTPUT, VT_OPTION_PATH, "PATH", 0, 0, VT_DEFAULT_OUTPUT_TEMPLATE,
      "write the trace to PATH (placeholders: %p pid, %h host, %r rank, %n program, %% a percent sign); 'none' writes no trace"},
-    {"report", 0, VT_ENV_REPORT, VT_OPTION_PATH, "PATH", 0, 0, "next to the trace: NAME.report.txt",
-     "write the exit report to PATH too (same placeholders); 'none' writes no file"},
+    {"report", 0, VT_ENV_REPORT, VT_OPTION_PATH, "PATH", 0, 0, VT_DEFAULT_REPORT_TEMPLATE,
+     "write the exit report to PATH too (same placeholders; by default next to the trace, its name ending in .report.txt instead of .trace); 'none' writes no file"},
     {"stack-depth", 0, VT_ENV_STACK_DEPTH, VT_OPTION_COUNT, "N", 0, VT_MAX_STACK_DEPTH, "32",
      "native frames recorded per allocation, 0 to 128; 0 records no stacks"},
     {"top", 0, VT_ENV_TOP, VT_OPTION_COUNT, "N", 1, 1000000, "10",

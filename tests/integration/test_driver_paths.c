@@ -152,7 +152,7 @@ Test(driver_paths, forked_child_stays_silent_and_leaves_parent_report_alone)
     cr_assert(strstr(run.err, "SUMMARY: vramtrace: 1048576 byte(s) leaked in 1 allocation(s).\n"), "%s", run.err);
     cr_assert_eq(api_call_count(run.err, "cudaMalloc"), 1, "the child's allocation is not the parent's");
     struct process_result listing = run_process((const char *[]){"/bin/sh", "-c", "ls | wc -l", NULL}, NULL, directory);
-    cr_assert_str_eq(listing.out, "1\n", "one report file, the parent's");
+    cr_assert_str_eq(listing.out, "2\n", "the parent's report and trace, nothing from the child");
     process_result_free(&listing);
     process_result_free(&run);
 }

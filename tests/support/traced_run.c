@@ -24,6 +24,7 @@ struct process_result traced_run(const char *const options[], const char *progra
     argv[count++] = VT_CLI_PATH;
     argv[count++] = "run";
     argv[count++] = "--simulate";
+    argv[count++] = "--output=none"; /* tests that want a trace say -o PATH, which comes later and wins */
     for (size_t i = 0; i < list_length(options); i++)
         argv[count++] = options[i];
     argv[count++] = "--";

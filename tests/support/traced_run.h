@@ -7,7 +7,8 @@
 
 #include "run_process.h"
 
-/* `vramtrace run --simulate [options...] -- program [arguments...]`; both lists NULL-terminated. */
+/* `vramtrace run --simulate --output=none [options...] -- program [arguments...]`; both lists
+ * NULL-terminated (an -o among the options turns the trace back on). */
 struct process_result traced_run(const char *const options[], const char *program, const char *const arguments[],
                                  const char *const environment_changes[], const char *directory);
 
