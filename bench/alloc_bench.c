@@ -2,8 +2,8 @@
  * the shim (docs/performance.md). An ordinary CUDA program (runtime API, no kernels), so it runs
  * unchanged on a real GPU or on the simulated device.
  *
- *   alloc_bench sync  [--pairs N] [--repeat R] [--depth D]   cudaMalloc/cudaFree pairs
- *   alloc_bench async [--pairs N] [--repeat R] [--depth D]   cudaMallocAsync/cudaFreeAsync pairs
+ *   alloc_bench sync  [--pairs N] [--repeat R] [--depth D] [--resident K]   cudaMalloc/cudaFree pairs
+ *   alloc_bench async [--pairs N] [--repeat R] [--depth D] [--resident K]   cudaMallocAsync/cudaFreeAsync
  *   alloc_bench churn [--events N] [--live L] [--depth D]    bounded-memory run (see below)
  *
  * An event is one allocation or one free. Every mode first recurses D frames deep (a noinline
@@ -11,8 +11,9 @@
  * frames deep; the shim then has a full stack to capture.
  *
  * sync/async: N pairs of a few sizes, timed with CLOCK_MONOTONIC around the loop, best of R
- * repetitions. The loop is the function timed_pairs(), which callgrind measures alone with
- * --toggle-collect=timed_pairs.
+ * repetitions. The loop is the function timed_pairs(). With --resident K, K allocations made
+ * beforehand stay live during the loop (by default none: the tracer's tables go from empty to one
+ * entry and back at every pair).
  *
  * churn: keeps L allocations live and replaces them in rotation (free the oldest, allocate anew)
  * until N events in all were made. The allocations come from CHURN_SITES (1,000) distinct call
@@ -39,6 +40,7 @@ struct bench_settings {
     long pairs;       /* sync/async: pairs per repetition */
     unsigned repeat;  /* sync/async: repetitions, the best one counts */
     unsigned depth;   /* extra native frames between main() and the CUDA calls */
+    unsigned resident; /* sync/async: allocations kept live during the loop */
     long events;      /* churn: events in all */
     unsigned live;    /* churn: allocations kept live */
 };
@@ -86,6 +88,13 @@ KEEP_FRAME void timed_pairs(enum bench_mode mode, long pairs)
 
 static void run_pairs(const struct bench_settings *settings, struct bench_result *result)
 {
+    void **resident = calloc(settings->resident ? settings->resident : 1, sizeof *resident);
+    if (!resident) {
+        fprintf(stderr, "alloc_bench: out of host memory\n");
+        exit(1);
+    }
+    for (unsigned i = 0; i < settings->resident; i++)
+        CHECK_CUDA(cudaMalloc(&resident[i], 512));
     result->events_per_repetition = 2 * settings->pairs;
     result->best_ns_per_event = 0;
     for (unsigned rep = 0; rep < settings->repeat; rep++) {
@@ -96,6 +105,9 @@ static void run_pairs(const struct bench_settings *settings, struct bench_result
         if (rep == 0 || per_event < result->best_ns_per_event)
             result->best_ns_per_event = per_event;
     }
+    for (unsigned i = 0; i < settings->resident; i++)
+        CHECK_CUDA(cudaFree(resident[i]));
+    free(resident);
 }
 
 /* ---- churn: 1,000 distinct call paths ------------------------------------------------------ */
@@ -230,7 +242,7 @@ KEEP_FRAME static unsigned descend_then_run(unsigned levels, const struct bench_
 static void usage_and_exit(void)
 {
     fprintf(stderr,
-            "usage: alloc_bench sync|async [--pairs N] [--repeat R] [--depth D]\n"
+            "usage: alloc_bench sync|async [--pairs N] [--repeat R] [--depth D] [--resident K]\n"
             "       alloc_bench churn [--events N] [--live L] [--depth D]\n");
     exit(2);
 }
@@ -271,6 +283,8 @@ static void parse_arguments(int argc, char **argv, struct bench_settings *settin
             settings->repeat = (unsigned)parse_number(value, 1, 1000);
         else if (strcmp(name, "--depth") == 0)
             settings->depth = (unsigned)parse_number(value, 0, 10000);
+        else if (strcmp(name, "--resident") == 0)
+            settings->resident = (unsigned)parse_number(value, 0, 10000000);
         else if (strcmp(name, "--events") == 0)
             settings->events = parse_number(value, 0, 1000000000000L);
         else if (strcmp(name, "--live") == 0)
@@ -296,7 +310,7 @@ int main(int argc, char **argv)
         printf(" live=%u sites=%d rss_start_kib=%ld rss_end_kib=%ld hwm_end_kib=%ld", settings.live, CHURN_SITES,
                result.rss_start_kib, result.rss_end_kib, result.hwm_end_kib);
     else
-        printf(" repeat=%u", settings.repeat);
+        printf(" repeat=%u resident=%u", settings.repeat, settings.resident);
     printf("\n");
     return 0;
 }

@@ -44,7 +44,7 @@ Test(cli_exit_status, exit_code_program_under_the_shim)
     const char *program = VT_PROGRAMS_DIR "/exit_code";
     if (!file_exists(program) || !file_exists(VT_SIM_DIR) || !file_exists(VT_SHIM_PATH))
         cr_skip_test("exit_code, the simulated device or the shim is not built");
-    struct captured_run traced = run_cli(ARGS("run", "--simulate", "--report=none", program, "3"),
+    struct captured_run traced = run_cli(ARGS("run", "--simulate", "--report=none", "--output=none", program, "3"),
                                          ENV("VRAMTRACE_LIBRARY"), NULL);
     assert_exit_code(&traced, 3);
     cr_assert_str_eq(traced.output, "stdout line\n");

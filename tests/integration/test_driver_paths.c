@@ -144,7 +144,7 @@ Test(driver_paths, sixteen_threads_mixing_paths_exact_totals)
 Test(driver_paths, forked_child_stays_silent_and_leaves_parent_report_alone)
 {
     char *directory = make_temp_directory();
-    const char *options[] = {"--report=%n.%p.report.txt", NULL};
+    const char *options[] = {"--report=%n.%p.report.txt", "--output=%n.%p.trace", NULL};
     struct process_result run = traced_run(options, PROGRAM("fork_child"), NULL, NULL, directory);
     cr_assert_eq(run.exit_code, 0, "%s", run.err);
     cr_assert_str_eq(run.out, "fork_child: child exited with 0\n");

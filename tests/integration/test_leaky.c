@@ -84,7 +84,7 @@ Test(leaky, plain_ld_preload_works_and_writes_default_report_in_cwd)
 {
     char *directory = make_temp_directory();
     const char *argv[] = {LEAKY, NULL};
-    const char *environment[] = {"LD_PRELOAD=" VT_SHIM_PATH, "LD_LIBRARY_PATH=" VT_SIM_DIR, "VRAMTRACE_REPORT", NULL};
+    const char *environment[] = {"LD_PRELOAD=" VT_SHIM_PATH, "LD_LIBRARY_PATH=" VT_SIM_DIR, "VRAMTRACE_REPORT", "VRAMTRACE_OUTPUT", NULL};
     struct process_result run = run_process(argv, environment, directory);
     cr_assert_eq(run.exit_code, 0, "%s", run.err);
     cr_assert(strstr(run.err, "SUMMARY: vramtrace: 5242880 byte(s) leaked in 4 allocation(s).\n"), "%s", run.err);
@@ -118,7 +118,7 @@ Test(leaky, quiet_keeps_stderr_clean_but_writes_file)
 Test(leaky, bad_setting_is_named_and_default_used)
 {
     const char *argv[] = {LEAKY, NULL};
-    const char *environment[] = {"LD_PRELOAD=" VT_SHIM_PATH, "LD_LIBRARY_PATH=" VT_SIM_DIR, "VRAMTRACE_REPORT=none",
+    const char *environment[] = {"LD_PRELOAD=" VT_SHIM_PATH, "LD_LIBRARY_PATH=" VT_SIM_DIR, "VRAMTRACE_REPORT=none", "VRAMTRACE_OUTPUT=none",
                                  "VRAMTRACE_STACK_DEPTH=deep", NULL};
     struct process_result run = run_process(argv, environment, NULL);
     cr_assert_eq(run.exit_code, 0);
