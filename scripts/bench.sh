@@ -4,8 +4,12 @@
 # (no stacks, 32-frame stacks, 32-frame stacks + trace file), and prints one table:
 #   - wall time per event (best of several repetitions, and of several interleaved rounds),
 #   - instructions per event under callgrind (skipped with a message when valgrind is missing),
-#   - the churn run's memory (10M events, 10,000 live, 1,000 distinct stacks).
+#   - the churn run's memory (10M events, 10,000 live, 1,000 distinct stacks), also with the
+#     trace writer stalled (the trace goes to a FIFO nobody reads: its in-memory bound is reached).
 # An event is one allocation or one free. "shim" columns are traced minus untraced.
+#
+# `scripts/bench.sh --profile` adds, for sync mode, where the instructions go: per function, its own
+# instructions per event in each shim case minus the case before (callgrind_annotate).
 #
 # Knobs (environment): BENCH_PAIRS (pairs per timed repetition, 100000), BENCH_REPEAT (7),
 # BENCH_ROUNDS (interleaved rounds of every case, 3), BENCH_CG_PAIRS (callgrind: N, then 2N, 20000),
@@ -13,6 +17,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
+profile=no
+if [[ ${1:-} == --profile ]]; then
+    profile=yes
+elif [[ $# -gt 0 ]]; then
+    echo "usage: scripts/bench.sh [--profile]" >&2
+    exit 2
+fi
 
 pairs=${BENCH_PAIRS:-100000}
 repeat=${BENCH_REPEAT:-7}
@@ -136,17 +147,34 @@ fi
 # ---- churn: bounded memory ----------------------------------------------------------------------
 echo "==> churn: $churn_events events, 10000 live, 1000 call sites" >&2
 declare -A churn_line churn_stacks
-for name in "${active_cases[@]}"; do
-    [[ $name == nostack ]] && continue
+churn_cases=(untraced stack32)
+if [[ $trace_supported == yes ]]; then
+    churn_cases+=(trace32 stalled)
+fi
+for name in "${churn_cases[@]}"; do
     trace="$work/churn.$name.trace"
-    case_env "$name" "$trace"
+    stall_fd=""
+    if [[ $name == stalled ]]; then
+        # A FIFO held open here and never read: the writer blocks in write() once the pipe is full,
+        # raw chunks pile up to the writer's bound, and later events are dropped (and counted). At
+        # exit the shim waits its 10 s for the writer, then gives up.
+        trace="$work/churn.stalled.fifo"
+        mkfifo "$trace"
+        exec {stall_fd}<>"$trace"
+        case_env trace32 "$trace"
+    else
+        case_env "$name" "$trace"
+    fi
     report="$work/churn.$name.report.txt"
     [[ $name != untraced ]] && env_vars+=(VRAMTRACE_REPORT="$report")
-    churn_line[$name]=$(env "${env_vars[@]}" "$bench" churn --events "$churn_events" --depth "$depth")
+    churn_line[$name]=$(env "${env_vars[@]}" "$bench" churn --events "$churn_events" --depth "$depth" 2>/dev/null)
+    if [[ -n $stall_fd ]]; then
+        exec {stall_fd}<&-
+    fi
     if [[ -f $report ]]; then
         churn_stacks[$name]=$(sed -n 's/.*; \([0-9]*\) distinct stack(s).*/\1/p' "$report")
     fi
-    if [[ -s $trace ]]; then
+    if [[ -f $trace && -s $trace ]]; then
         churn_stacks[$name.trace_bytes]=$(stat -c %s "$trace")
     fi
 done
@@ -157,7 +185,7 @@ echo
 echo "vramtrace benchmark, $(date -u +%Y-%m-%d), $(nproc) CPU(s): ${cpu:-unknown CPU}, $(uname -sr)"
 echo "simulated CUDA device; native stack under every call >= $depth frames; event = one allocation or one free"
 echo
-printf '%-7s %-26s %10s %10s %12s %12s %12s %11s\n' mode case "ns/event" "shim ns" "instr/event" "shim instr" "shim main" "trace B/ev"
+printf '%-7s %-26s %10s %10s %12s %12s %12s %11s\n' mode case "ns/event" "shim ns" "instr/event" "shim instr" "on caller" "trace B/ev"
 for mode in "${modes[@]}"; do
     for i in "${!case_names[@]}"; do
         name=${case_names[$i]}
@@ -176,13 +204,20 @@ for mode in "${modes[@]}"; do
             "$shim_ins" "$shim_main" "$tb"
     done
 done
-[[ $have_valgrind == no ]] && echo "(valgrind not installed: no instruction counts)"
+if [[ $have_valgrind == no ]]; then
+    echo "(valgrind not installed: no instruction counts)"
+fi
+echo "ns/event: best of $rounds rounds x $repeat repetitions of $pairs pairs; instr/event: callgrind, all threads,"
+echo "(instructions at $((2 * cg_pairs)) pairs - at $cg_pairs pairs) / $((2 * cg_pairs)) events; on caller: the same for the"
+echo "calling thread only (the rest is the trace writer's thread); shim = case - no shim; trace B/ev = file size / events"
 echo
 echo "churn: $churn_events events, 10000 live, 1000 distinct call sites (RSS in KiB; shim = traced - untraced)"
 printf '%-26s %10s %12s %12s %12s %12s %10s %12s\n' case "ns/event" "RSS start" "RSS end" "RSS growth" "VmHWM" stacks "trace B/ev"
 base_growth="" base_hwm=""
-for i in "${!case_names[@]}"; do
-    name=${case_names[$i]}
+churn_names=("${case_names[@]}" stalled)
+churn_labels=("${case_labels[@]}" "shim, 32 fr + stalled trace")
+for i in "${!churn_names[@]}"; do
+    name=${churn_names[$i]}
     line=${churn_line[$name]:-}
     [[ -z $line ]] && continue
     start=$(field "$line" rss_start_kib) end=$(field "$line" rss_end_kib) hwm=$(field "$line" hwm_end_kib)
@@ -191,7 +226,7 @@ for i in "${!case_names[@]}"; do
     if [[ -n ${churn_stacks[$name.trace_bytes]:-} ]]; then
         tb=$(awk -v s="${churn_stacks[$name.trace_bytes]}" -v e="$(field "$line" events)" 'BEGIN { printf "%.1f", s / e }')
     fi
-    printf '%-26s %10s %12s %12s %12s %12s %10s %12s\n' "${case_labels[$i]}" "$(field "$line" ns_per_event)" "$start" \
+    printf '%-26s %10s %12s %12s %12s %12s %10s %12s\n' "${churn_labels[$i]}" "$(field "$line" ns_per_event)" "$start" \
         "$end" "$growth" "$hwm" "${churn_stacks[$name]:-}" "$tb"
     if [[ $name == untraced ]]; then
         base_growth=$growth base_hwm=$hwm
@@ -200,3 +235,54 @@ for i in "${!case_names[@]}"; do
             "($(awk -v k=$((hwm - base_hwm)) 'BEGIN { printf "%.1f", k / 1024 }') MiB)"
     fi
 done
+
+# ---- profile: where the instructions go ----------------------------------------------------------
+function_costs() { # callgrind files... -> "instructions<TAB>function", each function's own cost summed
+    local file
+    for file in "$@"; do
+        [[ -f $file ]] && callgrind_annotate --auto=no --threshold=100 "$file" 2>/dev/null
+    done | awk '/^ *[0-9,]+ \(/ {
+            n = $1; gsub(",", "", n); sub(/^ *[0-9,]+ \([ 0-9.]*%\) +/, "")
+            if ($0 != "PROGRAM TOTALS") sum[$0] += n
+        }
+        END { for (f in sum) printf "%d\t%s\n", sum[f], f }'
+}
+# mode base case thread(caller|others): per event, (case - base) at 2N minus the same at N.
+profile_delta() {
+    local mode=$1 base=$2 target=$3 thread=$4 n2=$((2 * cg_pairs)) name pairs suffix
+    for name in "$base" "$target"; do
+        for pairs in "$cg_pairs" "$n2"; do
+            # + target at 2N, - target at N, - base at 2N, + base at N
+            local sign=-1
+            if [[ $name == "$target" && $pairs == "$n2" ]] || [[ $name == "$base" && $pairs == "$cg_pairs" ]]; then
+                sign=1
+            fi
+            local files=()
+            for suffix in "$work/cg.$mode.$name.$pairs"-*; do
+                if [[ $thread == caller ]]; then
+                    [[ $suffix == *-01 ]] && files+=("$suffix")
+                else
+                    [[ $suffix != *-01 && -f $suffix ]] && files+=("$suffix")
+                fi
+            done
+            [[ ${#files[@]} -gt 0 ]] && function_costs "${files[@]}" | sed "s/^/$sign\t/"
+        done
+    done | awk -F'\t' -v events="$n2" '{ delta[$3] += $1 * $2 }
+        END { for (f in delta) { v = delta[f] / events; if (v >= 1 || v <= -1) printf "%10.1f  %s\n", v, f } }' |
+        sed 's#  [^ ]*/\([^/ ]*:\)#  \1#; s#\[[^]]*/\([^]/]*\)\]$#[\1]#' | sort -gr | head -n 14
+}
+if [[ $profile == yes && $have_valgrind == yes ]]; then
+    echo
+    echo "Where the instructions go (sync; callgrind_annotate, each function's own instructions per event,"
+    echo "case minus the case before; <0: fewer than before)"
+    for ((i = 1; i < ${#active_cases[@]}; i++)); do
+        echo "  ${case_labels[$i]}, calling thread, minus ${case_labels[$((i - 1))]}:"
+        profile_delta sync "${active_cases[$((i - 1))]}" "${active_cases[$i]}" caller
+    done
+    if [[ $trace_supported == yes ]]; then
+        echo "  shim, 32 frames + trace, the trace writer's thread:"
+        profile_delta sync untraced trace32 others
+    fi
+elif [[ $profile == yes ]]; then
+    echo "(--profile needs valgrind)"
+fi

@@ -3,6 +3,8 @@
 # machines run Ubuntu 24.04 without libunwind or libdw): copies libunwind (needed) and libdw +
 # libelf (for function names and file:line in reports; dlopen()ed) next to libvramtrace.so, where
 # the shim's RUNPATH ($ORIGIN) finds them. Run after scripts/build.sh, before carrying build/.
+# libzstd is not copied: those machines have it, and an older copy loaded first could break a
+# program that needs the newer one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shim_dir=build/src/shim

@@ -662,9 +662,10 @@ static void builder_add(struct group_builder *builder, uint32_t stack_id, unsign
     builder->out->count_by_kind[kind]++;
 }
 
-static int compare_by(const struct vt_group *a, const struct vt_group *b, enum vt_group_order order)
+/* Live sets: by kind, then largest first. Allocation sites: largest first, whatever the kind. */
+static int compare_groups(const struct vt_group *a, const struct vt_group *b, enum vt_group_order order, bool kind_first)
 {
-    if (a->kind != b->kind)
+    if (kind_first && a->kind != b->kind)
         return a->kind < b->kind ? -1 : 1;
     uint64_t first_a = order == VT_GROUPS_BY_BYTES ? a->bytes : a->count;
     uint64_t first_b = order == VT_GROUPS_BY_BYTES ? b->bytes : b->count;
@@ -674,29 +675,35 @@ static int compare_by(const struct vt_group *a, const struct vt_group *b, enum v
         return first_a > first_b ? -1 : 1;
     if (second_a != second_b)
         return second_a > second_b ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
     if (a->stack_id != b->stack_id)
         return a->stack_id < b->stack_id ? -1 : 1;
     return (a->api > b->api) - (a->api < b->api);
 }
 
-static int largest_bytes_first(const void *a, const void *b)
+static int kind_then_bytes(const void *a, const void *b)
 {
-    return compare_by(a, b, VT_GROUPS_BY_BYTES);
+    return compare_groups(a, b, VT_GROUPS_BY_BYTES, true);
 }
 
-static int largest_count_first(const void *a, const void *b)
+static int bytes_first(const void *a, const void *b)
 {
-    return compare_by(a, b, VT_GROUPS_BY_COUNT);
+    return compare_groups(a, b, VT_GROUPS_BY_BYTES, false);
 }
 
-static void builder_finish(struct group_builder *builder, enum vt_group_order order)
+static int count_first(const void *a, const void *b)
+{
+    return compare_groups(a, b, VT_GROUPS_BY_COUNT, false);
+}
+
+static void builder_finish(struct group_builder *builder, int (*order)(const void *, const void *))
 {
     struct vt_groups *out = builder->out;
     out->groups = builder->groups;
     out->group_count = builder->count;
     if (out->groups)
-        qsort(out->groups, out->group_count, sizeof *out->groups,
-              order == VT_GROUPS_BY_BYTES ? largest_bytes_first : largest_count_first);
+        qsort(out->groups, out->group_count, sizeof *out->groups, order);
     free(builder->next_of);
     free(builder->heads);
 }
@@ -739,7 +746,7 @@ void vt_groups_collect_live(struct vt_groups *groups, const struct vt_replay *re
         alloc_table_for_each(&replay->live[space], collect_live_record, &collection);
     }
     groups->incomplete |= replay->out_of_memory || !replay->track_live;
-    builder_finish(&collection.builder, VT_GROUPS_BY_BYTES);
+    builder_finish(&collection.builder, kind_then_bytes);
 }
 
 void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_model *model, int device,
@@ -755,7 +762,7 @@ void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_mod
             continue;
         builder_add(&builder, event->stack_id, event->kind, event->api, event->size_bytes, event->address);
     }
-    builder_finish(&builder, order);
+    builder_finish(&builder, order == VT_GROUPS_BY_BYTES ? bytes_first : count_first);
 }
 
 void vt_groups_free(struct vt_groups *groups)

@@ -266,7 +266,7 @@ struct vt_group_mapping {
 };
 
 struct vt_groups {
-    struct vt_group *groups;      /* sorted: by kind, then bytes (or count), largest first */
+    struct vt_group *groups;      /* live sets: by kind, then largest first; sites: largest first */
     size_t group_count;
     uint64_t bytes_by_kind[VT_KIND_COUNT];
     uint64_t count_by_kind[VT_KIND_COUNT];
@@ -281,7 +281,7 @@ enum vt_group_order { VT_GROUPS_BY_BYTES, VT_GROUPS_BY_COUNT };
  * are kept as mappings, not groups. */
 void vt_groups_collect_live(struct vt_groups *groups, const struct vt_replay *replay, int device);
 /* Groups every successful allocation of memory (kinds that are memory use) over the whole run:
- * the allocation sites, by bytes allocated or by count. */
+ * the allocation sites, largest first by bytes allocated or by count, whatever their kind. */
 void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_model *model, int device,
                              enum vt_group_order order);
 void vt_groups_free(struct vt_groups *groups);

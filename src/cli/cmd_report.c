@@ -1,0 +1,900 @@
+/* cli/cmd_report.c — `vramtrace report TRACE [OPTIONS]`: reads a trace (complete, cut short by a
+ * kill, or still being written) and prints what the exit report says and more: who ran, the
+ * devices, usage per device and kind, the leaks grouped by stack (or the live set at --at), each
+ * device's peak with exactly what was live then, the out-of-memory state, the top allocation
+ * sites, and the SUMMARY line — as text shaped like the exit report, or as JSON
+ * (docs/report-json.md). The content is computed by src/trace/trace_report.c. */
+#define _GNU_SOURCE
+#include "commands.h"
+#include "common/format.h"
+#include "common/options.h"
+#include "trace/json_writer.h"
+#include "trace/symbolize.h"
+#include "trace/trace_report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WHO "vramtrace report"
+#define USAGE_ERROR 2
+#define UNREADABLE 1
+#define REPORT_JSON_VERSION 1
+#define MAX_TOP 1000000
+
+struct report_settings {
+    const char *path;
+    bool json;
+    unsigned top;
+    struct vt_report_options report;
+};
+
+/* ---- command line -------------------------------------------------------------------------- */
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: vramtrace report TRACE [OPTIONS]\n"
+            "\n"
+            "Reports what a trace recorded (written by 'vramtrace run -o TRACE', or by default as\n"
+            "vramtrace.<program>.<pid>.trace): the program and its devices; per device and kind the\n"
+            "memory in use at the end, its peak and when; the leaks grouped by call stack, largest\n"
+            "first; each device's peak snapshot (exactly the allocations live when it peaked); the\n"
+            "out-of-memory failures; and the allocation sites with the most bytes and the most calls.\n"
+            "A trace that is still being written, or whose process was killed, is reported up to\n"
+            "its last complete chunk.\n"
+            "\n"
+            "Options:\n"
+            "  --format text|json   output format (default text; JSON: docs/report-json.md)\n"
+            "  --device N           only device N\n"
+            "  --top N              groups shown per kind and sites per list (default %u)\n"
+            "  --at TIME            the allocations live at TIME instead of at the end: seconds\n"
+            "                       since the start (12.5) or with a unit: ns, us, ms, s, m, h\n"
+            "                       (1500ms, 2m)\n"
+            "  -h, --help           show this help\n"
+            "\n"
+            "Exit status: 0 reported, 1 the file cannot be read as a trace, 2 usage error.\n"
+            "\n"
+            "Examples:\n"
+            "  vramtrace run -o train.trace python3 train.py && vramtrace report train.trace\n"
+            "  vramtrace report --at 90s --device 1 train.trace\n"
+            "  vramtrace report --format json train.trace > report.json\n",
+            VT_DEFAULT_TOP);
+}
+
+static int usage_error(const char *format, const char *detail)
+{
+    fprintf(stderr, WHO ": ");
+    fprintf(stderr, format, detail);
+    fprintf(stderr, "\nTry 'vramtrace report --help'.\n");
+    return USAGE_ERROR;
+}
+
+/* "12.5" (seconds), or a number with a unit: ns, us, ms, s, m (or min), h. */
+static bool parse_time(const char *text, uint64_t *nanoseconds)
+{
+    static const struct {
+        const char *suffix;
+        double scale;
+    } units[] = {{"", 1e9}, {"s", 1e9}, {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"m", 60e9}, {"min", 60e9}, {"h", 3600e9}};
+    if (!(text[0] >= '0' && text[0] <= '9') && !(text[0] == '.' && text[1] >= '0' && text[1] <= '9'))
+        return false; /* no sign, no "inf", no "nan", no hex */
+    char *end;
+    double value = strtod(text, &end);
+    if (end == text || !isfinite(value) || strpbrk(text, "xXpP"))
+        return false;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].suffix) == 0) {
+            double scaled = value * units[i].scale;
+            if (scaled >= 1.8e19)
+                return false;
+            *nanoseconds = (uint64_t)llround(scaled);
+            return true;
+        }
+    return false;
+}
+
+/* Takes "--name VALUE" or "--name=VALUE" at argv[*index]; NULL when argv[*index] is not --name. */
+static const char *option_value(int argc, char **argv, int *index, const char *name, bool *missing)
+{
+    const char *argument = argv[*index];
+    size_t length = strlen(name);
+    if (strncmp(argument, name, length) != 0)
+        return NULL;
+    if (argument[length] == '=')
+        return argument + length + 1;
+    if (argument[length] != '\0')
+        return NULL;
+    if (*index + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*index];
+}
+
+/* Returns -1 when the settings are complete, else the exit status to return now. */
+static int parse_arguments(int argc, char **argv, struct report_settings *settings)
+{
+    *settings = (struct report_settings){.top = VT_DEFAULT_TOP, .report = {.device = VT_GROUPS_ALL_DEVICES}};
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *argument = argv[i];
+        bool missing = false;
+        const char *value;
+        if (options_done || argument[0] != '-' || strcmp(argument, "-") == 0) {
+            if (settings->path)
+                return usage_error("one trace at a time; '%s' is one too many", argument);
+            settings->path = argument;
+        } else if (strcmp(argument, "--") == 0) {
+            options_done = true;
+        } else if (strcmp(argument, "-h") == 0 || strcmp(argument, "--help") == 0) {
+            print_help(stdout);
+            return 0;
+        } else if ((value = option_value(argc, argv, &i, "--format", &missing))) {
+            if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0)
+                return usage_error("--format '%s' is not valid; accepted: text, json", value);
+            settings->json = strcmp(value, "json") == 0;
+        } else if ((value = option_value(argc, argv, &i, "--device", &missing))) {
+            uint64_t device;
+            if (!vt_parse_count(value, 0, VT_MODEL_MAX_DEVICES - 1, &device))
+                return usage_error("--device '%s' is not valid; accepted: a device ordinal from 0 to 63", value);
+            settings->report.device = (int)device;
+        } else if ((value = option_value(argc, argv, &i, "--top", &missing))) {
+            uint64_t top;
+            if (!vt_parse_count(value, 0, MAX_TOP, &top))
+                return usage_error("--top '%s' is not valid; accepted: a whole number from 0 to 1000000", value);
+            settings->top = (unsigned)top;
+        } else if ((value = option_value(argc, argv, &i, "--at", &missing))) {
+            if (!parse_time(value, &settings->report.at_ns))
+                return usage_error("--at '%s' is not a time; use seconds since the start (12.5) or a number "
+                                   "with a unit: ns, us, ms, s, m, h (1500ms, 2m)",
+                                   value);
+            settings->report.at_time = true;
+        } else if (missing) {
+            return usage_error("%s needs a value", argument);
+        } else {
+            return usage_error("unknown option '%s'", argument);
+        }
+    }
+    if (!settings->path)
+        return usage_error("%s", "no trace given: vramtrace report TRACE");
+    return -1;
+}
+
+/* ---- shared by both renderings -------------------------------------------------------------- */
+
+static double seconds(uint64_t nanoseconds)
+{
+    return (double)nanoseconds / 1e9;
+}
+
+static const char *kind_title(unsigned kind)
+{
+    static const char *const titles[] = {"Device memory", "Host-pinned memory", "Managed memory",
+                                         "Reserved address space", "Mapped ranges"};
+    return kind < VT_KIND_COUNT ? titles[kind] : "Memory";
+}
+
+/* "device 3", or for the host `host_name` ("host", "host (pinned)"). */
+static const char *slot_name(int device, const char *host_name, char *out, size_t size)
+{
+    if (device < 0)
+        snprintf(out, size, "%s", host_name);
+    else
+        snprintf(out, size, "device %d", device);
+    return out;
+}
+
+/* Leaked memory: the live set's bytes and count over the kinds that are memory use. */
+static void memory_totals(const struct vt_groups *groups, uint64_t *bytes, uint64_t *count)
+{
+    *bytes = *count = 0;
+    for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++)
+        if (vt_kind_is_memory_use(kind)) {
+            *bytes += groups->bytes_by_kind[kind];
+            *count += groups->count_by_kind[kind];
+        }
+}
+
+/* ---- text ------------------------------------------------------------------------------------ */
+
+struct text_output {
+    FILE *out;
+    const struct vt_report *report;
+    struct vt_symbolizer *symbolizer;
+    unsigned top;
+};
+
+static void text_stack(const struct text_output *text, uint32_t stack_id)
+{
+    FILE *out = text->out;
+    unsigned depth;
+    const uint64_t *frames = vt_model_stack_frames(text->report->model, stack_id, &depth);
+    if (stack_id == 0) {
+        fprintf(out, "    (no stack recorded: VRAMTRACE_STACK_DEPTH=0)\n");
+        return;
+    }
+    if (!frames) {
+        fprintf(out, "    (stack %u is not in the trace)\n", stack_id);
+        return;
+    }
+    for (unsigned i = 0; i < depth; i++) {
+        const struct vt_symbol *symbol = vt_symbolize(text->symbolizer, frames[i]);
+        fprintf(out, "    #%u 0x%012llx in %s", i, (unsigned long long)frames[i], symbol->function);
+        if (symbol->source_file)
+            fprintf(out, " %s:%d", symbol->source_file, symbol->source_line);
+        if (symbol->module_path)
+            fprintf(out, " (%s+0x%llx)", vt_path_basename(symbol->module_path),
+                    (unsigned long long)symbol->module_offset);
+        fputc('\n', out);
+    }
+}
+
+static void text_mappings(FILE *out, const struct vt_groups *groups, const struct vt_group *group)
+{
+    unsigned shown = 0;
+    for (unsigned h = 0; h < group->handles_kept; h++)
+        for (size_t m = 0; m < groups->mapping_count; m++)
+            if (groups->mappings[m].handle == group->handles[h])
+                fprintf(out, "%s0x%llx-0x%llx", shown++ ? ", " : "  mapped at ",
+                        (unsigned long long)groups->mappings[m].address,
+                        (unsigned long long)(groups->mappings[m].address + groups->mappings[m].size_bytes));
+    if (shown)
+        fprintf(out, "%s\n", group->count > group->handles_kept ? ", ..." : "");
+}
+
+/* "<title> of N byte(s) (...) in M allocation(s) of <kind> memory, <API>, allocated from:" and
+ * the stack, for each group of `kind` up to --top, then one line for the rest. */
+static void text_groups(const struct text_output *text, const struct vt_groups *groups, unsigned kind,
+                        const char *title)
+{
+    FILE *out = text->out;
+    char human[32];
+    unsigned shown = 0;
+    uint64_t hidden_groups = 0, hidden_bytes = 0, hidden_count = 0;
+    for (size_t i = 0; i < groups->group_count; i++) {
+        const struct vt_group *group = &groups->groups[i];
+        if (group->kind != kind)
+            continue;
+        if (shown == text->top) {
+            hidden_groups++;
+            hidden_bytes += group->bytes;
+            hidden_count += group->count;
+            continue;
+        }
+        shown++;
+        fprintf(out, "%s of %llu byte(s) (%s) in %llu allocation(s) of %s memory, %s, allocated from:\n", title,
+                (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
+                (unsigned long long)group->count, vt_memory_kind_name(kind), vt_api_name(group->api));
+        text_mappings(out, groups, group);
+        text_stack(text, group->stack_id);
+        fputc('\n', out);
+    }
+    if (hidden_groups)
+        fprintf(out, "... and %llu more group(s): %llu byte(s) in %llu allocation(s) (--top %u shows %u per kind)\n\n",
+                (unsigned long long)hidden_groups, (unsigned long long)hidden_bytes,
+                (unsigned long long)hidden_count, text->top, text->top);
+}
+
+static void text_header(const struct text_output *text)
+{
+    FILE *out = text->out;
+    const struct vt_trace_model *model = text->report->model;
+    const struct vt_model_process *process = &model->process;
+    char human[32];
+    fprintf(out, "=================================================================\n");
+    fprintf(out, "vramtrace: GPU memory report for %s (pid %llu), from the trace %s\n",
+            process->present ? process->program : "(unknown program)", (unsigned long long)process->pid, model->path);
+    if (process->present) {
+        fprintf(out, "Host: %s", process->host);
+        if (process->rank >= 0)
+            fprintf(out, ", rank %lld", (long long)process->rank);
+        fprintf(out, "\nCommand: %s\n", process->command_line);
+        time_t started = (time_t)(process->start_realtime_ns / 1000000000u);
+        char when[64] = "?";
+        struct tm local;
+        if (localtime_r(&started, &local))
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", &local);
+        fprintf(out, "Started: %s; duration %.3f s\n", when, seconds(model->duration_ns));
+    }
+    for (size_t i = 0; i < model->device_count; i++) {
+        const struct vt_model_device *device = &model->devices[i];
+        if (text->report->options.device == VT_GROUPS_ALL_DEVICES || text->report->options.device == device->ordinal)
+            fprintf(out, "Device %d: %s, %llu byte(s) (%s)\n", device->ordinal, device->name,
+                    (unsigned long long)device->total_bytes, vt_format_bytes(device->total_bytes, human, sizeof human));
+    }
+    if (model->complete)
+        fprintf(out, "Trace: complete; %zu event(s), %zu stack(s)\n", model->event_count, model->stack_count);
+    else
+        fprintf(out, "Trace: INCOMPLETE (no END record: the process was killed or is still running); %zu event(s), "
+                     "%zu stack(s); \"leaked\" below means still live where the trace ends\n",
+                model->event_count, model->stack_count);
+    if (model->dropped_events)
+        fprintf(out, "Dropped: %llu event(s) were lost (the writer could not keep up); figures may be short\n",
+                (unsigned long long)model->dropped_events);
+    fputc('\n', out);
+}
+
+static void text_usage(const struct text_output *text)
+{
+    FILE *out = text->out;
+    const struct vt_report *report = text->report;
+    char where[32], human[32], peak_human[32];
+    fprintf(out, "Memory by device and kind:\n");
+    bool any = false;
+    for (int slot = 1; slot <= VT_MODEL_SLOT_COUNT; slot++) {
+        int shown_slot = slot % VT_MODEL_SLOT_COUNT; /* devices first, the host last */
+        if (!vt_report_shows_slot(report, shown_slot))
+            continue;
+        for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++) {
+            const struct vt_usage_counter *counter = &report->usage[shown_slot].by_kind[kind];
+            if (kind == VT_KIND_MAPPED_RANGE || counter->peak_bytes == 0)
+                continue;
+            any = true;
+            bool reserved = kind == VT_KIND_ADDRESS_SPACE;
+            fprintf(out, "  %s, %s memory%s: %s %llu byte(s) (%s) in %llu allocation(s) at the end; peak %llu byte(s) (%s) at %.3f s\n",
+                    slot_name(vt_device_of_slot(shown_slot), "host", where, sizeof where), vt_memory_kind_name(kind),
+                    reserved ? " (not memory use)" : "", reserved ? "reserved" : "leaked",
+                    (unsigned long long)counter->current_bytes, vt_format_bytes(counter->current_bytes, human, sizeof human),
+                    (unsigned long long)counter->live_count, (unsigned long long)counter->peak_bytes,
+                    vt_format_bytes(counter->peak_bytes, peak_human, sizeof peak_human), seconds(counter->peak_time_ns));
+        }
+    }
+    if (!any)
+        fprintf(out, "  (no memory was allocated)\n");
+    fputc('\n', out);
+}
+
+static void text_live(const struct text_output *text)
+{
+    FILE *out = text->out;
+    const struct vt_report *report = text->report;
+    const struct vt_groups *live = &report->live;
+    bool at = report->options.at_time;
+    char human[32], moment[64];
+    snprintf(moment, sizeof moment, "at %.3f s", seconds(report->live_time_ns));
+    if (at && report->live_time_ns > report->model->duration_ns)
+        fprintf(out, "Live %s (after the end of the trace, at %.3f s):\n\n", moment, seconds(report->model->duration_ns));
+    else if (at)
+        fprintf(out, "Live %s:\n\n", moment);
+    for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++) {
+        if (kind == VT_KIND_MAPPED_RANGE)
+            continue;
+        bool reserved = kind == VT_KIND_ADDRESS_SPACE;
+        uint64_t bytes = live->bytes_by_kind[kind], count = live->count_by_kind[kind];
+        if (count == 0) {
+            if (reserved)
+                continue;
+            if (at)
+                fprintf(out, "%s: nothing live %s\n\n", kind_title(kind), moment);
+            else
+                fprintf(out, "%s: no leaks\n\n", kind_title(kind));
+            continue;
+        }
+        const char *verb = reserved ? (at ? "reserved (not memory use)" : "still reserved (not memory use)")
+                                    : (at ? "live" : "leaked");
+        fprintf(out, "%s: %llu byte(s) (%s) %s%s%s in %llu allocation(s)\n\n", kind_title(kind),
+                (unsigned long long)bytes, vt_format_bytes(bytes, human, sizeof human), verb, at ? " " : "",
+                at ? moment : "", (unsigned long long)count);
+        text_groups(text, live, kind, reserved ? "Reservation" : at ? "Live" : "Leak");
+    }
+    if (live->incomplete)
+        fprintf(out, "(out of memory while grouping: some allocations are missing from the groups above)\n\n");
+}
+
+static void text_out_of_memory(const struct text_output *text)
+{
+    FILE *out = text->out;
+    const struct vt_report_oom *oom = &text->report->oom;
+    if (oom->failures == 0)
+        return;
+    char human[32], free_human[32], total_human[32];
+    const struct vt_model_event *first = oom->first;
+    fprintf(out, "Out of memory: %llu failed allocation(s); the first: %s of %llu byte(s) (%s) on %s %d at %.3f s",
+            (unsigned long long)oom->failures, vt_api_name(first->api), (unsigned long long)first->size_bytes,
+            vt_format_bytes(first->size_bytes, human, sizeof human), first->device < 0 ? "host" : "device",
+            first->device, seconds(first->time_ns));
+    if (oom->first_detail->device_total_bytes)
+        fprintf(out, "; the device had %s free of %s",
+                vt_format_bytes(oom->first_detail->device_free_bytes, free_human, sizeof free_human),
+                vt_format_bytes(oom->first_detail->device_total_bytes, total_human, sizeof total_human));
+    fprintf(out, ".\nFailed request made from:\n");
+    text_stack(text, first->stack_id);
+    if (oom->allocations_after_last_failure)
+        fprintf(out, "Recovered: %llu allocation(s) succeeded after the last failure.\n",
+                (unsigned long long)oom->allocations_after_last_failure);
+    else
+        fprintf(out, "Not recovered: no allocation succeeded after the last failure.\n");
+    fputc('\n', out);
+}
+
+static void text_peaks(const struct text_output *text)
+{
+    FILE *out = text->out;
+    const struct vt_report *report = text->report;
+    char human[32], where[32];
+    fprintf(out, "Peak memory in use:\n");
+    for (size_t i = 0; i < report->peak_count; i++) {
+        const struct vt_report_peak *peak = &report->peaks[i];
+        const struct vt_usage_counter *in_use = &peak->usage.in_use;
+        fprintf(out, "  %s: %llu byte(s) (%s) at %.3f s", slot_name(peak->device, "host (pinned)", where, sizeof where),
+                (unsigned long long)in_use->peak_bytes, vt_format_bytes(in_use->peak_bytes, human, sizeof human),
+                seconds(in_use->peak_time_ns));
+        if (peak->device >= 0)
+            fprintf(out, "; peak by kind: device %llu, managed %llu",
+                    (unsigned long long)peak->usage.by_kind[VT_KIND_DEVICE].peak_bytes,
+                    (unsigned long long)peak->usage.by_kind[VT_KIND_MANAGED].peak_bytes);
+        fputc('\n', out);
+    }
+    if (report->peak_count == 0)
+        fprintf(out, "  (no memory was allocated)\n");
+    fputc('\n', out);
+    for (size_t i = 0; i < report->peak_count; i++) {
+        const struct vt_report_peak *peak = &report->peaks[i];
+        uint64_t bytes, count;
+        memory_totals(&peak->snapshot, &bytes, &count);
+        fprintf(out, "Peak snapshot of %s: %llu byte(s) (%s) in %llu allocation(s) live at %.3f s\n\n",
+                slot_name(peak->device, "host (pinned)", where, sizeof where), (unsigned long long)bytes,
+                vt_format_bytes(bytes, human, sizeof human), (unsigned long long)count,
+                seconds(peak->usage.in_use.peak_time_ns));
+        for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++)
+            if (vt_kind_is_memory_use(kind))
+                text_groups(text, &peak->snapshot, kind, "Live");
+    }
+}
+
+/* The index of a site in the shown part of `shown_sites` with the same stack, kind and API; -1. */
+static long same_site(const struct vt_groups *shown_sites, size_t shown, const struct vt_group *site)
+{
+    for (size_t i = 0; i < shown && i < shown_sites->group_count; i++) {
+        const struct vt_group *other = &shown_sites->groups[i];
+        if (other->stack_id == site->stack_id && other->kind == site->kind && other->api == site->api)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* Sites numbered from 1; a site already listed in `earlier` (its first `top`) refers to it
+ * instead of repeating its stack. */
+static void text_sites(const struct text_output *text, const struct vt_groups *sites, const char *title,
+                       const struct vt_groups *earlier, const char *earlier_title)
+{
+    FILE *out = text->out;
+    char human[32];
+    fprintf(out, "Top allocation sites by %s (whole run):\n\n", title);
+    size_t shown = sites->group_count < text->top ? sites->group_count : text->top;
+    for (size_t i = 0; i < shown; i++) {
+        const struct vt_group *site = &sites->groups[i];
+        fprintf(out, "Site #%zu: %llu byte(s) (%s) in %llu allocation(s) of %s memory, %s, allocated from:\n", i + 1,
+                (unsigned long long)site->bytes, vt_format_bytes(site->bytes, human, sizeof human),
+                (unsigned long long)site->count, vt_memory_kind_name(site->kind), vt_api_name(site->api));
+        long listed = earlier ? same_site(earlier, text->top, site) : -1;
+        if (listed >= 0)
+            fprintf(out, "    (the stack of site #%ld by %s, above)\n", listed + 1, earlier_title);
+        else
+            text_stack(text, site->stack_id);
+        fputc('\n', out);
+    }
+    if (sites->group_count == 0)
+        fprintf(out, "  (no allocations)\n\n");
+    else if (sites->group_count > shown)
+        fprintf(out, "... and %zu more site(s) (--top %u shows %u)\n\n", sites->group_count - shown, text->top, text->top);
+}
+
+static void text_calls(const struct text_output *text)
+{
+    FILE *out = text->out;
+    const struct vt_report *report = text->report;
+    const struct vt_replay_stats *stats = &report->stats;
+    fprintf(out, "Calls: %llu allocation(s), %llu free(s), %llu free(s) of unknown addresses, "
+                 "%llu failed out of memory; %zu distinct stack(s)\n",
+            (unsigned long long)stats->allocations, (unsigned long long)stats->frees,
+            (unsigned long long)stats->unknown_frees, (unsigned long long)stats->failed_out_of_memory,
+            report->model->stack_count);
+    fprintf(out, "Calls by API:");
+    for (int api = 0; api < VT_API_COUNT; api++)
+        if (stats->calls_by_api[api])
+            fprintf(out, " %s=%llu", vt_api_name(api), (unsigned long long)stats->calls_by_api[api]);
+    fprintf(out, "\n\n");
+}
+
+static void text_summary(const struct text_output *text)
+{
+    const struct vt_report *report = text->report;
+    uint64_t bytes, count;
+    memory_totals(&report->live, &bytes, &count);
+    if (report->options.at_time)
+        fprintf(text->out, "SUMMARY: vramtrace: %llu byte(s) live at %.3f s in %llu allocation(s).\n",
+                (unsigned long long)bytes, seconds(report->live_time_ns), (unsigned long long)count);
+    else
+        fprintf(text->out, "SUMMARY: vramtrace: %llu byte(s) leaked in %llu allocation(s).\n",
+                (unsigned long long)bytes, (unsigned long long)count);
+}
+
+static void render_text(FILE *out, const struct vt_report *report, struct vt_symbolizer *symbolizer, unsigned top)
+{
+    struct text_output text = {out, report, symbolizer, top};
+    text_header(&text);
+    text_usage(&text);
+    text_live(&text);
+    text_out_of_memory(&text);
+    text_peaks(&text);
+    text_sites(&text, &report->sites_by_bytes, "bytes allocated", NULL, NULL);
+    text_sites(&text, &report->sites_by_count, "number of allocations", &report->sites_by_bytes, "bytes");
+    text_calls(&text);
+    text_summary(&text);
+}
+
+/* ---- JSON (docs/report-json.md) --------------------------------------------------------------- */
+
+struct json_output {
+    struct vt_json json;
+    const struct vt_report *report;
+    struct vt_symbolizer *symbolizer;
+    unsigned top;
+};
+
+static void json_time(struct vt_json *json, const char *key_ns, const char *key_s, uint64_t nanoseconds)
+{
+    vt_json_uint(json, key_ns, nanoseconds);
+    vt_json_seconds(json, key_s, nanoseconds);
+}
+
+static void json_device(struct vt_json *json, const char *key, int device)
+{
+    if (device < 0)
+        vt_json_null(json, key);
+    else
+        vt_json_int(json, key, device);
+}
+
+static void json_stack(struct json_output *output, uint32_t stack_id)
+{
+    struct vt_json *json = &output->json;
+    unsigned depth;
+    const uint64_t *frames = vt_model_stack_frames(output->report->model, stack_id, &depth);
+    vt_json_uint(json, "stack_id", stack_id);
+    vt_json_array_begin(json, "frames");
+    for (unsigned i = 0; frames && i < depth; i++) {
+        const struct vt_symbol *symbol = vt_symbolize(output->symbolizer, frames[i]);
+        vt_json_object_begin(json, NULL);
+        vt_json_hex(json, "address", frames[i]);
+        vt_json_string(json, "function", strcmp(symbol->function, "??") ? symbol->function : NULL);
+        vt_json_string(json, "file", symbol->source_file);
+        if (symbol->source_file)
+            vt_json_int(json, "line", symbol->source_line);
+        else
+            vt_json_null(json, "line");
+        vt_json_string(json, "module", symbol->module_path);
+        if (symbol->module_path)
+            vt_json_hex(json, "module_offset", symbol->module_offset);
+        else
+            vt_json_null(json, "module_offset");
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
+}
+
+static void json_group(struct json_output *output, const struct vt_groups *groups, const struct vt_group *group)
+{
+    struct vt_json *json = &output->json;
+    vt_json_object_begin(json, NULL);
+    vt_json_string(json, "kind", vt_memory_kind_name(group->kind));
+    vt_json_string(json, "api", vt_api_name(group->api));
+    vt_json_uint(json, "bytes", group->bytes);
+    vt_json_uint(json, "count", group->count);
+    if (group->api == VT_API_cuMemCreate && groups) {
+        vt_json_array_begin(json, "mapped_at");
+        for (unsigned h = 0; h < group->handles_kept; h++)
+            for (size_t m = 0; m < groups->mapping_count; m++)
+                if (groups->mappings[m].handle == group->handles[h]) {
+                    vt_json_object_begin(json, NULL);
+                    vt_json_hex(json, "handle", groups->mappings[m].handle);
+                    vt_json_hex(json, "address", groups->mappings[m].address);
+                    vt_json_uint(json, "bytes", groups->mappings[m].size_bytes);
+                    vt_json_object_end(json);
+                }
+        vt_json_array_end(json);
+    }
+    json_stack(output, group->stack_id);
+    vt_json_object_end(json);
+}
+
+/* {"bytes", "count", "kinds": [{"kind", "bytes", "count", "groups": [...], "more_groups": {...}}]}
+ * over the kinds `include` accepts. */
+static void json_group_set(struct json_output *output, const struct vt_groups *groups, bool (*include)(unsigned kind))
+{
+    struct vt_json *json = &output->json;
+    uint64_t bytes, count;
+    memory_totals(groups, &bytes, &count);
+    vt_json_uint(json, "bytes", bytes);
+    vt_json_uint(json, "count", count);
+    vt_json_bool(json, "incomplete", groups->incomplete);
+    vt_json_array_begin(json, "kinds");
+    for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++) {
+        if (!include(kind))
+            continue;
+        vt_json_object_begin(json, NULL);
+        vt_json_string(json, "kind", vt_memory_kind_name(kind));
+        vt_json_bool(json, "memory_use", vt_kind_is_memory_use(kind));
+        vt_json_uint(json, "bytes", groups->bytes_by_kind[kind]);
+        vt_json_uint(json, "count", groups->count_by_kind[kind]);
+        vt_json_array_begin(json, "groups");
+        unsigned shown = 0;
+        uint64_t more_groups = 0, more_bytes = 0, more_count = 0;
+        for (size_t i = 0; i < groups->group_count; i++) {
+            const struct vt_group *group = &groups->groups[i];
+            if (group->kind != kind)
+                continue;
+            if (shown < output->top) {
+                shown++;
+                json_group(output, groups, group);
+            } else {
+                more_groups++;
+                more_bytes += group->bytes;
+                more_count += group->count;
+            }
+        }
+        vt_json_array_end(json);
+        vt_json_object_begin(json, "more_groups");
+        vt_json_uint(json, "groups", more_groups);
+        vt_json_uint(json, "bytes", more_bytes);
+        vt_json_uint(json, "count", more_count);
+        vt_json_object_end(json);
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
+}
+
+static bool live_kinds(unsigned kind)
+{
+    return kind != VT_KIND_MAPPED_RANGE;
+}
+
+static bool memory_kinds(unsigned kind)
+{
+    return vt_kind_is_memory_use(kind);
+}
+
+static void json_header(struct json_output *output)
+{
+    struct vt_json *json = &output->json;
+    const struct vt_report *report = output->report;
+    const struct vt_trace_model *model = report->model;
+    vt_json_string(json, "format", "vramtrace-report");
+    vt_json_uint(json, "version", REPORT_JSON_VERSION);
+    vt_json_object_begin(json, "trace");
+    vt_json_string(json, "path", model->path);
+    vt_json_uint(json, "file_bytes", model->file_bytes);
+    vt_json_bool(json, "complete", model->complete);
+    vt_json_uint(json, "truncated_bytes", model->skipped_bytes);
+    vt_json_uint(json, "events", model->event_count);
+    vt_json_uint(json, "stacks", model->stack_count);
+    vt_json_uint(json, "dropped_events", model->dropped_events);
+    json_time(json, "duration_ns", "duration_s", model->duration_ns);
+    vt_json_object_end(json);
+    const struct vt_model_process *process = &model->process;
+    if (!process->present) {
+        vt_json_null(json, "process");
+    } else {
+        vt_json_object_begin(json, "process");
+        vt_json_string(json, "program", process->program);
+        vt_json_uint(json, "pid", process->pid);
+        vt_json_string(json, "host", process->host);
+        if (process->rank >= 0)
+            vt_json_int(json, "rank", process->rank);
+        else
+            vt_json_null(json, "rank");
+        vt_json_string(json, "command_line", process->command_line);
+        vt_json_string(json, "vramtrace_version", process->version);
+        vt_json_uint(json, "start_unix_ns", process->start_realtime_ns);
+        char when[64] = "";
+        time_t started = (time_t)(process->start_realtime_ns / 1000000000u);
+        struct tm utc;
+        if (gmtime_r(&started, &utc))
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &utc);
+        vt_json_string(json, "start_time_utc", when);
+        vt_json_object_end(json);
+    }
+    vt_json_array_begin(json, "devices");
+    for (size_t i = 0; i < model->device_count; i++) {
+        const struct vt_model_device *device = &model->devices[i];
+        if (report->options.device != VT_GROUPS_ALL_DEVICES && report->options.device != device->ordinal)
+            continue;
+        vt_json_object_begin(json, NULL);
+        vt_json_int(json, "ordinal", device->ordinal);
+        vt_json_string(json, "name", device->name);
+        vt_json_uint(json, "total_bytes", device->total_bytes);
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
+    vt_json_object_begin(json, "options");
+    json_device(json, "device", report->options.device == VT_GROUPS_ALL_DEVICES ? -1 : report->options.device);
+    vt_json_uint(json, "top", output->top);
+    if (report->options.at_time)
+        json_time(json, "at_ns", "at_s", report->options.at_ns);
+    else {
+        vt_json_null(json, "at_ns");
+        vt_json_null(json, "at_s");
+    }
+    vt_json_object_end(json);
+}
+
+static void json_usage(struct json_output *output)
+{
+    struct vt_json *json = &output->json;
+    const struct vt_report *report = output->report;
+    vt_json_array_begin(json, "usage");
+    for (int slot = 1; slot <= VT_MODEL_SLOT_COUNT; slot++) {
+        int shown_slot = slot % VT_MODEL_SLOT_COUNT;
+        if (!vt_report_shows_slot(report, shown_slot))
+            continue;
+        for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++) {
+            const struct vt_usage_counter *counter = &report->usage[shown_slot].by_kind[kind];
+            if (counter->peak_bytes == 0)
+                continue;
+            vt_json_object_begin(json, NULL);
+            json_device(json, "device", vt_device_of_slot(shown_slot));
+            vt_json_string(json, "kind", vt_memory_kind_name(kind));
+            vt_json_bool(json, "memory_use", vt_kind_is_memory_use(kind));
+            vt_json_uint(json, "end_bytes", counter->current_bytes);
+            vt_json_uint(json, "end_count", counter->live_count);
+            vt_json_uint(json, "peak_bytes", counter->peak_bytes);
+            json_time(json, "peak_time_ns", "peak_time_s", counter->peak_time_ns);
+            vt_json_object_end(json);
+        }
+    }
+    vt_json_array_end(json);
+}
+
+static void json_peaks(struct json_output *output)
+{
+    struct vt_json *json = &output->json;
+    const struct vt_report *report = output->report;
+    vt_json_array_begin(json, "peaks");
+    for (size_t i = 0; i < report->peak_count; i++) {
+        const struct vt_report_peak *peak = &report->peaks[i];
+        vt_json_object_begin(json, NULL);
+        json_device(json, "device", peak->device);
+        vt_json_uint(json, "bytes", peak->usage.in_use.peak_bytes);
+        json_time(json, "time_ns", "time_s", peak->usage.in_use.peak_time_ns);
+        vt_json_object_begin(json, "peak_by_kind");
+        for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++)
+            if (vt_kind_is_memory_use(kind))
+                vt_json_uint(json, vt_memory_kind_name(kind), peak->usage.by_kind[kind].peak_bytes);
+        vt_json_object_end(json);
+        vt_json_object_begin(json, "snapshot");
+        json_group_set(output, &peak->snapshot, memory_kinds);
+        vt_json_object_end(json);
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
+}
+
+static void json_out_of_memory(struct json_output *output)
+{
+    struct vt_json *json = &output->json;
+    const struct vt_report_oom *oom = &output->report->oom;
+    if (oom->failures == 0) {
+        vt_json_null(json, "out_of_memory");
+        return;
+    }
+    vt_json_object_begin(json, "out_of_memory");
+    vt_json_uint(json, "failures", oom->failures);
+    vt_json_bool(json, "recovered", oom->allocations_after_last_failure > 0);
+    vt_json_uint(json, "allocations_after_last_failure", oom->allocations_after_last_failure);
+    vt_json_object_begin(json, "first");
+    json_time(json, "time_ns", "time_s", oom->first->time_ns);
+    vt_json_string(json, "api", vt_api_name(oom->first->api));
+    vt_json_string(json, "kind", vt_memory_kind_name(oom->first->kind));
+    json_device(json, "device", oom->first->device);
+    vt_json_uint(json, "requested_bytes", oom->first->size_bytes);
+    vt_json_uint(json, "device_free_bytes", oom->first_detail->device_free_bytes);
+    vt_json_uint(json, "device_total_bytes", oom->first_detail->device_total_bytes);
+    json_stack(output, oom->first->stack_id);
+    vt_json_object_end(json);
+    vt_json_object_end(json);
+}
+
+static void json_sites(struct json_output *output, const char *key, const struct vt_groups *sites)
+{
+    struct vt_json *json = &output->json;
+    vt_json_array_begin(json, key);
+    for (size_t i = 0; i < sites->group_count && i < output->top; i++)
+        json_group(output, NULL, &sites->groups[i]);
+    vt_json_array_end(json);
+}
+
+static void json_calls(struct json_output *output)
+{
+    struct vt_json *json = &output->json;
+    const struct vt_replay_stats *stats = &output->report->stats;
+    vt_json_object_begin(json, "calls");
+    vt_json_uint(json, "allocations", stats->allocations);
+    vt_json_uint(json, "frees", stats->frees);
+    vt_json_uint(json, "unknown_frees", stats->unknown_frees);
+    vt_json_uint(json, "failed_out_of_memory", stats->failed_out_of_memory);
+    vt_json_object_begin(json, "by_api");
+    for (int api = 0; api < VT_API_COUNT; api++)
+        if (stats->calls_by_api[api])
+            vt_json_uint(json, vt_api_name(api), stats->calls_by_api[api]);
+    vt_json_object_end(json);
+    vt_json_object_end(json);
+}
+
+static void render_json(FILE *out, const struct vt_report *report, struct vt_symbolizer *symbolizer, unsigned top)
+{
+    struct json_output output = {.report = report, .symbolizer = symbolizer, .top = top};
+    struct vt_json *json = &output.json;
+    vt_json_start(json, out);
+    vt_json_object_begin(json, NULL);
+    json_header(&output);
+    json_usage(&output);
+    vt_json_object_begin(json, "live");
+    vt_json_string(json, "at", report->options.at_time ? "time" : "end");
+    json_time(json, "time_ns", "time_s", report->live_time_ns);
+    json_group_set(&output, &report->live, live_kinds);
+    vt_json_object_end(json);
+    json_peaks(&output);
+    json_out_of_memory(&output);
+    vt_json_object_begin(json, "top_sites");
+    json_sites(&output, "by_bytes", &report->sites_by_bytes);
+    json_sites(&output, "by_count", &report->sites_by_count);
+    vt_json_object_end(json);
+    json_calls(&output);
+    uint64_t bytes, count;
+    memory_totals(&report->live, &bytes, &count);
+    vt_json_object_begin(json, "summary");
+    vt_json_string(json, "what", report->options.at_time ? "live" : "leaked");
+    vt_json_uint(json, "bytes", bytes);
+    vt_json_uint(json, "count", count);
+    vt_json_object_end(json);
+    vt_json_object_end(json);
+    vt_json_finish(json);
+}
+
+/* ---- the command ------------------------------------------------------------------------------ */
+
+int vt_cmd_report(int argc, char **argv)
+{
+    struct report_settings settings;
+    int early = parse_arguments(argc, argv, &settings);
+    if (early >= 0)
+        return early;
+
+    struct vt_trace_model model;
+    struct vt_model_load_options load_options = {.progress = isatty(STDERR_FILENO) ? stderr : NULL};
+    char error[4096 + 256];
+    if (vt_model_load(&model, settings.path, &load_options, error, sizeof error) != VT_TRACE_OPENED) {
+        fprintf(stderr, WHO ": %s\n", error);
+        return UNREADABLE;
+    }
+    vt_model_warn_tail(&model, stderr);
+    if (settings.report.device != VT_GROUPS_ALL_DEVICES && !vt_model_has_device(&model, settings.report.device)) {
+        char device[16];
+        snprintf(device, sizeof device, "%d", settings.report.device);
+        vt_model_free(&model);
+        return usage_error("--device %s: the trace has no such device", device);
+    }
+    struct vt_report report;
+    struct vt_symbolizer *symbolizer = vt_symbolizer_open(&model, stderr);
+    if (!symbolizer || !vt_report_build(&report, &model, &settings.report)) {
+        fprintf(stderr, WHO ": out of memory while reporting %s\n", settings.path);
+        vt_report_free(&report);
+        vt_symbolizer_close(symbolizer);
+        vt_model_free(&model);
+        return UNREADABLE;
+    }
+    if (settings.json)
+        render_json(stdout, &report, symbolizer, settings.top);
+    else
+        render_text(stdout, &report, symbolizer, settings.top);
+    fflush(stdout);
+    vt_report_free(&report);
+    vt_symbolizer_close(symbolizer);
+    vt_model_free(&model);
+    return 0;
+}

@@ -1,0 +1,108 @@
+/* trace/trace_report.c — the content of `vramtrace report` (see trace_report.h). Three replays:
+ * the whole run (usage, calls, the live set at the end), up to --at, and one that stops at each
+ * device's peak in turn to take its snapshot. */
+#include "trace/trace_report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool vt_report_shows_slot(const struct vt_report *report, int slot)
+{
+    int device = report->options.device;
+    return device == VT_GROUPS_ALL_DEVICES || vt_slot_of_device(device) == slot;
+}
+
+static void collect_oom(struct vt_report *report)
+{
+    const struct vt_trace_model *model = report->model;
+    int device = report->options.device;
+    for (size_t i = 0; i < model->event_count; i++) {
+        const struct vt_model_event *event = &model->events[i];
+        if (event->type == VT_RECORD_OOM && (device == VT_GROUPS_ALL_DEVICES || event->device == device)) {
+            if (report->oom.failures++ == 0) {
+                report->oom.first = event;
+                report->oom.first_detail = &model->ooms[event->detail];
+            }
+            report->oom.allocations_after_last_failure = 0;
+        } else if (event->type == VT_RECORD_ALLOC && vt_kind_is_memory_use(event->kind) && report->oom.failures) {
+            report->oom.allocations_after_last_failure++;
+        }
+    }
+}
+
+static int by_peak_event(const void *left, const void *right)
+{
+    const struct vt_report_peak *a = left, *b = right;
+    size_t x = a->usage.in_use.peak_event, y = b->usage.in_use.peak_event;
+    return (x > y) - (x < y);
+}
+
+static int devices_then_host(const void *left, const void *right)
+{
+    const struct vt_report_peak *a = left, *b = right;
+    unsigned x = (unsigned)a->device, y = (unsigned)b->device; /* -1 sorts last */
+    return (x > y) - (x < y);
+}
+
+/* One replay, stopping at each peak (in event order) to group what is live on that device. */
+static bool take_peak_snapshots(struct vt_report *report)
+{
+    report->peaks = calloc(VT_MODEL_SLOT_COUNT, sizeof *report->peaks);
+    if (!report->peaks)
+        return false;
+    for (int slot = 0; slot < VT_MODEL_SLOT_COUNT; slot++)
+        if (report->usage[slot].in_use.peak_bytes && vt_report_shows_slot(report, slot))
+            report->peaks[report->peak_count++] =
+                (struct vt_report_peak){.device = vt_device_of_slot(slot), .usage = report->usage[slot]};
+    qsort(report->peaks, report->peak_count, sizeof *report->peaks, by_peak_event);
+    struct vt_replay replay;
+    vt_replay_start(&replay, report->model, true);
+    for (size_t i = 0; i < report->peak_count; i++) {
+        vt_replay_until_event(&replay, report->peaks[i].usage.in_use.peak_event + 1);
+        vt_groups_collect_live(&report->peaks[i].snapshot, &replay, report->peaks[i].device);
+    }
+    vt_replay_finish(&replay);
+    qsort(report->peaks, report->peak_count, sizeof *report->peaks, devices_then_host);
+    return true;
+}
+
+bool vt_report_build(struct vt_report *report, const struct vt_trace_model *model,
+                     const struct vt_report_options *options)
+{
+    memset(report, 0, sizeof *report);
+    report->model = model;
+    report->options = *options;
+
+    struct vt_replay replay;
+    vt_replay_start(&replay, model, true);
+    vt_replay_all(&replay, NULL, NULL);
+    memcpy(report->usage, replay.usage, sizeof report->usage);
+    report->stats = replay.stats;
+    if (!options->at_time) {
+        vt_groups_collect_live(&report->live, &replay, options->device);
+        report->live_time_ns = model->duration_ns;
+    }
+    vt_replay_finish(&replay);
+    if (options->at_time) {
+        vt_replay_start(&replay, model, true);
+        vt_replay_until_time(&replay, options->at_ns);
+        vt_groups_collect_live(&report->live, &replay, options->device);
+        report->live_time_ns = options->at_ns;
+        vt_replay_finish(&replay);
+    }
+    collect_oom(report);
+    vt_groups_collect_sites(&report->sites_by_bytes, model, options->device, VT_GROUPS_BY_BYTES);
+    vt_groups_collect_sites(&report->sites_by_count, model, options->device, VT_GROUPS_BY_COUNT);
+    return take_peak_snapshots(report);
+}
+
+void vt_report_free(struct vt_report *report)
+{
+    for (size_t i = 0; i < report->peak_count; i++)
+        vt_groups_free(&report->peaks[i].snapshot);
+    free(report->peaks);
+    vt_groups_free(&report->live);
+    vt_groups_free(&report->sites_by_bytes);
+    vt_groups_free(&report->sites_by_count);
+    memset(report, 0, sizeof *report);
+}

@@ -1,0 +1,53 @@
+/* trace/trace_report.h — what `vramtrace report` shows, computed from a loaded trace: usage per
+ * device and kind over the run, the live set at the end (the leaks) or at a chosen time, each
+ * device's peak with exactly the allocations live at that moment, the out-of-memory state, the
+ * allocation sites, and the call counts. The text and JSON renderings are the command's. */
+#ifndef VT_TRACE_TRACE_REPORT_H
+#define VT_TRACE_TRACE_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "trace/trace_model.h"
+
+struct vt_report_options {
+    int device;     /* VT_GROUPS_ALL_DEVICES, or only this device */
+    bool at_time;   /* the live set at at_ns instead of at the end of the trace */
+    uint64_t at_ns;
+};
+
+struct vt_report_peak {
+    int device;                 /* -1: host (pinned memory not tied to a device) */
+    struct vt_slot_usage usage; /* its counters over the whole run (peaks by kind, end values) */
+    struct vt_groups snapshot;  /* exactly the allocations live on it when it peaked */
+};
+
+struct vt_report_oom {
+    uint64_t failures;
+    const struct vt_model_event *first;     /* NULL when no failure */
+    const struct vt_model_oom *first_detail;
+    uint64_t allocations_after_last_failure; /* > 0: the program recovered */
+};
+
+struct vt_report {
+    const struct vt_trace_model *model;
+    struct vt_report_options options;
+    struct vt_slot_usage usage[VT_MODEL_SLOT_COUNT]; /* over the whole run */
+    struct vt_replay_stats stats;
+    struct vt_report_oom oom;
+    struct vt_groups live;    /* at the end of the trace (what leaked), or at options.at_ns */
+    uint64_t live_time_ns;
+    struct vt_report_peak *peaks; /* devices by ordinal, then the host; only those that held memory */
+    size_t peak_count;
+    struct vt_groups sites_by_bytes, sites_by_count;
+};
+
+/* False only when out of memory. */
+bool vt_report_build(struct vt_report *report, const struct vt_trace_model *model,
+                     const struct vt_report_options *options);
+void vt_report_free(struct vt_report *report);
+
+/* Whether usage slot `slot` is shown under the report's --device choice. */
+bool vt_report_shows_slot(const struct vt_report *report, int slot);
+
+#endif

@@ -1,0 +1,328 @@
+/* tests/trace/test_trace_codec.c — the shared record codec (common/trace_codec.c): every record
+ * type survives encode + decode, varint edge values, deltas across records, a record with extra
+ * trailing bytes (a later format version) still decodes, and an unknown type is skipped. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/trace_codec.h"
+#include "vramtrace/events.h"
+
+static struct vt_trace_text text(const char *value)
+{
+    return (struct vt_trace_text){value, (uint32_t)strlen(value)};
+}
+
+static void assert_text(struct vt_trace_text got, struct vt_trace_text want)
+{
+    cr_assert_eq(got.length, want.length);
+    cr_assert(memcmp(got.bytes, want.bytes, want.length) == 0, "'%.*s' != '%.*s'", (int)got.length, got.bytes,
+              (int)want.length, want.bytes);
+}
+
+/* Encodes `records` in one buffer (one chunk), then decodes them back in order into `decoded`. */
+static void round_trip(const struct vt_trace_record *records, size_t count, struct vt_trace_record *decoded,
+                       uint64_t frames[][VT_TRACE_MAX_FRAMES])
+{
+    static uint8_t buffer[1 << 16];
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 1000);
+    size_t length = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t written = vt_trace_encode(buffer + length, sizeof buffer - length, &deltas, &records[i]);
+        cr_assert_gt(written, 0, "record %zu did not encode", i);
+        length += written;
+    }
+    vt_trace_deltas_start(&deltas, 1000);
+    const uint8_t *cursor = buffer;
+    for (size_t i = 0; i < count; i++)
+        cr_assert_eq(vt_trace_decode(&cursor, buffer + length, &deltas, &decoded[i], frames[i]), VT_DECODE_RECORD,
+                     "record %zu", i);
+    cr_assert_eq(vt_trace_decode(&cursor, buffer + length, &deltas, &decoded[0], frames[0]), VT_DECODE_END);
+}
+
+static void assert_same_event(const struct vt_trace_event *got, const struct vt_trace_event *want)
+{
+    cr_assert_eq(got->timestamp_ns, want->timestamp_ns);
+    cr_assert_eq(got->address, want->address);
+    cr_assert_eq(got->size_bytes, want->size_bytes);
+    cr_assert_eq(got->stream, want->stream);
+    cr_assert_eq(got->handle, want->handle);
+    cr_assert_eq(got->device_free_bytes, want->device_free_bytes);
+    cr_assert_eq(got->device_total_bytes, want->device_total_bytes);
+    cr_assert_eq(got->stack_id, want->stack_id);
+    cr_assert_eq(got->thread_index, want->thread_index);
+    cr_assert_eq(got->device, want->device);
+    cr_assert_eq(got->api, want->api);
+    cr_assert_eq(got->kind, want->kind);
+}
+
+Test(codec, every_record_type_round_trips)
+{
+    static const uint8_t build_id[] = {0xde, 0xad, 0xbe, 0xef, 0x00, 0x01};
+    static uint64_t stack_frames[] = {0x555555554000 + 0x1234, 0x7ffff7a00000, 0x555555554000 + 0x1000, 0};
+    struct vt_trace_record records[13];
+    memset(records, 0, sizeof records);
+    records[0].type = VT_RECORD_PROCESS;
+    records[0].process.program = text("train");
+    records[0].process.pid = 4242;
+    records[0].process.host = text("node-17");
+    records[0].process.rank = 3;
+    records[0].process.start_realtime_ns = 1712345678123456789ull;
+    records[0].process.start_monotonic_ns = 987654321012ull;
+    records[0].process.command_line = text("python3 train.py --epochs 1");
+    records[0].process.version = text("0.1.0");
+    records[1].type = VT_RECORD_DEVICE;
+    records[1].device.ordinal = 7;
+    records[1].device.name = text("NVIDIA H100 80GB HBM3");
+    records[1].device.total_bytes = 85045231616ull;
+    records[2].type = VT_RECORD_MODULE;
+    records[2].module.id = 2;
+    records[2].module.path = text("/usr/lib/x86_64-linux-gnu/libcuda.so.1");
+    records[2].module.load_address = 0x7ffff7a00000;
+    records[2].module.size_bytes = 0x2000000;
+    records[2].module.build_id = build_id;
+    records[2].module.build_id_length = sizeof build_id;
+    records[3].type = VT_RECORD_STACK;
+    records[3].stack.id = 9;
+    records[3].stack.depth = 4;
+    records[3].stack.frames = stack_frames;
+    records[4].type = VT_RECORD_THREAD;
+    records[4].thread.index = 2;
+    records[4].thread.thread_id = 123456;
+    records[5].type = VT_RECORD_ALLOC;
+    records[5].event = (struct vt_trace_event){.timestamp_ns = 2000, .api = VT_API_cudaMallocAsync, .kind = VT_KIND_DEVICE,
+                                               .device = 1, .address = 0x7f0000200000, .size_bytes = 2 << 20,
+                                               .stack_id = 9, .thread_index = 2, .stream = 0x5555deadbeef};
+    records[6].type = VT_RECORD_FREE;
+    records[6].event = (struct vt_trace_event){.timestamp_ns = 2500, .api = VT_API_cudaFreeAsync, .kind = VT_KIND_DEVICE,
+                                               .device = 1, .address = 0x7f0000100000, .size_bytes = 4096,
+                                               .thread_index = 2, .stream = 0x1000};
+    records[7].type = VT_RECORD_FREE_UNKNOWN;
+    records[7].event = (struct vt_trace_event){.timestamp_ns = 2500, .api = VT_API_cuMemFree, .address = 0x1234,
+                                               .thread_index = 1};
+    records[8].type = VT_RECORD_OOM;
+    records[8].event = (struct vt_trace_event){.timestamp_ns = 9000, .api = VT_API_cudaMalloc, .kind = VT_KIND_DEVICE,
+                                               .device = 0, .size_bytes = 1ull << 40, .stack_id = 9, .thread_index = 1,
+                                               .device_free_bytes = 1 << 30, .device_total_bytes = 80ull << 30};
+    records[9].type = VT_RECORD_MAP;
+    records[9].event = (struct vt_trace_event){.timestamp_ns = 9100, .api = VT_API_cuMemMap, .kind = VT_KIND_MAPPED_RANGE,
+                                               .address = 0x7e0000000000, .size_bytes = 2 << 20, .handle = 0x42,
+                                               .device = 0, .stack_id = 9, .thread_index = 1};
+    records[10].type = VT_RECORD_MARKER;
+    records[10].marker.timestamp_ns = 9200;
+    records[10].marker.kind = VT_MARKER_DUMP;
+    records[10].marker.text = text("live dump");
+    records[11].type = VT_RECORD_DROPPED;
+    records[11].dropped.timestamp_ns = 9300;
+    records[11].dropped.count = 17;
+    records[12].type = VT_RECORD_END;
+    records[12].end.timestamp_ns = 10000;
+
+    struct vt_trace_record decoded[13];
+    static uint64_t frames[13][VT_TRACE_MAX_FRAMES];
+    round_trip(records, 13, decoded, frames);
+
+    for (int i = 0; i < 13; i++)
+        cr_assert_eq(decoded[i].type, records[i].type, "record %d", i);
+    assert_text(decoded[0].process.program, records[0].process.program);
+    cr_assert_eq(decoded[0].process.pid, 4242);
+    assert_text(decoded[0].process.host, records[0].process.host);
+    cr_assert_eq(decoded[0].process.rank, 3);
+    cr_assert_eq(decoded[0].process.start_realtime_ns, 1712345678123456789ull);
+    cr_assert_eq(decoded[0].process.start_monotonic_ns, 987654321012ull);
+    assert_text(decoded[0].process.command_line, records[0].process.command_line);
+    assert_text(decoded[0].process.version, records[0].process.version);
+    cr_assert_eq(decoded[1].device.ordinal, 7);
+    assert_text(decoded[1].device.name, records[1].device.name);
+    cr_assert_eq(decoded[1].device.total_bytes, 85045231616ull);
+    cr_assert_eq(decoded[2].module.id, 2);
+    assert_text(decoded[2].module.path, records[2].module.path);
+    cr_assert_eq(decoded[2].module.load_address, 0x7ffff7a00000);
+    cr_assert_eq(decoded[2].module.size_bytes, 0x2000000);
+    cr_assert_eq(decoded[2].module.build_id_length, sizeof build_id);
+    cr_assert(memcmp(decoded[2].module.build_id, build_id, sizeof build_id) == 0);
+    cr_assert_eq(decoded[3].stack.id, 9);
+    cr_assert_eq(decoded[3].stack.depth, 4);
+    cr_assert(memcmp(decoded[3].stack.frames, stack_frames, sizeof stack_frames) == 0);
+    cr_assert_eq(decoded[4].thread.index, 2);
+    cr_assert_eq(decoded[4].thread.thread_id, 123456);
+    for (int i = 5; i <= 8; i++)
+        assert_same_event(&decoded[i].event, &records[i].event);
+    assert_same_event(&decoded[9].event, &records[9].event); /* MAP: kind and api implied */
+    cr_assert_eq(decoded[10].marker.timestamp_ns, 9200);
+    cr_assert_eq(decoded[10].marker.kind, VT_MARKER_DUMP);
+    assert_text(decoded[10].marker.text, records[10].marker.text);
+    cr_assert_eq(decoded[11].dropped.timestamp_ns, 9300);
+    cr_assert_eq(decoded[11].dropped.count, 17);
+    cr_assert_eq(decoded[12].end.timestamp_ns, 10000);
+}
+
+/* An ALLOC carrying `value` in its varint and svarint fields decodes to the same values. */
+static void assert_alloc_values_survive(uint64_t value, int32_t device, int64_t rank)
+{
+    struct vt_trace_record records[3] = {{.type = VT_RECORD_ALLOC}, {.type = VT_RECORD_ALLOC}, {.type = VT_RECORD_PROCESS}};
+    records[0].event = (struct vt_trace_event){.timestamp_ns = 1000 + (value >> 1), .address = value, .size_bytes = value,
+                                               .stream = value, .device = device, .stack_id = (uint32_t)value,
+                                               .thread_index = (uint32_t)(value >> 32)};
+    /* the next address and stream lie below the first: negative deltas */
+    records[1].event = (struct vt_trace_event){.timestamp_ns = 1000 + (value >> 1), .address = value / 3,
+                                               .size_bytes = ~value, .stream = 0, .device = -device};
+    records[2].process.rank = rank;
+    records[2].process.start_realtime_ns = value;
+    struct vt_trace_record decoded[3];
+    static uint64_t frames[3][VT_TRACE_MAX_FRAMES];
+    round_trip(records, 3, decoded, frames);
+    for (int i = 0; i < 2; i++)
+        assert_same_event(&decoded[i].event, &records[i].event);
+    cr_assert_eq(decoded[2].process.rank, rank);
+    cr_assert_eq(decoded[2].process.start_realtime_ns, value);
+}
+
+Test(codec, varint_and_svarint_edge_values)
+{
+    const uint64_t values[] = {0, 1, 127, 128, 16383, 16384, (1ull << 32) - 1, 1ull << 32, 1ull << 63, UINT64_MAX};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+        assert_alloc_values_survive(values[i], (int32_t)(i % 3) - 1, i % 2 ? -1 : INT64_MIN + (int64_t)i);
+    assert_alloc_values_survive(5, INT16_MAX, INT64_MAX);
+    assert_alloc_values_survive(5, -1, -64);
+    assert_alloc_values_survive(5, -1, -65);
+}
+
+/* The exact bytes of a DROPPED record: varint type 12, length, time delta, count. */
+Test(codec, varint_bytes_are_leb128)
+{
+    struct {
+        uint64_t count;
+        uint8_t bytes[16];
+        size_t length;
+    } cases[] = {
+        {0, {0x0c, 0x02, 0x05, 0x00}, 4},
+        {127, {0x0c, 0x02, 0x05, 0x7f}, 4},
+        {128, {0x0c, 0x03, 0x05, 0x80, 0x01}, 5},
+        {1ull << 63, {0x0c, 0x0b, 0x05, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, 13},
+        {UINT64_MAX, {0x0c, 0x0b, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 13},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct vt_trace_record record = {.type = VT_RECORD_DROPPED};
+        record.dropped.timestamp_ns = 105;
+        record.dropped.count = cases[i].count;
+        struct vt_trace_deltas deltas;
+        vt_trace_deltas_start(&deltas, 100);
+        uint8_t out[32];
+        size_t written = vt_trace_encode(out, sizeof out, &deltas, &record);
+        cr_assert_eq(written, cases[i].length, "count %llu", (unsigned long long)cases[i].count);
+        cr_assert(memcmp(out, cases[i].bytes, written) == 0, "count %llu", (unsigned long long)cases[i].count);
+    }
+    /* svarint: device -1 is zigzag 1, device 1 is 2; address 0 after 64 is delta -64 = 127 */
+    struct vt_trace_record record = {.type = VT_RECORD_FREE_UNKNOWN};
+    record.event = (struct vt_trace_event){.timestamp_ns = 100, .api = VT_API_cudaFree, .address = 0, .thread_index = 3};
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 100);
+    deltas.last_address = 64;
+    uint8_t out[16];
+    cr_assert_eq(vt_trace_encode(out, sizeof out, &deltas, &record), 6);
+    const uint8_t expected[] = {0x07, 0x04, 0x00, 0x01, 0x7f, 0x03};
+    cr_assert(memcmp(out, expected, sizeof expected) == 0);
+}
+
+Test(codec, a_record_that_does_not_fit_writes_nothing)
+{
+    struct vt_trace_record record = {.type = VT_RECORD_DEVICE};
+    record.device.name = text("a long device name that needs room");
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0);
+    uint8_t out[10];
+    cr_assert_eq(vt_trace_encode(out, sizeof out, &deltas, &record), 0);
+}
+
+Test(codec, extra_trailing_bytes_of_a_later_version_are_ignored)
+{
+    /* an ALLOC whose payload carries two more fields than version 1 knows, then an END */
+    uint8_t buffer[64];
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0);
+    struct vt_trace_record alloc = {.type = VT_RECORD_ALLOC};
+    alloc.event = (struct vt_trace_event){.timestamp_ns = 10, .api = VT_API_cudaMalloc, .address = 0x1000,
+                                          .size_bytes = 4096, .stack_id = 2, .thread_index = 1, .stream = 7};
+    size_t length = vt_trace_encode(buffer, sizeof buffer, &deltas, &alloc);
+    cr_assert_gt(length, 2);
+    cr_assert_lt(buffer[1], 120, "one-byte length");
+    buffer[1] += 2;                 /* the payload grows by two bytes */
+    buffer[length++] = 0x2a;        /* a new varint field */
+    buffer[length++] = 0x01;        /* and another */
+    struct vt_trace_record end = {.type = VT_RECORD_END};
+    end.end.timestamp_ns = 30;
+    length += vt_trace_encode(buffer + length, sizeof buffer - length, &deltas, &end);
+
+    vt_trace_deltas_start(&deltas, 0);
+    const uint8_t *cursor = buffer;
+    struct vt_trace_record decoded;
+    uint64_t frames[VT_TRACE_MAX_FRAMES];
+    cr_assert_eq(vt_trace_decode(&cursor, buffer + length, &deltas, &decoded, frames), VT_DECODE_RECORD);
+    cr_assert_eq(decoded.type, VT_RECORD_ALLOC);
+    assert_same_event(&decoded.event, &alloc.event);
+    cr_assert_eq(vt_trace_decode(&cursor, buffer + length, &deltas, &decoded, frames), VT_DECODE_RECORD);
+    cr_assert_eq(decoded.type, VT_RECORD_END);
+    cr_assert_eq(decoded.end.timestamp_ns, 30);
+}
+
+Test(codec, unknown_record_type_is_skipped_whole)
+{
+    const uint8_t buffer[] = {
+        0xc8, 0x01, 0x04, 0xff, 0xff, 0xff, 0x7f, /* type 200, 4 bytes of payload it cannot read */
+        0x0b, 0x01, 0x05,                         /* END at +5 */
+    };
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 100);
+    const uint8_t *cursor = buffer;
+    struct vt_trace_record decoded;
+    uint64_t frames[VT_TRACE_MAX_FRAMES];
+    cr_assert_eq(vt_trace_decode(&cursor, buffer + sizeof buffer, &deltas, &decoded, frames), VT_DECODE_RECORD);
+    cr_assert_eq(decoded.type, 200);
+    cr_assert_eq(cursor, buffer + 7);
+    cr_assert_eq(vt_trace_decode(&cursor, buffer + sizeof buffer, &deltas, &decoded, frames), VT_DECODE_RECORD);
+    cr_assert_eq(decoded.type, VT_RECORD_END);
+    cr_assert_eq(decoded.end.timestamp_ns, 105);
+}
+
+Test(codec, truncated_record_is_malformed)
+{
+    const uint8_t buffer[] = {0x05, 0x09, 0x01, 0x00}; /* an ALLOC claiming 9 bytes, 2 present */
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0);
+    const uint8_t *cursor = buffer;
+    struct vt_trace_record decoded;
+    uint64_t frames[VT_TRACE_MAX_FRAMES];
+    cr_assert_eq(vt_trace_decode(&cursor, buffer + sizeof buffer, &deltas, &decoded, frames), VT_DECODE_MALFORMED);
+    cr_assert_eq(cursor, buffer, "the cursor does not move");
+}
+
+Test(codec, chunk_and_file_headers_round_trip)
+{
+    struct vt_trace_chunk_header header = {.stored_bytes = 1234, .raw_bytes = 5678, .crc32 = 0xcafebabe,
+                                           .record_count = 99, .base_time_ns = 0x123456789abcdefull,
+                                           .compression = VT_TRACE_ZSTD};
+    uint8_t bytes[VT_TRACE_CHUNK_HEADER_BYTES];
+    vt_trace_chunk_header_encode(bytes, &header);
+    cr_assert(memcmp(bytes, "VTCK", 4) == 0);
+    struct vt_trace_chunk_header decoded;
+    cr_assert(vt_trace_chunk_header_decode(bytes, &decoded));
+    cr_assert_eq(decoded.stored_bytes, 1234);
+    cr_assert_eq(decoded.raw_bytes, 5678);
+    cr_assert_eq(decoded.crc32, 0xcafebabe);
+    cr_assert_eq(decoded.record_count, 99);
+    cr_assert_eq(decoded.base_time_ns, 0x123456789abcdefull);
+    cr_assert_eq(decoded.compression, VT_TRACE_ZSTD);
+    bytes[0] = 'X';
+    cr_assert_not(vt_trace_chunk_header_decode(bytes, &decoded));
+
+    uint8_t file_header[VT_TRACE_FILE_HEADER_BYTES];
+    vt_trace_file_header_encode(file_header);
+    uint32_t version = 0;
+    cr_assert(vt_trace_file_header_decode(file_header, &version));
+    cr_assert_eq(version, VT_TRACE_FORMAT_VERSION);
+    /* zlib's CRC-32 of "123456789" */
+    cr_assert_eq(vt_crc32((const uint8_t *)"123456789", 9), 0xcbf43926u);
+}
