@@ -3,6 +3,7 @@
 #include "shim/symbolizer.h"
 
 #include "shim/real_functions.h"
+#include "shim/shim_log.h"
 
 #include <dlfcn.h>
 #include <dwarf.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct libdw_functions {
@@ -32,6 +34,8 @@ struct libdw_functions {
 typedef char *cxa_demangle_function(const char *mangled, char *buffer, size_t *length, int *status);
 
 struct symbolizer {
+    uint64_t opened_ns;
+    bool said_slow;
     void *libdw_handle;
     struct libdw_functions dw;
     Dwfl_Callbacks callbacks;
@@ -81,11 +85,28 @@ static void start_session(struct symbolizer *symbolizer)
     symbolizer->session = session;
 }
 
+static uint64_t monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* Reading the symbol tables of very large libraries (PyTorch's, XLA's) takes seconds: say so. */
+static void note_slow_progress(struct symbolizer *symbolizer)
+{
+    if (symbolizer->said_slow || monotonic_ns() - symbolizer->opened_ns < 1000000000u)
+        return;
+    symbolizer->said_slow = true;
+    shim_log("reading symbols of large libraries for the report; this can take a few seconds");
+}
+
 struct symbolizer *symbolizer_open(void)
 {
     struct symbolizer *symbolizer = calloc(1, sizeof *symbolizer);
     if (!symbolizer)
         return NULL;
+    symbolizer->opened_ns = monotonic_ns();
     if (load_libdw(symbolizer))
         start_session(symbolizer);
     /* C++ programs have libstdc++ loaded, though often not in the global scope (Python extensions). */
@@ -158,8 +179,10 @@ void symbolizer_lookup(struct symbolizer *symbolizer, uintptr_t return_address, 
         frame->module_offset = return_address - (uintptr_t)info.dli_fbase;
         set_function_name(symbolizer, frame, info.dli_sname);
     }
-    if (symbolizer && symbolizer->session)
+    if (symbolizer && symbolizer->session) {
+        note_slow_progress(symbolizer);
         lookup_with_libdw(symbolizer, call_site, frame);
+    }
 }
 
 void symbolizer_close(struct symbolizer *symbolizer)
