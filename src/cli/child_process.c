@@ -22,13 +22,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const int relayed_signals[] = {
-    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP,
+/* The last slot holds the live-dump signal (vt_relay_also), so `vramtrace dump` or a plain kill
+ * sent to this supervisor reaches the traced program instead of ending us. */
+static int relayed_signals[] = {
+    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP, 0 /* unused until set */,
 };
 #define RELAYED_SIGNAL_COUNT (sizeof relayed_signals / sizeof relayed_signals[0])
 
 static struct sigaction original_actions[RELAYED_SIGNAL_COUNT];
 static bool relay_installed[RELAYED_SIGNAL_COUNT];
+
+void vt_relay_also(int signal_number)
+{
+    for (size_t i = 0; i + 1 < RELAYED_SIGNAL_COUNT; i++)
+        if (relayed_signals[i] == signal_number)
+            return; /* already relayed */
+    relayed_signals[RELAYED_SIGNAL_COUNT - 1] = signal_number;
+}
 static volatile sig_atomic_t relay_target_pid; /* 0 while there is no child to relay to */
 
 static void relay_signal_to_child(int signal_number, siginfo_t *info, void *context)
@@ -53,8 +63,11 @@ static void install_relays(void)
     relay.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&relay.sa_mask);
     for (size_t i = 0; i < RELAYED_SIGNAL_COUNT; i++)
-        sigaddset(&relay.sa_mask, relayed_signals[i]);
+        if (relayed_signals[i])
+            sigaddset(&relay.sa_mask, relayed_signals[i]);
     for (size_t i = 0; i < RELAYED_SIGNAL_COUNT; i++) {
+        if (!relayed_signals[i])
+            continue;
         sigaction(relayed_signals[i], NULL, &original_actions[i]);
         /* An ignored signal (nohup, a background job's SIGINT) stays ignored, for the child too. */
         relay_installed[i] = original_actions[i].sa_handler != SIG_IGN;
@@ -75,7 +88,8 @@ static void block_relayed_signals(sigset_t *previous_mask)
     sigset_t relayed;
     sigemptyset(&relayed);
     for (size_t i = 0; i < RELAYED_SIGNAL_COUNT; i++)
-        sigaddset(&relayed, relayed_signals[i]);
+        if (relayed_signals[i])
+            sigaddset(&relayed, relayed_signals[i]);
     sigprocmask(SIG_BLOCK, &relayed, previous_mask);
 }
 

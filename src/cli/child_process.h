@@ -9,4 +9,7 @@
  * process dies from the same signal (returning 128 + signal only if that is impossible). */
 int vt_run_child(char *const argv[], const char *who);
 
+/* Relays `signal_number` to the child as well (the live-dump signal). Call before vt_run_child. */
+void vt_relay_also(int signal_number);
+
 #endif
