@@ -86,10 +86,10 @@ fi
 
 report_dir="$repo_root/build/demo"
 mkdir -p "$report_dir"
-rm -f "$report_dir"/vramtrace.leaky.*.report.txt
+rm -f "$report_dir"/vramtrace.leaky.*
 status=0
 "$vramtrace" run ${run_options[@]+"${run_options[@]}"} \
-    --report "$report_dir/vramtrace.%n.%p.report.txt" -- "$example" || status=$?
+    --output "$report_dir/vramtrace.%n.%p.trace" -- "$example" || status=$?
 
 shopt -s nullglob
 reports=("$report_dir"/vramtrace.leaky.*.report.txt)
@@ -98,6 +98,10 @@ if ((${#reports[@]} == 0)); then
     exit 1
 fi
 echo "==> report written to ${reports[0]#"$repo_root/"}"
+traces=("$report_dir"/vramtrace.leaky.*.trace)
+if ((${#traces[@]} > 0)); then
+    echo "==> trace written to ${traces[0]#"$repo_root/"}"
+fi
 if ((status != 0)); then
     echo "==> leaky exited with status $status"
 fi
