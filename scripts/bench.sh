@@ -56,8 +56,12 @@ trap 'rm -rf "$work"' EXIT
 cd "$work" # anything a case leaves behind lands here
 
 # ---- cases --------------------------------------------------------------------------------------
-# Each case is a set of variables for `env`. The shim cases name every setting, so a user's own
-# VRAMTRACE_* variables cannot change them.
+# Each case is a set of variables for `env`, on top of an environment without LD_PRELOAD or any
+# VRAMTRACE_* variable of the user's.
+unset LD_PRELOAD
+while read -r variable; do
+    unset "$variable"
+done < <(compgen -e | grep '^VRAMTRACE_' || true)
 untraced=(LD_LIBRARY_PATH="$sim_dir")
 shim_common=(LD_LIBRARY_PATH="$sim_dir" LD_PRELOAD="$shim" VRAMTRACE_QUIET=1 VRAMTRACE_REPORT=none)
 case_names=(untraced nostack stack32 trace32)

@@ -10,7 +10,7 @@ echo "==> installing dependencies"
 
 setup_options=()
 if [[ -n "${CUDA_INCLUDE:-}" ]]; then
-    setup_options+=("-Dcuda_include=$CUDA_INCLUDE")
+    setup_options+=("-Dcuda-include=$CUDA_INCLUDE")
 fi
 
 log=$(mktemp)

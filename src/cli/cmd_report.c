@@ -5,6 +5,7 @@
  * sites, and the SUMMARY line — as text shaped like the exit report, or as JSON
  * (docs/report-json.md). The content is computed by src/trace/trace_report.c. */
 #define _GNU_SOURCE
+#include "analysis_common.h"
 #include "commands.h"
 #include "common/format.h"
 #include "common/options.h"
@@ -12,18 +13,16 @@
 #include "trace/symbolize.h"
 #include "trace/trace_report.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#define WHO "vramtrace report"
-#define USAGE_ERROR 2
-#define UNREADABLE 1
+#define COMMAND "report"
 #define REPORT_JSON_VERSION 1
 #define MAX_TOP 1000000
+#define LONG_REPLAY_EVENTS 3000000 /* about a second of replaying: say so on a terminal */
 
 struct report_settings {
     const char *path;
@@ -65,102 +64,73 @@ static void print_help(FILE *out)
             VT_DEFAULT_TOP);
 }
 
-static int usage_error(const char *format, const char *detail)
-{
-    fprintf(stderr, WHO ": ");
-    fprintf(stderr, format, detail);
-    fprintf(stderr, "\nTry 'vramtrace report --help'.\n");
-    return USAGE_ERROR;
-}
+enum report_option { OPTION_FORMAT, OPTION_DEVICE, OPTION_TOP, OPTION_AT };
 
-/* "12.5" (seconds), or a number with a unit: ns, us, ms, s, m (or min), h. */
-static bool parse_time(const char *text, uint64_t *nanoseconds)
-{
-    static const struct {
-        const char *suffix;
-        double scale;
-    } units[] = {{"", 1e9}, {"s", 1e9}, {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"m", 60e9}, {"min", 60e9}, {"h", 3600e9}};
-    if (!(text[0] >= '0' && text[0] <= '9') && !(text[0] == '.' && text[1] >= '0' && text[1] <= '9'))
-        return false; /* no sign, no "inf", no "nan", no hex */
-    char *end;
-    double value = strtod(text, &end);
-    if (end == text || !isfinite(value) || strpbrk(text, "xXpP"))
-        return false;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(end, units[i].suffix) == 0) {
-            double scaled = value * units[i].scale;
-            if (scaled >= 1.8e19)
-                return false;
-            *nanoseconds = (uint64_t)llround(scaled);
-            return true;
-        }
-    return false;
-}
+static const struct vt_cli_option_spec report_options[] = {
+    {"--format", 0, true, OPTION_FORMAT},
+    {"--device", 0, true, OPTION_DEVICE},
+    {"--top", 0, true, OPTION_TOP},
+    {"--at", 0, true, OPTION_AT},
+    {NULL, 0, false, 0},
+};
 
-/* Takes "--name VALUE" or "--name=VALUE" at argv[*index]; NULL when argv[*index] is not --name. */
-static const char *option_value(int argc, char **argv, int *index, const char *name, bool *missing)
+/* One option's value into the settings; returns -1, or the exit status of a usage error. */
+static int apply_option(int id, const char *value, struct report_settings *settings)
 {
-    const char *argument = argv[*index];
-    size_t length = strlen(name);
-    if (strncmp(argument, name, length) != 0)
-        return NULL;
-    if (argument[length] == '=')
-        return argument + length + 1;
-    if (argument[length] != '\0')
-        return NULL;
-    if (*index + 1 >= argc) {
-        *missing = true;
-        return NULL;
+    uint64_t top;
+    switch (id) {
+    case OPTION_FORMAT:
+        if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0)
+            return vt_cli_usage_error(COMMAND, "--format '%s' is not valid; accepted: text, json", value);
+        settings->json = strcmp(value, "json") == 0;
+        return -1;
+    case OPTION_DEVICE:
+        if (!vt_cli_parse_device(value, &settings->report.device))
+            return vt_cli_usage_error(COMMAND, "--device '%s' is not valid; accepted: a device ordinal from 0 to %d",
+                                      value, VT_MODEL_MAX_DEVICES - 1);
+        return -1;
+    case OPTION_TOP:
+        if (!vt_parse_count(value, 0, MAX_TOP, &top))
+            return vt_cli_usage_error(COMMAND, "--top '%s' is not valid; accepted: a whole number from 0 to %d", value,
+                                      MAX_TOP);
+        settings->top = (unsigned)top;
+        return -1;
+    default: /* OPTION_AT */
+        if (!vt_cli_parse_time(value, "s", &settings->report.at_ns))
+            return vt_cli_usage_error(COMMAND,
+                                      "--at '%s' is not a time; use seconds since the start (12.5) or a number with "
+                                      "a unit: ns, us, ms, s, m, h (1500ms, 2m)",
+                                      value);
+        settings->report.at_time = true;
+        return -1;
     }
-    return argv[++*index];
 }
 
 /* Returns -1 when the settings are complete, else the exit status to return now. */
 static int parse_arguments(int argc, char **argv, struct report_settings *settings)
 {
     *settings = (struct report_settings){.top = VT_DEFAULT_TOP, .report = {.device = VT_GROUPS_ALL_DEVICES}};
-    bool options_done = false;
-    for (int i = 1; i < argc; i++) {
-        const char *argument = argv[i];
-        bool missing = false;
-        const char *value;
-        if (options_done || argument[0] != '-' || strcmp(argument, "-") == 0) {
+    struct vt_cli_parser parser;
+    vt_cli_parser_start(&parser, COMMAND, argc, argv, report_options);
+    const struct vt_cli_option_spec *option;
+    const char *value;
+    int status;
+    while (vt_cli_next_argument(&parser, &option, &value, &status)) {
+        if (!option) {
             if (settings->path)
-                return usage_error("one trace at a time; '%s' is one too many", argument);
-            settings->path = argument;
-        } else if (strcmp(argument, "--") == 0) {
-            options_done = true;
-        } else if (strcmp(argument, "-h") == 0 || strcmp(argument, "--help") == 0) {
+                return vt_cli_usage_error(COMMAND, "one trace at a time; '%s' is one too many", value);
+            settings->path = value;
+        } else if (option->id == VT_CLI_HELP_ID) {
             print_help(stdout);
             return 0;
-        } else if ((value = option_value(argc, argv, &i, "--format", &missing))) {
-            if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0)
-                return usage_error("--format '%s' is not valid; accepted: text, json", value);
-            settings->json = strcmp(value, "json") == 0;
-        } else if ((value = option_value(argc, argv, &i, "--device", &missing))) {
-            uint64_t device;
-            if (!vt_parse_count(value, 0, VT_MODEL_MAX_DEVICES - 1, &device))
-                return usage_error("--device '%s' is not valid; accepted: a device ordinal from 0 to 63", value);
-            settings->report.device = (int)device;
-        } else if ((value = option_value(argc, argv, &i, "--top", &missing))) {
-            uint64_t top;
-            if (!vt_parse_count(value, 0, MAX_TOP, &top))
-                return usage_error("--top '%s' is not valid; accepted: a whole number from 0 to 1000000", value);
-            settings->top = (unsigned)top;
-        } else if ((value = option_value(argc, argv, &i, "--at", &missing))) {
-            if (!parse_time(value, &settings->report.at_ns))
-                return usage_error("--at '%s' is not a time; use seconds since the start (12.5) or a number "
-                                   "with a unit: ns, us, ms, s, m, h (1500ms, 2m)",
-                                   value);
-            settings->report.at_time = true;
-        } else if (missing) {
-            return usage_error("%s needs a value", argument);
-        } else {
-            return usage_error("unknown option '%s'", argument);
+        } else if ((status = apply_option(option->id, value, settings)) >= 0) {
+            return status;
         }
     }
+    if (status >= 0)
+        return status;
     if (!settings->path)
-        return usage_error("%s", "no trace given: vramtrace report TRACE");
+        return vt_cli_usage_error(COMMAND, "no trace given: vramtrace report TRACE");
     return -1;
 }
 
@@ -178,14 +148,14 @@ static const char *kind_title(unsigned kind)
     return kind < VT_KIND_COUNT ? titles[kind] : "Memory";
 }
 
-/* "device 3", or for the host `host_name` ("host", "host (pinned)"). */
-static const char *slot_name(int device, const char *host_name, char *out, size_t size)
+/* "device 3"; the host as in the exit report's peaks. */
+static const char *peak_slot_name(int device, char *out, size_t size)
 {
-    if (device < 0)
-        snprintf(out, size, "%s", host_name);
-    else
-        snprintf(out, size, "device %d", device);
-    return out;
+    if (device < 0) {
+        snprintf(out, size, "host (pinned)");
+        return out;
+    }
+    return vt_cli_device_name(device, out, size);
 }
 
 /* Leaked memory: the live set's bytes and count over the kinds that are memory use. */
@@ -336,7 +306,7 @@ static void text_usage(const struct text_output *text)
             any = true;
             bool reserved = kind == VT_KIND_ADDRESS_SPACE;
             fprintf(out, "  %s, %s memory%s: %s %llu byte(s) (%s) in %llu allocation(s) at the end; peak %llu byte(s) (%s) at %.3f s\n",
-                    slot_name(vt_device_of_slot(shown_slot), "host", where, sizeof where), vt_memory_kind_name(kind),
+                    vt_cli_device_name(vt_device_of_slot(shown_slot), where, sizeof where), vt_memory_kind_name(kind),
                     reserved ? " (not memory use)" : "", reserved ? "reserved" : "leaked",
                     (unsigned long long)counter->current_bytes, vt_format_bytes(counter->current_bytes, human, sizeof human),
                     (unsigned long long)counter->live_count, (unsigned long long)counter->peak_bytes,
@@ -420,7 +390,7 @@ static void text_peaks(const struct text_output *text)
     for (size_t i = 0; i < report->peak_count; i++) {
         const struct vt_report_peak *peak = &report->peaks[i];
         const struct vt_usage_counter *in_use = &peak->usage.in_use;
-        fprintf(out, "  %s: %llu byte(s) (%s) at %.3f s", slot_name(peak->device, "host (pinned)", where, sizeof where),
+        fprintf(out, "  %s: %llu byte(s) (%s) at %.3f s", peak_slot_name(peak->device, where, sizeof where),
                 (unsigned long long)in_use->peak_bytes, vt_format_bytes(in_use->peak_bytes, human, sizeof human),
                 seconds(in_use->peak_time_ns));
         if (peak->device >= 0)
@@ -437,7 +407,7 @@ static void text_peaks(const struct text_output *text)
         uint64_t bytes, count;
         memory_totals(&peak->snapshot, &bytes, &count);
         fprintf(out, "Peak snapshot of %s: %llu byte(s) (%s) in %llu allocation(s) live at %.3f s\n\n",
-                slot_name(peak->device, "host (pinned)", where, sizeof where), (unsigned long long)bytes,
+                peak_slot_name(peak->device, where, sizeof where), (unsigned long long)bytes,
                 vt_format_bytes(bytes, human, sizeof human), (unsigned long long)count,
                 seconds(peak->usage.in_use.peak_time_ns));
         for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++)
@@ -866,28 +836,29 @@ int vt_cmd_report(int argc, char **argv)
         return early;
 
     struct vt_trace_model model;
-    struct vt_model_load_options load_options = {.progress = isatty(STDERR_FILENO) ? stderr : NULL};
-    char error[4096 + 256];
-    if (vt_model_load(&model, settings.path, &load_options, error, sizeof error) != VT_TRACE_OPENED) {
-        fprintf(stderr, WHO ": %s\n", error);
-        return UNREADABLE;
-    }
-    vt_model_warn_tail(&model, stderr);
-    if (settings.report.device != VT_GROUPS_ALL_DEVICES && !vt_model_has_device(&model, settings.report.device)) {
-        char device[16];
-        snprintf(device, sizeof device, "%d", settings.report.device);
+    if (!vt_cli_load_trace(&model, settings.path, COMMAND))
+        return VT_CLI_EXIT_UNREADABLE;
+    if (!vt_cli_device_in_trace(&model, settings.report.device, COMMAND)) {
         vt_model_free(&model);
-        return usage_error("--device %s: the trace has no such device", device);
+        return VT_CLI_EXIT_USAGE;
     }
-    struct vt_report report;
-    struct vt_symbolizer *symbolizer = vt_symbolizer_open(&model, stderr);
+    bool long_work = isatty(STDERR_FILENO) && model.event_count >= LONG_REPLAY_EVENTS;
+    if (long_work) {
+        fprintf(stderr, "vramtrace: replaying %zu events...", model.event_count);
+        fflush(stderr);
+    }
+    struct vt_report report = {0};
+    struct vt_symbolizer *symbolizer = vt_cli_open_symbolizer(&model, COMMAND);
     if (!symbolizer || !vt_report_build(&report, &model, &settings.report)) {
-        fprintf(stderr, WHO ": out of memory while reporting %s\n", settings.path);
+        if (symbolizer)
+            fprintf(stderr, "vramtrace " COMMAND ": out of memory while reporting %s\n", settings.path);
         vt_report_free(&report);
         vt_symbolizer_close(symbolizer);
         vt_model_free(&model);
-        return UNREADABLE;
+        return VT_CLI_EXIT_UNREADABLE;
     }
+    if (long_work)
+        fprintf(stderr, "\r\033[K");
     if (settings.json)
         render_json(stdout, &report, symbolizer, settings.top);
     else

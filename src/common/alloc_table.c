@@ -1,4 +1,10 @@
 /* common/alloc_table.c — live allocations keyed by address (see alloc_table.h). */
+#include <stdint.h>
+
+/* Keys are 64-bit addresses: one multiplication spreads them (every HASH_* use of the table is in
+ * this file, so defining it before uthash.h is included covers them all). */
+#define HASH_FUNCTION(keyptr, keylen, hashv) \
+    ((hashv) = (unsigned)((*(const uint64_t *)(keyptr) * 0x9e3779b97f4a7c15u) >> 32))
 #include "common/alloc_table.h"
 
 #include <string.h>

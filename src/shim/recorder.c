@@ -173,6 +173,10 @@ bool recorder_is_enabled(void)
 static void insert_live(enum record_space space, const struct alloc_record *record)
 {
     struct alloc_table *table = &live_tables[space];
+    if (alloc_table_insert(table, record)) {
+        account_alloc(record);
+        return;
+    }
     struct alloc_record stale;
     if (alloc_table_remove(table, record->address, &stale))
         account_free(&stale); /* its free went by a path we do not see; the key is reused */

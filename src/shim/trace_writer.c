@@ -31,7 +31,7 @@
 
 enum {
     TRACE_CHUNK_BYTES = 1 << 20,
-    TRACE_CHUNKS_IN_MEMORY = 64, /* 64 MiB of raw events waiting at most */
+    TRACE_CHUNKS_IN_MEMORY = 48, /* 48 MiB of raw events waiting at most: the recorder stays under 64 MiB */
     TRACE_ZSTD_LEVEL = 3,
     TRACE_EXIT_WAIT_SECONDS = 10,
 };

@@ -4,7 +4,7 @@
  * arrive, on request (out of memory, live dump) and at exit. A process killed at any moment leaves
  * a file readable up to its last complete chunk.
  *
- * Memory is bounded: at most TRACE_CHUNKS_IN_MEMORY chunks wait for the writer; beyond that events
+ * Memory is bounded: at most 48 chunks of 1 MiB wait for the writer; beyond that events
  * are dropped, counted, and a DROPPED record says how many.
  */
 #ifndef VT_SHIM_TRACE_WRITER_H

@@ -46,7 +46,7 @@ struct loader {
     /* progress */
     FILE *progress;
     struct timespec started;
-    bool progress_shown;
+    double progress_shown_at; /* seconds since started; 0: not shown yet */
 };
 
 static bool add_device(struct loader *loader, const struct vt_trace_record *record)
@@ -281,15 +281,16 @@ static double seconds_since(const struct timespec *start)
 
 static void show_progress(struct loader *loader, const struct vt_trace_reader *reader)
 {
-    if (!loader->progress || seconds_since(&loader->started) < 1.0)
-        return;
+    double elapsed = loader->progress ? seconds_since(&loader->started) : 0;
+    if (elapsed < 1.0 || elapsed < loader->progress_shown_at + 0.25)
+        return; /* quiet for the first second, then four updates a second */
     char done[32], total[32];
     unsigned percent = reader->file_bytes ? (unsigned)(reader->next_offset * 100 / reader->file_bytes) : 100;
     fprintf(loader->progress, "\rvramtrace: reading %s: %3u%% (%s of %s, %zu events)\033[K",
             loader->model->path, percent, vt_format_bytes(reader->next_offset, done, sizeof done),
             vt_format_bytes(reader->file_bytes, total, sizeof total), loader->model->event_count);
     fflush(loader->progress);
-    loader->progress_shown = true;
+    loader->progress_shown_at = elapsed;
 }
 
 enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char *path,
@@ -311,7 +312,7 @@ enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char
         if (reader.chunk_count != chunks_seen && (chunks_seen = reader.chunk_count) % 64 == 0)
             show_progress(&loader, &reader);
     }
-    if (loader.progress_shown) {
+    if (loader.progress_shown_at > 0) {
         fprintf(loader.progress, "\r\033[K");
         fflush(loader.progress);
     }

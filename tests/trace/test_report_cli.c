@@ -134,8 +134,10 @@ Test(report_cli, device_option_keeps_one_device)
 
     run = run_report((const char *[]){path, "--device", "5", NULL});
     cr_assert_eq(run.exit_code, 2);
-    cr_assert_str_eq(run.err, "vramtrace report: --device 5: the trace has no such device\n"
-                              "Try 'vramtrace report --help'.\n");
+    char expected[1024];
+    snprintf(expected, sizeof expected,
+             "vramtrace report: --device 5: the trace %s has no such device\nTry 'vramtrace report --help'.\n", path);
+    cr_assert_str_eq(run.err, expected);
     process_result_free(&run);
 }
 
@@ -295,7 +297,7 @@ Test(report_cli, usage_errors_exit_2)
                  "vramtrace report: --device 'gpu' is not valid; accepted: a device ordinal from 0 to 63\n"
                  "Try 'vramtrace report --help'.\n");
     assert_fails((const char *[]){path, "--top", NULL}, 2,
-                 "vramtrace report: --top needs a value\nTry 'vramtrace report --help'.\n");
+                 "vramtrace report: option '--top' needs a value\nTry 'vramtrace report --help'.\n");
     assert_fails((const char *[]){path, "--colour", NULL}, 2,
                  "vramtrace report: unknown option '--colour'\nTry 'vramtrace report --help'.\n");
     char message[1024];

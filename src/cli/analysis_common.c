@@ -1,0 +1,309 @@
+/* cli/analysis_common.c — shared by the analysis commands (see analysis_common.h): argument
+ * parsing, times, loading traces, frame names, and the text-keyed table of allocation sites. */
+#define _GNU_SOURCE
+#include "analysis_common.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uthash.h>
+
+#include "common/options.h"
+
+/* ---- command line ---------------------------------------------------------------------------- */
+
+static const struct vt_cli_option_spec help_spec = {"--help", 'h', false, VT_CLI_HELP_ID};
+
+int vt_cli_usage_error(const char *command, const char *format, ...)
+{
+    va_list arguments;
+    va_start(arguments, format);
+    fprintf(stderr, "vramtrace %s: ", command);
+    vfprintf(stderr, format, arguments);
+    fprintf(stderr, "\nTry 'vramtrace %s --help'.\n", command);
+    va_end(arguments);
+    return VT_CLI_EXIT_USAGE;
+}
+
+void vt_cli_parser_start(struct vt_cli_parser *parser, const char *command, int argc, char **argv,
+                         const struct vt_cli_option_spec *specs)
+{
+    *parser = (struct vt_cli_parser){.command = command, .argc = argc, .argv = argv, .index = 1, .specs = specs};
+}
+
+static const struct vt_cli_option_spec *spec_by_long_name(const struct vt_cli_parser *parser, const char *name,
+                                                          size_t length)
+{
+    if (length == strlen(help_spec.long_name) && strncmp(name, help_spec.long_name, length) == 0)
+        return &help_spec;
+    for (const struct vt_cli_option_spec *spec = parser->specs; spec->long_name; spec++)
+        if (strlen(spec->long_name) == length && strncmp(spec->long_name, name, length) == 0)
+            return spec;
+    return NULL;
+}
+
+static const struct vt_cli_option_spec *spec_by_short_name(const struct vt_cli_parser *parser, char name)
+{
+    if (name == help_spec.short_name)
+        return &help_spec;
+    for (const struct vt_cli_option_spec *spec = parser->specs; spec->long_name; spec++)
+        if (spec->short_name && spec->short_name == name)
+            return spec;
+    return NULL;
+}
+
+bool vt_cli_next_argument(struct vt_cli_parser *parser, const struct vt_cli_option_spec **option, const char **value,
+                          int *status)
+{
+    *option = NULL;
+    *value = NULL;
+    *status = -1;
+    if (parser->index >= parser->argc)
+        return false;
+    const char *argument = parser->argv[parser->index++];
+    if (!parser->options_done && strcmp(argument, "--") == 0) {
+        parser->options_done = true;
+        return vt_cli_next_argument(parser, option, value, status);
+    }
+    if (parser->options_done || argument[0] != '-' || argument[1] == '\0' ||
+        (argument[1] >= '0' && argument[1] <= '9')) {
+        *value = argument; /* positional ("-" and negative numbers included) */
+        return true;
+    }
+    const struct vt_cli_option_spec *spec;
+    const char *attached = NULL; /* --name=VALUE or -xVALUE */
+    if (argument[1] == '-') {
+        const char *equals = strchr(argument, '=');
+        size_t length = equals ? (size_t)(equals - argument) : strlen(argument);
+        spec = spec_by_long_name(parser, argument, length);
+        if (!spec) {
+            *status = vt_cli_usage_error(parser->command, "unknown option '%.*s'", (int)length, argument);
+            return false;
+        }
+        if (equals) {
+            if (!spec->takes_value) {
+                *status = vt_cli_usage_error(parser->command, "option '%s' takes no value", spec->long_name);
+                return false;
+            }
+            attached = equals + 1;
+        }
+    } else {
+        spec = spec_by_short_name(parser, argument[1]);
+        if (!spec) {
+            *status = vt_cli_usage_error(parser->command, "unknown option '%.2s'", argument);
+            return false;
+        }
+        if (argument[2] != '\0') {
+            if (!spec->takes_value) {
+                *status = vt_cli_usage_error(parser->command, "unknown option '%s'", argument);
+                return false;
+            }
+            attached = argument + 2;
+        }
+    }
+    *option = spec;
+    if (!spec->takes_value)
+        return true;
+    if (attached) {
+        *value = attached;
+        return true;
+    }
+    if (parser->index >= parser->argc) {
+        *status = vt_cli_usage_error(parser->command, "option '%s' needs a value", spec->long_name);
+        return false;
+    }
+    *value = parser->argv[parser->index++];
+    return true;
+}
+
+bool vt_cli_parse_time(const char *text, const char *bare_unit, uint64_t *nanoseconds)
+{
+    static const struct {
+        const char *suffix;
+        double scale;
+    } units[] = {{"s", 1e9}, {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"m", 60e9}, {"min", 60e9}, {"h", 3600e9}};
+    if (!text || !((text[0] >= '0' && text[0] <= '9') || (text[0] == '.' && text[1] >= '0' && text[1] <= '9')))
+        return false; /* no sign, no "inf", no "nan" */
+    char *end;
+    double value = strtod(text, &end);
+    if (end == text || !isfinite(value) || strpbrk(text, "xXpP"))
+        return false; /* no hexadecimal */
+    const char *suffix = *end ? end : bare_unit;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(suffix, units[i].suffix) == 0) {
+            double scaled = value * units[i].scale;
+            if (scaled >= 1.8e19)
+                return false;
+            *nanoseconds = (uint64_t)llround(scaled);
+            return true;
+        }
+    return false;
+}
+
+bool vt_cli_parse_device(const char *text, int *device)
+{
+    uint64_t ordinal;
+    if (!vt_parse_count(text, 0, VT_MODEL_MAX_DEVICES - 1, &ordinal))
+        return false;
+    *device = (int)ordinal;
+    return true;
+}
+
+/* ---- loading --------------------------------------------------------------------------------- */
+
+bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command)
+{
+    struct vt_model_load_options options = {.progress = isatty(STDERR_FILENO) ? stderr : NULL};
+    char error[4096 + 256];
+    if (vt_model_load(model, path, &options, error, sizeof error) != VT_TRACE_OPENED) {
+        fprintf(stderr, "vramtrace %s: %s\n", command, error);
+        vt_model_free(model);
+        return false;
+    }
+    vt_model_warn_tail(model, stderr);
+    return true;
+}
+
+bool vt_cli_device_in_trace(const struct vt_trace_model *model, int device, const char *command)
+{
+    if (device == VT_GROUPS_ALL_DEVICES || vt_model_has_device(model, device))
+        return true;
+    vt_cli_usage_error(command, "--device %d: the trace %s has no such device", device, model->path);
+    return false;
+}
+
+struct vt_symbolizer *vt_cli_open_symbolizer(const struct vt_trace_model *model, const char *command)
+{
+    struct vt_symbolizer *symbolizer = vt_symbolizer_open(model, stderr);
+    if (!symbolizer)
+        fprintf(stderr, "vramtrace %s: out of memory while opening the symbolizer\n", command);
+    return symbolizer;
+}
+
+/* ---- naming -------------------------------------------------------------------------------- */
+
+const char *vt_cli_frame_name(struct vt_symbolizer *symbolizer, uint64_t return_address, char *out, size_t size)
+{
+    const struct vt_symbol *symbol = vt_symbolize(symbolizer, return_address);
+    if (symbol->function && strcmp(symbol->function, "??") != 0)
+        snprintf(out, size, "%s", symbol->function);
+    else if (symbol->module_path)
+        snprintf(out, size, "%s+0x%llx", vt_path_basename(symbol->module_path),
+                 (unsigned long long)symbol->module_offset);
+    else
+        snprintf(out, size, "0x%llx", (unsigned long long)return_address);
+    return out;
+}
+
+const char *vt_cli_device_name(int device, char *out, size_t size)
+{
+    if (device < 0)
+        snprintf(out, size, "host");
+    else
+        snprintf(out, size, "device %d", device);
+    return out;
+}
+
+size_t vt_cli_used_slots(const struct vt_replay *replay, int device, int slots[VT_MODEL_SLOT_COUNT])
+{
+    size_t count = 0;
+    for (int position = 1; position <= VT_MODEL_SLOT_COUNT; position++) {
+        int slot = position % VT_MODEL_SLOT_COUNT; /* devices first, the host (slot 0) last */
+        if (device != VT_GROUPS_ALL_DEVICES && slot != vt_slot_of_device(device))
+            continue;
+        if (replay->usage[slot].in_use.peak_bytes > 0)
+            slots[count++] = slot;
+    }
+    return count;
+}
+
+/* ---- allocation sites keyed by text ---------------------------------------------------------- */
+
+struct site_index_entry {
+    const char *key; /* the site's own copy */
+    size_t position;
+    UT_hash_handle hh;
+};
+
+bool vt_cli_site_add(struct vt_cli_site_table *table, const char *key, int side, const struct vt_group *group)
+{
+    struct site_index_entry *index = table->index, *entry = NULL;
+    HASH_FIND_STR(index, key, entry);
+    if (!entry) {
+        if (table->count == table->capacity) {
+            size_t capacity = table->capacity ? 2 * table->capacity : 64;
+            struct vt_cli_site *grown = realloc(table->sites, capacity * sizeof *grown);
+            if (!grown)
+                return !(table->out_of_memory = true);
+            table->sites = grown;
+            table->capacity = capacity;
+        }
+        entry = calloc(1, sizeof *entry);
+        char *copy = strdup(key);
+        if (!entry || !copy) {
+            free(entry);
+            free(copy);
+            return !(table->out_of_memory = true);
+        }
+        table->sites[table->count] = (struct vt_cli_site){
+            .key = copy, .stack_id = group->stack_id, .side = side, .api = group->api, .kind = group->kind};
+        entry->key = copy;
+        entry->position = table->count++;
+        HASH_ADD_KEYPTR(hh, index, entry->key, strlen(entry->key), entry);
+        table->index = index;
+    }
+    struct vt_cli_site *site = &table->sites[entry->position];
+    site->bytes[side] += group->bytes;
+    site->count[side] += group->count;
+    return true;
+}
+
+void vt_cli_site_table_free(struct vt_cli_site_table *table)
+{
+    struct site_index_entry *index = table->index, *entry, *next;
+    HASH_ITER(hh, index, entry, next)
+    {
+        HASH_DEL(index, entry);
+        free(entry);
+    }
+    for (size_t i = 0; i < table->count; i++)
+        free(table->sites[i].key);
+    free(table->sites);
+    memset(table, 0, sizeof *table);
+}
+
+void vt_cli_text_append(struct vt_cli_text *text, const char *piece)
+{
+    size_t length = strlen(piece);
+    if (text->failed)
+        return;
+    if (text->length + length + 1 > text->capacity) {
+        size_t capacity = text->capacity ? text->capacity : 256;
+        while (capacity < text->length + length + 1)
+            capacity *= 2;
+        char *grown = realloc(text->text, capacity);
+        if (!grown) {
+            text->failed = true;
+            return;
+        }
+        text->text = grown;
+        text->capacity = capacity;
+    }
+    memcpy(text->text + text->length, piece, length + 1);
+    text->length += length;
+}
+
+void vt_cli_text_clear(struct vt_cli_text *text)
+{
+    text->length = 0;
+    if (text->text)
+        text->text[0] = '\0';
+}
+
+void vt_cli_text_free(struct vt_cli_text *text)
+{
+    free(text->text);
+    memset(text, 0, sizeof *text);
+}

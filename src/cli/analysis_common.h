@@ -1,0 +1,112 @@
+/* cli/analysis_common.h — what the trace analysis commands (timeline, flame, diff, top, dump)
+ * share: their command-line parsing, time values, loading a trace with the usual messages, naming
+ * a frame the same way everywhere, and a table of allocation sites keyed by their symbolized
+ * frames (which, unlike stack ids and addresses, match across runs). */
+#ifndef VT_CLI_ANALYSIS_COMMON_H
+#define VT_CLI_ANALYSIS_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "trace/symbolize.h"
+#include "trace/trace_model.h"
+
+#define VT_CLI_EXIT_UNREADABLE 1
+#define VT_CLI_EXIT_USAGE 2
+
+/* ---- command line ---------------------------------------------------------------------------- */
+
+struct vt_cli_option_spec {
+    const char *long_name; /* "--device" */
+    char short_name;       /* 'o' for -o; 0: none */
+    bool takes_value;      /* --name VALUE, --name=VALUE, -x VALUE, -xVALUE */
+    int id;                /* the command's own identifier for it */
+};
+
+struct vt_cli_parser {
+    const char *command;                     /* "timeline": messages say "vramtrace timeline: ..." */
+    int argc;
+    char **argv;
+    int index;                               /* next argument to read (start at 1) */
+    bool options_done;                       /* after "--" */
+    const struct vt_cli_option_spec *specs;  /* terminated by a NULL long_name */
+};
+
+#define VT_CLI_HELP_ID (-1) /* -h and --help: added to every command's options */
+
+void vt_cli_parser_start(struct vt_cli_parser *parser, const char *command, int argc, char **argv,
+                         const struct vt_cli_option_spec *specs);
+/* The next argument: returns true with *option NULL and *value the argument for a positional
+ * argument, or with *option the matched spec (and *value its value, if it takes one). False at
+ * the end (*status = -1) or after a usage error was printed (*status = 2). */
+bool vt_cli_next_argument(struct vt_cli_parser *parser, const struct vt_cli_option_spec **option, const char **value,
+                          int *status);
+
+/* Prints "vramtrace COMMAND: <message>" and "Try 'vramtrace COMMAND --help'." on stderr; returns 2. */
+int vt_cli_usage_error(const char *command, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+/* A duration or a time since the trace started: a number in `bare_unit` ("s" or "ms"), or with a
+ * unit: ns, us, ms, s, m (or min), h ("1500ms", "2m", "0.5"). */
+bool vt_cli_parse_time(const char *text, const char *bare_unit, uint64_t *nanoseconds);
+/* A device ordinal, 0 to VT_MODEL_MAX_DEVICES - 1. */
+bool vt_cli_parse_device(const char *text, int *device);
+
+/* ---- loading --------------------------------------------------------------------------------- */
+
+/* Loads a trace; on failure says why ("vramtrace COMMAND: <reader's message>") and returns false.
+ * Prints the truncated-tail warning, and progress on stderr when it is a terminal and loading takes
+ * over a second. */
+bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command);
+/* Checks that --device names a device the trace knows (VT_GROUPS_ALL_DEVICES always does); else
+ * prints a usage error. */
+bool vt_cli_device_in_trace(const struct vt_trace_model *model, int device, const char *command);
+/* Opens the symbolizer (module warnings to stderr) or says "out of memory". */
+struct vt_symbolizer *vt_cli_open_symbolizer(const struct vt_trace_model *model, const char *command);
+
+/* ---- naming -------------------------------------------------------------------------------- */
+
+/* A frame's name in one word-ish piece: the function, else "module+0xoffset", else "0xaddress". */
+const char *vt_cli_frame_name(struct vt_symbolizer *symbolizer, uint64_t return_address, char *out, size_t size);
+/* "device 3", or "host" for -1. */
+const char *vt_cli_device_name(int device, char *out, size_t size);
+/* The usage slots whose memory (device, host-pinned, managed) was ever in use, devices first then
+ * the host, restricted to `device` unless it is VT_GROUPS_ALL_DEVICES; returns how many. */
+size_t vt_cli_used_slots(const struct vt_replay *replay, int device, int slots[VT_MODEL_SLOT_COUNT]);
+
+/* ---- allocation sites keyed by text ---------------------------------------------------------- */
+
+/* Bytes and count per site on up to two sides (diff's A and B; flame uses side 0 only). A site
+ * remembers the first stack it was seen with, and on which side, to show its frames. */
+struct vt_cli_site {
+    char *key;
+    uint64_t bytes[2], count[2];
+    uint32_t stack_id;
+    int side;      /* the side whose model stack_id belongs to */
+    uint16_t api;
+    uint8_t kind;
+};
+
+struct vt_cli_site_table {
+    struct vt_cli_site *sites;
+    size_t count, capacity;
+    void *index; /* key -> position */
+    bool out_of_memory;
+};
+
+/* Adds bytes and count to the site with this key on `side` (creating it). False when out of memory. */
+bool vt_cli_site_add(struct vt_cli_site_table *table, const char *key, int side, const struct vt_group *group);
+void vt_cli_site_table_free(struct vt_cli_site_table *table);
+
+/* A growable text buffer for building keys. */
+struct vt_cli_text {
+    char *text;
+    size_t length, capacity;
+    bool failed;
+};
+void vt_cli_text_append(struct vt_cli_text *text, const char *piece);
+void vt_cli_text_clear(struct vt_cli_text *text);
+void vt_cli_text_free(struct vt_cli_text *text);
+
+#endif
