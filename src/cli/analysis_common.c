@@ -153,16 +153,17 @@ bool vt_cli_parse_device(const char *text, int *device)
 
 /* ---- loading --------------------------------------------------------------------------------- */
 
-bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command)
+bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce)
 {
-    struct vt_model_load_options options = {.progress = isatty(STDERR_FILENO) ? stderr : NULL};
+    struct vt_model_load_options options = {.progress = announce && isatty(STDERR_FILENO) ? stderr : NULL};
     char error[4096 + 256];
     if (vt_model_load(model, path, &options, error, sizeof error) != VT_TRACE_OPENED) {
         fprintf(stderr, "vramtrace %s: %s\n", command, error);
         vt_model_free(model);
         return false;
     }
-    vt_model_warn_tail(model, stderr);
+    if (announce)
+        vt_model_warn_tail(model, stderr);
     return true;
 }
 

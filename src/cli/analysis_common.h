@@ -56,9 +56,9 @@ bool vt_cli_parse_device(const char *text, int *device);
 /* ---- loading --------------------------------------------------------------------------------- */
 
 /* Loads a trace; on failure says why ("vramtrace COMMAND: <reader's message>") and returns false.
- * Prints the truncated-tail warning, and progress on stderr when it is a terminal and loading takes
- * over a second. */
-bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command);
+ * With `announce`, prints the truncated-tail warning, and progress on stderr when it is a terminal
+ * and loading takes over a second (top, reloading a trace that is being written, does not). */
+bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce);
 /* Checks that --device names a device the trace knows (VT_GROUPS_ALL_DEVICES always does); else
  * prints a usage error. */
 bool vt_cli_device_in_trace(const struct vt_trace_model *model, int device, const char *command);

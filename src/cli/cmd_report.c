@@ -216,37 +216,37 @@ static void text_mappings(FILE *out, const struct vt_groups *groups, const struc
         fprintf(out, "%s\n", group->count > group->handles_kept ? ", ..." : "");
 }
 
-/* "<title> of N byte(s) (...) in M allocation(s) of <kind> memory, <API>, allocated from:" and
- * the stack, for each group of `kind` up to --top, then one line for the rest. */
+struct text_group_context {
+    const struct text_output *text;
+    const struct vt_groups *groups;
+    const char *title;
+};
+
+/* "<title> of N byte(s) (...) in M allocation(s) of <kind> memory, <API>, allocated from:", the
+ * mappings of cuMemCreate memory, and the stack. */
+static void text_group(const struct vt_group *group, void *context)
+{
+    const struct text_group_context *shown = context;
+    FILE *out = shown->text->out;
+    char human[32];
+    fprintf(out, "%s of %llu byte(s) (%s) in %llu allocation(s) of %s memory, %s, allocated from:\n", shown->title,
+            (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
+            (unsigned long long)group->count, vt_memory_kind_name(group->kind), vt_api_name(group->api));
+    text_mappings(out, shown->groups, group);
+    text_stack(shown->text, group->stack_id);
+    fputc('\n', out);
+}
+
+/* The groups of `kind` up to --top, then one line for the rest. */
 static void text_groups(const struct text_output *text, const struct vt_groups *groups, unsigned kind,
                         const char *title)
 {
-    FILE *out = text->out;
-    char human[32];
-    unsigned shown = 0;
-    uint64_t hidden_groups = 0, hidden_bytes = 0, hidden_count = 0;
-    for (size_t i = 0; i < groups->group_count; i++) {
-        const struct vt_group *group = &groups->groups[i];
-        if (group->kind != kind)
-            continue;
-        if (shown == text->top) {
-            hidden_groups++;
-            hidden_bytes += group->bytes;
-            hidden_count += group->count;
-            continue;
-        }
-        shown++;
-        fprintf(out, "%s of %llu byte(s) (%s) in %llu allocation(s) of %s memory, %s, allocated from:\n", title,
-                (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
-                (unsigned long long)group->count, vt_memory_kind_name(kind), vt_api_name(group->api));
-        text_mappings(out, groups, group);
-        text_stack(text, group->stack_id);
-        fputc('\n', out);
-    }
-    if (hidden_groups)
-        fprintf(out, "... and %llu more group(s): %llu byte(s) in %llu allocation(s) (--top %u shows %u per kind)\n\n",
-                (unsigned long long)hidden_groups, (unsigned long long)hidden_bytes,
-                (unsigned long long)hidden_count, text->top, text->top);
+    struct text_group_context context = {text, groups, title};
+    struct vt_groups_rest rest = vt_groups_top(groups, kind, text->top, text_group, &context);
+    if (rest.groups)
+        fprintf(text->out, "... and %llu more group(s): %llu byte(s) in %llu allocation(s) (--top %u shows %u per kind)\n\n",
+                (unsigned long long)rest.groups, (unsigned long long)rest.bytes, (unsigned long long)rest.count,
+                text->top, text->top);
 }
 
 static void text_header(const struct text_output *text)
@@ -305,9 +305,9 @@ static void text_usage(const struct text_output *text)
                 continue;
             any = true;
             bool reserved = kind == VT_KIND_ADDRESS_SPACE;
-            fprintf(out, "  %s, %s memory%s: %s %llu byte(s) (%s) in %llu allocation(s) at the end; peak %llu byte(s) (%s) at %.3f s\n",
+            fprintf(out, "  %s, %s%s: %s %llu byte(s) (%s) in %llu allocation(s) at the end; peak %llu byte(s) (%s) at %.3f s\n",
                     vt_cli_device_name(vt_device_of_slot(shown_slot), where, sizeof where), vt_memory_kind_name(kind),
-                    reserved ? " (not memory use)" : "", reserved ? "reserved" : "leaked",
+                    reserved ? " (not memory use)" : " memory", reserved ? "reserved" : "leaked",
                     (unsigned long long)counter->current_bytes, vt_format_bytes(counter->current_bytes, human, sizeof human),
                     (unsigned long long)counter->live_count, (unsigned long long)counter->peak_bytes,
                     vt_format_bytes(counter->peak_bytes, peak_human, sizeof peak_human), seconds(counter->peak_time_ns));
@@ -573,6 +573,17 @@ static void json_group(struct json_output *output, const struct vt_groups *group
     vt_json_object_end(json);
 }
 
+struct json_group_context {
+    struct json_output *output;
+    const struct vt_groups *groups;
+};
+
+static void json_listed_group(const struct vt_group *group, void *context)
+{
+    const struct json_group_context *listed = context;
+    json_group(listed->output, listed->groups, group);
+}
+
 /* {"bytes", "count", "kinds": [{"kind", "bytes", "count", "groups": [...], "more_groups": {...}}]}
  * over the kinds `include` accepts. */
 static void json_group_set(struct json_output *output, const struct vt_groups *groups, bool (*include)(unsigned kind))
@@ -593,26 +604,13 @@ static void json_group_set(struct json_output *output, const struct vt_groups *g
         vt_json_uint(json, "bytes", groups->bytes_by_kind[kind]);
         vt_json_uint(json, "count", groups->count_by_kind[kind]);
         vt_json_array_begin(json, "groups");
-        unsigned shown = 0;
-        uint64_t more_groups = 0, more_bytes = 0, more_count = 0;
-        for (size_t i = 0; i < groups->group_count; i++) {
-            const struct vt_group *group = &groups->groups[i];
-            if (group->kind != kind)
-                continue;
-            if (shown < output->top) {
-                shown++;
-                json_group(output, groups, group);
-            } else {
-                more_groups++;
-                more_bytes += group->bytes;
-                more_count += group->count;
-            }
-        }
+        struct json_group_context context = {output, groups};
+        struct vt_groups_rest rest = vt_groups_top(groups, kind, output->top, json_listed_group, &context);
         vt_json_array_end(json);
         vt_json_object_begin(json, "more_groups");
-        vt_json_uint(json, "groups", more_groups);
-        vt_json_uint(json, "bytes", more_bytes);
-        vt_json_uint(json, "count", more_count);
+        vt_json_uint(json, "groups", rest.groups);
+        vt_json_uint(json, "bytes", rest.bytes);
+        vt_json_uint(json, "count", rest.count);
         vt_json_object_end(json);
         vt_json_object_end(json);
     }
@@ -836,7 +834,7 @@ int vt_cmd_report(int argc, char **argv)
         return early;
 
     struct vt_trace_model model;
-    if (!vt_cli_load_trace(&model, settings.path, COMMAND))
+    if (!vt_cli_load_trace(&model, settings.path, COMMAND, true))
         return VT_CLI_EXIT_UNREADABLE;
     if (!vt_cli_device_in_trace(&model, settings.report.device, COMMAND)) {
         vt_model_free(&model);

@@ -244,7 +244,8 @@ static void instant_dropped(struct timeline *timeline, const struct vt_model_eve
     fprintf(timeline->out, "\"lost_events\": %" PRIu64 "}}", event->size_bytes);
 }
 
-static void instant_peak(struct timeline *timeline, int slot, uint64_t time_ns)
+/* `now` is the replay at the peak: the bytes of each kind then. */
+static void instant_peak(struct timeline *timeline, int slot, uint64_t time_ns, const struct vt_replay *now)
 {
     if (timeline->settings->csv)
         return;
@@ -258,7 +259,8 @@ static void instant_peak(struct timeline *timeline, int slot, uint64_t time_ns)
     fprintf(out, "\"device\": %d, \"bytes\": %" PRIu64, device, usage->in_use.peak_bytes);
     for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++)
         if (vt_kind_is_memory_use(kind))
-            fprintf(out, ", \"%s_bytes_at_peak\": %" PRIu64, vt_memory_kind_name(kind), usage->by_kind[kind].current_bytes);
+            fprintf(out, ", \"%s_bytes_at_peak\": %" PRIu64, vt_memory_kind_name(kind),
+                    now->usage[slot].by_kind[kind].current_bytes);
     fputs("}}", out);
 }
 
@@ -289,7 +291,7 @@ static void visit_event(const struct vt_model_event *event, size_t index, const 
             track->pending_value = bytes;
         }
         if (index == timeline->totals->usage[slot].in_use.peak_event)
-            instant_peak(timeline, slot, event->time_ns);
+            instant_peak(timeline, slot, event->time_ns, replay);
         break;
     }
     case VT_RECORD_OOM:
@@ -431,7 +433,7 @@ int vt_cmd_timeline(int argc, char **argv)
     if (early >= 0)
         return early;
     struct vt_trace_model model;
-    if (!vt_cli_load_trace(&model, settings.trace_path, COMMAND))
+    if (!vt_cli_load_trace(&model, settings.trace_path, COMMAND, true))
         return VT_CLI_EXIT_UNREADABLE;
     if (!vt_cli_device_in_trace(&model, settings.device, COMMAND)) {
         vt_model_free(&model);

@@ -9,7 +9,8 @@
 
 /* X(name, one-line summary shown by `vramtrace --help`) */
 #define VT_CLI_COMMAND_LIST(X) \
-    X(run, "run a program with its GPU memory allocations traced")
+    X(run, "run a program with its GPU memory allocations traced") \
+    X(report, "report what a trace recorded: leaks, peaks with what was live, OOM, top sites")
 
 #define VT_CLI_DECLARE_COMMAND(name, summary) int vt_cmd_##name(int argc, char **argv);
 VT_CLI_COMMAND_LIST(VT_CLI_DECLARE_COMMAND)

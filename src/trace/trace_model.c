@@ -772,3 +772,24 @@ void vt_groups_free(struct vt_groups *groups)
     free(groups->mappings);
     memset(groups, 0, sizeof *groups);
 }
+
+struct vt_groups_rest vt_groups_top(const struct vt_groups *groups, unsigned kind, unsigned top,
+                                    void (*shown)(const struct vt_group *group, void *context), void *context)
+{
+    struct vt_groups_rest rest = {0, 0, 0};
+    unsigned listed = 0;
+    for (size_t i = 0; i < groups->group_count; i++) {
+        const struct vt_group *group = &groups->groups[i];
+        if (group->kind != kind)
+            continue;
+        if (listed < top) {
+            listed++;
+            shown(group, context);
+        } else {
+            rest.groups++;
+            rest.bytes += group->bytes;
+            rest.count += group->count;
+        }
+    }
+    return rest;
+}

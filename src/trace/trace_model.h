@@ -286,4 +286,14 @@ void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_mod
                              enum vt_group_order order);
 void vt_groups_free(struct vt_groups *groups);
 
+/* What a --top limit leaves out. */
+struct vt_groups_rest {
+    uint64_t groups, bytes, count;
+};
+
+/* Calls `shown` for the first `top` groups of `kind` (in their order, largest first) and returns
+ * the totals of the others: the "... and N more group(s)" of every report. */
+struct vt_groups_rest vt_groups_top(const struct vt_groups *groups, unsigned kind, unsigned top,
+                                    void (*shown)(const struct vt_group *group, void *context), void *context);
+
 #endif

@@ -21,15 +21,9 @@
  * chunk starts at *last_chunk. Frames lie in no module: they print as "in ??". */
 static const char *report_trace(size_t *last_chunk)
 {
-    static const uint64_t frames[4][2] = {{0x401100, 0x401900}, {0x401200, 0x401900}, {0x401300, 0x401a00},
-                                          {0x401400, 0x401b00}};
     struct trace_builder builder;
     tb_start(&builder);
-    tb_process(&builder, "synth", 4321);
-    tb_device(&builder, 0, "GPU zero", 16ull << 30);
-    tb_device(&builder, 1, "GPU one", 8ull << 30);
-    for (uint32_t i = 0; i < 4; i++)
-        tb_stack(&builder, i + 1, frames[i], 2);
+    tb_two_devices_and_four_stacks(&builder, "synth", 4321);
     tb_alloc(&builder, 100 * MS, VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0xA000000, 10 * MIB, 1);
     tb_alloc(&builder, 150 * MS, VT_API_cudaMallocManaged, VT_KIND_MANAGED, 1, 0xD000000, 7 * MIB, 4);
     tb_alloc(&builder, 200 * MS, VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0xB000000, 20 * MIB, 2);

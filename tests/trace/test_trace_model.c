@@ -26,15 +26,9 @@ static void load(struct vt_trace_model *model, const char *path)
  * 1 GiB of address space reserved on device 0 at 10 ms and never released. */
 static const char *peak_trace(void)
 {
-    static const uint64_t frames[4][2] = {{0x401100, 0x401900}, {0x401200, 0x401900}, {0x401300, 0x401a00},
-                                          {0x401400, 0x401b00}};
     struct trace_builder builder;
     tb_start(&builder);
-    tb_process(&builder, "peaky", 1234);
-    tb_device(&builder, 0, "GPU zero", 16ull << 30);
-    tb_device(&builder, 1, "GPU one", 8ull << 30);
-    for (uint32_t i = 0; i < 4; i++)
-        tb_stack(&builder, i + 1, frames[i], 2);
+    tb_two_devices_and_four_stacks(&builder, "peaky", 1234);
     tb_alloc(&builder, 10 * MS, VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, 0, 0x7e0000000000, 1ull << 30, 0);
     tb_alloc(&builder, 50 * MS, VT_API_cudaMallocHost, VT_KIND_HOST_PINNED, -1, 0x600000, MIB, 0);
     tb_free(&builder, 60 * MS, VT_API_cudaFreeHost, VT_KIND_HOST_PINNED, -1, 0x600000, MIB);

@@ -168,6 +168,17 @@ void tb_stack(struct trace_builder *builder, uint32_t id, const uint64_t *frames
     tb_record(builder, &record);
 }
 
+void tb_two_devices_and_four_stacks(struct trace_builder *builder, const char *program, uint64_t pid)
+{
+    static const uint64_t frames[4][2] = {{0x401100, 0x401900}, {0x401200, 0x401900}, {0x401300, 0x401a00},
+                                          {0x401400, 0x401b00}};
+    tb_process(builder, program, pid);
+    tb_device(builder, 0, "GPU zero", 16ull << 30);
+    tb_device(builder, 1, "GPU one", 8ull << 30);
+    for (uint32_t i = 0; i < 4; i++)
+        tb_stack(builder, i + 1, frames[i], 2);
+}
+
 static void allocation_record(struct trace_builder *builder, uint32_t type, uint64_t time_ns, enum vt_api api,
                               enum vt_memory_kind kind, int device, uint64_t address, uint64_t size, uint32_t stack_id)
 {

@@ -51,6 +51,11 @@ void tb_oom(struct trace_builder *builder, uint64_t time_ns, enum vt_api api, in
             uint32_t stack_id, uint64_t device_free, uint64_t device_total);
 void tb_end(struct trace_builder *builder, uint64_t time_ns);
 
+/* PROCESS `program`/`pid`, DEVICE 0 "GPU zero" (16 GiB), DEVICE 1 "GPU one" (8 GiB) and stacks 1 to
+ * 4 of two frames each, {0x401100, 0x401900}, {0x401200, 0x401900}, {0x401300, 0x401a00},
+ * {0x401400, 0x401b00}: in no module, they print as "in ??". */
+void tb_two_devices_and_four_stacks(struct trace_builder *builder, const char *program, uint64_t pid);
+
 /* File surgery on a written trace. */
 void tb_truncate_file(const char *path, size_t length);
 void tb_flip_byte(const char *path, size_t offset);

@@ -1,0 +1,444 @@
+/* cli/cmd_diff.c — `vramtrace diff A B` and `vramtrace diff TRACE --from T1 --to T2`: how the live
+ * memory of each allocation site (call stack, API and kind) grew from one moment to another, of
+ * one trace or of two runs, largest growth first, with totals. Sites are matched by their
+ * symbolized frames (function and source line, or module+offset), never by address, so two runs
+ * of the same program line up. The tool for "memory creeps up every epoch". */
+#define _GNU_SOURCE
+#include "analysis_common.h"
+#include "commands.h"
+#include "common/format.h"
+#include "common/options.h"
+#include "trace/json_writer.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COMMAND "diff"
+#define DIFF_JSON_VERSION 1
+#define MAX_TOP 1000000
+
+enum diff_option { OPTION_FROM, OPTION_TO, OPTION_TOP, OPTION_FORMAT, OPTION_DEVICE };
+
+static const struct vt_cli_option_spec diff_options[] = {
+    {"--from", 0, true, OPTION_FROM},
+    {"--to", 0, true, OPTION_TO},
+    {"--top", 0, true, OPTION_TOP},
+    {"--format", 0, true, OPTION_FORMAT},
+    {"--device", 0, true, OPTION_DEVICE},
+    {NULL, 0, false, 0},
+};
+
+enum diff_moment { AT_START, AT_TIME, AT_END };
+
+/* One side of the comparison: a trace at a moment. */
+struct diff_side {
+    const char *path;
+    enum diff_moment moment;
+    uint64_t time_ns; /* AT_TIME */
+    struct vt_trace_model *model;
+    struct vt_symbolizer *symbolizer;
+    uint64_t bytes, count; /* live memory then */
+};
+
+struct diff_settings {
+    const char *paths[2];
+    int path_count;
+    bool json;
+    unsigned top;
+    int device;
+    bool from_given, to_given;
+    uint64_t from_ns, to_ns;
+};
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: vramtrace diff A B [OPTIONS]              two traces (two runs)\n"
+            "       vramtrace diff TRACE --from T1 --to T2    two moments of one trace\n"
+            "\n"
+            "Compares the live GPU memory (device, host-pinned and managed) of each allocation site\n"
+            "(call stack, API and kind) between two moments: the end of trace A and the end of\n"
+            "trace B, or times T1 and T2 of one trace. Sites are listed by growth in live bytes,\n"
+            "largest first, with the change in allocation count and the totals. Sites of two runs\n"
+            "match by their symbolized frames (function and source line; module+offset where the\n"
+            "function is unknown), so addresses may differ; a rebuilt program whose lines moved\n"
+            "shows moved sites as new ones.\n"
+            "\n"
+            "Options:\n"
+            "  --from TIME          the first moment (one trace: default the start, when nothing is\n"
+            "                       live; two traces: a time of A instead of its end)\n"
+            "  --to TIME            the second moment (default the end; two traces: a time of B)\n"
+            "                       TIME: seconds since the start (12.5) or with a unit: ns, us,\n"
+            "                       ms, s, m, h (1500ms, 2m)\n"
+            "  --top N              sites shown (default %u; 0: totals only)\n"
+            "  --format text|json   output format (default text)\n"
+            "  --device N           only device N\n"
+            "  -h, --help           show this help\n"
+            "\n"
+            "Exit status: 0 compared, 1 a trace cannot be read, 2 usage error.\n"
+            "\n"
+            "Examples:\n"
+            "  vramtrace diff train.trace --from 60s --to 300s    # what grew between epochs\n"
+            "  vramtrace diff run-2-steps.trace run-5-steps.trace\n"
+            "  vramtrace diff --format json --top 0 a.trace b.trace\n",
+            VT_DEFAULT_TOP);
+}
+
+static int parse_arguments(int argc, char **argv, struct diff_settings *settings)
+{
+    *settings = (struct diff_settings){.top = VT_DEFAULT_TOP, .device = VT_GROUPS_ALL_DEVICES};
+    struct vt_cli_parser parser;
+    vt_cli_parser_start(&parser, COMMAND, argc, argv, diff_options);
+    const struct vt_cli_option_spec *option;
+    const char *value;
+    int status;
+    uint64_t number;
+    while (vt_cli_next_argument(&parser, &option, &value, &status)) {
+        if (!option) {
+            if (settings->path_count == 2)
+                return vt_cli_usage_error(COMMAND, "at most two traces; '%s' is one too many", value);
+            settings->paths[settings->path_count++] = value;
+            continue;
+        }
+        switch (option->id) {
+        case VT_CLI_HELP_ID:
+            print_help(stdout);
+            return 0;
+        case OPTION_FROM:
+        case OPTION_TO: {
+            bool from = option->id == OPTION_FROM;
+            if (!vt_cli_parse_time(value, "s", from ? &settings->from_ns : &settings->to_ns))
+                return vt_cli_usage_error(COMMAND, "%s '%s' is not a time; use seconds since the start (12.5) or a "
+                                          "number with a unit: ns, us, ms, s, m, h (1500ms, 2m)",
+                                          option->long_name, value);
+            *(from ? &settings->from_given : &settings->to_given) = true;
+            break;
+        }
+        case OPTION_TOP:
+            if (!vt_parse_count(value, 0, MAX_TOP, &number))
+                return vt_cli_usage_error(COMMAND, "--top '%s' is not valid; accepted: a whole number from 0 to %d",
+                                          value, MAX_TOP);
+            settings->top = (unsigned)number;
+            break;
+        case OPTION_FORMAT:
+            if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0)
+                return vt_cli_usage_error(COMMAND, "--format '%s' is not valid; accepted: text, json", value);
+            settings->json = strcmp(value, "json") == 0;
+            break;
+        case OPTION_DEVICE:
+            if (!vt_cli_parse_device(value, &settings->device))
+                return vt_cli_usage_error(COMMAND, "--device '%s' is not valid; accepted: a device ordinal from 0 to %d",
+                                          value, VT_MODEL_MAX_DEVICES - 1);
+            break;
+        }
+    }
+    if (status >= 0)
+        return status;
+    if (settings->path_count == 0)
+        return vt_cli_usage_error(COMMAND, "no trace given: vramtrace diff A B, or vramtrace diff TRACE --from T1 --to T2");
+    if (settings->path_count == 1 && !settings->from_given && !settings->to_given)
+        return vt_cli_usage_error(COMMAND, "one trace needs --from and/or --to (the moments to compare); or give two "
+                                  "traces");
+    if (settings->path_count == 1 && settings->from_given && settings->to_given && settings->from_ns > settings->to_ns)
+        return vt_cli_usage_error(COMMAND, "--from is after --to");
+    return -1;
+}
+
+/* ---- sites ----------------------------------------------------------------------------------- */
+
+/* The site key: kind, API, then each frame innermost first as "function file:line" (the file's
+ * last component), "function" or "module+0xoffset". */
+static void site_key(struct vt_cli_text *key, const struct diff_side *side, const struct vt_group *group)
+{
+    char piece[1200];
+    vt_cli_text_clear(key);
+    snprintf(piece, sizeof piece, "%s|%s", vt_memory_kind_name(group->kind), vt_api_name(group->api));
+    vt_cli_text_append(key, piece);
+    unsigned depth = 0;
+    const uint64_t *frames = vt_model_stack_frames(side->model, group->stack_id, &depth);
+    if (!frames && group->stack_id) {
+        snprintf(piece, sizeof piece, "|[stack %u not in the trace]", group->stack_id);
+        vt_cli_text_append(key, piece);
+    }
+    for (unsigned i = 0; i < depth; i++) {
+        const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]);
+        char name[1024];
+        vt_cli_frame_name(side->symbolizer, frames[i], name, sizeof name);
+        if (symbol->source_file && strcmp(symbol->function, "??") != 0)
+            snprintf(piece, sizeof piece, "|%s %s:%d", name, vt_path_basename(symbol->source_file), symbol->source_line);
+        else
+            snprintf(piece, sizeof piece, "|%s", name);
+        vt_cli_text_append(key, piece);
+    }
+}
+
+/* Adds the live memory of `side` to the table, on side `index`. */
+static bool add_side(struct vt_cli_site_table *table, struct diff_side *side, int index, int device)
+{
+    struct vt_replay replay;
+    vt_replay_start(&replay, side->model, true);
+    if (side->moment == AT_TIME)
+        vt_replay_until_time(&replay, side->time_ns);
+    else if (side->moment == AT_END)
+        vt_replay_all(&replay, NULL, NULL);
+    struct vt_groups groups;
+    vt_groups_collect_live(&groups, &replay, device);
+    bool ok = !groups.incomplete;
+    struct vt_cli_text key = {0};
+    for (size_t i = 0; ok && i < groups.group_count; i++) {
+        const struct vt_group *group = &groups.groups[i];
+        if (!vt_kind_is_memory_use(group->kind))
+            continue;
+        side->bytes += group->bytes;
+        side->count += group->count;
+        site_key(&key, side, group);
+        ok = !key.failed && vt_cli_site_add(table, key.text, index, group);
+    }
+    vt_cli_text_free(&key);
+    vt_groups_free(&groups);
+    vt_replay_finish(&replay);
+    return ok;
+}
+
+static int64_t growth_bytes(const struct vt_cli_site *site)
+{
+    return (int64_t)(site->bytes[1] - site->bytes[0]);
+}
+
+static int64_t growth_count(const struct vt_cli_site *site)
+{
+    return (int64_t)(site->count[1] - site->count[0]);
+}
+
+static int by_growth(const void *a, const void *b)
+{
+    const struct vt_cli_site *x = a, *y = b;
+    if (growth_bytes(x) != growth_bytes(y))
+        return growth_bytes(x) > growth_bytes(y) ? -1 : 1;
+    if (growth_count(x) != growth_count(y))
+        return growth_count(x) > growth_count(y) ? -1 : 1;
+    if (x->bytes[1] != y->bytes[1])
+        return x->bytes[1] > y->bytes[1] ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+/* ---- text ------------------------------------------------------------------------------------ */
+
+/* "+4194304 byte(s) (+4.00 MiB)" */
+static const char *signed_bytes(int64_t bytes, char *out, size_t size)
+{
+    char human[32];
+    uint64_t magnitude = bytes < 0 ? (uint64_t)0 - (uint64_t)bytes : (uint64_t)bytes;
+    const char *sign = bytes < 0 ? "-" : "+";
+    snprintf(out, size, "%s%" PRIu64 " byte(s) (%s%s)", sign, magnitude, bytes ? sign : "",
+             vt_format_bytes(magnitude, human, sizeof human));
+    return out;
+}
+
+static const char *moment(const struct diff_side *side, char *out, size_t size)
+{
+    if (side->moment == AT_START)
+        snprintf(out, size, "at the start of %s", side->path);
+    else if (side->moment == AT_END)
+        snprintf(out, size, "at the end of %s (%.3f s)", side->path, (double)side->model->duration_ns / 1e9);
+    else if (side->time_ns > side->model->duration_ns)
+        snprintf(out, size, "at %.3f s of %s (after its end at %.3f s)", (double)side->time_ns / 1e9, side->path,
+                 (double)side->model->duration_ns / 1e9);
+    else
+        snprintf(out, size, "at %.3f s of %s", (double)side->time_ns / 1e9, side->path);
+    return out;
+}
+
+static void text_frames(FILE *out, const struct diff_side *side, uint32_t stack_id)
+{
+    unsigned depth = 0;
+    const uint64_t *frames = vt_model_stack_frames(side->model, stack_id, &depth);
+    if (stack_id == 0)
+        fprintf(out, "    (no stack recorded: VRAMTRACE_STACK_DEPTH=0)\n");
+    else if (!frames)
+        fprintf(out, "    (stack %u is not in the trace)\n", stack_id);
+    for (unsigned i = 0; i < depth; i++) {
+        const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]);
+        fprintf(out, "    #%u %s", i, symbol->function);
+        if (symbol->source_file)
+            fprintf(out, " %s:%d", symbol->source_file, symbol->source_line);
+        if (symbol->module_path)
+            fprintf(out, " (%s+0x%" PRIx64 ")", vt_path_basename(symbol->module_path), symbol->module_offset);
+        fputc('\n', out);
+    }
+}
+
+static void render_text(FILE *out, const struct vt_cli_site_table *table, const struct diff_side sides[2], unsigned top)
+{
+    char first[1200], second[1200], human[32], human2[32], growth[64];
+    fprintf(out, "vramtrace diff: live GPU memory %s -> %s\n\n", moment(&sides[0], first, sizeof first),
+            moment(&sides[1], second, sizeof second));
+    fprintf(out, "Total: %" PRIu64 " byte(s) (%s) in %" PRIu64 " allocation(s) -> %" PRIu64 " byte(s) (%s) in %" PRIu64
+                 " allocation(s): %s, %+" PRId64 " allocation(s)\n\n",
+            sides[0].bytes, vt_format_bytes(sides[0].bytes, human, sizeof human), sides[0].count, sides[1].bytes,
+            vt_format_bytes(sides[1].bytes, human2, sizeof human2), sides[1].count,
+            signed_bytes((int64_t)(sides[1].bytes - sides[0].bytes), growth, sizeof growth),
+            (int64_t)(sides[1].count - sides[0].count));
+    if (table->count == 0) {
+        fprintf(out, "No memory is live at either moment.\n");
+        return;
+    }
+    fprintf(out, "Sites by growth, largest first (%zu site(s)):\n\n", table->count);
+    size_t shown = table->count < top ? table->count : top;
+    for (size_t i = 0; i < shown; i++) {
+        const struct vt_cli_site *site = &table->sites[i];
+        fprintf(out, "%s, %+" PRId64 " allocation(s) (%" PRIu64 " -> %" PRIu64 " byte(s), %" PRIu64 " -> %" PRIu64
+                     " allocation(s)) of %s memory, %s, allocated from:\n",
+                signed_bytes(growth_bytes(site), growth, sizeof growth), growth_count(site), site->bytes[0],
+                site->bytes[1], site->count[0], site->count[1], vt_memory_kind_name(site->kind), vt_api_name(site->api));
+        text_frames(out, &sides[site->side], site->stack_id);
+        fputc('\n', out);
+    }
+    if (shown < table->count) {
+        int64_t bytes = 0, count = 0;
+        for (size_t i = shown; i < table->count; i++) {
+            bytes += growth_bytes(&table->sites[i]);
+            count += growth_count(&table->sites[i]);
+        }
+        fprintf(out, "... and %zu more site(s): %s, %+" PRId64 " allocation(s) together (--top %u shows %u)\n",
+                table->count - shown, signed_bytes(bytes, growth, sizeof growth), count, top, top);
+    }
+}
+
+/* ---- JSON ------------------------------------------------------------------------------------ */
+
+static void json_side(struct vt_json *json, const char *key, const struct diff_side *side)
+{
+    vt_json_object_begin(json, key);
+    vt_json_string(json, "trace", side->path);
+    static const char *const moments[] = {"start", "time", "end"};
+    vt_json_string(json, "at", moments[side->moment]);
+    vt_json_seconds(json, "time_s", side->moment == AT_TIME  ? side->time_ns
+                                    : side->moment == AT_END ? side->model->duration_ns
+                                                             : 0);
+    vt_json_seconds(json, "trace_duration_s", side->model->duration_ns);
+    vt_json_uint(json, "bytes", side->bytes);
+    vt_json_uint(json, "count", side->count);
+    vt_json_object_end(json);
+}
+
+static void json_frames(struct vt_json *json, const struct diff_side *side, uint32_t stack_id)
+{
+    unsigned depth = 0;
+    const uint64_t *frames = vt_model_stack_frames(side->model, stack_id, &depth);
+    vt_json_array_begin(json, "frames");
+    for (unsigned i = 0; i < depth; i++) {
+        const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]);
+        vt_json_object_begin(json, NULL);
+        vt_json_string(json, "function", symbol->function);
+        vt_json_string(json, "file", symbol->source_file);
+        if (symbol->source_line)
+            vt_json_uint(json, "line", (uint64_t)symbol->source_line);
+        else
+            vt_json_null(json, "line");
+        vt_json_string(json, "module", symbol->module_path);
+        vt_json_hex(json, "module_offset", symbol->module_offset);
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
+}
+
+static void render_json(FILE *out, const struct vt_cli_site_table *table, const struct diff_side sides[2], unsigned top,
+                        int device)
+{
+    struct vt_json json;
+    vt_json_start(&json, out);
+    vt_json_object_begin(&json, NULL);
+    vt_json_string(&json, "format", "vramtrace-diff");
+    vt_json_uint(&json, "version", DIFF_JSON_VERSION);
+    if (device == VT_GROUPS_ALL_DEVICES)
+        vt_json_null(&json, "device");
+    else
+        vt_json_int(&json, "device", device);
+    json_side(&json, "a", &sides[0]);
+    json_side(&json, "b", &sides[1]);
+    vt_json_object_begin(&json, "growth");
+    vt_json_int(&json, "bytes", (int64_t)(sides[1].bytes - sides[0].bytes));
+    vt_json_int(&json, "count", (int64_t)(sides[1].count - sides[0].count));
+    vt_json_object_end(&json);
+    vt_json_uint(&json, "site_count", table->count);
+    vt_json_array_begin(&json, "sites");
+    for (size_t i = 0; i < table->count && i < top; i++) {
+        const struct vt_cli_site *site = &table->sites[i];
+        vt_json_object_begin(&json, NULL);
+        vt_json_string(&json, "kind", vt_memory_kind_name(site->kind));
+        vt_json_string(&json, "api", vt_api_name(site->api));
+        vt_json_int(&json, "growth_bytes", growth_bytes(site));
+        vt_json_int(&json, "growth_count", growth_count(site));
+        vt_json_uint(&json, "a_bytes", site->bytes[0]);
+        vt_json_uint(&json, "a_count", site->count[0]);
+        vt_json_uint(&json, "b_bytes", site->bytes[1]);
+        vt_json_uint(&json, "b_count", site->count[1]);
+        json_frames(&json, &sides[site->side], site->stack_id);
+        vt_json_object_end(&json);
+    }
+    vt_json_array_end(&json);
+    vt_json_object_end(&json);
+    vt_json_finish(&json);
+}
+
+/* ---- the command ------------------------------------------------------------------------------ */
+
+static int compare(const struct diff_settings *settings, struct diff_side sides[2])
+{
+    for (int i = 0; i < 2; i++) {
+        if (!vt_cli_device_in_trace(sides[i].model, settings->device, COMMAND))
+            return VT_CLI_EXIT_USAGE;
+        if (i == 0 || sides[1].model != sides[0].model) {
+            sides[i].symbolizer = vt_cli_open_symbolizer(sides[i].model, COMMAND);
+            if (!sides[i].symbolizer)
+                return VT_CLI_EXIT_UNREADABLE;
+        } else {
+            sides[1].symbolizer = sides[0].symbolizer;
+        }
+    }
+    struct vt_cli_site_table table = {0};
+    if (!add_side(&table, &sides[0], 0, settings->device) || !add_side(&table, &sides[1], 1, settings->device)) {
+        fprintf(stderr, "vramtrace " COMMAND ": out of memory while grouping the live memory\n");
+        vt_cli_site_table_free(&table);
+        return VT_CLI_EXIT_UNREADABLE;
+    }
+    if (table.sites)
+        qsort(table.sites, table.count, sizeof *table.sites, by_growth);
+    if (settings->json)
+        render_json(stdout, &table, sides, settings->top, settings->device);
+    else
+        render_text(stdout, &table, sides, settings->top);
+    fflush(stdout);
+    vt_cli_site_table_free(&table);
+    return 0;
+}
+
+int vt_cmd_diff(int argc, char **argv)
+{
+    struct diff_settings settings;
+    int early = parse_arguments(argc, argv, &settings);
+    if (early >= 0)
+        return early;
+    struct vt_trace_model models[2];
+    int loaded = 0, status = VT_CLI_EXIT_UNREADABLE;
+    for (; loaded < settings.path_count; loaded++)
+        if (!vt_cli_load_trace(&models[loaded], settings.paths[loaded], COMMAND, true))
+            goto done;
+    bool one_trace = settings.path_count == 1;
+    struct diff_side sides[2] = {
+        {.path = settings.paths[0], .model = &models[0],
+         .moment = settings.from_given ? AT_TIME : one_trace ? AT_START : AT_END, .time_ns = settings.from_ns},
+        {.path = settings.paths[one_trace ? 0 : 1], .model = &models[one_trace ? 0 : 1],
+         .moment = settings.to_given ? AT_TIME : AT_END, .time_ns = settings.to_ns},
+    };
+    status = compare(&settings, sides);
+    if (sides[1].symbolizer != sides[0].symbolizer)
+        vt_symbolizer_close(sides[1].symbolizer);
+    vt_symbolizer_close(sides[0].symbolizer);
+done:
+    for (int i = 0; i < loaded; i++)
+        vt_model_free(&models[i]);
+    return status;
+}

@@ -1,0 +1,259 @@
+/* cli/cmd_flame.c — `vramtrace flame TRACE`: GPU memory by call stack as folded stacks, the input
+ * of flamegraph.pl, speedscope and inferno: one line per stack, outermost frame first, the
+ * allocating API as the leaf, then the bytes ("main;load_weights;cudaMalloc 3145728"). What is
+ * counted: what is live at the end (--leaks, the default), what is live at each device's peak
+ * (--peak), or everything allocated over the run (--allocated). */
+#define _GNU_SOURCE
+#include "analysis_common.h"
+#include "commands.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COMMAND "flame"
+
+enum flame_option { OPTION_LEAKS, OPTION_PEAK, OPTION_ALLOCATED, OPTION_DEVICE };
+enum flame_measure { MEASURE_LEAKS, MEASURE_PEAK, MEASURE_ALLOCATED };
+
+static const struct vt_cli_option_spec flame_options[] = {
+    {"--leaks", 0, false, OPTION_LEAKS},
+    {"--peak", 0, false, OPTION_PEAK},
+    {"--allocated", 0, false, OPTION_ALLOCATED},
+    {"--device", 0, true, OPTION_DEVICE},
+    {NULL, 0, false, 0},
+};
+
+struct flame_settings {
+    const char *trace_path;
+    enum flame_measure measure;
+    int device;
+};
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: vramtrace flame TRACE [--leaks|--peak|--allocated] [--device N]\n"
+            "\n"
+            "Prints GPU memory by call stack as folded stacks, one line per stack: the frames from\n"
+            "the outermost (left) to the innermost, the allocating API as the leaf, then the bytes:\n"
+            "    _start;__libc_start_main;main;load_weights;cudaMalloc 3145728\n"
+            "Frames are function names (module+0xoffset where the function is unknown); a ';'\n"
+            "inside a name becomes ':' and white space '_'. When the lines cover more than one\n"
+            "device (or devices and pinned host memory), each starts with a \"device_N\" or \"host\"\n"
+            "frame. Feed it to flamegraph.pl, inferno-flamegraph or speedscope.\n"
+            "\n"
+            "What is counted (one of):\n"
+            "  --leaks       memory still live at the end of the trace (default)\n"
+            "  --peak        memory live at each device's peak (exactly the allocations live then)\n"
+            "  --allocated   all memory allocated over the run, freed or not\n"
+            "Options:\n"
+            "  --device N    only device N\n"
+            "  -h, --help    show this help\n"
+            "\n"
+            "Exit status: 0 printed, 1 the trace cannot be read, 2 usage error.\n"
+            "\n"
+            "Examples:\n"
+            "  vramtrace flame train.trace | flamegraph.pl --countname bytes > leaks.svg\n"
+            "  vramtrace flame --peak --device 1 train.trace > peak.folded   # speedscope peak.folded\n");
+}
+
+static int parse_arguments(int argc, char **argv, struct flame_settings *settings)
+{
+    *settings = (struct flame_settings){.measure = MEASURE_LEAKS, .device = VT_GROUPS_ALL_DEVICES};
+    struct vt_cli_parser parser;
+    vt_cli_parser_start(&parser, COMMAND, argc, argv, flame_options);
+    const struct vt_cli_option_spec *option;
+    const char *value, *measure_given = NULL;
+    int status;
+    while (vt_cli_next_argument(&parser, &option, &value, &status)) {
+        if (!option) {
+            if (settings->trace_path)
+                return vt_cli_usage_error(COMMAND, "one trace at a time; '%s' is one too many", value);
+            settings->trace_path = value;
+            continue;
+        }
+        switch (option->id) {
+        case VT_CLI_HELP_ID:
+            print_help(stdout);
+            return 0;
+        case OPTION_LEAKS:
+        case OPTION_PEAK:
+        case OPTION_ALLOCATED:
+            if (measure_given && strcmp(measure_given, option->long_name) != 0)
+                return vt_cli_usage_error(COMMAND, "%s and %s: choose one", measure_given, option->long_name);
+            measure_given = option->long_name;
+            settings->measure = option->id == OPTION_PEAK        ? MEASURE_PEAK
+                                : option->id == OPTION_ALLOCATED ? MEASURE_ALLOCATED
+                                                                 : MEASURE_LEAKS;
+            break;
+        case OPTION_DEVICE:
+            if (!vt_cli_parse_device(value, &settings->device))
+                return vt_cli_usage_error(COMMAND, "--device '%s' is not valid; accepted: a device ordinal from 0 to %d",
+                                          value, VT_MODEL_MAX_DEVICES - 1);
+            break;
+        }
+    }
+    if (status >= 0)
+        return status;
+    if (!settings->trace_path)
+        return vt_cli_usage_error(COMMAND, "no trace given: vramtrace flame TRACE");
+    return -1;
+}
+
+/* ---- the groups of each device ---------------------------------------------------------------- */
+
+struct slot_groups {
+    int slot;
+    struct vt_groups groups;
+};
+
+static bool has_memory(const struct vt_groups *groups)
+{
+    for (size_t i = 0; i < groups->group_count; i++)
+        if (vt_kind_is_memory_use(groups->groups[i].kind))
+            return true;
+    return false;
+}
+
+/* Fills per_slot[] with the groups measured on each used slot; returns how many hold memory, or -1
+ * when out of memory. */
+static long collect_groups(const struct flame_settings *settings, const struct vt_trace_model *model,
+                           struct slot_groups per_slot[VT_MODEL_SLOT_COUNT], size_t *slot_count)
+{
+    struct vt_replay replay;
+    vt_replay_start(&replay, model, true);
+    vt_replay_all(&replay, NULL, NULL);
+    int slots[VT_MODEL_SLOT_COUNT];
+    *slot_count = vt_cli_used_slots(&replay, settings->device, slots);
+    long with_memory = 0;
+    bool incomplete = replay.out_of_memory;
+    for (size_t i = 0; i < *slot_count; i++) {
+        int device = vt_device_of_slot(slots[i]);
+        per_slot[i].slot = slots[i];
+        if (settings->measure == MEASURE_ALLOCATED) {
+            vt_groups_collect_sites(&per_slot[i].groups, model, device, VT_GROUPS_BY_BYTES);
+        } else if (settings->measure == MEASURE_LEAKS) {
+            vt_groups_collect_live(&per_slot[i].groups, &replay, device);
+        } else {
+            struct vt_replay at_peak;
+            vt_replay_start(&at_peak, model, true);
+            vt_replay_until_event(&at_peak, replay.usage[slots[i]].in_use.peak_event + 1);
+            vt_groups_collect_live(&per_slot[i].groups, &at_peak, device);
+            vt_replay_finish(&at_peak);
+        }
+        incomplete |= per_slot[i].groups.incomplete && settings->measure != MEASURE_ALLOCATED;
+        with_memory += has_memory(&per_slot[i].groups);
+    }
+    vt_replay_finish(&replay);
+    return incomplete ? -1 : with_memory;
+}
+
+/* ---- folded stacks ------------------------------------------------------------------------------ */
+
+/* Appends a frame name with ';' and white space replaced, so the line stays parseable. */
+static void append_frame(struct vt_cli_text *line, const char *name)
+{
+    char piece[2] = {0, 0};
+    for (const char *c = name; *c; c++) {
+        piece[0] = *c == ';' ? ':' : (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r') ? '_' : *c;
+        vt_cli_text_append(line, piece);
+    }
+}
+
+static void folded_stack(struct vt_cli_text *line, const struct vt_trace_model *model, struct vt_symbolizer *symbolizer,
+                         const struct vt_group *group, const char *root)
+{
+    vt_cli_text_clear(line);
+    vt_cli_text_append(line, "");
+    if (root) {
+        vt_cli_text_append(line, root);
+        vt_cli_text_append(line, ";");
+    }
+    unsigned depth = 0;
+    const uint64_t *frames = vt_model_stack_frames(model, group->stack_id, &depth);
+    char name[1024];
+    if (!frames && group->stack_id != 0) {
+        snprintf(name, sizeof name, "[stack %u not in the trace];", group->stack_id);
+        vt_cli_text_append(line, name);
+    }
+    for (unsigned i = depth; i-- > 0;) {
+        append_frame(line, vt_cli_frame_name(symbolizer, frames[i], name, sizeof name));
+        vt_cli_text_append(line, ";");
+    }
+    append_frame(line, vt_api_name(group->api));
+}
+
+static int by_bytes_then_key(const void *a, const void *b)
+{
+    const struct vt_cli_site *x = a, *y = b;
+    if (x->bytes[0] != y->bytes[0])
+        return x->bytes[0] > y->bytes[0] ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static bool fold(struct vt_cli_site_table *table, const struct vt_trace_model *model, struct vt_symbolizer *symbolizer,
+                 const struct slot_groups *per_slot, size_t slot_count, bool device_roots)
+{
+    struct vt_cli_text line = {0};
+    for (size_t s = 0; s < slot_count; s++) {
+        char root[32] = "host";
+        if (per_slot[s].slot > 0)
+            snprintf(root, sizeof root, "device_%d", vt_device_of_slot(per_slot[s].slot));
+        const struct vt_groups *groups = &per_slot[s].groups;
+        for (size_t i = 0; i < groups->group_count; i++) {
+            const struct vt_group *group = &groups->groups[i];
+            if (!vt_kind_is_memory_use(group->kind) || group->bytes == 0)
+                continue;
+            folded_stack(&line, model, symbolizer, group, device_roots ? root : NULL);
+            if (line.failed || !vt_cli_site_add(table, line.text, 0, group)) {
+                vt_cli_text_free(&line);
+                return false;
+            }
+        }
+    }
+    vt_cli_text_free(&line);
+    if (table->sites)
+        qsort(table->sites, table->count, sizeof *table->sites, by_bytes_then_key);
+    return true;
+}
+
+int vt_cmd_flame(int argc, char **argv)
+{
+    struct flame_settings settings;
+    int early = parse_arguments(argc, argv, &settings);
+    if (early >= 0)
+        return early;
+    struct vt_trace_model model;
+    if (!vt_cli_load_trace(&model, settings.trace_path, COMMAND, true))
+        return VT_CLI_EXIT_UNREADABLE;
+    if (!vt_cli_device_in_trace(&model, settings.device, COMMAND)) {
+        vt_model_free(&model);
+        return VT_CLI_EXIT_USAGE;
+    }
+    int status = 0;
+    struct slot_groups per_slot[VT_MODEL_SLOT_COUNT];
+    size_t slot_count = 0;
+    struct vt_cli_site_table table = {0};
+    struct vt_symbolizer *symbolizer = vt_cli_open_symbolizer(&model, COMMAND);
+    long with_memory = symbolizer ? collect_groups(&settings, &model, per_slot, &slot_count) : -1;
+    if (with_memory < 0 || !fold(&table, &model, symbolizer, per_slot, slot_count, with_memory > 1)) {
+        fprintf(stderr, "vramtrace " COMMAND ": out of memory while grouping %s\n", settings.trace_path);
+        status = VT_CLI_EXIT_UNREADABLE;
+    } else {
+        for (size_t i = 0; i < table.count; i++)
+            printf("%s %" PRIu64 "\n", table.sites[i].key, table.sites[i].bytes[0]);
+        if (table.count == 0)
+            fprintf(stderr, "vramtrace " COMMAND ": %s\n",
+                    settings.measure == MEASURE_LEAKS  ? "no memory is live at the end of the trace: no leaks"
+                    : settings.measure == MEASURE_PEAK ? "no memory was in use: no peak"
+                                                       : "no memory was allocated");
+        fflush(stdout);
+    }
+    vt_cli_site_table_free(&table);
+    for (size_t i = 0; i < slot_count; i++)
+        vt_groups_free(&per_slot[i].groups);
+    vt_symbolizer_close(symbolizer);
+    vt_model_free(&model);
+    return status;
+}
