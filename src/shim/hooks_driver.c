@@ -87,17 +87,6 @@ CUresult shim_wrapper_cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsi
 }
 SHIM_EXPORT(cuMemAllocManaged, "cuMemAllocManaged")
 
-CUresult shim_wrapper_cuMemFree_v2(CUdeviceptr dptr)
-{
-    REAL_OR_RETURN(cuMemFree_v2, MISSING);
-    if (!hook_begin())
-        return real(dptr);
-    record_driver_free(VT_API_cuMemFree, dptr, 0);
-    CUresult status = real(dptr);
-    hook_end();
-    return status;
-}
-SHIM_EXPORT(cuMemFree_v2, "cuMemFree_v2")
 
 CUresult shim_wrapper_cuMemAllocHost_v2(void **pp, size_t bytesize)
 {
@@ -123,17 +112,25 @@ CUresult shim_wrapper_cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Fl
 }
 SHIM_EXPORT(cuMemHostAlloc, "cuMemHostAlloc")
 
-CUresult shim_wrapper_cuMemFreeHost(void *p)
-{
-    REAL_OR_RETURN(cuMemFreeHost, MISSING);
-    if (!hook_begin())
-        return real(p);
-    record_driver_free(VT_API_cuMemFreeHost, (uintptr_t)p, 0);
-    CUresult status = real(p);
-    hook_end();
-    return status;
-}
-SHIM_EXPORT(cuMemFreeHost, "cuMemFreeHost")
+
+/* The frees that take one argument: a pointer, or a cuMemCreate handle. The record goes before the
+ * real free. */
+#define DEFINE_MEM_FREE(id, exported, api, argument_type)                                      \
+    CUresult shim_wrapper_##id(argument_type key)                                              \
+    {                                                                                          \
+        REAL_OR_RETURN(id, MISSING);                                                           \
+        if (!hook_begin())                                                                     \
+            return real(key);                                                                  \
+        record_driver_free(api, (uint64_t)(uintptr_t)key, 0);                                  \
+        CUresult status = real(key);                                                           \
+        hook_end();                                                                            \
+        return status;                                                                         \
+    }                                                                                          \
+    SHIM_EXPORT(id, exported)
+
+DEFINE_MEM_FREE(cuMemFree_v2, "cuMemFree_v2", VT_API_cuMemFree, CUdeviceptr)
+DEFINE_MEM_FREE(cuMemFreeHost, "cuMemFreeHost", VT_API_cuMemFreeHost, void *)
+DEFINE_MEM_FREE(cuMemRelease, "cuMemRelease", VT_API_cuMemRelease, CUmemGenericAllocationHandle)
 
 /* The stream-ordered functions come in two variants (legacy and per-thread default stream) with
  * one signature and one behaviour; each macro defines the wrapper for one variant. */
@@ -212,17 +209,6 @@ CUresult shim_wrapper_cuMemCreate(CUmemGenericAllocationHandle *handle, size_t s
 }
 SHIM_EXPORT(cuMemCreate, "cuMemCreate")
 
-CUresult shim_wrapper_cuMemRelease(CUmemGenericAllocationHandle handle)
-{
-    REAL_OR_RETURN(cuMemRelease, MISSING);
-    if (!hook_begin())
-        return real(handle);
-    recorder_record_free(VT_API_cuMemRelease, handle, 0);
-    CUresult status = real(handle);
-    hook_end();
-    return status;
-}
-SHIM_EXPORT(cuMemRelease, "cuMemRelease")
 
 CUresult shim_wrapper_cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
                                unsigned long long flags)
