@@ -118,6 +118,62 @@ bool vt_cli_next_argument(struct vt_cli_parser *parser, const struct vt_cli_opti
     return true;
 }
 
+void vt_cli_common_start(struct vt_cli_common_arguments *common, int max_traces)
+{
+    *common = (struct vt_cli_common_arguments){.max_traces = max_traces, .device = VT_GROUPS_ALL_DEVICES};
+}
+
+#define OWN_OPTION (-3)
+
+/* Takes a trace, --device or --help: -1 when taken, an exit status to return now, or OWN_OPTION. */
+static int common_argument(const char *command, const struct vt_cli_option_spec *option, const char *value,
+                           struct vt_cli_common_arguments *common, void (*print_help)(FILE *out))
+{
+    if (!option) {
+        if (common->trace_count == common->max_traces)
+            return vt_cli_usage_error(command, "%s; '%s' is one too many",
+                                      common->max_traces == 1 ? "one trace at a time" : "at most two traces", value);
+        common->traces[common->trace_count++] = value;
+        return -1;
+    }
+    if (option->id == VT_CLI_HELP_ID) {
+        print_help(stdout);
+        return 0;
+    }
+    if (option->id != VT_CLI_DEVICE_ID)
+        return OWN_OPTION;
+    if (!vt_cli_parse_device(value, &common->device))
+        return vt_cli_usage_error(command, "--device '%s' is not valid; accepted: a device ordinal from 0 to %d", value,
+                                  VT_MODEL_MAX_DEVICES - 1);
+    return -1;
+}
+
+bool vt_cli_next_own_option(struct vt_cli_parser *parser, struct vt_cli_common_arguments *common,
+                            void (*print_help)(FILE *out), const struct vt_cli_option_spec **option, const char **value,
+                            int *status)
+{
+    while (vt_cli_next_argument(parser, option, value, status)) {
+        int taken = common_argument(parser->command, *option, *value, common, print_help);
+        if (taken == OWN_OPTION)
+            return true;
+        if (taken >= 0) {
+            *status = taken;
+            return false;
+        }
+    }
+    return false;
+}
+
+int vt_cli_end_of_arguments(const char *command, int status, const struct vt_cli_common_arguments *common,
+                            const char *usage)
+{
+    if (status >= 0)
+        return status;
+    if (common->trace_count == 0)
+        return vt_cli_usage_error(command, "no trace given: %s", usage);
+    return -1;
+}
+
 bool vt_cli_parse_time(const char *text, const char *bare_unit, uint64_t *nanoseconds)
 {
     static const struct {
@@ -165,6 +221,16 @@ bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const cha
     if (announce)
         vt_model_warn_tail(model, stderr);
     return true;
+}
+
+int vt_cli_load_trace_for_device(struct vt_trace_model *model, const char *path, const char *command, int device)
+{
+    if (!vt_cli_load_trace(model, path, command, true))
+        return VT_CLI_EXIT_UNREADABLE;
+    if (vt_cli_device_in_trace(model, device, command))
+        return -1;
+    vt_model_free(model);
+    return VT_CLI_EXIT_USAGE;
 }
 
 bool vt_cli_device_in_trace(const struct vt_trace_model *model, int device, const char *command)

@@ -44,6 +44,29 @@ void vt_cli_parser_start(struct vt_cli_parser *parser, const char *command, int 
 bool vt_cli_next_argument(struct vt_cli_parser *parser, const struct vt_cli_option_spec **option, const char **value,
                           int *status);
 
+/* What the trace commands take alike: their TRACE argument(s), --device N (give the spec the id
+ * VT_CLI_DEVICE_ID) and -h/--help. */
+#define VT_CLI_DEVICE_ID (-2)
+
+struct vt_cli_common_arguments {
+    const char *traces[2];
+    int trace_count;
+    int max_traces; /* 1, or 2 (diff) */
+    int device;     /* VT_GROUPS_ALL_DEVICES unless --device */
+};
+
+void vt_cli_common_start(struct vt_cli_common_arguments *common, int max_traces);
+/* vt_cli_next_argument for a trace command: takes the traces, --device and --help (calling
+ * print_help on stdout) itself and returns true only with one of the command's own options. False
+ * at the end, after --help (*status 0) or after a usage error (*status 2). */
+bool vt_cli_next_own_option(struct vt_cli_parser *parser, struct vt_cli_common_arguments *common,
+                            void (*print_help)(FILE *out), const struct vt_cli_option_spec **option, const char **value,
+                            int *status);
+/* After the arguments (`status` as vt_cli_next_argument left it): -1 when complete, else the exit
+ * status (2 with "no trace given: <usage>" when there is no trace). */
+int vt_cli_end_of_arguments(const char *command, int status, const struct vt_cli_common_arguments *common,
+                            const char *usage);
+
 /* Prints "vramtrace COMMAND: <message>" and "Try 'vramtrace COMMAND --help'." on stderr; returns 2. */
 int vt_cli_usage_error(const char *command, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
@@ -59,6 +82,9 @@ bool vt_cli_parse_device(const char *text, int *device);
  * With `announce`, prints the truncated-tail warning, and progress on stderr when it is a terminal
  * and loading takes over a second (top, reloading a trace that is being written, does not). */
 bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce);
+/* vt_cli_load_trace (announcing), then the --device check: -1 when loaded (free the model),
+ * else the exit status (the model is then freed). */
+int vt_cli_load_trace_for_device(struct vt_trace_model *model, const char *path, const char *command, int device);
 /* Checks that --device names a device the trace knows (VT_GROUPS_ALL_DEVICES always does); else
  * prints a usage error. */
 bool vt_cli_device_in_trace(const struct vt_trace_model *model, int device, const char *command);

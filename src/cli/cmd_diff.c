@@ -18,14 +18,14 @@
 #define DIFF_JSON_VERSION 1
 #define MAX_TOP 1000000
 
-enum diff_option { OPTION_FROM, OPTION_TO, OPTION_TOP, OPTION_FORMAT, OPTION_DEVICE };
+enum diff_option { OPTION_FROM, OPTION_TO, OPTION_TOP, OPTION_FORMAT };
 
 static const struct vt_cli_option_spec diff_options[] = {
     {"--from", 0, true, OPTION_FROM},
     {"--to", 0, true, OPTION_TO},
     {"--top", 0, true, OPTION_TOP},
     {"--format", 0, true, OPTION_FORMAT},
-    {"--device", 0, true, OPTION_DEVICE},
+    {"--device", 0, true, VT_CLI_DEVICE_ID},
     {NULL, 0, false, 0},
 };
 
@@ -42,11 +42,9 @@ struct diff_side {
 };
 
 struct diff_settings {
-    const char *paths[2];
-    int path_count;
+    struct vt_cli_common_arguments common; /* the trace(s), --device */
     bool json;
     unsigned top;
-    int device;
     bool from_given, to_given;
     uint64_t from_ns, to_ns;
 };
@@ -87,24 +85,16 @@ static void print_help(FILE *out)
 
 static int parse_arguments(int argc, char **argv, struct diff_settings *settings)
 {
-    *settings = (struct diff_settings){.top = VT_DEFAULT_TOP, .device = VT_GROUPS_ALL_DEVICES};
+    *settings = (struct diff_settings){.top = VT_DEFAULT_TOP};
+    vt_cli_common_start(&settings->common, 2);
     struct vt_cli_parser parser;
     vt_cli_parser_start(&parser, COMMAND, argc, argv, diff_options);
     const struct vt_cli_option_spec *option;
     const char *value;
     int status;
     uint64_t number;
-    while (vt_cli_next_argument(&parser, &option, &value, &status)) {
-        if (!option) {
-            if (settings->path_count == 2)
-                return vt_cli_usage_error(COMMAND, "at most two traces; '%s' is one too many", value);
-            settings->paths[settings->path_count++] = value;
-            continue;
-        }
+    while (vt_cli_next_own_option(&parser, &settings->common, print_help, &option, &value, &status)) {
         switch (option->id) {
-        case VT_CLI_HELP_ID:
-            print_help(stdout);
-            return 0;
         case OPTION_FROM:
         case OPTION_TO: {
             bool from = option->id == OPTION_FROM;
@@ -126,21 +116,17 @@ static int parse_arguments(int argc, char **argv, struct diff_settings *settings
                 return vt_cli_usage_error(COMMAND, "--format '%s' is not valid; accepted: text, json", value);
             settings->json = strcmp(value, "json") == 0;
             break;
-        case OPTION_DEVICE:
-            if (!vt_cli_parse_device(value, &settings->device))
-                return vt_cli_usage_error(COMMAND, "--device '%s' is not valid; accepted: a device ordinal from 0 to %d",
-                                          value, VT_MODEL_MAX_DEVICES - 1);
-            break;
         }
     }
-    if (status >= 0)
-        return status;
-    if (settings->path_count == 0)
-        return vt_cli_usage_error(COMMAND, "no trace given: vramtrace diff A B, or vramtrace diff TRACE --from T1 --to T2");
-    if (settings->path_count == 1 && !settings->from_given && !settings->to_given)
+    int end = vt_cli_end_of_arguments(COMMAND, status, &settings->common,
+                                      "vramtrace diff A B, or vramtrace diff TRACE --from T1 --to T2");
+    if (end >= 0)
+        return end;
+    if (settings->common.trace_count == 1 && !settings->from_given && !settings->to_given)
         return vt_cli_usage_error(COMMAND, "one trace needs --from and/or --to (the moments to compare); or give two "
                                   "traces");
-    if (settings->path_count == 1 && settings->from_given && settings->to_given && settings->from_ns > settings->to_ns)
+    if (settings->common.trace_count == 1 && settings->from_given && settings->to_given &&
+        settings->from_ns > settings->to_ns)
         return vt_cli_usage_error(COMMAND, "--from is after --to");
     return -1;
 }
@@ -166,7 +152,8 @@ static void site_key(struct vt_cli_text *key, const struct diff_side *side, cons
         char name[1024];
         vt_cli_frame_name(side->symbolizer, frames[i], name, sizeof name);
         if (symbol->source_file && strcmp(symbol->function, "??") != 0)
-            snprintf(piece, sizeof piece, "|%s %s:%d", name, vt_path_basename(symbol->source_file), symbol->source_line);
+            snprintf(piece, sizeof piece, "|%s %s:%d", name, vt_path_basename(symbol->source_file),
+                     symbol->source_line);
         else
             snprintf(piece, sizeof piece, "|%s", name);
         vt_cli_text_append(key, piece);
@@ -291,7 +278,8 @@ static void render_text(FILE *out, const struct vt_cli_site_table *table, const 
         fprintf(out, "%s, %+" PRId64 " allocation(s) (%" PRIu64 " -> %" PRIu64 " byte(s), %" PRIu64 " -> %" PRIu64
                      " allocation(s)) of %s memory, %s, allocated from:\n",
                 signed_bytes(growth_bytes(site), growth, sizeof growth), growth_count(site), site->bytes[0],
-                site->bytes[1], site->count[0], site->count[1], vt_memory_kind_name(site->kind), vt_api_name(site->api));
+                site->bytes[1], site->count[0], site->count[1], vt_memory_kind_name(site->kind),
+                vt_api_name(site->api));
         text_frames(out, &sides[site->side], site->stack_id);
         fputc('\n', out);
     }
@@ -388,7 +376,7 @@ static void render_json(FILE *out, const struct vt_cli_site_table *table, const 
 static int compare(const struct diff_settings *settings, struct diff_side sides[2])
 {
     for (int i = 0; i < 2; i++) {
-        if (!vt_cli_device_in_trace(sides[i].model, settings->device, COMMAND))
+        if (!vt_cli_device_in_trace(sides[i].model, settings->common.device, COMMAND))
             return VT_CLI_EXIT_USAGE;
         if (i == 0 || sides[1].model != sides[0].model) {
             sides[i].symbolizer = vt_cli_open_symbolizer(sides[i].model, COMMAND);
@@ -399,7 +387,8 @@ static int compare(const struct diff_settings *settings, struct diff_side sides[
         }
     }
     struct vt_cli_site_table table = {0};
-    if (!add_side(&table, &sides[0], 0, settings->device) || !add_side(&table, &sides[1], 1, settings->device)) {
+    int device = settings->common.device;
+    if (!add_side(&table, &sides[0], 0, device) || !add_side(&table, &sides[1], 1, device)) {
         fprintf(stderr, "vramtrace " COMMAND ": out of memory while grouping the live memory\n");
         vt_cli_site_table_free(&table);
         return VT_CLI_EXIT_UNREADABLE;
@@ -407,7 +396,7 @@ static int compare(const struct diff_settings *settings, struct diff_side sides[
     if (table.sites)
         qsort(table.sites, table.count, sizeof *table.sites, by_growth);
     if (settings->json)
-        render_json(stdout, &table, sides, settings->top, settings->device);
+        render_json(stdout, &table, sides, settings->top, settings->common.device);
     else
         render_text(stdout, &table, sides, settings->top);
     fflush(stdout);
@@ -423,14 +412,14 @@ int vt_cmd_diff(int argc, char **argv)
         return early;
     struct vt_trace_model models[2];
     int loaded = 0, status = VT_CLI_EXIT_UNREADABLE;
-    for (; loaded < settings.path_count; loaded++)
-        if (!vt_cli_load_trace(&models[loaded], settings.paths[loaded], COMMAND, true))
+    for (; loaded < settings.common.trace_count; loaded++)
+        if (!vt_cli_load_trace(&models[loaded], settings.common.traces[loaded], COMMAND, true))
             goto done;
-    bool one_trace = settings.path_count == 1;
+    bool one_trace = settings.common.trace_count == 1;
     struct diff_side sides[2] = {
-        {.path = settings.paths[0], .model = &models[0],
+        {.path = settings.common.traces[0], .model = &models[0],
          .moment = settings.from_given ? AT_TIME : one_trace ? AT_START : AT_END, .time_ns = settings.from_ns},
-        {.path = settings.paths[one_trace ? 0 : 1], .model = &models[one_trace ? 0 : 1],
+        {.path = settings.common.traces[one_trace ? 0 : 1], .model = &models[one_trace ? 0 : 1],
          .moment = settings.to_given ? AT_TIME : AT_END, .time_ns = settings.to_ns},
     };
     status = compare(&settings, sides);

@@ -278,9 +278,10 @@ struct target {
     char snapshot_base[PATH_MAX]; /* "<dir>/<name>": the snapshots are <base>.dump-N.txt */
 };
 
-/* Expands a path template as the shim in the target does: its program name and pid, its rank
- * variables (put into this process's environment for vt_expand_path_template). */
-static bool expand_for_target(const struct target *target, const char *template_text, char *out, size_t size)
+/* Where the target writes its snapshots (<base>.dump-N.txt), by the shim's own rules
+ * (vt_resolve_output_paths, vt_snapshot_base) with the target's settings, program name, pid, rank
+ * variables and working directory. False, with the reason, when it writes none. */
+static bool snapshot_base(struct target *target, char *why, size_t why_size)
 {
     static const char *const rank_variables[] = {"RANK", "LOCAL_RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK"};
     for (size_t i = 0; i < sizeof rank_variables / sizeof rank_variables[0]; i++) {
@@ -290,37 +291,22 @@ static bool expand_for_target(const struct target *target, const char *template_
         else
             unsetenv(rank_variables[i]);
     }
-    return vt_expand_path_template(template_text, target->program, target->pid, out, size);
-}
-
-/* The shim's trace and report paths -> the base of its snapshot files (config.c and
- * write_live_snapshot in shim_main.c). False, with the reason, when it writes none. */
-static bool snapshot_base(struct target *target, char *why, size_t why_size)
-{
     const char *output = environment_value(target->environment, target->environment_length, VT_ENV_OUTPUT);
     const char *report = environment_value(target->environment, target->environment_length, VT_ENV_REPORT);
-    char trace_path[PATH_MAX] = "", report_path[PATH_MAX] = "";
-    if (!output)
-        output = VT_DEFAULT_OUTPUT_TEMPLATE;
-    if (strcmp(output, "none") == 0 || !expand_for_target(target, output, trace_path, sizeof trace_path)) {
+    char trace_path[PATH_MAX], report_path[PATH_MAX], base[PATH_MAX];
+    vt_resolve_output_paths(output, report, target->program, target->pid, trace_path, sizeof trace_path, report_path,
+                            sizeof report_path);
+    vt_snapshot_base(trace_path, report_path, base, sizeof base);
+    if (!base[0]) {
         snprintf(why, why_size,
-                 "process %ld writes no trace (" VT_ENV_OUTPUT "=%s), and without its trace writer it takes no "
-                 "live snapshots",
-                 target->pid, output);
+                 "process %ld writes neither a trace nor a report file (" VT_ENV_OUTPUT "=%s, " VT_ENV_REPORT
+                 "=%s), so it has nowhere to write a live snapshot",
+                 target->pid, output ? output : "(unset)", report ? report : "(unset)");
         return false;
     }
-    if (!report)
-        vt_report_path_for_trace(trace_path, report_path, sizeof report_path);
-    else if (strcmp(report, "none") != 0 && !expand_for_target(target, report, report_path, sizeof report_path))
-        report_path[0] = '\0';
-    const char *base = report_path[0] ? report_path : trace_path;
-    static const char suffix[] = ".report.txt";
-    size_t length = strlen(base);
-    if (length >= sizeof suffix - 1 && strcmp(base + length - (sizeof suffix - 1), suffix) == 0)
-        length -= sizeof suffix - 1;
-    int written = base[0] == '/' ? snprintf(target->snapshot_base, sizeof target->snapshot_base, "%.*s", (int)length, base)
-                                 : snprintf(target->snapshot_base, sizeof target->snapshot_base, "%s/%.*s", target->cwd,
-                                            (int)length, base);
+    bool relative = base[0] != '/';
+    int written = snprintf(target->snapshot_base, sizeof target->snapshot_base, "%s%s%s", relative ? target->cwd : "",
+                           relative ? "/" : "", base);
     if (written < 0 || (size_t)written >= sizeof target->snapshot_base) {
         snprintf(why, why_size, "the snapshot path of process %ld is too long", target->pid);
         return false;

@@ -13,21 +13,20 @@
 
 #define COMMAND "flame"
 
-enum flame_option { OPTION_LEAKS, OPTION_PEAK, OPTION_ALLOCATED, OPTION_DEVICE };
+enum flame_option { OPTION_LEAKS, OPTION_PEAK, OPTION_ALLOCATED };
 enum flame_measure { MEASURE_LEAKS, MEASURE_PEAK, MEASURE_ALLOCATED };
 
 static const struct vt_cli_option_spec flame_options[] = {
     {"--leaks", 0, false, OPTION_LEAKS},
     {"--peak", 0, false, OPTION_PEAK},
     {"--allocated", 0, false, OPTION_ALLOCATED},
-    {"--device", 0, true, OPTION_DEVICE},
+    {"--device", 0, true, VT_CLI_DEVICE_ID},
     {NULL, 0, false, 0},
 };
 
 struct flame_settings {
-    const char *trace_path;
+    struct vt_cli_common_arguments common; /* the trace, --device */
     enum flame_measure measure;
-    int device;
 };
 
 static void print_help(FILE *out)
@@ -60,45 +59,23 @@ static void print_help(FILE *out)
 
 static int parse_arguments(int argc, char **argv, struct flame_settings *settings)
 {
-    *settings = (struct flame_settings){.measure = MEASURE_LEAKS, .device = VT_GROUPS_ALL_DEVICES};
+    *settings = (struct flame_settings){.measure = MEASURE_LEAKS};
+    vt_cli_common_start(&settings->common, 1);
     struct vt_cli_parser parser;
     vt_cli_parser_start(&parser, COMMAND, argc, argv, flame_options);
     const struct vt_cli_option_spec *option;
     const char *value, *measure_given = NULL;
     int status;
-    while (vt_cli_next_argument(&parser, &option, &value, &status)) {
-        if (!option) {
-            if (settings->trace_path)
-                return vt_cli_usage_error(COMMAND, "one trace at a time; '%s' is one too many", value);
-            settings->trace_path = value;
-            continue;
-        }
-        switch (option->id) {
-        case VT_CLI_HELP_ID:
-            print_help(stdout);
-            return 0;
-        case OPTION_LEAKS:
-        case OPTION_PEAK:
-        case OPTION_ALLOCATED:
-            if (measure_given && strcmp(measure_given, option->long_name) != 0)
-                return vt_cli_usage_error(COMMAND, "%s and %s: choose one", measure_given, option->long_name);
-            measure_given = option->long_name;
-            settings->measure = option->id == OPTION_PEAK        ? MEASURE_PEAK
-                                : option->id == OPTION_ALLOCATED ? MEASURE_ALLOCATED
-                                                                 : MEASURE_LEAKS;
-            break;
-        case OPTION_DEVICE:
-            if (!vt_cli_parse_device(value, &settings->device))
-                return vt_cli_usage_error(COMMAND, "--device '%s' is not valid; accepted: a device ordinal from 0 to %d",
-                                          value, VT_MODEL_MAX_DEVICES - 1);
-            break;
-        }
+    while (vt_cli_next_own_option(&parser, &settings->common, print_help, &option, &value, &status)) {
+        /* --leaks, --peak or --allocated */
+        if (measure_given && strcmp(measure_given, option->long_name) != 0)
+            return vt_cli_usage_error(COMMAND, "%s and %s: choose one", measure_given, option->long_name);
+        measure_given = option->long_name;
+        settings->measure = option->id == OPTION_PEAK        ? MEASURE_PEAK
+                            : option->id == OPTION_ALLOCATED ? MEASURE_ALLOCATED
+                                                             : MEASURE_LEAKS;
     }
-    if (status >= 0)
-        return status;
-    if (!settings->trace_path)
-        return vt_cli_usage_error(COMMAND, "no trace given: vramtrace flame TRACE");
-    return -1;
+    return vt_cli_end_of_arguments(COMMAND, status, &settings->common, "vramtrace flame TRACE");
 }
 
 /* ---- the groups of each device ---------------------------------------------------------------- */
@@ -125,7 +102,7 @@ static long collect_groups(const struct flame_settings *settings, const struct v
     vt_replay_start(&replay, model, true);
     vt_replay_all(&replay, NULL, NULL);
     int slots[VT_MODEL_SLOT_COUNT];
-    *slot_count = vt_cli_used_slots(&replay, settings->device, slots);
+    *slot_count = vt_cli_used_slots(&replay, settings->common.device, slots);
     long with_memory = 0;
     bool incomplete = replay.out_of_memory;
     for (size_t i = 0; i < *slot_count; i++) {
@@ -225,12 +202,9 @@ int vt_cmd_flame(int argc, char **argv)
     if (early >= 0)
         return early;
     struct vt_trace_model model;
-    if (!vt_cli_load_trace(&model, settings.trace_path, COMMAND, true))
-        return VT_CLI_EXIT_UNREADABLE;
-    if (!vt_cli_device_in_trace(&model, settings.device, COMMAND)) {
-        vt_model_free(&model);
-        return VT_CLI_EXIT_USAGE;
-    }
+    int loaded = vt_cli_load_trace_for_device(&model, settings.common.traces[0], COMMAND, settings.common.device);
+    if (loaded >= 0)
+        return loaded;
     int status = 0;
     struct slot_groups per_slot[VT_MODEL_SLOT_COUNT];
     size_t slot_count = 0;
@@ -238,7 +212,7 @@ int vt_cmd_flame(int argc, char **argv)
     struct vt_symbolizer *symbolizer = vt_cli_open_symbolizer(&model, COMMAND);
     long with_memory = symbolizer ? collect_groups(&settings, &model, per_slot, &slot_count) : -1;
     if (with_memory < 0 || !fold(&table, &model, symbolizer, per_slot, slot_count, with_memory > 1)) {
-        fprintf(stderr, "vramtrace " COMMAND ": out of memory while grouping %s\n", settings.trace_path);
+        fprintf(stderr, "vramtrace " COMMAND ": out of memory while grouping %s\n", settings.common.traces[0]);
         status = VT_CLI_EXIT_UNREADABLE;
     } else {
         for (size_t i = 0; i < table.count; i++)

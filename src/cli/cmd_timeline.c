@@ -17,22 +17,21 @@
 #define COMMAND "timeline"
 #define DEFAULT_INTERVAL "1ms"
 
-enum timeline_option { OPTION_OUTPUT, OPTION_CSV, OPTION_DEVICE, OPTION_INTERVAL };
+enum timeline_option { OPTION_OUTPUT, OPTION_CSV, OPTION_INTERVAL };
 
 static const struct vt_cli_option_spec timeline_options[] = {
     {"--output", 'o', true, OPTION_OUTPUT},
     {"--csv", 0, false, OPTION_CSV},
-    {"--device", 0, true, OPTION_DEVICE},
+    {"--device", 0, true, VT_CLI_DEVICE_ID},
     {"--interval", 0, true, OPTION_INTERVAL},
     {NULL, 0, false, 0},
 };
 
 struct timeline_settings {
-    const char *trace_path;
-    const char *output_path; /* NULL: stdout */
+    struct vt_cli_common_arguments common; /* the trace, --device */
+    const char *output_path;               /* NULL: stdout */
     bool csv;
-    int device;
-    uint64_t interval_ns; /* 0: every change */
+    uint64_t interval_ns;                  /* 0: every change */
 };
 
 static void print_help(FILE *out)
@@ -64,34 +63,21 @@ static void print_help(FILE *out)
 
 static int parse_arguments(int argc, char **argv, struct timeline_settings *settings)
 {
-    *settings = (struct timeline_settings){.device = VT_GROUPS_ALL_DEVICES};
+    *settings = (struct timeline_settings){.output_path = NULL};
+    vt_cli_common_start(&settings->common, 1);
     vt_cli_parse_time(DEFAULT_INTERVAL, "ms", &settings->interval_ns);
     struct vt_cli_parser parser;
     vt_cli_parser_start(&parser, COMMAND, argc, argv, timeline_options);
     const struct vt_cli_option_spec *option;
     const char *value;
     int status;
-    while (vt_cli_next_argument(&parser, &option, &value, &status)) {
-        if (!option) {
-            if (settings->trace_path)
-                return vt_cli_usage_error(COMMAND, "one trace at a time; '%s' is one too many", value);
-            settings->trace_path = value;
-            continue;
-        }
+    while (vt_cli_next_own_option(&parser, &settings->common, print_help, &option, &value, &status)) {
         switch (option->id) {
-        case VT_CLI_HELP_ID:
-            print_help(stdout);
-            return 0;
         case OPTION_OUTPUT:
             settings->output_path = value;
             break;
         case OPTION_CSV:
             settings->csv = true;
-            break;
-        case OPTION_DEVICE:
-            if (!vt_cli_parse_device(value, &settings->device))
-                return vt_cli_usage_error(COMMAND, "--device '%s' is not valid; accepted: a device ordinal from 0 to %d",
-                                          value, VT_MODEL_MAX_DEVICES - 1);
             break;
         case OPTION_INTERVAL:
             if (!vt_cli_parse_time(value, "ms", &settings->interval_ns))
@@ -101,11 +87,7 @@ static int parse_arguments(int argc, char **argv, struct timeline_settings *sett
             break;
         }
     }
-    if (status >= 0)
-        return status;
-    if (!settings->trace_path)
-        return vt_cli_usage_error(COMMAND, "no trace given: vramtrace timeline TRACE");
-    return -1;
+    return vt_cli_end_of_arguments(COMMAND, status, &settings->common, "vramtrace timeline TRACE");
 }
 
 /* ---- output ---------------------------------------------------------------------------------- */
@@ -203,7 +185,7 @@ static void begin_instant(struct timeline *timeline, const char *name, uint64_t 
 
 static bool device_shown(const struct timeline *timeline, int device)
 {
-    return timeline->settings->device == VT_GROUPS_ALL_DEVICES || timeline->settings->device == device;
+    return timeline->settings->common.device == VT_GROUPS_ALL_DEVICES || timeline->settings->common.device == device;
 }
 
 static void instant_out_of_memory(struct timeline *timeline, const struct vt_model_event *event)
@@ -213,7 +195,8 @@ static void instant_out_of_memory(struct timeline *timeline, const struct vt_mod
     const struct vt_model_oom *detail = &timeline->model->ooms[event->detail];
     char name[160], human[32], where[32];
     snprintf(name, sizeof name, "out of memory: %s of %s on %s", vt_api_name(event->api),
-             vt_format_bytes(event->size_bytes, human, sizeof human), vt_cli_device_name(event->device, where, sizeof where));
+             vt_format_bytes(event->size_bytes, human, sizeof human),
+             vt_cli_device_name(event->device, where, sizeof where));
     begin_instant(timeline, name, event->time_ns);
     FILE *out = timeline->out;
     fprintf(out, "\"api\": \"%s\", \"kind\": \"%s\", \"device\": %d, \"requested_bytes\": %" PRIu64
@@ -227,7 +210,9 @@ static void instant_marker(struct timeline *timeline, const struct vt_model_even
     if (timeline->settings->csv)
         return;
     const struct vt_model_marker *marker = &timeline->model->markers[event->detail];
-    const char *what = marker->kind == VT_MARKER_DUMP ? "live dump" : marker->kind == VT_MARKER_FLUSH ? "flush at out of memory" : "marker";
+    const char *what = marker->kind == VT_MARKER_DUMP    ? "live dump"
+                       : marker->kind == VT_MARKER_FLUSH ? "flush at out of memory"
+                                                         : "marker";
     begin_instant(timeline, marker->label && marker->label[0] ? marker->label : what, event->time_ns);
     fprintf(timeline->out, "\"marker\": \"%s\", \"label\": ", what);
     put_json_string(timeline->out, marker->label ? marker->label : "");
@@ -252,7 +237,8 @@ static void instant_peak(struct timeline *timeline, int slot, uint64_t time_ns, 
     const struct vt_slot_usage *usage = &timeline->totals->usage[slot];
     int device = vt_device_of_slot(slot);
     char name[128], human[32], where[32];
-    snprintf(name, sizeof name, "peak of %s: %s", device < 0 ? "host-pinned memory" : vt_cli_device_name(device, where, sizeof where),
+    snprintf(name, sizeof name, "peak of %s: %s",
+             device < 0 ? "host-pinned memory" : vt_cli_device_name(device, where, sizeof where),
              vt_format_bytes(usage->in_use.peak_bytes, human, sizeof human));
     begin_instant(timeline, name, time_ns);
     FILE *out = timeline->out;
@@ -310,7 +296,8 @@ static void visit_event(const struct vt_model_event *event, size_t index, const 
 
 static void choose_tracks(struct timeline *timeline)
 {
-    timeline->used_slot_count = vt_cli_used_slots(timeline->totals, timeline->settings->device, timeline->used_slots);
+    timeline->used_slot_count =
+        vt_cli_used_slots(timeline->totals, timeline->settings->common.device, timeline->used_slots);
     for (size_t i = 0; i < timeline->used_slot_count; i++) {
         int slot = timeline->used_slots[i];
         char where[32];
@@ -433,18 +420,15 @@ int vt_cmd_timeline(int argc, char **argv)
     if (early >= 0)
         return early;
     struct vt_trace_model model;
-    if (!vt_cli_load_trace(&model, settings.trace_path, COMMAND, true))
-        return VT_CLI_EXIT_UNREADABLE;
-    if (!vt_cli_device_in_trace(&model, settings.device, COMMAND)) {
-        vt_model_free(&model);
-        return VT_CLI_EXIT_USAGE;
-    }
+    int loaded = vt_cli_load_trace_for_device(&model, settings.common.traces[0], COMMAND, settings.common.device);
+    if (loaded >= 0)
+        return loaded;
     struct vt_replay totals;
     vt_replay_start(&totals, &model, true);
     vt_replay_all(&totals, NULL, NULL);
     int status;
     if (totals.out_of_memory) {
-        fprintf(stderr, "vramtrace " COMMAND ": out of memory while replaying %s\n", settings.trace_path);
+        fprintf(stderr, "vramtrace " COMMAND ": out of memory while replaying %s\n", settings.common.traces[0]);
         status = VT_CLI_EXIT_UNREADABLE;
     } else {
         status = write_output(&settings, &model, &totals);

@@ -25,22 +25,21 @@
 #define SITE_FRAMES 4             /* frames shown per site, innermost first */
 #define CLEAR_SCREEN "\033[H\033[2J"
 
-enum top_option { OPTION_INTERVAL, OPTION_ONCE, OPTION_TOP, OPTION_DEVICE };
+enum top_option { OPTION_INTERVAL, OPTION_ONCE, OPTION_TOP };
 
 static const struct vt_cli_option_spec top_options[] = {
     {"--interval", 0, true, OPTION_INTERVAL},
     {"--once", 0, false, OPTION_ONCE},
     {"--top", 0, true, OPTION_TOP},
-    {"--device", 0, true, OPTION_DEVICE},
+    {"--device", 0, true, VT_CLI_DEVICE_ID},
     {NULL, 0, false, 0},
 };
 
 struct top_settings {
-    const char *trace_path;
+    struct vt_cli_common_arguments common; /* the trace, --device */
     uint64_t interval_ns;
     bool once;
     unsigned top;
-    int device;
 };
 
 static void print_help(FILE *out)
@@ -70,7 +69,8 @@ static void print_help(FILE *out)
 
 static int parse_arguments(int argc, char **argv, struct top_settings *settings)
 {
-    *settings = (struct top_settings){.top = VT_DEFAULT_TOP, .device = VT_GROUPS_ALL_DEVICES};
+    *settings = (struct top_settings){.top = VT_DEFAULT_TOP};
+    vt_cli_common_start(&settings->common, 1);
     vt_cli_parse_time(DEFAULT_INTERVAL, "s", &settings->interval_ns);
     struct vt_cli_parser parser;
     vt_cli_parser_start(&parser, COMMAND, argc, argv, top_options);
@@ -78,17 +78,8 @@ static int parse_arguments(int argc, char **argv, struct top_settings *settings)
     const char *value;
     int status;
     uint64_t number;
-    while (vt_cli_next_argument(&parser, &option, &value, &status)) {
-        if (!option) {
-            if (settings->trace_path)
-                return vt_cli_usage_error(COMMAND, "one trace at a time; '%s' is one too many", value);
-            settings->trace_path = value;
-            continue;
-        }
+    while (vt_cli_next_own_option(&parser, &settings->common, print_help, &option, &value, &status)) {
         switch (option->id) {
-        case VT_CLI_HELP_ID:
-            print_help(stdout);
-            return 0;
         case OPTION_INTERVAL:
             if (!vt_cli_parse_time(value, "s", &settings->interval_ns) || settings->interval_ns < MIN_INTERVAL_NS)
                 return vt_cli_usage_error(COMMAND, "--interval '%s' is not valid; accepted: seconds (1, 0.5) or a "
@@ -104,18 +95,9 @@ static int parse_arguments(int argc, char **argv, struct top_settings *settings)
                                           value, MAX_TOP);
             settings->top = (unsigned)number;
             break;
-        case OPTION_DEVICE:
-            if (!vt_cli_parse_device(value, &settings->device))
-                return vt_cli_usage_error(COMMAND, "--device '%s' is not valid; accepted: a device ordinal from 0 to %d",
-                                          value, VT_MODEL_MAX_DEVICES - 1);
-            break;
         }
     }
-    if (status >= 0)
-        return status;
-    if (!settings->trace_path)
-        return vt_cli_usage_error(COMMAND, "no trace given: vramtrace top TRACE");
-    return -1;
+    return vt_cli_end_of_arguments(COMMAND, status, &settings->common, "vramtrace top TRACE");
 }
 
 /* ---- one frame ------------------------------------------------------------------------------- */
@@ -207,7 +189,7 @@ static void print_frame(FILE *out, const struct vt_trace_model *model, struct vt
                 (double)model->events[replay.oom.last_event].time_ns / 1e9,
                 replay.oom.allocations_after_last_failure ? " (recovered since)" : "");
     int slots[VT_MODEL_SLOT_COUNT];
-    size_t slot_count = vt_cli_used_slots(&replay, settings->device, slots);
+    size_t slot_count = vt_cli_used_slots(&replay, settings->common.device, slots);
     char where[32], human[32], peak_human[32], total_human[32];
     for (size_t i = 0; i < slot_count; i++) {
         int device = vt_device_of_slot(slots[i]);
@@ -250,10 +232,10 @@ static void pause_between_frames(uint64_t nanoseconds)
 static int show_frame(const struct top_settings *settings, bool first, bool terminal)
 {
     struct vt_trace_model model;
-    if (!vt_cli_load_trace(&model, settings->trace_path, COMMAND, first && settings->once))
+    if (!vt_cli_load_trace(&model, settings->common.traces[0], COMMAND, first && settings->once))
         return VT_CLI_EXIT_UNREADABLE;
     int status = -1;
-    if (first && !vt_cli_device_in_trace(&model, settings->device, COMMAND)) {
+    if (first && !vt_cli_device_in_trace(&model, settings->common.device, COMMAND)) {
         status = VT_CLI_EXIT_USAGE;
     } else {
         struct vt_symbolizer *symbolizer = vt_cli_open_symbolizer(&model, COMMAND);

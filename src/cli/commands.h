@@ -10,7 +10,12 @@
 /* X(name, one-line summary shown by `vramtrace --help`) */
 #define VT_CLI_COMMAND_LIST(X) \
     X(run, "run a program with its GPU memory allocations traced") \
-    X(report, "report what a trace recorded: leaks, peaks with what was live, OOM, top sites")
+    X(report, "report what a trace recorded: leaks, peaks with what was live, OOM, top sites") \
+    X(timeline, "memory in use over time as Chrome trace JSON (Perfetto UI) or CSV") \
+    X(flame, "memory by call stack as folded stacks, for flame graphs") \
+    X(diff, "growth of live memory per allocation site: two traces, or two times of one") \
+    X(top, "live view of a trace that is being written: use, peak, top sites") \
+    X(dump, "ask a running traced process to write a live snapshot now")
 
 #define VT_CLI_DECLARE_COMMAND(name, summary) int vt_cmd_##name(int argc, char **argv);
 VT_CLI_COMMAND_LIST(VT_CLI_DECLARE_COMMAND)

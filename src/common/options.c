@@ -194,6 +194,43 @@ void vt_report_path_for_trace(const char *trace_path, char *out, size_t out_size
     snprintf(out, out_size, "%.*s.report.txt", (int)length, trace_path);
 }
 
+/* Expands one file setting into out (empty for "none"). False when too long. */
+static bool expand_file_setting(const char *template_text, const char *program_name, long pid, char *out,
+                                size_t out_size)
+{
+    out[0] = '\0';
+    if (strcmp(template_text, "none") == 0)
+        return true;
+    if (vt_expand_path_template(template_text, program_name, pid, out, out_size))
+        return true;
+    out[0] = '\0';
+    return false;
+}
+
+bool vt_resolve_output_paths(const char *output_setting, const char *report_setting, const char *program_name,
+                             long pid, char *trace_path, size_t trace_size, char *report_path, size_t report_size)
+{
+    bool fits = expand_file_setting(output_setting ? output_setting : VT_DEFAULT_OUTPUT_TEMPLATE, program_name, pid,
+                                    trace_path, trace_size);
+    if (report_setting)
+        return expand_file_setting(report_setting, program_name, pid, report_path, report_size) && fits;
+    if (trace_path[0]) {
+        vt_report_path_for_trace(trace_path, report_path, report_size);
+        return fits;
+    }
+    return expand_file_setting(VT_DEFAULT_REPORT_TEMPLATE, program_name, pid, report_path, report_size) && fits;
+}
+
+void vt_snapshot_base(const char *trace_path, const char *report_path, char *out, size_t out_size)
+{
+    static const char suffix[] = ".report.txt";
+    const char *base = report_path[0] ? report_path : trace_path;
+    size_t length = strlen(base);
+    if (base == report_path && length >= sizeof suffix - 1 && strcmp(base + length - (sizeof suffix - 1), suffix) == 0)
+        length -= sizeof suffix - 1;
+    snprintf(out, out_size, "%.*s", (int)length, base);
+}
+
 long vt_process_rank(void)
 {
     static const char *const variables[] = {"RANK", "LOCAL_RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK"};

@@ -74,6 +74,19 @@ bool vt_expand_path_template(const char *template_text, const char *program_name
  * ".report.txt" appended). */
 void vt_report_path_for_trace(const char *trace_path, char *out, size_t out_size);
 
+/* The trace and report files a traced process writes, from its VRAMTRACE_OUTPUT and
+ * VRAMTRACE_REPORT values (NULL when unset; "none" for no file): the trace from its template
+ * (default vramtrace.%n.%p.trace); the report from its own template, else next to the trace, else
+ * the default report template. An empty result means no such file. Returns false when a template
+ * is too long once expanded (that file is then left empty). Placeholders use this process's rank
+ * variables. */
+bool vt_resolve_output_paths(const char *output_setting, const char *report_setting, const char *program_name,
+                             long pid, char *trace_path, size_t trace_size, char *report_path, size_t report_size);
+
+/* The name live snapshots start with (<base>.dump-N.txt): the report path without ".report.txt",
+ * else the trace path. Empty when the process writes neither. */
+void vt_snapshot_base(const char *trace_path, const char *report_path, char *out, size_t out_size);
+
 /* The process rank from RANK, LOCAL_RANK, SLURM_PROCID or OMPI_COMM_WORLD_RANK, or -1. */
 long vt_process_rank(void);
 

@@ -36,19 +36,6 @@ static bool flag_setting(const char *env_name)
     return text && vt_parse_flag(text, &value) && value;
 }
 
-/* Expands a path setting into `out` (left empty for 'none' or when too long, said once). */
-static void path_setting(const char *env_name, const char *template_text, const char *program_name, long pid,
-                         char *out, size_t out_size)
-{
-    out[0] = '\0';
-    if (strcmp(template_text, "none") == 0)
-        return;
-    if (!vt_expand_path_template(template_text, program_name, pid, out, out_size)) {
-        shim_log("%s is too long once expanded; writing no file for it", env_name);
-        out[0] = '\0';
-    }
-}
-
 void config_load(struct shim_config *config, const char *program_name, long pid)
 {
     memset(config, 0, sizeof *config);
@@ -60,18 +47,8 @@ void config_load(struct shim_config *config, const char *program_name, long pid)
     if (!signal_text || !vt_parse_signal(signal_text, &config->dump_signal))
         vt_parse_signal(VT_DEFAULT_DUMP_SIGNAL, &config->dump_signal);
 
-    const char *output = valid_setting(VT_ENV_OUTPUT);
-    path_setting(VT_ENV_OUTPUT, output ? output : VT_DEFAULT_OUTPUT_TEMPLATE, program_name, pid, config->trace_path,
-                 sizeof config->trace_path);
-
-    /* The report goes next to the trace unless told otherwise. */
-    const char *report = valid_setting(VT_ENV_REPORT);
-    if (report) {
-        path_setting(VT_ENV_REPORT, report, program_name, pid, config->report_path, sizeof config->report_path);
-    } else if (config->trace_path[0]) {
-        vt_report_path_for_trace(config->trace_path, config->report_path, sizeof config->report_path);
-    } else {
-        path_setting(VT_ENV_REPORT, VT_DEFAULT_REPORT_TEMPLATE, program_name, pid, config->report_path,
-                     sizeof config->report_path);
-    }
+    if (!vt_resolve_output_paths(valid_setting(VT_ENV_OUTPUT), valid_setting(VT_ENV_REPORT), program_name, pid,
+                                 config->trace_path, sizeof config->trace_path, config->report_path,
+                                 sizeof config->report_path))
+        shim_log("%s or %s is too long once expanded; that file is not written", VT_ENV_OUTPUT, VT_ENV_REPORT);
 }

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "shim/shim_state.h"
 
+#include "common/options.h"
 #include "shim/config.h"
 #include "shim/leak_report.h"
 #include "shim/oom_report.h"
@@ -90,15 +91,11 @@ static void write_live_snapshot(unsigned dump_number)
     marker.marker.text = (struct vt_trace_text){label, (uint32_t)strlen(label)};
     trace_writer_append(&marker);
 
-    const char *base = config.report_path[0] ? config.report_path : config.trace_path;
+    char base[PATH_MAX], path[PATH_MAX + 32];
+    vt_snapshot_base(config.trace_path, config.report_path, base, sizeof base);
     if (!base[0])
-        return;
-    static const char suffix[] = ".report.txt";
-    size_t length = strlen(base);
-    if (length >= sizeof suffix - 1 && strcmp(base + length - (sizeof suffix - 1), suffix) == 0)
-        length -= sizeof suffix - 1;
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%.*s.dump-%u.txt", (int)length, base, dump_number);
+        return; /* neither a trace nor a report file: nowhere to write */
+    snprintf(path, sizeof path, "%s.dump-%u.txt", base, dump_number);
     struct leak_report_options options = {
         .program_name = program_invocation_short_name,
         .pid = (long)getpid(),

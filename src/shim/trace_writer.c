@@ -521,7 +521,7 @@ static void *writer_main(void *unused)
     (void)unused;
     static struct private_chunk own_records;
     vt_trace_deltas_start(&own_records.deltas, 0);
-    bool file_open = open_trace_file();
+    bool file_open = trace_writer_enabled() && open_trace_file();
     if (file_open) {
         write_process_record(&own_records);
         write_new_modules(&own_records);
@@ -565,7 +565,8 @@ static void start_writer(void)
     int failed = pthread_create(&writer_thread, NULL, writer_main, NULL);
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (failed) {
-        shim_log("internal error: cannot start the trace writer thread (%s); no trace is written", strerror(failed));
+        shim_log("internal error: cannot start the trace writer thread (%s); no trace is written and no live "
+                 "dump can be made", strerror(failed));
         __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
         return;
     }
@@ -574,7 +575,8 @@ static void start_writer(void)
 
 void trace_writer_ensure_started(void)
 {
-    if (trace_writer_enabled() && !forked_child)
+    /* The thread also serves live dumps, so it runs when there is no trace file too. */
+    if ((trace_writer_enabled() || dump_handler) && !forked_child)
         pthread_once(&start_once, start_writer);
 }
 

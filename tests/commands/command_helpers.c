@@ -45,22 +45,12 @@ struct process_result run_cli(const char *const args[])
     return run_process(argv, NULL, NULL);
 }
 
-pid_t start_traced_in_background(const char *directory, const char *program, const char *argument,
-                                 const char *const environment[], const char *ready_text)
+pid_t start_in_background(const char *directory, const char *command, const char *ready_text)
 {
-    char settings[1024] = "";
-    for (size_t i = 0; environment && environment[i]; i++) {
-        strncat(settings, " '", sizeof settings - strlen(settings) - 1);
-        strncat(settings, environment[i], sizeof settings - strlen(settings) - 1);
-        strncat(settings, "'", sizeof settings - strlen(settings) - 1);
-    }
-    char command[2048];
-    snprintf(command, sizeof command,
-             "cd '%s' && exec env LD_PRELOAD=" VT_SHIM_PATH " LD_LIBRARY_PATH=" VT_SIM_DIR
-             " VRAMTRACE_QUIET=1%s '%s' '%s' > stdout.txt 2> stderr.txt",
-             directory, settings, program, argument);
+    char shell_command[3072];
+    snprintf(shell_command, sizeof shell_command, "cd '%s' && exec %s > stdout.txt 2> stderr.txt", directory, command);
     pid_t pid;
-    char *argv[] = {"/bin/sh", "-c", command, NULL};
+    char *argv[] = {"/bin/sh", "-c", shell_command, NULL};
     cr_assert_eq(posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ), 0);
     char stdout_path[600];
     snprintf(stdout_path, sizeof stdout_path, "%s/stdout.txt", directory);
@@ -72,8 +62,32 @@ pid_t start_traced_in_background(const char *directory, const char *program, con
             return pid;
         usleep(20000);
     }
-    cr_assert_fail("%s did not start", program);
+    cr_assert_fail("%s did not start", command);
     return -1;
+}
+
+pid_t start_traced_in_background(const char *directory, const char *command, const char *const environment[],
+                                 const char *ready_text)
+{
+    char traced[2048] = "env LD_PRELOAD=" VT_SHIM_PATH " LD_LIBRARY_PATH=" VT_SIM_DIR " VRAMTRACE_QUIET=1";
+    for (size_t i = 0; environment && environment[i]; i++) {
+        strncat(traced, " '", sizeof traced - strlen(traced) - 1);
+        strncat(traced, environment[i], sizeof traced - strlen(traced) - 1);
+        strncat(traced, "'", sizeof traced - strlen(traced) - 1);
+    }
+    strncat(traced, " ", sizeof traced - strlen(traced) - 1);
+    strncat(traced, command, sizeof traced - strlen(traced) - 1);
+    return start_in_background(directory, traced, ready_text);
+}
+
+pid_t start_hold_and_wait(const char *seconds, char **directory, char **trace)
+{
+    *directory = make_temp_directory();
+    cr_assert(asprintf(trace, "%s/held.trace", *directory) > 0);
+    char command[600];
+    snprintf(command, sizeof command, VT_PROGRAMS_DIR "/hold_and_wait %s", seconds);
+    const char *environment[] = {"VRAMTRACE_OUTPUT=held.trace", NULL};
+    return start_traced_in_background(*directory, command, environment, "holding");
 }
 
 void wait_for_success(pid_t pid)

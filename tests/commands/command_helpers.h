@@ -19,11 +19,17 @@ char *make_trace(const char *program, const char *const arguments[], const char 
 /* `vramtrace ARGS...` (NULL-terminated), waited for. */
 struct process_result run_cli(const char *const args[]);
 
-/* Starts PROGRAM ARGUMENT under the shim (LD_PRELOAD, simulated device, VRAMTRACE_QUIET=1 plus the
- * "NAME=value" settings in `environment`, NULL-terminated) in `directory`, its stdout in
- * DIRECTORY/stdout.txt; returns its pid once it printed `ready_text`. */
-pid_t start_traced_in_background(const char *directory, const char *program, const char *argument,
-                                 const char *const environment[], const char *ready_text);
+/* Starts `command` (shell words) in the background in `directory`, its stdout and stderr in
+ * DIRECTORY/stdout.txt and stderr.txt; returns its pid (the shell execs it) once it printed
+ * `ready_text`. */
+pid_t start_in_background(const char *directory, const char *command, const char *ready_text);
+/* The same under the shim: LD_PRELOAD, the simulated device, VRAMTRACE_QUIET=1 plus the
+ * "NAME=value" settings in `environment` (may be NULL). */
+pid_t start_traced_in_background(const char *directory, const char *command, const char *const environment[],
+                                 const char *ready_text);
+/* `hold_and_wait SECONDS` (3 x 1 MiB held, then one freed) under the shim in a fresh directory,
+ * tracing to DIRECTORY/held.trace; returns its pid once it holds. Free *directory and *trace. */
+pid_t start_hold_and_wait(const char *seconds, char **directory, char **trace);
 /* Waits for a background program; fails the test unless it exits 0. */
 void wait_for_success(pid_t pid);
 

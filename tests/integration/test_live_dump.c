@@ -18,15 +18,15 @@ extern char **environ;
 
 /* Starts `hold_and_wait SECONDS` under the shim (plain LD_PRELOAD) in `directory`, stdout to a file;
  * returns its pid once it says "holding". */
-static pid_t start_holding_program(const char *directory, const char *seconds)
+static pid_t start_holding_program(const char *directory, const char *seconds, const char *settings)
 {
     char stdout_path[512];
     snprintf(stdout_path, sizeof stdout_path, "%s/stdout.txt", directory);
     char command[1024];
     snprintf(command, sizeof command,
              "cd '%s' && LD_PRELOAD=" VT_SHIM_PATH " LD_LIBRARY_PATH=" VT_SIM_DIR
-             " VRAMTRACE_QUIET=1 exec " VT_PROGRAMS_DIR "/hold_and_wait %s > stdout.txt 2> stderr.txt",
-             directory, seconds);
+             " VRAMTRACE_QUIET=1 %s exec " VT_PROGRAMS_DIR "/hold_and_wait %s > stdout.txt 2> stderr.txt",
+             directory, settings, seconds);
     pid_t pid;
     char *argv[] = {"/bin/sh", "-c", command, NULL};
     cr_assert_eq(posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ), 0);
@@ -57,7 +57,7 @@ static char *wait_for_file(const char *path)
 Test(live_dump, signal_writes_a_snapshot_of_live_memory_and_the_program_goes_on)
 {
     char *directory = make_temp_directory();
-    pid_t pid = start_holding_program(directory, "3");
+    pid_t pid = start_holding_program(directory, "3", "");
     int dump_signal;
     cr_assert(vt_parse_signal(VT_DEFAULT_DUMP_SIGNAL, &dump_signal));
     cr_assert_eq(kill(pid, dump_signal), 0);
@@ -84,6 +84,24 @@ Test(live_dump, signal_writes_a_snapshot_of_live_memory_and_the_program_goes_on)
     free(snapshot);
     free(output);
     free(report);
+}
+
+Test(live_dump, works_without_a_trace_file)
+{
+    char *directory = make_temp_directory();
+    pid_t pid = start_holding_program(directory, "2", "VRAMTRACE_OUTPUT=none");
+    int dump_signal;
+    cr_assert(vt_parse_signal(VT_DEFAULT_DUMP_SIGNAL, &dump_signal));
+    cr_assert_eq(kill(pid, dump_signal), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/vramtrace.hold_and_wait.%d.dump-1.txt", directory, (int)pid);
+    char *snapshot = wait_for_file(path);
+    cr_assert_not_null(snapshot, "no live snapshot at %s", path);
+    cr_assert(strstr(snapshot, "Device memory: 3145728 byte(s) (3.00 MiB) in use in 3 allocation(s)"), "%s", snapshot);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    free(snapshot);
 }
 
 Test(live_dump, a_program_that_installs_its_own_handler_for_the_signal_wins)
