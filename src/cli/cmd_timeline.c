@@ -169,11 +169,26 @@ static void flush_pending(struct timeline *timeline, int slot, unsigned kind)
         write_sample(timeline, slot, kind, track->pending_time_ns, track->pending_value);
 }
 
+/* Writes the pending samples of every track in time order (CSV rows stay sorted by time). */
 static void flush_all_pending(struct timeline *timeline)
 {
-    for (size_t i = 0; i < timeline->used_slot_count; i++)
-        for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++)
-            flush_pending(timeline, timeline->used_slots[i], kind);
+    for (;;) {
+        struct track *earliest = NULL;
+        int earliest_slot = 0;
+        unsigned earliest_kind = 0;
+        for (size_t i = 0; i < timeline->used_slot_count; i++)
+            for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++) {
+                struct track *track = &timeline->tracks[timeline->used_slots[i]][kind];
+                if (track->pending && (!earliest || track->pending_time_ns < earliest->pending_time_ns)) {
+                    earliest = track;
+                    earliest_slot = timeline->used_slots[i];
+                    earliest_kind = kind;
+                }
+            }
+        if (!earliest)
+            return;
+        flush_pending(timeline, earliest_slot, earliest_kind);
+    }
 }
 
 /* Instant events: global scope, args written by the caller after this. */
