@@ -2,7 +2,7 @@
 # Makes build/ self-contained for a machine that lacks this project's runtime libraries (the GPU
 # machines run Ubuntu 24.04 without libunwind or libdw): copies libunwind (needed) and libdw +
 # libelf (for function names and file:line in reports; dlopen()ed) next to libvramtrace.so, where
-# the shim's RUNPATH ($ORIGIN) finds them. Run after scripts/build.sh, before carrying build/.
+# the shim's RUNPATH ($ORIGIN) and the CLI's ($ORIGIN/../shim) find them. Run after scripts/build.sh, before carrying build/.
 # libzstd is not copied: those machines have it, and an older copy loaded first could break a
 # program that needs the newer one.
 set -euo pipefail

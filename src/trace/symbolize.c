@@ -8,6 +8,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <libelf.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,9 @@ const char *vt_path_basename(const char *path)
 
 struct vt_symbolizer *vt_symbolizer_open(const struct vt_trace_model *model, FILE *warnings)
 {
+    /* libelf's version handshake, which libdw needs; calling it ourselves also makes libelf a direct
+     * dependency, so a copy carried next to the binaries (scripts/gpu-bundle.sh) is found. */
+    elf_version(EV_CURRENT);
     struct vt_symbolizer *symbolizer = calloc(1, sizeof *symbolizer);
     if (!symbolizer)
         return NULL;
