@@ -422,6 +422,7 @@ struct module_scan {
     struct private_chunk *chunk;
     bool first;
     bool unchanged;
+    unsigned index; /* dl_iterate_phdr reports the main program first */
 };
 
 static int scan_module(struct dl_phdr_info *info, size_t size, void *data)
@@ -438,12 +439,15 @@ static int scan_module(struct dl_phdr_info *info, size_t size, void *data)
         last_subs = info->dlpi_subs;
     }
     char path[PATH_MAX];
+    bool main_program = scan->index++ == 0;
     if (info->dlpi_name && info->dlpi_name[0]) {
         snprintf(path, sizeof path, "%s", info->dlpi_name);
     } else {
-        ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
-        if (length <= 0 || info->dlpi_addr == 0)
-            return 0; /* the vDSO or an unnamed object without an address */
+        /* The main program has no name here (and, when it is not position-independent, a load
+         * address of 0: its segments sit at their link-time addresses). */
+        ssize_t length = main_program ? readlink("/proc/self/exe", path, sizeof path - 1) : -1;
+        if (length <= 0)
+            return 0; /* an unnamed object that is not the program */
         path[length] = '\0';
     }
     if (module_known(info->dlpi_addr, path))
