@@ -18,6 +18,7 @@
 #include "shim/oom_report.h"
 #include "shim/real_functions.h"
 #include "shim/shim_log.h"
+#include "shim/symbolizer.h"
 #include "shim/trace_writer.h"
 
 #define UNW_LOCAL_ONLY
@@ -133,6 +134,7 @@ static void initialize(void)
     recorder_init(&settings);
     configure_trace();
     configure_oom_report();
+    symbolizer_set_quiet(config.quiet);
     install_dump_signal();
     pthread_atfork(NULL, NULL, fork_child_handler);
     shim_hook_depth--;

@@ -92,10 +92,17 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
+static bool quiet;
+
+void symbolizer_set_quiet(bool new_quiet)
+{
+    quiet = new_quiet;
+}
+
 /* Reading the symbol tables of very large libraries (PyTorch's, XLA's) takes seconds: say so. */
 static void note_slow_progress(struct symbolizer *symbolizer)
 {
-    if (symbolizer->said_slow || monotonic_ns() - symbolizer->opened_ns < 1000000000u)
+    if (quiet || symbolizer->said_slow || monotonic_ns() - symbolizer->opened_ns < 1000000000u)
         return;
     symbolizer->said_slow = true;
     shim_log("reading symbols of large libraries for the report; this can take a few seconds");

@@ -7,6 +7,7 @@
 #define VT_SHIM_SYMBOLIZER_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct symbolized_frame {
@@ -24,5 +25,8 @@ struct symbolizer *symbolizer_open(void);
 /* `return_address` is a frame as captured (a return address); the call site is looked up. */
 void symbolizer_lookup(struct symbolizer *symbolizer, uintptr_t return_address, struct symbolized_frame *frame);
 void symbolizer_close(struct symbolizer *symbolizer);
+
+/* With quiet on (VRAMTRACE_QUIET), the note about slow symbol tables is not printed. */
+void symbolizer_set_quiet(bool quiet);
 
 #endif
