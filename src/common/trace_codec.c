@@ -190,23 +190,15 @@ static void encode_payload(struct writer *w, struct vt_trace_deltas *d, const st
         put_varint(w, record->thread.thread_id);
         break;
     case VT_RECORD_ALLOC:
+    case VT_RECORD_FREE: /* the same fields, but a free carries no stack */
         put_time(w, d, e->timestamp_ns);
         put_varint(w, e->api);
         put_varint(w, e->kind);
         put_svarint(w, e->device);
         put_address(w, d, e->address);
         put_varint(w, e->size_bytes);
-        put_varint(w, e->stack_id);
-        put_varint(w, e->thread_index);
-        put_stream(w, d, e->stream);
-        break;
-    case VT_RECORD_FREE:
-        put_time(w, d, e->timestamp_ns);
-        put_varint(w, e->api);
-        put_varint(w, e->kind);
-        put_svarint(w, e->device);
-        put_address(w, d, e->address);
-        put_varint(w, e->size_bytes);
+        if (record->type == VT_RECORD_ALLOC)
+            put_varint(w, e->stack_id);
         put_varint(w, e->thread_index);
         put_stream(w, d, e->stream);
         break;
@@ -324,16 +316,6 @@ static void decode_payload(struct reader *r, struct vt_trace_deltas *d, struct v
         record->thread.thread_id = (uint32_t)get_varint(r);
         break;
     case VT_RECORD_ALLOC:
-        e->timestamp_ns = get_time(r, d);
-        e->api = (uint16_t)get_varint(r);
-        e->kind = (uint8_t)get_varint(r);
-        e->device = (int32_t)get_svarint(r);
-        e->address = get_address(r, d);
-        e->size_bytes = get_varint(r);
-        e->stack_id = (uint32_t)get_varint(r);
-        e->thread_index = (uint32_t)get_varint(r);
-        e->stream = get_stream(r, d);
-        break;
     case VT_RECORD_FREE:
         e->timestamp_ns = get_time(r, d);
         e->api = (uint16_t)get_varint(r);
@@ -341,6 +323,8 @@ static void decode_payload(struct reader *r, struct vt_trace_deltas *d, struct v
         e->device = (int32_t)get_svarint(r);
         e->address = get_address(r, d);
         e->size_bytes = get_varint(r);
+        if (record->type == VT_RECORD_ALLOC)
+            e->stack_id = (uint32_t)get_varint(r);
         e->thread_index = (uint32_t)get_varint(r);
         e->stream = get_stream(r, d);
         break;

@@ -54,18 +54,25 @@ static char *wait_for_file(const char *path)
     return NULL;
 }
 
-Test(live_dump, signal_writes_a_snapshot_of_live_memory_and_the_program_goes_on)
+/* Sends the default dump signal to `pid` and returns its first snapshot's text. */
+static char *request_first_snapshot(const char *directory, pid_t pid)
 {
-    char *directory = make_temp_directory();
-    pid_t pid = start_holding_program(directory, "3", "");
     int dump_signal;
     cr_assert(vt_parse_signal(VT_DEFAULT_DUMP_SIGNAL, &dump_signal));
     cr_assert_eq(kill(pid, dump_signal), 0);
-
     char path[600];
     snprintf(path, sizeof path, "%s/vramtrace.hold_and_wait.%d.dump-1.txt", directory, (int)pid);
     char *snapshot = wait_for_file(path);
     cr_assert_not_null(snapshot, "no live snapshot at %s", path);
+    return snapshot;
+}
+
+Test(live_dump, signal_writes_a_snapshot_of_live_memory_and_the_program_goes_on)
+{
+    char *directory = make_temp_directory();
+    pid_t pid = start_holding_program(directory, "3", "");
+    char *snapshot = request_first_snapshot(directory, pid);
+    char path[600];
     cr_assert(strstr(snapshot, "vramtrace: live snapshot 1 of hold_and_wait"), "%s", snapshot);
     cr_assert(strstr(snapshot, "Device memory: 3145728 byte(s) (3.00 MiB) in use in 3 allocation(s)"), "%s", snapshot);
     const char *group = strstr(snapshot, "Live of 3145728 byte(s) (3.00 MiB) in 3 allocation(s) of device memory, cudaMalloc");
@@ -90,13 +97,7 @@ Test(live_dump, works_without_a_trace_file)
 {
     char *directory = make_temp_directory();
     pid_t pid = start_holding_program(directory, "2", "VRAMTRACE_OUTPUT=none");
-    int dump_signal;
-    cr_assert(vt_parse_signal(VT_DEFAULT_DUMP_SIGNAL, &dump_signal));
-    cr_assert_eq(kill(pid, dump_signal), 0);
-    char path[600];
-    snprintf(path, sizeof path, "%s/vramtrace.hold_and_wait.%d.dump-1.txt", directory, (int)pid);
-    char *snapshot = wait_for_file(path);
-    cr_assert_not_null(snapshot, "no live snapshot at %s", path);
+    char *snapshot = request_first_snapshot(directory, pid);
     cr_assert(strstr(snapshot, "Device memory: 3145728 byte(s) (3.00 MiB) in use in 3 allocation(s)"), "%s", snapshot);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
