@@ -46,7 +46,8 @@ enum vt_trace_record_type {
 
 enum vt_trace_marker_kind {
     VT_MARKER_DUMP = 1,         /* vramtrace dump PID: a live snapshot was requested */
-    VT_MARKER_FLUSH = 2,        /* an explicit flush (OOM) */
+    /* Out-of-memory failures have their own record (OOM), not a marker. Kinds a reader does not
+     * know are shown as plain markers with their label. */
 };
 
 #endif

@@ -225,9 +225,7 @@ static void instant_marker(struct timeline *timeline, const struct vt_model_even
     if (timeline->settings->csv)
         return;
     const struct vt_model_marker *marker = &timeline->model->markers[event->detail];
-    const char *what = marker->kind == VT_MARKER_DUMP    ? "live dump"
-                       : marker->kind == VT_MARKER_FLUSH ? "flush at out of memory"
-                                                         : "marker";
+    const char *what = marker->kind == VT_MARKER_DUMP ? "live dump" : "marker";
     begin_instant(timeline, marker->label && marker->label[0] ? marker->label : what, event->time_ns);
     fprintf(timeline->out, "\"marker\": \"%s\", \"label\": ", what);
     put_json_string(timeline->out, marker->label ? marker->label : "");
