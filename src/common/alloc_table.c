@@ -30,6 +30,11 @@ bool alloc_table_insert(struct alloc_table *table, const struct alloc_record *re
     memset(&stored->hh, 0, sizeof stored->hh);
     stored->next_free = NULL;
     HASH_ADD(hh, table->by_address, address, sizeof stored->address, stored);
+    if (!stored->hh.tbl) { /* uthash could not grow the table (HASH_NONFATAL_OOM): not added */
+        stored->next_free = table->free_records;
+        table->free_records = stored;
+        return false;
+    }
     table->live_count++;
     return true;
 }

@@ -37,7 +37,8 @@ struct alloc_table {
 };
 
 /* Stores a copy of *record (keyed by record->address). Returns false when out of memory or when
- * the address is already live (the caller removes the stale record first). */
+ * the address is already live (the caller removes the stale record first). Built with
+ * HASH_NONFATAL_OOM: running out of memory never ends the process. */
 bool alloc_table_insert(struct alloc_table *table, const struct alloc_record *record);
 
 /* Copies the record at `address` to *removed (when non-NULL) and forgets it. False if unknown. */

@@ -73,6 +73,11 @@ static void add_record(const struct alloc_record *record, void *context)
         entry->group.api = key.api;
         entry->group.kind = key.kind;
         HASH_ADD(hh, collection->entries, key, sizeof key, entry);
+        if (!entry->hh.tbl) { /* out of memory growing the table */
+            free(entry);
+            collection->groups->incomplete = true;
+            return;
+        }
     }
     entry->group.bytes += record->size_bytes;
     entry->group.count++;

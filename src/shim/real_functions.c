@@ -6,8 +6,11 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <limits.h>
 #include <link.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uintptr_t shim_code_start, shim_code_end;
@@ -78,27 +81,44 @@ bool address_in_shim(uintptr_t address)
     return address >= shim_code_start && address < shim_code_end;
 }
 
-struct symbol_search {
-    const char *name;
-    void *found;
+/* The names of the loaded libraries, copied out of dl_iterate_phdr: dlopen() must not be called
+ * from inside its callback, which holds the loader's write lock (another thread in dlopen holds
+ * the loader lock and waits for that one: a deadlock). */
+struct library_names {
+    char (*names)[PATH_MAX];
+    size_t count, capacity;
 };
 
-static int find_symbol_in_loaded_library(struct dl_phdr_info *info, size_t size, void *data)
+static int collect_library_name(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
-    struct symbol_search *search = data;
-    if (!info->dlpi_name || !info->dlpi_name[0])
+    struct library_names *libraries = data;
+    if (!info->dlpi_name || !info->dlpi_name[0] || libraries->count == libraries->capacity)
         return 0;
-    void *handle = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
-    if (!handle)
-        return 0;
-    void *candidate = shim_real_dlsym(handle, search->name);
-    dlclose(handle);
-    if (candidate && !address_in_shim((uintptr_t)candidate)) {
-        search->found = candidate;
-        return 1;
-    }
+    snprintf(libraries->names[libraries->count++], PATH_MAX, "%s", info->dlpi_name);
     return 0;
+}
+
+static void *find_symbol_in_loaded_libraries(const char *name)
+{
+    enum { LIBRARIES_AT_MOST = 1024 };
+    struct library_names libraries = {.names = malloc(LIBRARIES_AT_MOST * sizeof *libraries.names),
+                                      .capacity = LIBRARIES_AT_MOST};
+    if (!libraries.names)
+        return NULL;
+    dl_iterate_phdr(collect_library_name, &libraries);
+    void *found = NULL;
+    for (size_t i = 0; i < libraries.count && !found; i++) {
+        void *handle = dlopen(libraries.names[i], RTLD_LAZY | RTLD_NOLOAD);
+        if (!handle)
+            continue;
+        void *candidate = shim_real_dlsym(handle, name);
+        dlclose(handle);
+        if (candidate && !address_in_shim((uintptr_t)candidate))
+            found = candidate;
+    }
+    free(libraries.names);
+    return found;
 }
 
 void *real_function_lookup(const char *name)
@@ -106,7 +126,5 @@ void *real_function_lookup(const char *name)
     void *next = shim_real_dlsym(RTLD_NEXT, name);
     if (next && !address_in_shim((uintptr_t)next))
         return next;
-    struct symbol_search search = {.name = name};
-    dl_iterate_phdr(find_symbol_in_loaded_library, &search);
-    return search.found;
+    return find_symbol_in_loaded_libraries(name);
 }

@@ -336,11 +336,8 @@ uint64_t recorder_start_ns(void)
     return start_ns;
 }
 
-static void clear_state(void)
+static void clear_counters(void)
 {
-    for (int space = 0; space < SPACE_COUNT; space++)
-        alloc_table_clear(&live_tables[space]);
-    stack_table_reset();
     memset(usage_by_slot, 0, sizeof usage_by_slot);
     memset(&stats, 0, sizeof stats);
     memset(&oom, 0, sizeof oom);
@@ -349,15 +346,22 @@ static void clear_state(void)
 
 void recorder_after_fork_in_child(void)
 {
+    /* Another thread of the parent may have been changing the tables at the fork: forget them
+     * without freeing anything (the child records nothing anyway). */
     pthread_mutex_init(&recorder_lock, NULL);
     recorder_disable();
-    clear_state();
+    memset(live_tables, 0, sizeof live_tables);
+    stack_table_forget();
+    clear_counters();
 }
 
 void recorder_reset(const struct recorder_settings *new_settings)
 {
     pthread_mutex_lock(&recorder_lock);
-    clear_state();
+    for (int space = 0; space < SPACE_COUNT; space++)
+        alloc_table_clear(&live_tables[space]);
+    stack_table_reset();
+    clear_counters();
     pthread_mutex_unlock(&recorder_lock);
     recorder_init(new_settings);
 }

@@ -1,8 +1,10 @@
 /* shim/stack_table.c — capture and deduplication of native stacks (see stack_table.h).
  *
  * Each distinct stack lives in one block carved from an arena of large chunks, keyed in a uthash
- * table by its frames; ids index a growing array of pointers. Nothing here is freed while the
- * process runs: the number of distinct allocation sites in a program is small.
+ * table by its frames. Ids index blocks of pointers that never move once made, so report threads
+ * (OOM report, live dump) can read a stack by id while hooks intern new ones: the count of stored
+ * stacks is published with a release store after the stack is complete. Nothing here is freed
+ * while the process runs: the number of distinct allocation sites in a program is small.
  */
 #define _GNU_SOURCE
 #include "shim/stack_table.h"
@@ -37,9 +39,11 @@ struct stored_stack {
     uintptr_t frames[];
 };
 
+enum { IDS_PER_BLOCK = 4096, ID_BLOCKS = 4096 }; /* room for 16 million distinct stacks */
+
 static struct stored_stack *stacks_by_frames;
-static struct stored_stack **stacks_by_id; /* index = id - 1 */
-static size_t stacks_stored, stacks_capacity;
+static struct stored_stack **stacks_by_id[ID_BLOCKS]; /* id - 1 -> [block][slot]; blocks never move */
+static size_t stacks_stored;                          /* written under the recorder's lock, read anywhere */
 static struct arena stack_arena;
 
 void stack_capture(struct captured_stack *stack, unsigned max_depth)
@@ -66,15 +70,21 @@ void stack_capture(struct captured_stack *stack, unsigned max_depth)
         stack->frames[stack->depth++] = (uintptr_t)raw[i];
 }
 
-static bool grow_id_index(void)
+/* The slot for stack number `index` (0-based), making its block when needed. */
+static struct stored_stack **id_slot(size_t index, bool make)
 {
-    size_t capacity = stacks_capacity ? stacks_capacity * 2 : 1024;
-    struct stored_stack **grown = realloc(stacks_by_id, capacity * sizeof *grown);
-    if (!grown)
-        return false;
-    stacks_by_id = grown;
-    stacks_capacity = capacity;
-    return true;
+    size_t block = index / IDS_PER_BLOCK;
+    if (block >= ID_BLOCKS)
+        return NULL;
+    if (!stacks_by_id[block]) {
+        if (!make)
+            return NULL;
+        struct stored_stack **fresh = arena_alloc(&stack_arena, IDS_PER_BLOCK * sizeof *fresh);
+        if (!fresh)
+            return NULL;
+        __atomic_store_n(&stacks_by_id[block], fresh, __ATOMIC_RELEASE);
+    }
+    return &stacks_by_id[block][index % IDS_PER_BLOCK];
 }
 
 uint32_t stack_intern(const uintptr_t *frames, unsigned depth)
@@ -86,39 +96,48 @@ uint32_t stack_intern(const uintptr_t *frames, unsigned depth)
     HASH_FIND(hh, stacks_by_frames, frames, key_bytes, found);
     if (found)
         return found->id;
-    if (stacks_stored == stacks_capacity && !grow_id_index())
-        return STACK_ID_NONE;
-    struct stored_stack *stack = arena_alloc(&stack_arena, sizeof *stack + key_bytes);
+    struct stored_stack **slot = id_slot(stacks_stored, true);
+    struct stored_stack *stack = slot ? arena_alloc(&stack_arena, sizeof *stack + key_bytes) : NULL;
     if (!stack)
         return STACK_ID_NONE;
     memset(&stack->hh, 0, sizeof stack->hh);
     stack->depth = depth;
+    stack->id = (uint32_t)stacks_stored + 1;
     memcpy(stack->frames, frames, key_bytes);
-    stacks_by_id[stacks_stored++] = stack;
-    stack->id = (uint32_t)stacks_stored;
     HASH_ADD(hh, stacks_by_frames, frames, key_bytes, stack);
+    if (!stack->hh.tbl)
+        return STACK_ID_NONE; /* out of memory growing the table (HASH_NONFATAL_OOM): not stored */
+    *slot = stack;
+    __atomic_store_n(&stacks_stored, stacks_stored + 1, __ATOMIC_RELEASE);
     return stack->id;
 }
 
 const uintptr_t *stack_frames(uint32_t stack_id, unsigned *depth)
 {
-    if (stack_id == STACK_ID_NONE || stack_id > stacks_stored)
+    if (stack_id == STACK_ID_NONE || stack_id > __atomic_load_n(&stacks_stored, __ATOMIC_ACQUIRE))
         return NULL;
-    const struct stored_stack *stack = stacks_by_id[stack_id - 1];
+    struct stored_stack **block = __atomic_load_n(&stacks_by_id[(stack_id - 1) / IDS_PER_BLOCK], __ATOMIC_ACQUIRE);
+    const struct stored_stack *stack = block[(stack_id - 1) % IDS_PER_BLOCK];
     *depth = stack->depth;
     return stack->frames;
 }
 
 size_t stack_count(void)
 {
-    return stacks_stored;
+    return __atomic_load_n(&stacks_stored, __ATOMIC_ACQUIRE);
 }
 
 void stack_table_reset(void)
 {
     HASH_CLEAR(hh, stacks_by_frames);
-    free(stacks_by_id);
-    stacks_by_id = NULL;
-    stacks_stored = stacks_capacity = 0;
     arena_release(&stack_arena);
+    stack_table_forget();
+}
+
+void stack_table_forget(void)
+{
+    stacks_by_frames = NULL;
+    memset(stacks_by_id, 0, sizeof stacks_by_id);
+    memset(&stack_arena, 0, sizeof stack_arena);
+    __atomic_store_n(&stacks_stored, 0, __ATOMIC_RELEASE);
 }

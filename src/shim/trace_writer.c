@@ -624,7 +624,15 @@ void trace_writer_after_fork_in_child(void)
     forked_child = true;
     __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
     pthread_mutex_init(&chunk_lock, NULL);
+    /* The chunks may have been changing at the fork: forget them, free nothing. */
+    current_chunk = full_head = full_tail = spare_chunks = NULL;
+    /* The child's copies of the parent's descriptors: closing them leaves the parent's alone, and
+     * a dump signal sent to the child no longer wakes the parent's writer. */
     if (trace_fd >= 0)
-        close(trace_fd); /* the child's copy of the descriptor; the parent's file is untouched */
+        close(trace_fd);
     trace_fd = -1;
+    if (wake_fd >= 0)
+        close(wake_fd);
+    wake_fd = -1;
+    __atomic_store_n(&writer_running, false, __ATOMIC_RELEASE);
 }
