@@ -17,19 +17,21 @@ struct device_description {
 
 static struct device_description devices[RECORDER_MAX_DEVICES];
 
-static void describe(int ordinal, struct device_description *description)
+/* True when the driver answered (then the description is filled). */
+static bool describe(int ordinal, struct device_description *description)
 {
     __typeof__(cuDeviceGet) *get_device = REAL_FUNCTION(cuDeviceGet);
     __typeof__(cuDeviceGetName) *get_name = REAL_FUNCTION(cuDeviceGetName);
     __typeof__(cuDeviceTotalMem_v2) *get_total = REAL_FUNCTION(cuDeviceTotalMem_v2);
     CUdevice device;
     if (!get_device || get_device(&device, ordinal) != CUDA_SUCCESS)
-        return;
+        return false;
     if (!get_name || get_name(description->name, sizeof description->name - 1, device) != CUDA_SUCCESS)
         description->name[0] = '\0';
     size_t total = 0;
     if (get_total && get_total(&total, device) == CUDA_SUCCESS)
         description->total_bytes = total;
+    return true;
 }
 
 void device_info_note(int device)
@@ -39,9 +41,9 @@ void device_info_note(int device)
     struct device_description *description = &devices[device];
     if (__atomic_load_n(&description->described, __ATOMIC_ACQUIRE))
         return;
-    /* Two threads may describe the same device at once: both write the same values. */
-    describe(device, description);
-    if (__atomic_exchange_n(&description->described, true, __ATOMIC_ACQ_REL))
+    /* Two threads may describe the same device at once: both write the same values. A device the
+     * driver cannot describe (no context yet) is asked again next time. */
+    if (!describe(device, description) || __atomic_exchange_n(&description->described, true, __ATOMIC_ACQ_REL))
         return;
     struct vt_trace_record record = {.type = VT_RECORD_DEVICE};
     record.device.ordinal = (uint32_t)device;

@@ -219,8 +219,11 @@ void leak_report_write_at_exit(const struct leak_report_options *options)
                      "Could not write the report to %s: %s (set VRAMTRACE_REPORT)\n", options->file_path, strerror(errno));
         }
     }
-    if (note[0])
-        strcat(note, "\n");
+    size_t note_length = strlen(note);
+    if (note_length > 0 && note_length + 1 < sizeof note) { /* a blank line before the SUMMARY */
+        note[note_length] = '\n';
+        note[note_length + 1] = '\0';
+    }
     if (options->print_to_stderr) {
         write_all(stderr, body, body_length);
         write_all(stderr, note, strlen(note));

@@ -110,8 +110,9 @@ static void account_free(const struct alloc_record *record)
 
 /* --- the trace: every change to the tables becomes a record, in the order of the changes -------- */
 
-/* Under the lock: STACK records for stacks interned since the last event. */
-static void trace_new_stacks(void)
+/* Under the lock: STACK records for stacks interned since the last event (a stack whose record
+ * could not be written is tried again at the next event). */
+static bool trace_new_stacks(void)
 {
     while (stacks_in_trace < stack_count()) {
         unsigned depth = 0;
@@ -120,17 +121,18 @@ static void trace_new_stacks(void)
         stack.stack.id = stacks_in_trace + 1;
         stack.stack.depth = depth;
         stack.stack.frames = (uint64_t *)frames;
-        trace_writer_append(&stack);
+        if (!trace_writer_append(&stack))
+            return false; /* dropped: written again before the next event */
         stacks_in_trace++;
     }
+    return true;
 }
 
 /* Under the lock: one event record for `record` (an ALLOC, FREE or MAP of it). */
 static void trace_event(enum vt_trace_record_type type, const struct alloc_record *record, uint64_t stream)
 {
-    if (!trace_writer_enabled())
-        return;
-    trace_new_stacks();
+    if (!trace_writer_enabled() || !trace_new_stacks())
+        return; /* an event whose stack is not in the trace is not written either */
     struct vt_trace_record event = {.type = type};
     event.event = (struct vt_trace_event){
         .timestamp_ns = record->timestamp_ns - start_ns,
@@ -281,8 +283,7 @@ bool recorder_record_out_of_memory(const struct oom_event *event, const uintptr_
         oom.first = stored;
     oom.last = stored;
     oom.allocations_after_last_failure = 0;
-    if (trace_writer_enabled()) {
-        trace_new_stacks();
+    if (trace_writer_enabled() && trace_new_stacks()) {
         struct vt_trace_record failure = {.type = VT_RECORD_OOM};
         failure.event = (struct vt_trace_event){
             .timestamp_ns = stored.timestamp_ns - start_ns,

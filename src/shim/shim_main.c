@@ -68,7 +68,12 @@ static void configure_oom_report(void)
         size_t length = strlen(config.report_path), suffix_length = sizeof suffix - 1;
         if (length >= suffix_length && strcmp(config.report_path + length - suffix_length, suffix) == 0)
             length -= suffix_length;
-        snprintf(oom.file_path, sizeof oom.file_path, "%.*s.oom.txt", (int)length, config.report_path);
+        int written = snprintf(oom.file_path, sizeof oom.file_path, "%.*s.oom.txt", (int)length, config.report_path);
+        if (written < 0 || (size_t)written >= sizeof oom.file_path) {
+            shim_log("the OOM report's path (%s without .report.txt, + .oom.txt) is too long; it will go to stderr",
+                     config.report_path);
+            oom.file_path[0] = '\0';
+        }
     }
     oom_report_configure(&oom);
 }

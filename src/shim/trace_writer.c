@@ -203,13 +203,14 @@ static void report_drops_locked(void)
         drops_reported = events_dropped;
 }
 
-void trace_writer_append(const struct vt_trace_record *record)
+bool trace_writer_append(const struct vt_trace_record *record)
 {
     if (!trace_writer_enabled())
-        return;
+        return false;
     pthread_mutex_lock(&chunk_lock);
     report_drops_locked();
-    if (!append_locked(record)) {
+    bool appended = append_locked(record);
+    if (!appended) {
         static bool said;
         __atomic_add_fetch(&events_dropped, 1, __ATOMIC_RELAXED);
         shim_log_once(&said, "the trace writer cannot keep up with the events (or %s is not writable); "
@@ -217,18 +218,22 @@ void trace_writer_append(const struct vt_trace_record *record)
                       settings.path);
     }
     pthread_mutex_unlock(&chunk_lock);
+    return appended;
 }
 
 uint32_t trace_writer_thread_index(void)
 {
     if (this_thread_index)
         return this_thread_index;
-    this_thread_index = ++threads_announced; /* the recorder's lock serialises this */
+    uint32_t index = threads_announced + 1; /* the recorder's lock serialises this */
     struct vt_trace_record thread = {.type = VT_RECORD_THREAD};
-    thread.thread.index = this_thread_index;
+    thread.thread.index = index;
     thread.thread.thread_id = (uint32_t)gettid();
-    trace_writer_append(&thread);
-    return this_thread_index;
+    if (!trace_writer_append(&thread))
+        return 0;
+    threads_announced = index;
+    this_thread_index = index;
+    return index;
 }
 
 /* --- the writer thread ------------------------------------------------------------------------- */

@@ -29,9 +29,11 @@ bool trace_writer_enabled(void);
 
 /* --- called under the recorder's lock ---------------------------------------------------------- */
 
-/* Appends one record (event times relative to the start). */
-void trace_writer_append(const struct vt_trace_record *record);
-/* The calling thread's small index for events; announces it with a THREAD record the first time. */
+/* Appends one record (event times relative to the start). False when it was dropped (or there is
+ * no trace). */
+bool trace_writer_append(const struct vt_trace_record *record);
+/* The calling thread's small index for events; announces it with a THREAD record the first time
+ * (0, "unknown", when that record could not be written: it is tried again at the next event). */
 uint32_t trace_writer_thread_index(void);
 
 /* --- lifecycle --------------------------------------------------------------------------------- */
