@@ -332,6 +332,22 @@ void recorder_read_oom(struct oom_state *out)
     pthread_mutex_unlock(&recorder_lock);
 }
 
+bool recorder_wait_until_free(unsigned timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    if (pthread_mutex_timedlock(&recorder_lock, &deadline) != 0)
+        return false;
+    pthread_mutex_unlock(&recorder_lock);
+    return true;
+}
+
 uint64_t recorder_start_ns(void)
 {
     return start_ns;

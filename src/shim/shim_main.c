@@ -162,6 +162,11 @@ __attribute__((destructor)) static void shim_unload(void)
         return;
     shim_hook_depth++;
     recorder_disable();
+    if (!recorder_wait_until_free(2000)) {
+        shim_log("exit report skipped: the process exited from inside a CUDA allocation call (a signal handler?)");
+        shim_hook_depth--;
+        return;
+    }
     oom_report_wait();
     trace_writer_finish();
     struct leak_report_options options = {

@@ -303,9 +303,11 @@ static void write_chunk(const uint8_t *payload, size_t length, uint64_t base_tim
         stop_tracing_after_write_error();
 }
 
-/* Records built by the writer itself (process, modules) go through a small private chunk. */
+/* Records built by the writer itself (process, modules) go through a private chunk, written after
+ * the module scan: large enough that the scan (inside dl_iterate_phdr, which holds the loader's
+ * lock) does no I/O unless a process loads thousands of libraries at once. */
 struct private_chunk {
-    uint8_t bytes[64 << 10];
+    uint8_t bytes[1 << 20];
     size_t used;
     uint32_t records;
     struct vt_trace_deltas deltas;
@@ -609,15 +611,21 @@ void trace_writer_finish(void)
 {
     if (!__atomic_load_n(&writer_running, __ATOMIC_ACQUIRE) || forked_child)
         return;
-    struct timespec now;
+    struct timespec now, lock_deadline, deadline;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    struct vt_trace_record end = {.type = VT_RECORD_END};
-    end.end.timestamp_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec - settings.start_monotonic_ns;
-    trace_writer_append(&end);
-    wake_writer(REQUEST_EXIT);
-    struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
+    lock_deadline = deadline;
+    lock_deadline.tv_sec += 2;
     deadline.tv_sec += TRACE_EXIT_WAIT_SECONDS;
+    /* The END record only if the chunks are free (not held by this thread, interrupted by a signal
+     * handler that called exit): a trace without it just reads as cut short. */
+    if (pthread_mutex_timedlock(&chunk_lock, &lock_deadline) == 0) {
+        pthread_mutex_unlock(&chunk_lock);
+        struct vt_trace_record end = {.type = VT_RECORD_END};
+        end.end.timestamp_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec - settings.start_monotonic_ns;
+        trace_writer_append(&end);
+    }
+    wake_writer(REQUEST_EXIT);
     if (pthread_timedjoin_np(writer_thread, NULL, &deadline) != 0)
         shim_log("the trace writer did not finish within %d s; %s may lack its last events",
                  TRACE_EXIT_WAIT_SECONDS, settings.path);
