@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static uintptr_t shim_code_start, shim_code_end;
 
@@ -102,10 +103,13 @@ static int collect_library_name(struct dl_phdr_info *info, size_t size, void *da
 static void *find_symbol_in_loaded_libraries(const char *name)
 {
     enum { LIBRARIES_AT_MOST = 1024 };
-    struct library_names libraries = {.names = malloc(LIBRARIES_AT_MOST * sizeof *libraries.names),
-                                      .capacity = LIBRARIES_AT_MOST};
-    if (!libraries.names)
+    /* mmap, not malloc: freeing a block this large would raise glibc's mmap threshold and change
+     * how the traced program's own later allocations are placed. Only touched pages cost memory. */
+    size_t bytes = LIBRARIES_AT_MOST * sizeof(char[PATH_MAX]);
+    void *names = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (names == MAP_FAILED)
         return NULL;
+    struct library_names libraries = {.names = names, .capacity = LIBRARIES_AT_MOST};
     dl_iterate_phdr(collect_library_name, &libraries);
     void *found = NULL;
     for (size_t i = 0; i < libraries.count && !found; i++) {
@@ -117,7 +121,7 @@ static void *find_symbol_in_loaded_libraries(const char *name)
         if (candidate && !address_in_shim((uintptr_t)candidate))
             found = candidate;
     }
-    free(libraries.names);
+    munmap(names, bytes);
     return found;
 }
 
