@@ -2,7 +2,10 @@
 #define _GNU_SOURCE
 #include "shim/symbolizer.h"
 
+#include "common/python_lines.h"
+#include "shim/python_codes.h"
 #include "shim/real_functions.h"
+#include "vramtrace/frames.h"
 #include "shim/shim_log.h"
 
 #include <dlfcn.h>
@@ -175,10 +178,26 @@ static void lookup_with_libdw(struct symbolizer *symbolizer, uintptr_t call_site
     set_source_location(symbolizer, module, call_site, name ? call_site - offset : 0, frame);
 }
 
+/* A Python frame: its code object's qualified name, file and the line of its instruction. */
+static void lookup_python(uint64_t word, struct symbolized_frame *frame)
+{
+    const struct python_code *code = python_code_get(vt_python_frame_code(word));
+    if (!code)
+        return;
+    snprintf(frame->function, sizeof frame->function, "%s", code->function_name);
+    snprintf(frame->source_file, sizeof frame->source_file, "%s", code->file_name);
+    frame->source_line = vt_python_line(code->line_table_format, code->line_table, code->line_table_bytes,
+                                        (int)code->first_line, vt_python_frame_offset(word));
+}
+
 void symbolizer_lookup(struct symbolizer *symbolizer, uintptr_t return_address, struct symbolized_frame *frame)
 {
     memset(frame, 0, sizeof *frame);
     strcpy(frame->function, "??");
+    if (vt_frame_is_python(return_address)) {
+        lookup_python(return_address, frame);
+        return;
+    }
     uintptr_t call_site = return_address ? return_address - 1 : 0;
     Dl_info info;
     if (dladdr((void *)call_site, &info) && info.dli_fname) {

@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include "trace/symbolize.h"
 
+#include "common/python_lines.h"
 #include "trace/trace_model.h"
+#include "vramtrace/frames.h"
 
 #include <dlfcn.h>
 #include <dwarf.h>
@@ -187,6 +189,18 @@ static void look_up(struct vt_symbolizer *symbolizer, uint64_t return_address, s
     find_source(session->module, call_site, name ? call_site - offset : 0, symbol);
 }
 
+/* A Python frame: its code object's qualified name, file and the line of its instruction. */
+static void look_up_python(struct vt_symbolizer *symbolizer, uint64_t frame, struct vt_symbol *symbol)
+{
+    const struct vt_model_code *code = vt_model_find_code(symbolizer->model, vt_python_frame_code(frame));
+    if (!code)
+        return;
+    symbol->function = strdup(code->function_name);
+    symbol->source_file = strdup(code->file_name);
+    symbol->source_line = vt_python_line(code->line_table_format, code->line_table, code->line_table_bytes,
+                                         (int)code->first_line, vt_python_frame_offset(frame));
+}
+
 const struct vt_symbol *vt_symbolize(struct vt_symbolizer *symbolizer, uint64_t return_address)
 {
     static const struct vt_symbol unknown = {.function = "??"};
@@ -198,7 +212,10 @@ const struct vt_symbol *vt_symbolize(struct vt_symbolizer *symbolizer, uint64_t 
     if (!cached)
         return &unknown;
     cached->return_address = return_address;
-    look_up(symbolizer, return_address, &cached->symbol);
+    if (vt_frame_is_python(return_address))
+        look_up_python(symbolizer, return_address, &cached->symbol);
+    else
+        look_up(symbolizer, return_address, &cached->symbol);
     cached->function_owned = cached->symbol.function != NULL;
     if (!cached->function_owned)
         cached->symbol.function = "??";

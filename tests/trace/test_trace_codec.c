@@ -27,14 +27,14 @@ static void round_trip(const struct vt_trace_record *records, size_t count, stru
 {
     static uint8_t buffer[1 << 16];
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 1000);
+    vt_trace_deltas_start(&deltas, 1000, VT_TRACE_FORMAT_VERSION);
     size_t length = 0;
     for (size_t i = 0; i < count; i++) {
         size_t written = vt_trace_encode(buffer + length, sizeof buffer - length, &deltas, &records[i]);
         cr_assert_gt(written, 0, "record %zu did not encode", i);
         length += written;
     }
-    vt_trace_deltas_start(&deltas, 1000);
+    vt_trace_deltas_start(&deltas, 1000, VT_TRACE_FORMAT_VERSION);
     const uint8_t *cursor = buffer;
     for (size_t i = 0; i < count; i++)
         cr_assert_eq(vt_trace_decode(&cursor, buffer + length, &deltas, &decoded[i], frames[i]), VT_DECODE_RECORD,
@@ -209,7 +209,7 @@ Test(codec, varint_bytes_are_leb128)
         record.dropped.timestamp_ns = 105;
         record.dropped.count = cases[i].count;
         struct vt_trace_deltas deltas;
-        vt_trace_deltas_start(&deltas, 100);
+        vt_trace_deltas_start(&deltas, 100, VT_TRACE_FORMAT_VERSION);
         uint8_t out[32];
         size_t written = vt_trace_encode(out, sizeof out, &deltas, &record);
         cr_assert_eq(written, cases[i].length, "count %llu", (unsigned long long)cases[i].count);
@@ -219,7 +219,7 @@ Test(codec, varint_bytes_are_leb128)
     struct vt_trace_record record = {.type = VT_RECORD_FREE_UNKNOWN};
     record.event = (struct vt_trace_event){.timestamp_ns = 100, .api = VT_API_cudaFree, .address = 0, .thread_index = 3};
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 100);
+    vt_trace_deltas_start(&deltas, 100, VT_TRACE_FORMAT_VERSION);
     deltas.last_address = 64;
     uint8_t out[16];
     cr_assert_eq(vt_trace_encode(out, sizeof out, &deltas, &record), 6);
@@ -232,7 +232,7 @@ Test(codec, a_record_that_does_not_fit_writes_nothing)
     struct vt_trace_record record = {.type = VT_RECORD_DEVICE};
     record.device.name = text("a long device name that needs room");
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 0);
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
     uint8_t out[10];
     cr_assert_eq(vt_trace_encode(out, sizeof out, &deltas, &record), 0);
 }
@@ -242,7 +242,7 @@ Test(codec, extra_trailing_bytes_of_a_later_version_are_ignored)
     /* an ALLOC whose payload carries two more fields than version 1 knows, then an END */
     uint8_t buffer[64];
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 0);
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
     struct vt_trace_record alloc = {.type = VT_RECORD_ALLOC};
     alloc.event = (struct vt_trace_event){.timestamp_ns = 10, .api = VT_API_cudaMalloc, .address = 0x1000,
                                           .size_bytes = 4096, .stack_id = 2, .thread_index = 1, .stream = 7};
@@ -256,7 +256,7 @@ Test(codec, extra_trailing_bytes_of_a_later_version_are_ignored)
     end.end.timestamp_ns = 30;
     length += vt_trace_encode(buffer + length, sizeof buffer - length, &deltas, &end);
 
-    vt_trace_deltas_start(&deltas, 0);
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
     const uint8_t *cursor = buffer;
     struct vt_trace_record decoded;
     uint64_t frames[VT_TRACE_MAX_FRAMES];
@@ -275,7 +275,7 @@ Test(codec, unknown_record_type_is_skipped_whole)
         0x0b, 0x01, 0x05,                         /* END at +5 */
     };
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 100);
+    vt_trace_deltas_start(&deltas, 100, VT_TRACE_FORMAT_VERSION);
     const uint8_t *cursor = buffer;
     struct vt_trace_record decoded;
     uint64_t frames[VT_TRACE_MAX_FRAMES];
@@ -291,7 +291,7 @@ Test(codec, truncated_record_is_malformed)
 {
     const uint8_t buffer[] = {0x05, 0x09, 0x01, 0x00}; /* an ALLOC claiming 9 bytes, 2 present */
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 0);
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
     const uint8_t *cursor = buffer;
     struct vt_trace_record decoded;
     uint64_t frames[VT_TRACE_MAX_FRAMES];
