@@ -195,26 +195,41 @@ static int find_module_of(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
-/* 3.13+: the runtime publishes its offsets; the table is used only when they agree with it. */
+/* 3.13: the runtime publishes its offsets in _PyRuntime.debug_offsets (_Py_DebugOffsets, at the
+ * start of _PyRuntime, Include/internal/pycore_runtime.h): the table is used only when they agree
+ * with it. The positions below are those of its uint64 fields in 3.13 (cookie "xdebugpy" at 0,
+ * free_threaded at 16, ...), as CPython 3.13.15's headers give them. */
 static bool debug_offsets_agree(const struct python_layout *layout)
 {
-    if (layout->minor < 13)
+    if (layout->minor != 13)
         return true;
-    /* _PyRuntime starts with _Py_DebugOffsets (Include/internal/pycore_runtime.h, 3.13):
-     * char cookie[8] "xdebugpy", uint64 version, uint64 free_threaded, then the runtime_state,
-     * interpreter_state, thread_state (prev, next, interp, current_frame, thread_id,
-     * native_thread_id, datastack_chunk, status) and interpreter_frame (size, previous,
-     * executable, instr_ptr, localsplus, owner) sections, every field a uint64. */
-    const uint64_t *runtime = python_symbol("_PyRuntime");
+    const uint8_t *runtime = python_symbol("_PyRuntime");
     if (!runtime || memcmp(runtime, "xdebugpy", 8) != 0)
         return false;
-    if (runtime[2] != 0)
-        return false; /* a free-threaded build: other layouts */
-    enum { RUNTIME_SECTION = 3, RUNTIME_FIELDS = 4, INTERPRETER_FIELDS = 8 };
-    const uint64_t *thread_state = runtime + RUNTIME_SECTION + RUNTIME_FIELDS + INTERPRETER_FIELDS;
-    const uint64_t *frame = thread_state + 9;
-    return thread_state[4] == layout->thread_frame && frame[1] == layout->frame_previous &&
-           frame[2] == layout->frame_code && frame[3] == layout->frame_instruction && frame[5] == layout->frame_owner;
+    const struct {
+        unsigned position;
+        unsigned expected;
+    } checks[] = {
+        {16, 0}, /* free_threaded: other layouts */
+        {184, layout->thread_frame},
+        {232, layout->frame_previous},
+        {240, layout->frame_code},
+        {248, layout->frame_instruction},
+        {264, layout->frame_owner},
+        {280, layout->code.filename},
+        {296, layout->code.qualname},
+        {304, layout->code.line_table},
+        {312, layout->code.first_line},
+        {344, layout->code_adaptive},
+        {560, layout->code.ascii_header_bytes},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        uint64_t published;
+        memcpy(&published, runtime + checks[i].position, sizeof published);
+        if (published != checks[i].expected)
+            return false;
+    }
+    return true;
 }
 
 static const char *build_unsupported_reason(void)
