@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/trace_codec.h"
+#include "vramtrace/frames.h"
 #include "vramtrace/events.h"
 
 static struct vt_trace_text text(const char *value)
@@ -325,4 +326,50 @@ Test(codec, chunk_and_file_headers_round_trip)
     cr_assert_eq(version, VT_TRACE_FORMAT_VERSION);
     /* zlib's CRC-32 of "123456789" */
     cr_assert_eq(vt_crc32((const uint8_t *)"123456789", 9), 0xcbf43926u);
+}
+
+Test(codec, version_2_stacks_mix_native_and_python_frames_and_code_records_round_trip)
+{
+    uint64_t stack_frames[] = {0x7f0000001234, 0x7f0000000100, vt_python_frame(1, 0x9a), vt_python_frame(0x7fffffff, 0),
+                               vt_python_frame(2, UINT32_MAX), 0x55550000aaaa, 0x7f0000009999};
+    static const uint8_t table[] = {0x80, 0x81, 0x82};
+    struct vt_trace_record records[2] = {{.type = VT_RECORD_CODE}, {.type = VT_RECORD_STACK}};
+    records[0].code.id = 7;
+    records[0].code.file_name = (struct vt_trace_text){"/x/train.py", 11};
+    records[0].code.function_name = (struct vt_trace_text){"Trainer.step", 12};
+    records[0].code.first_line = 41;
+    records[0].code.line_table_format = 3;
+    records[0].code.line_table = table;
+    records[0].code.line_table_bytes = sizeof table;
+    records[1].stack.id = 3;
+    records[1].stack.depth = sizeof stack_frames / sizeof stack_frames[0];
+    records[1].stack.frames = stack_frames;
+    struct vt_trace_record decoded[2];
+    static uint64_t frames[2][VT_TRACE_MAX_FRAMES];
+    round_trip(records, 2, decoded, frames);
+    cr_assert_eq(decoded[0].code.id, 7);
+    assert_text(decoded[0].code.file_name, records[0].code.file_name);
+    assert_text(decoded[0].code.function_name, records[0].code.function_name);
+    cr_assert_eq(decoded[0].code.first_line, 41);
+    cr_assert_eq(decoded[0].code.line_table_format, 3);
+    cr_assert_eq(decoded[0].code.line_table_bytes, sizeof table);
+    cr_assert(memcmp(decoded[0].code.line_table, table, sizeof table) == 0);
+    cr_assert_eq(decoded[1].stack.depth, records[1].stack.depth);
+    for (unsigned i = 0; i < records[1].stack.depth; i++)
+        cr_assert_eq(decoded[1].stack.frames[i], stack_frames[i], "frame %u", i);
+}
+
+Test(codec, version_1_stacks_decode_as_native_deltas)
+{
+    /* STACK id 1, depth 2: zigzag deltas 0x1000 then -0x10 (as vramtrace 0.1.0 wrote them). */
+    const uint8_t payload[] = {VT_RECORD_STACK, 5, 1, 2, 0x80, 0x40, 0x1f};
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0, 1);
+    const uint8_t *cursor = payload;
+    struct vt_trace_record record;
+    static uint64_t frames[VT_TRACE_MAX_FRAMES];
+    cr_assert_eq(vt_trace_decode(&cursor, payload + sizeof payload, &deltas, &record, frames), VT_DECODE_RECORD);
+    cr_assert_eq(record.stack.depth, 2);
+    cr_assert_eq(frames[0], 0x1000);
+    cr_assert_eq(frames[1], 0x1000 - 0x10);
 }
