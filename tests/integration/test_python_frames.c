@@ -113,6 +113,33 @@ Test(python_frames, each_python_site_is_named_with_its_file_and_line_after_the_n
     process_result_free(&run);
 }
 
+Test(python_frames, the_trace_keeps_python_frames_for_the_cli_report_and_its_json)
+{
+    char *directory = make_temp_directory();
+    char trace[600], output[700];
+    snprintf(trace, sizeof trace, "%s/sites.trace", directory);
+    snprintf(output, sizeof output, "--output=%s", trace);
+    struct process_result run = run_scenario("sites", (const char *[]){output, NULL}, NULL);
+    process_result_free(&run);
+    struct process_result text = run_process((const char *[]){VT_CLI_PATH, "report", trace, NULL}, NULL, NULL);
+    cr_assert_eq(text.exit_code, 0, "%s", text.err);
+    char *frame = site_frame("load_weights", "model_weights.py", "load_weights");
+    char with_marker[1200];
+    snprintf(with_marker, sizeof with_marker, "%s [python]\n", frame);
+    assert_in_order(group_of_size(text.out, 3 * MiB), (const char *[]){"ffi_call", with_marker, NULL});
+    struct process_result json =
+        run_process((const char *[]){VT_CLI_PATH, "report", "--format", "json", trace, NULL}, NULL, NULL);
+    cr_assert_eq(json.exit_code, 0, "%s", json.err);
+    char expected[1200];
+    snprintf(expected, sizeof expected,
+             "\"address\": null,\n%*s\"kind\": \"python\",\n%*s\"function\": \"load_weights\",\n%*s\"file\": \"%s/model_weights.py\",\n%*s\"line\": %d,",
+             16, "", 16, "", 16, "", PYTHON_DIR, 16, "", site_line("model_weights.py", "load_weights"));
+    cr_assert(strstr(json.out, expected), "want:\n%s\nin:\n%s", expected, json.out);
+    cr_assert(strstr(json.out, "\"kind\": \"native\""), "%s", json.out);
+    process_result_free(&text);
+    process_result_free(&json);
+}
+
 Test(python_frames, threads_get_their_own_python_frames_and_a_native_thread_none)
 {
     struct process_result run = run_scenario("threads", NULL, NULL);
@@ -179,7 +206,7 @@ Test(python_frames, a_code_object_freed_and_its_address_reused_is_never_misattri
     cr_assert_geq(count_of(run.out, first), 2, "no code object address was reused:\n%s", run.out);
     for (unsigned index = 0; index < 6; index++) {
         char frame[64];
-        snprintf(frame, sizeof frame, " in allocate generated_%u.py:3\n", index);
+        snprintf(frame, sizeof frame, " in allocate generated_%u.py:3 [python]\n", index);
         char *group = group_of_size(run.err, (20 + index) * MiB);
         cr_assert(strstr(group, frame), "want '%s' in:\n%s", frame, group);
         free(group);
