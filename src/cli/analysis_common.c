@@ -280,7 +280,9 @@ void vt_cli_print_stack(FILE *out, struct vt_symbolizer *symbolizer, const struc
     for (unsigned i = 0; i < depth; i++)
         for (const struct vt_symbol *symbol = vt_symbolize(symbolizer, frames[i]); symbol; symbol = symbol->caller) {
             fprintf(out, "    #%u ", number++);
-            if (with_addresses)
+            if (symbol->kind == VT_FRAME_PYTHON)
+                fputs("in ", out); /* a Python frame has no address */
+            else if (with_addresses)
                 fprintf(out, "0x%012llx in ", (unsigned long long)frames[i]);
             fputs(symbol->function, out);
             if (symbol->source_file)
@@ -288,7 +290,7 @@ void vt_cli_print_stack(FILE *out, struct vt_symbolizer *symbolizer, const struc
             if (symbol->module_path)
                 fprintf(out, " (%s+0x%llx)", vt_path_basename(symbol->module_path),
                         (unsigned long long)symbol->module_offset);
-            fputc('\n', out);
+            fputs(symbol->kind == VT_FRAME_PYTHON ? " [python]\n" : "\n", out);
         }
 }
 

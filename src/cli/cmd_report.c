@@ -505,7 +505,10 @@ static void json_device(struct vt_json *json, const char *key, int device)
 static void json_frame(struct vt_json *json, uint64_t frame, const struct vt_symbol *symbol)
 {
     vt_json_object_begin(json, NULL);
-    vt_json_hex(json, "address", frame);
+    if (symbol->kind == VT_FRAME_PYTHON)
+        vt_json_null(json, "address"); /* a Python frame has none */
+    else
+        vt_json_hex(json, "address", frame);
     vt_json_string(json, "kind", vt_frame_kind_name(symbol->kind));
     vt_json_string(json, "function", strcmp(symbol->function, "??") ? symbol->function : NULL);
     vt_json_string(json, "file", symbol->source_file);

@@ -1,19 +1,65 @@
 /* common/alloc_table.c — live allocations keyed by address (see alloc_table.h). */
-#include <stdint.h>
-
-/* Keys are 64-bit addresses: one multiplication spreads them (every HASH_* use of the table is in
- * this file, so defining it before uthash.h is included covers them all). */
-#define HASH_FUNCTION(keyptr, keylen, hashv) \
-    ((hashv) = (unsigned)((*(const uint64_t *)(keyptr) * 0x9e3779b97f4a7c15u) >> 32))
 #include "common/alloc_table.h"
 
 #include <string.h>
+#include <sys/mman.h>
+
+enum { FIRST_SLOT_BITS = 8 }; /* 256 slots, one 4 KiB page */
+
+/* Keys are 64-bit addresses (often aligned to 512 bytes or more): one multiplication spreads
+ * them, and the top bits index the table. */
+static inline size_t home_slot(const struct alloc_table *table, uint64_t address)
+{
+    return (size_t)((address * 0x9e3779b97f4a7c15u) >> (64 - table->slot_bits));
+}
+
+static inline size_t slot_mask(const struct alloc_table *table)
+{
+    return ((size_t)1 << table->slot_bits) - 1;
+}
+
+static struct alloc_slot *map_slots(unsigned bits)
+{
+    void *slots = mmap(NULL, sizeof(struct alloc_slot) << bits, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return slots == MAP_FAILED ? NULL : slots;
+}
+
+/* The slot holding `address`, or the empty slot where it would go. */
+static struct alloc_slot *probe(const struct alloc_table *table, uint64_t address)
+{
+    size_t mask = slot_mask(table), i = home_slot(table, address);
+    while (table->slots[i].record && table->slots[i].address != address)
+        i = (i + 1) & mask;
+    return &table->slots[i];
+}
+
+/* Room for one more record, keeping the table at most half full. False when out of memory. */
+static bool make_room(struct alloc_table *table)
+{
+    if (table->slots && (table->live_count + 1) * 2 <= ((size_t)1 << table->slot_bits))
+        return true;
+    unsigned bits = table->slots ? table->slot_bits + 1 : FIRST_SLOT_BITS;
+    struct alloc_slot *grown = map_slots(bits);
+    if (!grown)
+        return false;
+    struct alloc_table resized = *table;
+    resized.slots = grown;
+    resized.slot_bits = bits;
+    for (const struct alloc_record *record = table->oldest; record; record = record->newer)
+        *probe(&resized, record->address) = (struct alloc_slot){record->address, (struct alloc_record *)record};
+    if (table->slots)
+        munmap(table->slots, sizeof(struct alloc_slot) << table->slot_bits);
+    table->slots = grown;
+    table->slot_bits = bits;
+    return true;
+}
 
 static struct alloc_record *take_free_record(struct alloc_table *table)
 {
     struct alloc_record *record = table->free_records;
     if (record) {
-        table->free_records = record->next_free;
+        table->free_records = record->newer;
         return record;
     }
     return arena_alloc(&table->record_arena, sizeof *record);
@@ -21,41 +67,71 @@ static struct alloc_record *take_free_record(struct alloc_table *table)
 
 bool alloc_table_insert(struct alloc_table *table, const struct alloc_record *record)
 {
-    if (alloc_table_find(table, record->address))
+    if (!make_room(table))
         return false;
+    struct alloc_slot *slot = probe(table, record->address);
+    if (slot->record)
+        return false; /* already live */
     struct alloc_record *stored = take_free_record(table);
     if (!stored)
         return false;
     *stored = *record;
-    memset(&stored->hh, 0, sizeof stored->hh);
-    stored->next_free = NULL;
-    HASH_ADD(hh, table->by_address, address, sizeof stored->address, stored);
-    if (!stored->hh.tbl) { /* uthash could not grow the table (HASH_NONFATAL_OOM): not added */
-        stored->next_free = table->free_records;
-        table->free_records = stored;
-        return false;
-    }
+    stored->older = table->newest;
+    stored->newer = NULL;
+    if (table->newest)
+        table->newest->newer = stored;
+    else
+        table->oldest = stored;
+    table->newest = stored;
+    *slot = (struct alloc_slot){record->address, stored};
     table->live_count++;
     return true;
 }
 
 const struct alloc_record *alloc_table_find(const struct alloc_table *table, uint64_t address)
 {
-    struct alloc_record *found;
-    HASH_FIND(hh, table->by_address, &address, sizeof address, found);
-    return found;
+    if (!table->slots)
+        return NULL;
+    return probe(table, address)->record;
+}
+
+/* Empties slot `hole`, moving later records of its probe run back so that every record stays
+ * reachable from its home slot without tombstones. */
+static void delete_slot(struct alloc_table *table, size_t hole)
+{
+    size_t mask = slot_mask(table);
+    for (size_t next = (hole + 1) & mask; table->slots[next].record; next = (next + 1) & mask) {
+        size_t home = home_slot(table, table->slots[next].address);
+        /* The record at `next` may move to `hole` unless its home lies cyclically in (hole, next]. */
+        bool home_after_hole = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
+        if (!home_after_hole) {
+            table->slots[hole] = table->slots[next];
+            hole = next;
+        }
+    }
+    table->slots[hole].record = NULL;
 }
 
 bool alloc_table_remove(struct alloc_table *table, uint64_t address, struct alloc_record *removed)
 {
-    struct alloc_record *found;
-    HASH_FIND(hh, table->by_address, &address, sizeof address, found);
+    if (!table->slots)
+        return false;
+    struct alloc_slot *slot = probe(table, address);
+    struct alloc_record *found = slot->record;
     if (!found)
         return false;
-    HASH_DEL(table->by_address, found);
+    delete_slot(table, (size_t)(slot - table->slots));
+    if (found->older)
+        found->older->newer = found->newer;
+    else
+        table->oldest = found->newer;
+    if (found->newer)
+        found->newer->older = found->older;
+    else
+        table->newest = found->older;
     if (removed)
         *removed = *found;
-    found->next_free = table->free_records;
+    found->newer = table->free_records;
     table->free_records = found;
     table->live_count--;
     return true;
@@ -64,14 +140,14 @@ bool alloc_table_remove(struct alloc_table *table, uint64_t address, struct allo
 void alloc_table_for_each(const struct alloc_table *table,
                           void (*visit)(const struct alloc_record *record, void *context), void *context)
 {
-    for (const struct alloc_record *record = table->by_address; record; record = record->hh.next)
+    for (const struct alloc_record *record = table->oldest; record; record = record->newer)
         visit(record, context);
 }
 
 void alloc_table_clear(struct alloc_table *table)
 {
-    HASH_CLEAR(hh, table->by_address);
-    table->free_records = NULL;
-    table->live_count = 0;
+    if (table->slots)
+        munmap(table->slots, sizeof(struct alloc_slot) << table->slot_bits);
     arena_release(&table->record_arena);
+    memset(table, 0, sizeof *table);
 }

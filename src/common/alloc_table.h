@@ -3,6 +3,10 @@
  * Device, managed and pinned host pointers share one table: with unified virtual addressing they
  * come from one address space, and cudaFree() frees device and managed memory alike. Records come
  * from a free list refilled in large chunks, so inserting does not call malloc per allocation.
+ * The index is an open-addressing hash table (linear probing, deletion by backward shift, no
+ * tombstones) in mmap()ed memory that grows and is never given back while the table is in use:
+ * a table that goes from empty to one record and back at every allocation (one buffer allocated
+ * and freed in a loop) allocates nothing. Iteration follows insertion order.
  * Not thread-safe: the shim's recorder serialises access; the CLI replays traces into it.
  */
 #ifndef VT_SHIM_ALLOC_TABLE_H
@@ -11,12 +15,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <uthash.h>
 
 #include "common/arena.h"
 
 struct alloc_record {
-    UT_hash_handle hh;
+    struct alloc_record *older, *newer; /* live: insertion order; free: `newer` links the free list */
     uint64_t address;
     uint64_t size_bytes;
     uint64_t timestamp_ns;
@@ -26,19 +29,25 @@ struct alloc_record {
     uint8_t kind; /* enum vt_memory_kind */
     uint16_t api; /* enum vt_api */
     uint64_t backing_handle; /* mapped ranges: the cuMemCreate handle behind them */
-    struct alloc_record *next_free;
+};
+
+struct alloc_slot {
+    uint64_t address;
+    struct alloc_record *record; /* NULL: empty slot */
 };
 
 struct alloc_table {
-    struct alloc_record *by_address;
+    struct alloc_slot *slots; /* NULL until the first insert; 2^slot_bits slots */
+    unsigned slot_bits;
+    struct alloc_record *oldest, *newest;
     struct alloc_record *free_records;
     struct arena record_arena;
     size_t live_count;
 };
 
 /* Stores a copy of *record (keyed by record->address). Returns false when out of memory or when
- * the address is already live (the caller removes the stale record first). Built with
- * HASH_NONFATAL_OOM: running out of memory never ends the process. */
+ * the address is already live (the caller removes the stale record first). Running out of memory
+ * never ends the process. */
 bool alloc_table_insert(struct alloc_table *table, const struct alloc_record *record);
 
 /* Copies the record at `address` to *removed (when non-NULL) and forgets it. False if unknown. */
@@ -46,10 +55,11 @@ bool alloc_table_remove(struct alloc_table *table, uint64_t address, struct allo
 
 const struct alloc_record *alloc_table_find(const struct alloc_table *table, uint64_t address);
 
-/* Calls visit for every live record, in no particular order. */
+/* Calls visit for every live record, oldest first. */
 void alloc_table_for_each(const struct alloc_table *table,
                           void (*visit)(const struct alloc_record *record, void *context), void *context);
 
+/* Forgets every record and gives back all the table's memory. */
 void alloc_table_clear(struct alloc_table *table);
 
 #endif

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-static uintptr_t shim_code_start, shim_code_end;
+uintptr_t shim_code_start, shim_code_end;
 
 void *(*shim_real_dlsym_function)(void *handle, const char *symbol);
 
@@ -73,13 +73,6 @@ void shim_code_range_init(void)
     dl_iterate_phdr(find_executable_segment, &search);
     __atomic_store_n(&shim_code_start, search.start, __ATOMIC_RELEASE);
     __atomic_store_n(&shim_code_end, search.end, __ATOMIC_RELEASE);
-}
-
-bool address_in_shim(uintptr_t address)
-{
-    if (__atomic_load_n(&shim_code_end, __ATOMIC_ACQUIRE) == 0)
-        shim_code_range_init();
-    return address >= shim_code_start && address < shim_code_end;
 }
 
 /* The names of the loaded libraries, copied out of dl_iterate_phdr: dlopen() must not be called

@@ -21,11 +21,20 @@ extern void *(*shim_real_dlsym_function)(void *handle, const char *symbol) __att
 void real_dlsym_resolve(void);
 void *shim_real_dlsym(void *handle, const char *symbol);
 
-/* True for addresses inside the shim's own code. */
-bool address_in_shim(uintptr_t address);
-
 /* Records the shim's code range (done on first need; idempotent). */
 void shim_code_range_init(void);
+
+/* The shim's executable segment, [shim_code_start, shim_code_end); both 0 until known. */
+extern uintptr_t shim_code_start __attribute__((visibility("hidden")));
+extern uintptr_t shim_code_end __attribute__((visibility("hidden")));
+
+/* True for addresses inside the shim's own code. Inline: stack capture asks it for every frame. */
+static inline bool address_in_shim(uintptr_t address)
+{
+    if (__builtin_expect(__atomic_load_n(&shim_code_end, __ATOMIC_ACQUIRE) == 0, 0))
+        shim_code_range_init();
+    return address >= shim_code_start && address < shim_code_end;
+}
 
 #define REAL_FUNCTION(name)                                                                  \
     ({                                                                                       \

@@ -135,7 +135,11 @@ static void initialize(void)
     config_load(&config, program_invocation_short_name, (long)getpid());
     shim_code_range_init();
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-    struct recorder_settings settings = {.stack_depth = config.stack_depth};
+    struct recorder_settings settings = {
+        .stack_depth = config.stack_depth,
+        .python_depth = config.python_depth,
+        .quiet = config.quiet,
+    };
     recorder_init(&settings);
     configure_trace();
     configure_oom_report();

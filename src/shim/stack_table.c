@@ -18,15 +18,39 @@
 #include <string.h>
 
 /* Stacks are arrays of words: hash them a word at a time (uthash's default hashes bytes, and was
- * a third of the cost of recording a 32-frame stack). */
+ * a third of the cost of recording a 32-frame stack), in four independent lanes so that the
+ * multiplications of neighbouring words overlap instead of waiting for each other. The lanes are
+ * folded and mixed at the end (MurmurHash3's finaliser), so every bit of every word reaches the
+ * low bits uthash picks its bucket with. */
+static inline uint64_t rotate_left(uint64_t value, unsigned bits)
+{
+    return (value << bits) | (value >> (64 - bits));
+}
+
 static inline unsigned stack_hash_words(const void *key, size_t key_bytes)
 {
+    const uint64_t multiplier = 0x9e3779b97f4a7c15u;
     const uintptr_t *words = key;
-    uint64_t hash = 0x9e3779b97f4a7c15u ^ key_bytes;
-    for (size_t i = 0; i < key_bytes / sizeof *words; i++) {
-        hash = (hash ^ words[i]) * 0xff51afd7ed558ccdu;
-        hash ^= hash >> 32;
+    size_t count = key_bytes / sizeof *words, i = 0;
+    uint64_t lane0 = key_bytes, lane1 = 0x6a09e667f3bcc909u, lane2 = 0xbb67ae8584caa73bu, lane3 = 0x3c6ef372fe94f82bu;
+    for (; i + 4 <= count; i += 4) {
+        lane0 = (lane0 ^ words[i]) * multiplier;
+        lane1 = (lane1 ^ words[i + 1]) * multiplier;
+        lane2 = (lane2 ^ words[i + 2]) * multiplier;
+        lane3 = (lane3 ^ words[i + 3]) * multiplier;
     }
+    if (i < count)
+        lane0 = (lane0 ^ words[i++]) * multiplier;
+    if (i < count)
+        lane1 = (lane1 ^ words[i++]) * multiplier;
+    if (i < count)
+        lane2 = (lane2 ^ words[i]) * multiplier;
+    uint64_t hash = lane0 ^ rotate_left(lane1, 16) ^ rotate_left(lane2, 32) ^ rotate_left(lane3, 48);
+    hash ^= hash >> 33;
+    hash *= 0xff51afd7ed558ccdu;
+    hash ^= hash >> 33;
+    hash *= 0xc4ceb9fe1a85ec53u;
+    hash ^= hash >> 33;
     return (unsigned)hash;
 }
 #define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = stack_hash_words((keyptr), (keylen)))

@@ -6,6 +6,8 @@
 #include "shim/symbolizer.h"
 
 #include "common/module_symbols.h"
+#include "common/python_lines.h"
+#include "shim/python_codes.h"
 #include "shim/real_functions.h"
 #include "shim/shim_log.h"
 #include "vramtrace/frames.h"
@@ -273,12 +275,27 @@ static unsigned copy_frames(const struct symbolized_frame *frames, unsigned coun
     return count;
 }
 
+/* A Python frame: its code object's qualified name and file (python_codes.c keeps them for the
+ * life of the process) and the line of its instruction. */
+static struct symbolized_frame python_frame(uintptr_t frame)
+{
+    struct symbolized_frame symbolized = {.kind = VT_FRAME_PYTHON, .function = "??"};
+    const struct python_code *code = python_code_get(vt_python_frame_code(frame));
+    if (code) {
+        symbolized.function = code->function_name;
+        symbolized.source_file = code->file_name;
+        symbolized.source_line = vt_python_line(code->line_table_format, code->line_table, code->line_table_bytes,
+                                                (int)code->first_line, vt_python_frame_offset(frame));
+    }
+    return symbolized;
+}
+
 unsigned symbolizer_lookup(struct symbolizer *symbolizer, uintptr_t frame, struct symbolized_frame *out,
                            unsigned capacity)
 {
     struct symbolized_frame frames[SYMBOLIZER_FRAMES_MAX];
     if (vt_frame_is_python(frame)) {
-        frames[0] = (struct symbolized_frame){.kind = VT_FRAME_PYTHON, .function = "??"};
+        frames[0] = python_frame(frame);
         return copy_frames(frames, 1, out, capacity);
     }
     if (!symbolizer)

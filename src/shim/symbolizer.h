@@ -36,7 +36,7 @@ struct symbolizer *symbolizer_open(void);
 /* The frames `frame` (a frame word as captured: a return address, whose call site is looked up)
  * stands for, innermost first: the calls inlined there, then the function. Writes at most
  * `capacity` of them to `out` and returns how many there are (at least 1). A Python frame word is
- * one VT_FRAME_PYTHON frame, function "??" (not resolved here yet). */
+ * one VT_FRAME_PYTHON frame: its code object's qualified name, file and line. */
 unsigned symbolizer_lookup(struct symbolizer *symbolizer, uintptr_t frame, struct symbolized_frame *out,
                            unsigned capacity);
 void symbolizer_close(struct symbolizer *symbolizer);

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "trace/symbolize.h"
 
+#include "common/python_lines.h"
+
 #include "common/module_symbols.h"
 #include "trace/trace_model.h"
 #include "vramtrace/frames.h"
@@ -153,16 +155,41 @@ static unsigned look_up(struct vt_symbolizer *symbolizer, uint64_t return_addres
     return vt_module_symbolize(session->symbols, return_address ? return_address - 1 : 0, frames);
 }
 
+/* A Python frame: its code object's qualified name and file (the model's strings), and the line
+ * of its instruction, from the code object's line table. */
+static struct vt_symbol python_symbol(const struct vt_trace_model *model, uint64_t frame)
+{
+    struct vt_symbol symbol = {.kind = VT_FRAME_PYTHON, .function = "??"};
+    const struct vt_model_code *code = vt_model_find_code(model, vt_python_frame_code(frame));
+    if (code) {
+        symbol.function = code->function_name;
+        symbol.source_file = code->file_name;
+        symbol.source_line = vt_python_line(code->line_table_format, code->line_table, code->line_table_bytes,
+                                            (int)code->first_line, vt_python_frame_offset(frame));
+    }
+    return symbol;
+}
+
 const struct vt_symbol *vt_symbolize(struct vt_symbolizer *symbolizer, uint64_t frame)
 {
     static const struct vt_symbol unknown = {.kind = VT_FRAME_NATIVE, .function = "??"};
-    static const struct vt_symbol python = {.kind = VT_FRAME_PYTHON, .function = "??"};
-    if (vt_frame_is_python(frame))
-        return &python;
     struct cached_frame *cached;
     HASH_FIND(hh, symbolizer->cache, &frame, sizeof frame, cached);
     if (cached)
         return &cached->symbols[0];
+    if (vt_frame_is_python(frame)) {
+        cached = calloc(1, sizeof *cached + sizeof cached->symbols[0]);
+        if (!cached)
+            return &unknown;
+        cached->frame = frame;
+        cached->symbols[0] = python_symbol(symbolizer->model, frame);
+        HASH_ADD(hh, symbolizer->cache, frame, sizeof cached->frame, cached);
+        if (!cached->hh.tbl) {
+            free(cached);
+            return &unknown;
+        }
+        return &cached->symbols[0];
+    }
     struct vt_source_frame sources[VT_SOURCE_FRAMES_MAX];
     struct vt_symbol module = {0};
     unsigned count = look_up(symbolizer, frame, sources, &module);

@@ -12,8 +12,8 @@
  * inlined callee) and each symbol's `caller` links outward to the function it was inlined into,
  * up to the real function, whose caller is NULL. Every consumer walks the whole chain:
  *     for (const struct vt_symbol *s = vt_symbolize(symbolizer, frame); s; s = s->caller) ...
- * Python frames (include/vramtrace/frames.h) are not resolved here yet: one VT_FRAME_PYTHON
- * symbol, function "??".
+ * A Python frame (include/vramtrace/frames.h) is one VT_FRAME_PYTHON symbol: its code object's
+ * qualified name and file (the trace's CODE record) and the line of its instruction; no module.
  */
 #ifndef VT_TRACE_SYMBOLIZE_H
 #define VT_TRACE_SYMBOLIZE_H
