@@ -194,7 +194,105 @@ static void *populated_memory(size_t bytes)
     return memory == MAP_FAILED ? NULL : memory;
 }
 
-/* Function-like symbols (functions, ifuncs, labels) of allocated sections, sorted. */
+/* The index's entry for symbol `index` of the module's table, when it is a named function-like
+ * symbol (function, ifunc, label) of an allocated section and lies in the module's first 4 GiB. */
+static bool index_entry(int index, const GElf_Sym *symbol, bool named, bool allocated, Dwarf_Addr value,
+                        Dwarf_Addr module_start, struct symbol_entry *entry)
+{
+    int type = GELF_ST_TYPE(symbol->st_info);
+    if (!named || !allocated || (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE) ||
+        value < module_start || value - module_start + symbol->st_size > UINT32_MAX)
+        return false;
+    uint32_t start = (uint32_t)(value - module_start);
+    *entry = (struct symbol_entry){start, start + (uint32_t)symbol->st_size, 0, (uint32_t)index << 2 | binding_rank(symbol)};
+    return true;
+}
+
+/* The symbols through libdwfl, one call each (about 280 instructions a symbol). */
+static size_t read_symbols_through_libdwfl(const struct vt_libdw *dw, Dwfl_Module *module, int count,
+                                           Dwarf_Addr module_start, struct symbol_entry *entries)
+{
+    size_t kept = 0;
+    for (int i = 0; i < count; i++) {
+        GElf_Sym symbol;
+        GElf_Addr value;
+        GElf_Word section;
+        Elf *elf;
+        Dwarf_Addr bias;
+        const char *name = dw->dwfl_module_getsym_info(module, i, &symbol, &value, &section, &elf, &bias);
+        /* section is (GElf_Word)-1 for a section that is not allocated */
+        bool allocated = section != SHN_UNDEF && section < SHN_LORESERVE;
+        kept += index_entry(i, &symbol, name && name[0], allocated, value, module_start, &entries[kept]);
+    }
+    return kept;
+}
+
+/* The symbols straight from the table libdwfl chose (about 15 instructions a symbol), when that
+ * table is one section of a 64-bit file whose entries are libdwfl's indexes (no auxiliary table),
+ * without extended section numbers, and a probe symbol reads as libdwfl reads it; else -1. */
+static long read_symbols_directly(const struct vt_libdw *dw, Dwfl_Module *module, int count, Dwarf_Addr module_start,
+                                  struct symbol_entry *entries)
+{
+    GElf_Sym probe;
+    GElf_Addr probe_value;
+    GElf_Word probe_section;
+    Elf *elf, *first_elf;
+    Dwarf_Addr bias, first_bias;
+    size_t section_count;
+    if (count < 2 ||
+        !dw->dwfl_module_getsym_info(module, count - 1, &probe, &probe_value, &probe_section, &elf, &bias) ||
+        !dw->dwfl_module_getsym_info(module, 1, &(GElf_Sym){0}, &(GElf_Addr){0}, &(GElf_Word){0}, &first_elf,
+                                     &first_bias) ||
+        first_elf != elf || dw->gelf_getclass(elf) != ELFCLASS64 || dw->elf_getshdrnum(elf, &section_count) != 0 ||
+        section_count == 0)
+        return -1;
+    bool *allocated = calloc(section_count, sizeof *allocated);
+    if (!allocated)
+        return -1;
+    Elf_Scn *table = NULL;
+    GElf_Shdr table_header = {0};
+    bool extended = false;
+    size_t index = 0;
+    for (Elf_Scn *section = NULL; (section = dw->elf_nextscn(elf, section)) != NULL;) {
+        GElf_Shdr header;
+        if (++index >= section_count || !dw->gelf_getshdr(section, &header)) {
+            extended = true; /* not the section list we counted: give up */
+            break;
+        }
+        allocated[index] = (header.sh_flags & SHF_ALLOC) != 0;
+        extended |= header.sh_type == SHT_SYMTAB_SHNDX;
+        bool whole_table = header.sh_entsize == sizeof(Elf64_Sym) && header.sh_size / sizeof(Elf64_Sym) == (GElf_Xword)count;
+        /* .symtab when there is one, as libdwfl prefers it */
+        if (whole_table && (header.sh_type == SHT_SYMTAB || (header.sh_type == SHT_DYNSYM && !table))) {
+            table = section;
+            table_header = header;
+        }
+    }
+    Elf_Data *data = table && !extended ? dw->elf_getdata(table, NULL) : NULL;
+    Elf_Scn *strings_section = data ? dw->elf_getscn(elf, table_header.sh_link) : NULL;
+    Elf_Data *strings = strings_section ? dw->elf_getdata(strings_section, NULL) : NULL;
+    const GElf_Sym *raw = data && data->d_size >= (size_t)count * sizeof(Elf64_Sym) ? data->d_buf : NULL;
+    const GElf_Sym *last = raw ? &raw[count - 1] : NULL;
+    if (!strings || !last || last->st_name != probe.st_name || last->st_info != probe.st_info ||
+        last->st_value != probe.st_value ||
+        (probe_section != SHN_UNDEF && probe_section < SHN_LORESERVE && probe_value != probe.st_value + bias)) {
+        free(allocated);
+        return -1;
+    }
+    const char *names = strings->d_buf;
+    size_t kept = 0;
+    for (int i = 0; i < count; i++) {
+        const GElf_Sym *symbol = &raw[i];
+        bool named = symbol->st_name != 0 && symbol->st_name < strings->d_size && names[symbol->st_name] != '\0';
+        bool in_allocated_section = symbol->st_shndx != SHN_UNDEF && symbol->st_shndx < SHN_LORESERVE &&
+                                    symbol->st_shndx < section_count && allocated[symbol->st_shndx];
+        kept += index_entry(i, symbol, named, in_allocated_section, symbol->st_value + bias, module_start, &entries[kept]);
+    }
+    free(allocated);
+    return (long)kept;
+}
+
+/* Function-like symbols of allocated sections, sorted. */
 static void build_index(struct vt_module_symbols *symbols)
 {
     const struct vt_libdw *dw = symbols->tools->dw;
@@ -212,24 +310,8 @@ static void build_index(struct vt_module_symbols *symbols)
             munmap(scratch, bytes);
         return;
     }
-    size_t kept = 0;
-    for (int i = 0; i < count; i++) {
-        GElf_Sym symbol;
-        GElf_Addr value;
-        GElf_Word section;
-        Elf *elf;
-        Dwarf_Addr bias;
-        const char *name = dw->dwfl_module_getsym_info(symbols->module, i, &symbol, &value, &section, &elf, &bias);
-        int type = GELF_ST_TYPE(symbol.st_info);
-        /* section is (GElf_Word)-1 for a section that is not allocated */
-        if (!name || !name[0] || section == SHN_UNDEF || section >= SHN_LORESERVE ||
-            (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE) || value < module_start ||
-            value - module_start + symbol.st_size > UINT32_MAX)
-            continue;
-        uint32_t start = (uint32_t)(value - module_start);
-        entries[kept++] = (struct symbol_entry){start, start + (uint32_t)symbol.st_size, 0,
-                                                (uint32_t)i << 2 | binding_rank(&symbol)};
-    }
+    long direct = read_symbols_directly(dw, symbols->module, count, module_start, entries);
+    size_t kept = direct >= 0 ? (size_t)direct : read_symbols_through_libdwfl(dw, symbols->module, count, module_start, entries);
     sort_symbols(entries, scratch, kept);
     munmap(scratch, bytes);
     for (size_t i = 0; i < kept; i++)

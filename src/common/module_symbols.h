@@ -17,15 +17,17 @@
  *     library's whole debug information (0.6 s with libc6-dbg installed) in every traced process.
  *
  * Names are demangled when a demangler is given. Strings handed out (names, absolute file names)
- * belong to the module's state and live until vt_module_symbols_free. libdw is reached through a
- * table of function pointers (struct vt_libdw): the shim fills it with dlsym() (it dlopen()s libdw
- * at report time), the CLI with the functions it links. Not thread-safe: one caller at a time.
+ * belong to the module's state and live until vt_module_symbols_free. libdw and libelf are reached
+ * through a table of function pointers (struct vt_libdw): the shim fills it with dlsym() (it
+ * dlopen()s them at report time), the CLI with the functions it links. Not thread-safe: one caller
+ * at a time.
  */
 #ifndef VT_COMMON_MODULE_SYMBOLS_H
 #define VT_COMMON_MODULE_SYMBOLS_H
 
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <gelf.h>
 #include <stdbool.h>
 
 /* Every libdw function the shared lookup calls, and those the two symbolizers call themselves to
@@ -33,16 +35,20 @@
 #define VT_LIBDW_FUNCTIONS(X)                                                                                  \
     X(dwfl_begin) X(dwfl_end) X(dwfl_report_begin) X(dwfl_report_end) X(dwfl_report_elf)                      \
     X(dwfl_linux_proc_report) X(dwfl_linux_proc_find_elf) X(dwfl_standard_find_debuginfo)                     \
-    X(dwfl_build_id_find_elf) X(dwfl_offline_section_address) X(dwfl_addrmodule) X(dwfl_module_build_id) X(dwfl_module_info)      \
-    X(dwfl_module_getsymtab) X(dwfl_module_getsym_info) X(dwfl_module_address_section)                        \
+    X(dwfl_build_id_find_elf) X(dwfl_offline_section_address) X(dwfl_addrmodule) X(dwfl_module_build_id)      \
+    X(dwfl_module_info) X(dwfl_module_getsymtab) X(dwfl_module_getsym_info) X(dwfl_module_address_section)   \
     X(dwfl_module_addrdie) X(dwfl_module_getsrc) X(dwfl_lineinfo)                                             \
     X(dwarf_attr) X(dwarf_attr_integrate) X(dwarf_formstring) X(dwarf_formudata) X(dwarf_formref_die)         \
     X(dwarf_diename) X(dwarf_tag) X(dwarf_child) X(dwarf_siblingof) X(dwarf_haspc) X(dwarf_ranges)           \
     X(dwarf_dieoffset) X(dwarf_diecu) X(dwarf_getsrcfiles) X(dwarf_filesrc)
+/* And libelf's, to read a symbol table directly. */
+#define VT_LIBELF_FUNCTIONS(X)                                                                                 \
+    X(gelf_getclass) X(elf_nextscn) X(elf_getscn) X(gelf_getshdr) X(elf_getdata) X(elf_getshdrnum)
 
 struct vt_libdw {
 #define VT_LIBDW_FIELD(name) __typeof__(name) *name;
     VT_LIBDW_FUNCTIONS(VT_LIBDW_FIELD)
+    VT_LIBELF_FUNCTIONS(VT_LIBDW_FIELD)
 #undef VT_LIBDW_FIELD
 };
 

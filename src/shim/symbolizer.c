@@ -70,17 +70,25 @@ static bool load_libdw(struct vt_libdw *dw)
 {
     /* libelf first: a copy carried next to the shim (found through the shim's RUNPATH) then
      * satisfies libdw's own dependency on it. */
-    dlopen("libelf.so.1", RTLD_NOW | RTLD_LOCAL);
-    void *handle = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!handle)
-        return false;
-    bool complete = true;
-#define LOAD(name) complete = complete && (dw->name = (__typeof__(dw->name))shim_real_dlsym(handle, #name)) != NULL;
-    VT_LIBDW_FUNCTIONS(LOAD)
-#undef LOAD
-    if (!complete)
-        dlclose(handle);
-    /* else libdw stays loaded: unloading it during exit gains nothing and risks its own destructors */
+    void *libelf = dlopen("libelf.so.1", RTLD_NOW | RTLD_LOCAL);
+    void *libdw = libelf ? dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL) : NULL;
+    bool complete = libdw != NULL;
+#define LOAD_FROM(handle, name)                                                                                   \
+    complete = complete && (dw->name = (__typeof__(dw->name))shim_real_dlsym(handle, #name)) != NULL;
+#define LOAD_LIBDW(name) LOAD_FROM(libdw, name)
+#define LOAD_LIBELF(name) LOAD_FROM(libelf, name)
+    VT_LIBDW_FUNCTIONS(LOAD_LIBDW)
+    VT_LIBELF_FUNCTIONS(LOAD_LIBELF)
+#undef LOAD_LIBELF
+#undef LOAD_LIBDW
+#undef LOAD_FROM
+    if (!complete) {
+        if (libdw)
+            dlclose(libdw);
+        if (libelf)
+            dlclose(libelf);
+    }
+    /* else both stay loaded: unloading them during exit gains nothing and risks their destructors */
     return complete;
 }
 

@@ -45,6 +45,7 @@ struct vt_symbolizer {
 static const struct vt_libdw linked_libdw = {
 #define LINKED(name) .name = name,
     VT_LIBDW_FUNCTIONS(LINKED)
+    VT_LIBELF_FUNCTIONS(LINKED)
 #undef LINKED
 };
 
