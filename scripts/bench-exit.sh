@@ -17,7 +17,8 @@
 # stderr goes to /dev/null.
 #
 # Knobs (environment): BENCH_EXIT_RUNS (runs per case, 15), BENCH_CHILDREN (100), BENCH_SHIM (the
-# libvramtrace.so to measure, default the build's: to compare with another build).
+# libvramtrace.so to measure, default the build's: to compare with another build),
+# BENCH_EXIT_CALLGRIND (yes; no skips the instruction counts, which take minutes on a slow build).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
@@ -96,7 +97,7 @@ for name in "${case_names[@]}"; do
 done
 
 have_valgrind=no
-if command -v valgrind >/dev/null 2>&1; then
+if [[ ${BENCH_EXIT_CALLGRIND:-yes} != no ]] && command -v valgrind >/dev/null 2>&1; then
     have_valgrind=yes
     echo "==> callgrind: the shim's destructor" >&2
     for name in "${case_names[@]}"; do
@@ -121,6 +122,7 @@ children_traced=$(loop_seconds "${defaults[@]}")
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 echo
 echo "vramtrace exit benchmark, $(date -u +%Y-%m-%d), $(nproc) CPU(s): ${cpu:-unknown CPU}, $(uname -sr)"
+echo "shim: $shim"
 echo "exit_bench: 100 allocations from 100 sites, each 32 frames deep (31 in libvt_big.so, 154,000 symbols)"
 echo
 printf '%-28s %10s %10s %10s %14s\n' case "best ms" "median ms" "shim ms" "shim instr"
@@ -133,7 +135,7 @@ for i in "${!case_names[@]}"; do
         "$(awk -v a="${best[$name]}" -v b="$base" 'BEGIN { printf "%.1f", a - b }')" "${instr[$name]:--}"
 done
 echo "exit: from the end of main to the process reaped, best and median of $runs runs; shim ms = best - untraced best;"
-echo "shim instr: callgrind, the shim's destructor on the exiting thread$([[ $have_valgrind == no ]] && echo " (valgrind not installed)")"
+echo "shim instr: callgrind, the shim's destructor on the exiting thread$([[ $have_valgrind == no ]] && echo " (not measured: no valgrind, or BENCH_EXIT_CALLGRIND=no)")"
 echo "traced cases write their trace and report file (VRAMTRACE_QUIET=1); 'nothing written': VRAMTRACE_REPORT=none, OUTPUT=none"
 echo
 echo "$children exec'd children (examples/leaky, traced: trace + report file each, report on stderr to /dev/null):"

@@ -6,7 +6,8 @@
 #   - instructions per event under callgrind (skipped with a message when valgrind is missing),
 #   - the churn run's memory (10M events, 10,000 live, 1,000 distinct stacks), also with the
 #     trace writer stalled (the trace goes to a FIFO nobody reads: its in-memory bound is reached).
-# An event is one allocation or one free. "shim" columns are traced minus untraced.
+# An event is one allocation or one free. "shim" columns are traced minus untraced. Then
+# scripts/bench-exit.sh: what the shim costs when a traced process ends.
 #
 # `scripts/bench.sh --profile` adds, for sync mode, where the instructions go: per function, its own
 # instructions per event in each shim case minus the case before (callgrind_annotate).
@@ -290,3 +291,7 @@ if [[ $profile == yes && $have_valgrind == yes ]]; then
 elif [[ $profile == yes ]]; then
     echo "(--profile needs valgrind)"
 fi
+
+# ---- the exit: its own script --------------------------------------------------------------------
+echo
+"$root/scripts/bench-exit.sh"
