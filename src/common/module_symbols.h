@@ -33,7 +33,7 @@
 #define VT_LIBDW_FUNCTIONS(X)                                                                                  \
     X(dwfl_begin) X(dwfl_end) X(dwfl_report_begin) X(dwfl_report_end) X(dwfl_report_elf)                      \
     X(dwfl_linux_proc_report) X(dwfl_linux_proc_find_elf) X(dwfl_standard_find_debuginfo)                     \
-    X(dwfl_build_id_find_elf) X(dwfl_offline_section_address) X(dwfl_addrmodule) X(dwfl_module_build_id)      \
+    X(dwfl_build_id_find_elf) X(dwfl_offline_section_address) X(dwfl_addrmodule) X(dwfl_module_build_id) X(dwfl_module_info)      \
     X(dwfl_module_getsymtab) X(dwfl_module_getsym_info) X(dwfl_module_address_section)                        \
     X(dwfl_module_addrdie) X(dwfl_module_getsrc) X(dwfl_lineinfo)                                             \
     X(dwarf_attr) X(dwarf_attr_integrate) X(dwarf_formstring) X(dwarf_formudata) X(dwarf_formref_die)         \

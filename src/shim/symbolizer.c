@@ -1,6 +1,7 @@
 /* shim/symbolizer.c — in-process symbolization for the reports (see symbolizer.h): loading libdw,
- * one libdwfl session over this process's modules, the per-frame cache and the dladdr() fallback;
- * the lookup itself is common/module_symbols.c. */
+ * one libdwfl session over this process's modules, the table of loaded modules (path and offset,
+ * as the trace records them), the per-frame cache and the dladdr() fallback; the lookup itself is
+ * common/module_symbols.c. */
 #define _GNU_SOURCE
 #include "shim/symbolizer.h"
 
@@ -12,6 +13,8 @@
 #include "vramtrace/frames.h"
 
 #include <dlfcn.h>
+#include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +44,13 @@ struct owned_text {
     char text[];
 };
 
+/* A loaded module as the trace's module map records it (src/shim/trace_writer.c): its path, the
+ * load address offsets are counted from, and the addresses its segments span. */
+struct loaded_module {
+    char *path;
+    uintptr_t load_address, start, end;
+};
+
 struct symbolizer {
     bool started; /* libdw loaded and the session begun, or tried */
     uint64_t started_ns;
@@ -52,6 +62,8 @@ struct symbolizer {
     struct module_entry *modules;
     struct cached_frame *cache;
     struct owned_text *texts;
+    struct loaded_module *loaded; /* read at the first lookup (dladdr() searches symbols: slow) */
+    size_t loaded_count, loaded_capacity;
 };
 
 static bool load_libdw(struct vt_libdw *dw)
@@ -79,12 +91,60 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
+static int add_loaded_module(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct symbolizer *symbolizer = data;
+    char path[PATH_MAX];
+    if (info->dlpi_name && info->dlpi_name[0]) {
+        snprintf(path, sizeof path, "%s", info->dlpi_name);
+    } else {
+        /* the main program (reported first) has no name here */
+        ssize_t length = symbolizer->loaded_count == 0 ? readlink("/proc/self/exe", path, sizeof path - 1) : -1;
+        if (length <= 0)
+            return 0;
+        path[length] = '\0';
+    }
+    uintptr_t start = UINTPTR_MAX, end = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
+        if (segment->p_type != PT_LOAD)
+            continue;
+        if (info->dlpi_addr + segment->p_vaddr < start)
+            start = info->dlpi_addr + segment->p_vaddr;
+        if (info->dlpi_addr + segment->p_vaddr + segment->p_memsz > end)
+            end = info->dlpi_addr + segment->p_vaddr + segment->p_memsz;
+    }
+    if (symbolizer->loaded_count == symbolizer->loaded_capacity) {
+        size_t capacity = symbolizer->loaded_capacity ? symbolizer->loaded_capacity * 2 : 64;
+        struct loaded_module *grown = realloc(symbolizer->loaded, capacity * sizeof *grown);
+        if (!grown)
+            return 1;
+        symbolizer->loaded = grown;
+        symbolizer->loaded_capacity = capacity;
+    }
+    char *copy = start < end ? strdup(path) : NULL;
+    if (copy)
+        symbolizer->loaded[symbolizer->loaded_count++] = (struct loaded_module){copy, info->dlpi_addr, start, end};
+    return 0;
+}
+
+/* The module holding `address` (the latest loaded, should ranges overlap), or NULL. */
+static const struct loaded_module *find_loaded_module(const struct symbolizer *symbolizer, uintptr_t address)
+{
+    for (size_t i = symbolizer->loaded_count; i-- > 0;)
+        if (address >= symbolizer->loaded[i].start && address < symbolizer->loaded[i].end)
+            return &symbolizer->loaded[i];
+    return NULL;
+}
+
 /* Loads libdw and reports this process's modules to a libdwfl session (their files are opened
  * only when a frame needs them), and finds the demangler. */
 static void start(struct symbolizer *symbolizer)
 {
     symbolizer->started = true;
     symbolizer->started_ns = monotonic_ns();
+    dl_iterate_phdr(add_loaded_module, symbolizer);
     /* C++ programs have libstdc++ loaded, though often not in the global scope (Python extensions). */
     void *libstdcxx = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
     symbolizer->tools.demangle =
@@ -167,20 +227,29 @@ static const char *demangled_dynamic_name(struct symbolizer *symbolizer, const c
     return text->text;
 }
 
-/* The frames of a return address, into `out` (SYMBOLIZER_FRAMES_MAX of them); returns how many. */
+/* The frames of a return address, into `out` (SYMBOLIZER_FRAMES_MAX of them); returns how many.
+ * Without libdw, the function's name comes from dladdr() (the dynamic symbols only). */
 static unsigned look_up(struct symbolizer *symbolizer, uintptr_t return_address, struct symbolized_frame *out)
 {
     uintptr_t call_site = return_address ? return_address - 1 : 0;
     out[0] = (struct symbolized_frame){.kind = VT_FRAME_NATIVE, .function = "??"};
-    Dl_info info;
-    if (dladdr((void *)call_site, &info) && info.dli_fname) {
-        out[0].module_path = info.dli_fname;
-        out[0].module_offset = return_address - (uintptr_t)info.dli_fbase;
-        if (info.dli_sname && info.dli_sname[0])
-            out[0].function = demangled_dynamic_name(symbolizer, info.dli_sname);
+    const struct loaded_module *loaded = symbolizer ? find_loaded_module(symbolizer, call_site) : NULL;
+    if (loaded) {
+        out[0].module_path = loaded->path;
+        out[0].module_offset = return_address - loaded->load_address;
     }
-    if (!symbolizer || !symbolizer->session)
+    Dl_info info;
+    if (!symbolizer || !symbolizer->session) {
+        if (dladdr((void *)call_site, &info) && info.dli_fname) {
+            if (!loaded) { /* no module table (out of memory) */
+                out[0].module_path = info.dli_fname;
+                out[0].module_offset = return_address - (uintptr_t)info.dli_fbase;
+            }
+            if (info.dli_sname && info.dli_sname[0])
+                out[0].function = demangled_dynamic_name(symbolizer, info.dli_sname);
+        }
         return 1;
+    }
     note_slow_progress(symbolizer);
     Dwfl_Module *module = symbolizer->dw.dwfl_addrmodule(symbolizer->session, call_site);
     struct vt_module_symbols *symbols = module ? module_symbols(symbolizer, module) : NULL;
@@ -192,10 +261,7 @@ static unsigned look_up(struct symbolizer *symbolizer, uintptr_t return_address,
     for (unsigned i = 0; i < count; i++) {
         out[i] = module_part;
         out[i].kind = sources[i].inlined ? VT_FRAME_INLINED : VT_FRAME_NATIVE;
-        if (sources[i].function)
-            out[i].function = sources[i].function;
-        else if (sources[i].inlined)
-            out[i].function = "??";
+        out[i].function = sources[i].function ? sources[i].function : "??";
         out[i].source_file = sources[i].file;
         out[i].source_line = sources[i].file ? sources[i].line : 0;
     }
@@ -270,6 +336,9 @@ void symbolizer_close(struct symbolizer *symbolizer)
     }
     if (symbolizer->session)
         symbolizer->dw.dwfl_end(symbolizer->session);
+    for (size_t i = 0; i < symbolizer->loaded_count; i++)
+        free(symbolizer->loaded[i].path);
+    free(symbolizer->loaded);
     while (symbolizer->texts) {
         struct owned_text *text = symbolizer->texts;
         symbolizer->texts = text->next;
