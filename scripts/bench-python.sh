@@ -24,7 +24,8 @@ python=$("$python" -c 'import sys; print(sys.executable)')
 if [[ ! -f build/build.ninja ]]; then
     ./scripts/build.sh
 fi
-ninja -C build >/dev/null
+# A build carried to another machine (scripts/gpu-bundle.sh) may not rebuild there: use it as it is.
+ninja -C build >/dev/null 2>&1 || [[ -f build/src/shim/libvramtrace.so ]]
 script=$root/bench/python_bench.py
 base=(LD_LIBRARY_PATH="$root/build/src/simulated_cuda")
 shim=("${base[@]}" LD_PRELOAD="$root/build/src/shim/libvramtrace.so" VRAMTRACE_QUIET=1 VRAMTRACE_REPORT=none

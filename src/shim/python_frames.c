@@ -85,7 +85,7 @@ static const struct python_layout layouts[] = {
     },
     {
         .minor = 12, .model = INTERPRETER_FRAMES, .instruction = INSTRUCTION_POINTER, .marker = CSTACK_FRAME,
-        .thread_cframe = 56, .cframe_current_frame = 8,
+        .thread_cframe = 56, .cframe_current_frame = 0, /* 3.12's _PyCFrame lost 3.11's use_tracing */
         .frame_code = 0, .frame_previous = 8, .frame_instruction = 56, .frame_owner = 70,
         .owner_generator = 1, .owner_cstack = 3,
         .code_adaptive = 192, .code_first_traceable = 176,
@@ -370,6 +370,17 @@ static bool frame_is_incomplete(const struct python_layout *layout, uintptr_t fr
     return instruction < code + layout->code_adaptive + (uintptr_t)first_traceable * 2;
 }
 
+/* The current frame of a thread did not hold a code object where the table says: say so once and
+ * stop reading Python frames (a build whose layout differs from its version's release build). */
+static void layout_mismatch(const struct python_layout *layout)
+{
+    if (!__atomic_exchange_n(&python.layout, NULL, __ATOMIC_ACQ_REL))
+        return;
+    if (!python.quiet)
+        shim_log("Python 3.%u: a thread's frames do not have the layout known for this version; stacks show native "
+                 "frames only from now on", layout->minor);
+}
+
 void python_frames_capture(struct python_stack *stack)
 {
     stack->depth = 0;
@@ -389,8 +400,11 @@ void python_frames_capture(struct python_stack *stack)
             continue;
         }
         uintptr_t code = read_word(frame + layout->frame_code);
-        if (!is_code_object(code))
+        if (!is_code_object(code)) {
+            if (walked == 0)
+                layout_mismatch(layout); /* the thread's current frame is not one: the table is wrong */
             break; /* not a frame this layout describes: stop rather than follow garbage */
+        }
         if (!frame_is_incomplete(layout, frame, code)) {
             struct python_raw_frame *out = &stack->frames[stack->depth++];
             out->code = code;

@@ -15,6 +15,7 @@
 #include "common/options.h"
 #include "shim/config.h"
 #include "shim/leak_report.h"
+#include "shim/native_unwind.h"
 #include "shim/oom_report.h"
 #include "shim/real_functions.h"
 #include "shim/shim_log.h"
@@ -134,6 +135,7 @@ static void initialize(void)
     shim_hook_depth++;
     config_load(&config, program_invocation_short_name, (long)getpid());
     shim_code_range_init();
+    native_unwind_init();
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     struct recorder_settings settings = {
         .stack_depth = config.stack_depth,
@@ -182,5 +184,6 @@ __attribute__((destructor)) static void shim_unload(void)
         .trace_path = trace_writer_bytes_written() ? trace_writer_path() : NULL,
     };
     leak_report_write_at_exit(&options);
+    native_unwind_check_report();
     shim_hook_depth--;
 }

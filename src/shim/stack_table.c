@@ -4,12 +4,15 @@
  * table by its frames. Ids index blocks of pointers that never move once made, so report threads
  * (OOM report, live dump) can read a stack by id while hooks intern new ones: the count of stored
  * stacks is published with a release store after the stack is complete. Nothing here is freed
- * while the process runs: the number of distinct allocation sites in a program is small.
+ * while the process runs: the number of distinct allocation sites in a program is small. The
+ * uthash table's own memory comes from the arena too (the bucket arrays it outgrows are left
+ * there), so stacks never touch the traced program's malloc heap.
  */
 #define _GNU_SOURCE
 #include "shim/stack_table.h"
 
 #include "common/arena.h"
+#include "shim/native_unwind.h"
 #include "shim/real_functions.h"
 
 #define UNW_LOCAL_ONLY
@@ -54,6 +57,9 @@ static inline unsigned stack_hash_words(const void *key, size_t key_bytes)
     return (unsigned)hash;
 }
 #define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = stack_hash_words((keyptr), (keylen)))
+static struct arena stack_arena;
+#define uthash_malloc(bytes) arena_alloc(&stack_arena, (bytes))
+#define uthash_free(pointer, bytes) ((void)(pointer), (void)(bytes))
 #include <uthash.h>
 
 struct stored_stack {
@@ -64,25 +70,16 @@ struct stored_stack {
 };
 
 enum { IDS_PER_BLOCK = 4096, ID_BLOCKS = 4096 }; /* room for 16 million distinct stacks */
+enum { CAPTURE_FRAMES_AT_MOST = 128, SHIM_FRAMES_AT_MOST = 8 };
 
 static struct stored_stack *stacks_by_frames;
 static struct stored_stack **stacks_by_id[ID_BLOCKS]; /* id - 1 -> [block][slot]; blocks never move */
 static size_t stacks_stored;                          /* written under the recorder's lock, read anywhere */
-static struct arena stack_arena;
 
-void stack_capture(struct captured_stack *stack, unsigned max_depth)
+/* The caller's frames in `raw` (as unw_backtrace stores them): those after the first run of the
+ * shim's own frames (this function, the recorder, the hook), at most max_depth. */
+static unsigned trim_shim_frames(void *const *raw, int captured, uintptr_t *frames, unsigned max_depth)
 {
-    enum { SHIM_FRAMES_AT_MOST = 8 };
-    void *raw[128 + SHIM_FRAMES_AT_MOST];
-    const unsigned capacity = sizeof stack->frames / sizeof stack->frames[0];
-    if (max_depth > capacity)
-        max_depth = capacity;
-    stack->depth = 0;
-    if (max_depth == 0)
-        return;
-    int captured = unw_backtrace(raw, (int)(max_depth + SHIM_FRAMES_AT_MOST));
-    /* Leading frames: libunwind's, then the shim's (this function, the recorder, the hook). The
-     * caller's code starts at the first frame after the shim's. */
     int first = 0;
     while (first < captured && !address_in_shim((uintptr_t)raw[first]))
         first++;
@@ -90,8 +87,43 @@ void stack_capture(struct captured_stack *stack, unsigned max_depth)
         first++;
     if (first >= captured)
         first = 0; /* no shim frame seen (should not happen): keep everything */
-    for (int i = first; i < captured && stack->depth < max_depth; i++)
-        stack->frames[stack->depth++] = (uintptr_t)raw[i];
+    unsigned depth = (unsigned)(captured - first) < max_depth ? (unsigned)(captured - first) : max_depth;
+    memcpy(frames, raw + first, depth * sizeof frames[0]);
+    return depth;
+}
+
+/* Check mode: the stack as libunwind alone gives it, compared with what was captured. */
+static void check_against_libunwind(const struct captured_stack *stack, unsigned max_depth, bool fast_used)
+{
+    void *raw[CAPTURE_FRAMES_AT_MOST + SHIM_FRAMES_AT_MOST];
+    uintptr_t reference[CAPTURE_FRAMES_AT_MOST];
+    int captured = unw_backtrace(raw, (int)(max_depth + SHIM_FRAMES_AT_MOST));
+    unsigned depth = trim_shim_frames(raw, captured, reference, max_depth);
+    bool same = depth == stack->depth && memcmp(reference, stack->frames, depth * sizeof reference[0]) == 0;
+    native_unwind_check_count(fast_used, same, stack->frames, stack->depth, reference, depth);
+}
+
+void stack_capture(struct captured_stack *stack, unsigned max_depth)
+{
+    void *raw[CAPTURE_FRAMES_AT_MOST + SHIM_FRAMES_AT_MOST];
+    const unsigned capacity = sizeof stack->frames / sizeof stack->frames[0];
+    if (max_depth > capacity)
+        max_depth = capacity;
+    if (max_depth > CAPTURE_FRAMES_AT_MOST)
+        max_depth = CAPTURE_FRAMES_AT_MOST;
+    stack->depth = 0;
+    if (max_depth == 0)
+        return;
+    /* The fast walk stops once it has max_depth frames past the shim's; libunwind is asked for
+     * enough to have them past up to SHIM_FRAMES_AT_MOST of the shim's. */
+    int size = (int)(max_depth + SHIM_FRAMES_AT_MOST);
+    int captured = native_backtrace(raw, size, max_depth);
+    bool fast_used = captured >= 0;
+    if (!fast_used)
+        captured = unw_backtrace(raw, size);
+    stack->depth = trim_shim_frames(raw, captured, stack->frames, max_depth);
+    if (native_unwind_checking())
+        check_against_libunwind(stack, max_depth, fast_used);
 }
 
 /* The slot for stack number `index` (0-based), making its block when needed. */
