@@ -2,9 +2,10 @@
  * and the CLI's offline one, src/trace/symbolize.c) do with one ELF module once libdwfl has found
  * it: turn a call site into its source frames.
  *
- *   - Function names come from the module's symbol table, read once into an array sorted by
- *     address and binary-searched (libdwfl's own dwfl_module_addrinfo scans the whole table for
- *     every address: millions of instructions per frame in a libLLVM-sized library).
+ *   - Function names come from the module's symbol table (the one libdwfl picks: .symtab, a
+ *     separate debug file's, or .dynsym), read once into an array sorted by address and
+ *     binary-searched (libdwfl's own dwfl_module_addrinfo scans the whole table for every
+ *     address: millions of instructions per frame in a libLLVM-sized library).
  *   - DWARF is opened only when a frame needs file:line, once per module. A call site then
  *     expands into one frame per inlined call that DWARF records there (DW_TAG_inlined_subroutine),
  *     innermost first, then the real function: the innermost frame's file:line is the line
