@@ -34,13 +34,11 @@ static bool describe(int ordinal, struct device_description *description)
     return true;
 }
 
-void device_info_note(int device)
+/* The first allocation on a device: the driver asked, the trace told. Out of line, so that
+ * device_info_note is a test and a load afterwards. */
+static __attribute__((noinline)) void describe_device(int device)
 {
-    if (device < 0 || device >= RECORDER_MAX_DEVICES)
-        return;
     struct device_description *description = &devices[device];
-    if (__atomic_load_n(&description->described, __ATOMIC_ACQUIRE))
-        return;
     /* Two threads may describe the same device at once: both write the same values. A device the
      * driver cannot describe (no context yet) is asked again next time. */
     if (!describe(device, description) || __atomic_exchange_n(&description->described, true, __ATOMIC_ACQ_REL))
@@ -50,6 +48,12 @@ void device_info_note(int device)
     record.device.name = (struct vt_trace_text){description->name, (uint32_t)strlen(description->name)};
     record.device.total_bytes = description->total_bytes;
     trace_writer_append(&record);
+}
+
+void device_info_note(int device)
+{
+    if (device >= 0 && device < RECORDER_MAX_DEVICES && !__atomic_load_n(&devices[device].described, __ATOMIC_ACQUIRE))
+        describe_device(device);
 }
 
 const char *device_info_name(int device)

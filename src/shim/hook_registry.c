@@ -36,14 +36,18 @@ static void remember_real(struct hooked_function *hook, void *real)
     __atomic_compare_exchange_n(&hook->real, &expected, real, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-void *hook_real(enum hook_id id)
+/* The first call of a hook: its real function looked up. Out of line, so that the hot path of
+ * hook_real (every hooked call, nested ones included) is a load and a test. */
+static __attribute__((noinline)) void *find_real(struct hooked_function *hook)
 {
-    struct hooked_function *hook = &hooked_functions[id];
-    void *real = __atomic_load_n(&hook->real, __ATOMIC_ACQUIRE);
-    if (real)
-        return real;
     remember_real(hook, real_function_lookup(hook->symbol));
     return __atomic_load_n(&hook->real, __ATOMIC_ACQUIRE);
+}
+
+void *hook_real(enum hook_id id)
+{
+    void *real = __atomic_load_n(&hooked_functions[id].real, __ATOMIC_ACQUIRE);
+    return real ? real : find_real(&hooked_functions[id]);
 }
 
 static struct hooked_function *hook_by_symbol(const char *symbol)

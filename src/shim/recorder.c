@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "shim/recorder.h"
 
+#include "shim/event_clock.h"
 #include "shim/stack_table.h"
 #include "shim/trace_writer.h"
 
@@ -26,6 +27,7 @@ static struct recorder_stats stats;
 static struct oom_state oom;
 static struct recorder_settings settings;
 static uint64_t start_ns;
+static struct event_clock event_clock; /* read under the lock: event times follow the trace's order */
 static uint32_t stacks_in_trace; /* stacks already written to the trace (ids 1..stacks_in_trace) */
 static bool enabled;
 
@@ -33,9 +35,7 @@ static __thread uint32_t cached_thread_id __attribute__((tls_model("initial-exec
 
 uint64_t recorder_now_ns(void)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    return event_clock_monotonic_ns();
 }
 
 uint32_t recorder_thread_id(void)
@@ -129,9 +129,10 @@ static bool trace_new_stacks(void)
 }
 
 /* Under the lock: one event record for `record` (an ALLOC, FREE or MAP of it). */
-static void trace_event(enum vt_trace_record_type type, const struct alloc_record *record, uint64_t stream)
+static __attribute__((noinline)) void write_trace_event(enum vt_trace_record_type type,
+                                                        const struct alloc_record *record, uint64_t stream)
 {
-    if (!trace_writer_enabled() || !trace_new_stacks())
+    if (!trace_new_stacks())
         return; /* an event whose stack is not in the trace is not written either */
     struct vt_trace_record event = {.type = type};
     event.event = (struct vt_trace_event){
@@ -149,10 +150,18 @@ static void trace_event(enum vt_trace_record_type type, const struct alloc_recor
     trace_writer_append(&event);
 }
 
+/* (Without a trace, one call and a test: the record is built out of line.) */
+static inline void trace_event(enum vt_trace_record_type type, const struct alloc_record *record, uint64_t stream)
+{
+    if (trace_writer_enabled())
+        write_trace_event(type, record, stream);
+}
+
 void recorder_init(const struct recorder_settings *new_settings)
 {
     settings = *new_settings;
     start_ns = recorder_now_ns();
+    event_clock = (struct event_clock){.last_ns = start_ns};
     __atomic_store_n(&enabled, true, __ATOMIC_RELEASE);
 }
 
@@ -202,13 +211,13 @@ void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind,
     struct alloc_record record = {
         .address = address,
         .size_bytes = size_bytes,
-        .timestamp_ns = recorder_now_ns(),
         .thread_id = recorder_thread_id(),
         .device = (int16_t)device,
         .kind = (uint8_t)kind,
         .api = (uint16_t)api,
     };
     pthread_mutex_lock(&recorder_lock);
+    record.timestamp_ns = event_clock_now_ns(&event_clock);
     record.stack_id = stack_intern(frames, depth);
     stats.calls_by_api[api]++;
     if (kind_is_memory_use(kind)) {
@@ -228,7 +237,6 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
     struct alloc_record record = {
         .address = address,
         .size_bytes = size_bytes,
-        .timestamp_ns = recorder_now_ns(),
         .thread_id = recorder_thread_id(),
         .device = 0,
         .kind = VT_KIND_MAPPED_RANGE,
@@ -236,6 +244,7 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
         .backing_handle = handle,
     };
     pthread_mutex_lock(&recorder_lock);
+    record.timestamp_ns = event_clock_now_ns(&event_clock);
     const struct alloc_record *physical = alloc_table_find(&live_tables[SPACE_PHYSICAL_HANDLES], handle);
     if (physical) {
         record.device = physical->device;
@@ -251,8 +260,8 @@ void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
 {
     trace_writer_ensure_started();
     struct alloc_record removed;
-    uint64_t now_ns = recorder_now_ns();
     pthread_mutex_lock(&recorder_lock);
+    uint64_t now_ns = event_clock_now_ns(&event_clock);
     stats.calls_by_api[api]++;
     if (alloc_table_remove(&live_tables[space_of_api(api)], address, &removed)) {
         account_free(&removed);
@@ -275,6 +284,7 @@ bool recorder_record_out_of_memory(const struct oom_event *event, const uintptr_
     struct oom_event stored = *event;
     stored.thread_id = recorder_thread_id();
     pthread_mutex_lock(&recorder_lock);
+    stored.timestamp_ns = event_clock_now_ns(&event_clock);
     stored.stack_id = stack_intern(frames, depth);
     stats.calls_by_api[stored.api]++;
     stats.failed_out_of_memory++;
