@@ -28,7 +28,6 @@ void oom_capture(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t
     struct captured_stack stack;
     stack_capture(&stack, recorder_stack_depth());
     struct oom_event event = {
-        .timestamp_ns = recorder_now_ns(),
         .size_bytes = size_bytes,
         .device = (int16_t)device,
         .kind = (uint8_t)kind,
