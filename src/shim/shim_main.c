@@ -34,7 +34,7 @@
 __thread int shim_hook_depth __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t initialize_once = PTHREAD_ONCE_INIT;
-static bool initialized; /* set when initialize() is done: every hook's check is then one load */
+bool shim_initialized; /* set when initialize() is done */
 static struct shim_config config;
 static bool exit_report_done;
 
@@ -146,13 +146,12 @@ static void initialize(void)
     install_dump_signal();
     pthread_atfork(NULL, NULL, fork_child_handler);
     shim_hook_depth--;
-    __atomic_store_n(&initialized, true, __ATOMIC_RELEASE);
+    __atomic_store_n(&shim_initialized, true, __ATOMIC_RELEASE);
 }
 
-void shim_ensure_initialized(void)
+void shim_initialize_once(void)
 {
-    if (!__atomic_load_n(&initialized, __ATOMIC_ACQUIRE))
-        pthread_once(&initialize_once, initialize);
+    pthread_once(&initialize_once, initialize);
 }
 
 
