@@ -3,13 +3,12 @@
 #include "shim/recorder.h"
 
 #include "shim/event_clock.h"
+#include "shim/shim_lock.h"
 #include "shim/stack_table.h"
 #include "shim/trace_writer.h"
 
-#include <pthread.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 enum record_space {
@@ -20,7 +19,7 @@ enum record_space {
     SPACE_COUNT
 };
 
-static pthread_mutex_t recorder_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shim_lock recorder_lock;
 static struct alloc_table live_tables[SPACE_COUNT];
 static struct slot_usage usage_by_slot[RECORDER_SLOT_COUNT];
 static struct recorder_stats stats;
@@ -216,7 +215,7 @@ void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind,
         .kind = (uint8_t)kind,
         .api = (uint16_t)api,
     };
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     record.timestamp_ns = event_clock_now_ns(&event_clock);
     record.stack_id = stack_intern(frames, depth);
     stats.calls_by_api[api]++;
@@ -228,7 +227,7 @@ void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind,
     if (address)
         insert_live(space_of_api(api), &record);
     trace_event(VT_RECORD_ALLOC, &record, stream);
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t handle)
@@ -243,7 +242,7 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
         .api = VT_API_cuMemMap,
         .backing_handle = handle,
     };
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     record.timestamp_ns = event_clock_now_ns(&event_clock);
     const struct alloc_record *physical = alloc_table_find(&live_tables[SPACE_PHYSICAL_HANDLES], handle);
     if (physical) {
@@ -253,14 +252,14 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
     stats.calls_by_api[VT_API_cuMemMap]++;
     insert_live(SPACE_MAPPINGS, &record);
     trace_event(VT_RECORD_MAP, &record, 0);
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
 {
     trace_writer_ensure_started();
     struct alloc_record removed;
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     uint64_t now_ns = event_clock_now_ns(&event_clock);
     stats.calls_by_api[api]++;
     if (alloc_table_remove(&live_tables[space_of_api(api)], address, &removed)) {
@@ -275,7 +274,7 @@ void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
         struct alloc_record unknown = {.address = address, .timestamp_ns = now_ns, .api = (uint16_t)api};
         trace_event(VT_RECORD_FREE_UNKNOWN, &unknown, stream);
     }
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 bool recorder_record_out_of_memory(const struct oom_event *event, const uintptr_t *frames, unsigned depth)
@@ -283,7 +282,7 @@ bool recorder_record_out_of_memory(const struct oom_event *event, const uintptr_
     trace_writer_ensure_started();
     struct oom_event stored = *event;
     stored.thread_id = recorder_thread_id();
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     stored.timestamp_ns = event_clock_now_ns(&event_clock);
     stored.stack_id = stack_intern(frames, depth);
     stats.calls_by_api[stored.api]++;
@@ -308,53 +307,45 @@ bool recorder_record_out_of_memory(const struct oom_event *event, const uintptr_
         };
         trace_writer_append(&failure);
     }
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
     return first;
 }
 
 void recorder_visit_live(void (*visit)(const struct alloc_record *record, void *context), void *context)
 {
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     for (int space = 0; space < SPACE_COUNT; space++)
         alloc_table_for_each(&live_tables[space], visit, context);
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 void recorder_read_usage(struct slot_usage usage[RECORDER_SLOT_COUNT])
 {
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     memcpy(usage, usage_by_slot, sizeof usage_by_slot);
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 void recorder_read_stats(struct recorder_stats *out)
 {
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     *out = stats;
     out->stack_count = stack_count();
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 void recorder_read_oom(struct oom_state *out)
 {
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     *out = oom;
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 bool recorder_wait_until_free(unsigned timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    if (pthread_mutex_timedlock(&recorder_lock, &deadline) != 0)
+    if (!shim_lock_take_within(&recorder_lock, timeout_ms))
         return false;
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
     return true;
 }
 
@@ -375,7 +366,7 @@ void recorder_after_fork_in_child(void)
 {
     /* Another thread of the parent may have been changing the tables at the fork: forget them
      * without freeing anything (the child records nothing anyway). */
-    pthread_mutex_init(&recorder_lock, NULL);
+    recorder_lock = (struct shim_lock){0};
     recorder_disable();
     memset(live_tables, 0, sizeof live_tables);
     stack_table_forget();
@@ -384,11 +375,11 @@ void recorder_after_fork_in_child(void)
 
 void recorder_reset(const struct recorder_settings *new_settings)
 {
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     for (int space = 0; space < SPACE_COUNT; space++)
         alloc_table_clear(&live_tables[space]);
     stack_table_reset();
     clear_counters();
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
     recorder_init(new_settings);
 }
