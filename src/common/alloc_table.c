@@ -27,11 +27,10 @@ static struct alloc_slot *probe(const struct alloc_table *table, uint64_t addres
     return &table->slots[i];
 }
 
-/* Room for one more record, keeping the table at most half full. False when out of memory. */
-static bool make_room(struct alloc_table *table)
+/* A new index twice the size (or the first one), the records rehashed into it. Out of line, so
+ * that inserting into a table with room stays short. False when out of memory. */
+static __attribute__((noinline)) bool grow(struct alloc_table *table)
 {
-    if (table->slots && (table->live_count + 1) * 2 <= table->slot_mask + 1)
-        return true;
     unsigned bits = table->slots ? 64 - table->slot_shift + 1 : FIRST_SLOT_BITS;
     struct alloc_table resized = {.slot_mask = ((size_t)1 << bits) - 1, .slot_shift = 64 - bits};
     void *grown = mmap(NULL, slots_bytes(&resized), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -48,14 +47,24 @@ static bool make_room(struct alloc_table *table)
     return true;
 }
 
-static struct alloc_record *take_free_record(struct alloc_table *table)
+/* Room for one more record, keeping the table at most half full. False when out of memory. */
+static inline bool make_room(struct alloc_table *table)
+{
+    return (table->slots && (table->live_count + 1) * 2 <= table->slot_mask + 1) || grow(table);
+}
+
+static __attribute__((noinline)) struct alloc_record *new_record(struct alloc_table *table)
+{
+    return arena_alloc(&table->record_arena, sizeof(struct alloc_record));
+}
+
+static inline struct alloc_record *take_free_record(struct alloc_table *table)
 {
     struct alloc_record *record = table->free_records;
-    if (record) {
-        table->free_records = record->newer;
-        return record;
-    }
-    return arena_alloc(&table->record_arena, sizeof *record);
+    if (!record)
+        return new_record(table);
+    table->free_records = record->newer;
+    return record;
 }
 
 bool alloc_table_insert(struct alloc_table *table, const struct alloc_record *record)
