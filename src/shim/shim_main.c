@@ -136,7 +136,7 @@ static void initialize(void)
     shim_hook_depth++;
     config_load(&config, program_invocation_short_name, (long)getpid());
     shim_code_range_init();
-    native_unwind_init();
+    native_unwind_init(config.unwind_check);
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     struct recorder_settings settings = {.stack_depth = config.stack_depth};
     recorder_init(&settings);
