@@ -92,8 +92,10 @@ static unsigned trim_shim_frames(void *const *raw, int captured, uintptr_t *fram
     return depth;
 }
 
-/* Check mode: the stack as libunwind alone gives it, compared with what was captured. */
-static void check_against_libunwind(const struct captured_stack *stack, unsigned max_depth, bool fast_used)
+/* Check mode: the stack as libunwind alone gives it, compared with what was captured (out of line:
+ * its buffers stay off the stack of every other capture). */
+static __attribute__((noinline)) void check_against_libunwind(const struct captured_stack *stack, unsigned max_depth,
+                                                              bool fast_used)
 {
     void *raw[CAPTURE_FRAMES_AT_MOST + SHIM_FRAMES_AT_MOST];
     uintptr_t reference[CAPTURE_FRAMES_AT_MOST];
