@@ -4,7 +4,7 @@
 # main archive, so they are not installed from here).
 set -euo pipefail
 
-packages=(meson ninja-build pkg-config gcc libcriterion-dev libunwind-dev uthash-dev libdw-dev libelf-dev libzstd-dev)
+packages=(meson ninja-build pkg-config gcc g++ libcriterion-dev libunwind-dev uthash-dev libdw-dev libelf-dev libzstd-dev)
 
 missing=()
 for package in "${packages[@]}"; do

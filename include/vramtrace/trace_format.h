@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 #define VT_TRACE_MAGIC "VRAMTRCE"          /* 8 bytes, no terminator in the file */
-#define VT_TRACE_FORMAT_VERSION 1u
+#define VT_TRACE_FORMAT_VERSION 2u        /* 2: frame kinds in STACK, CODE records */
+#define VT_TRACE_OLDEST_READABLE_VERSION 1u
 #define VT_TRACE_FILE_HEADER_BYTES 16u     /* magic, u32 version, u32 header size (little-endian) */
 
 #define VT_TRACE_CHUNK_MAGIC 0x4b435456u   /* "VTCK" as a little-endian u32 */
@@ -32,7 +33,7 @@ enum vt_trace_record_type {
     VT_RECORD_PROCESS = 1,      /* who: program, pid, host, rank, start times, command line */
     VT_RECORD_DEVICE = 2,       /* a CUDA device: ordinal, name, total memory */
     VT_RECORD_MODULE = 3,       /* a loaded ELF module: id, path, load address, size, build-id */
-    VT_RECORD_STACK = 4,        /* an interned native stack: id, frames (return addresses) */
+    VT_RECORD_STACK = 4,        /* an interned stack: id, frames (return addresses, Python frames) */
     VT_RECORD_ALLOC = 5,        /* memory (or address space) obtained */
     VT_RECORD_FREE = 6,         /* a known allocation released */
     VT_RECORD_FREE_UNKNOWN = 7, /* a free of an address never seen allocated */
@@ -42,6 +43,7 @@ enum vt_trace_record_type {
     VT_RECORD_END = 11,         /* the process ended normally: the trace is complete */
     VT_RECORD_DROPPED = 12,     /* events lost because the writer could not keep up */
     VT_RECORD_THREAD = 13,      /* a thread's kernel id, given a small index used by events */
+    VT_RECORD_CODE = 14,        /* a Python code object: id, file, function, first line, line table */
 };
 
 enum vt_trace_marker_kind {

@@ -1,5 +1,5 @@
 /* cli/analysis_common.c — shared by the analysis commands (see analysis_common.h): argument
- * parsing, times, loading traces, frame names, and the text-keyed table of allocation sites. */
+ * parsing, times, loading traces, frame names and stacks, and the text-keyed table of allocation sites. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
 
@@ -251,17 +251,47 @@ struct vt_symbolizer *vt_cli_open_symbolizer(const struct vt_trace_model *model,
 
 /* ---- naming -------------------------------------------------------------------------------- */
 
-const char *vt_cli_frame_name(struct vt_symbolizer *symbolizer, uint64_t return_address, char *out, size_t size)
+const char *vt_cli_symbol_name(const struct vt_symbol *symbol, uint64_t frame, char *out, size_t size)
 {
-    const struct vt_symbol *symbol = vt_symbolize(symbolizer, return_address);
     if (symbol->function && strcmp(symbol->function, "??") != 0)
         snprintf(out, size, "%s", symbol->function);
     else if (symbol->module_path)
         snprintf(out, size, "%s+0x%llx", vt_path_basename(symbol->module_path),
                  (unsigned long long)symbol->module_offset);
     else
-        snprintf(out, size, "0x%llx", (unsigned long long)return_address);
+        snprintf(out, size, "0x%llx", (unsigned long long)frame);
     return out;
+}
+
+void vt_cli_print_stack(FILE *out, struct vt_symbolizer *symbolizer, const struct vt_trace_model *model,
+                        uint32_t stack_id, bool with_addresses)
+{
+    unsigned depth = 0;
+    const uint64_t *frames = vt_model_stack_frames(model, stack_id, &depth);
+    if (stack_id == 0) {
+        fprintf(out, "    (no stack recorded: VRAMTRACE_STACK_DEPTH=0)\n");
+        return;
+    }
+    if (!frames) {
+        fprintf(out, "    (stack %u is not in the trace)\n", stack_id);
+        return;
+    }
+    unsigned number = 0;
+    for (unsigned i = 0; i < depth; i++)
+        for (const struct vt_symbol *symbol = vt_symbolize(symbolizer, frames[i]); symbol; symbol = symbol->caller) {
+            fprintf(out, "    #%u ", number++);
+            if (symbol->kind == VT_FRAME_PYTHON)
+                fputs("in ", out); /* a Python frame has no address */
+            else if (with_addresses)
+                fprintf(out, "0x%012llx in ", (unsigned long long)frames[i]);
+            fputs(symbol->function, out);
+            if (symbol->source_file)
+                fprintf(out, " %s:%d", symbol->source_file, symbol->source_line);
+            if (symbol->module_path)
+                fprintf(out, " (%s+0x%llx)", vt_path_basename(symbol->module_path),
+                        (unsigned long long)symbol->module_offset);
+            fputs(symbol->kind == VT_FRAME_PYTHON ? " [python]\n" : "\n", out);
+        }
 }
 
 const char *vt_cli_device_name(int device, char *out, size_t size)

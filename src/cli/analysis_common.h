@@ -1,6 +1,6 @@
 /* cli/analysis_common.h — what the trace analysis commands (timeline, flame, diff, top, dump)
  * share: their command-line parsing, time values, loading a trace with the usual messages, naming
- * a frame the same way everywhere, and a table of allocation sites keyed by their symbolized
+ * frames and printing stacks the same way everywhere, and a table of allocation sites keyed by their symbolized
  * frames (which, unlike stack ids and addresses, match across runs). */
 #ifndef VT_CLI_ANALYSIS_COMMON_H
 #define VT_CLI_ANALYSIS_COMMON_H
@@ -93,8 +93,14 @@ struct vt_symbolizer *vt_cli_open_symbolizer(const struct vt_trace_model *model,
 
 /* ---- naming -------------------------------------------------------------------------------- */
 
-/* A frame's name in one word-ish piece: the function, else "module+0xoffset", else "0xaddress". */
-const char *vt_cli_frame_name(struct vt_symbolizer *symbolizer, uint64_t return_address, char *out, size_t size);
+/* A symbol's name in one word-ish piece: the function, else "module+0xoffset", else "0xFRAME"
+ * (`frame`: the recorded frame word it came from). */
+const char *vt_cli_symbol_name(const struct vt_symbol *symbol, uint64_t frame, char *out, size_t size);
+/* A stack as the reports print it, a line per symbol (inlined calls expanded, numbered in that
+ * order): "    #N [0xADDRESS in ]FUNCTION[ FILE:LINE][ (MODULE+0xOFFSET)]", the address with
+ * `with_addresses`; or a line saying that no stack was recorded or that the trace lacks it. */
+void vt_cli_print_stack(FILE *out, struct vt_symbolizer *symbolizer, const struct vt_trace_model *model,
+                        uint32_t stack_id, bool with_addresses);
 /* "device 3", or "host" for -1. */
 const char *vt_cli_device_name(int device, char *out, size_t size);
 /* The usage slots whose memory (device, host-pinned, managed) was ever in use, devices first then

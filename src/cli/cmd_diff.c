@@ -133,8 +133,9 @@ static int parse_arguments(int argc, char **argv, struct diff_settings *settings
 
 /* ---- sites ----------------------------------------------------------------------------------- */
 
-/* The site key: kind, API, then each frame innermost first as "function file:line" (the file's
- * last component), "function" or "module+0xoffset". */
+/* The site key: kind, API, then each symbol innermost first (the calls inlined into a frame are
+ * symbols of their own) as "function file:line" (the file's last component), "function" or
+ * "module+0xoffset". */
 static void site_key(struct vt_cli_text *key, const struct diff_side *side, const struct vt_group *group)
 {
     char piece[1200];
@@ -147,17 +148,17 @@ static void site_key(struct vt_cli_text *key, const struct diff_side *side, cons
         snprintf(piece, sizeof piece, "|[stack %u not in the trace]", group->stack_id);
         vt_cli_text_append(key, piece);
     }
-    for (unsigned i = 0; i < depth; i++) {
-        const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]);
-        char name[1024];
-        vt_cli_frame_name(side->symbolizer, frames[i], name, sizeof name);
-        if (symbol->source_file && strcmp(symbol->function, "??") != 0)
-            snprintf(piece, sizeof piece, "|%s %s:%d", name, vt_path_basename(symbol->source_file),
-                     symbol->source_line);
-        else
-            snprintf(piece, sizeof piece, "|%s", name);
-        vt_cli_text_append(key, piece);
-    }
+    for (unsigned i = 0; i < depth; i++)
+        for (const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]); symbol; symbol = symbol->caller) {
+            char name[1024];
+            vt_cli_symbol_name(symbol, frames[i], name, sizeof name);
+            if (symbol->source_file && strcmp(symbol->function, "??") != 0)
+                snprintf(piece, sizeof piece, "|%s %s:%d", name, vt_path_basename(symbol->source_file),
+                         symbol->source_line);
+            else
+                snprintf(piece, sizeof piece, "|%s", name);
+            vt_cli_text_append(key, piece);
+        }
 }
 
 /* Adds the live memory of `side` to the table, on side `index`. */
@@ -237,25 +238,6 @@ static const char *moment(const struct diff_side *side, char *out, size_t size)
     return out;
 }
 
-static void text_frames(FILE *out, const struct diff_side *side, uint32_t stack_id)
-{
-    unsigned depth = 0;
-    const uint64_t *frames = vt_model_stack_frames(side->model, stack_id, &depth);
-    if (stack_id == 0)
-        fprintf(out, "    (no stack recorded: VRAMTRACE_STACK_DEPTH=0)\n");
-    else if (!frames)
-        fprintf(out, "    (stack %u is not in the trace)\n", stack_id);
-    for (unsigned i = 0; i < depth; i++) {
-        const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]);
-        fprintf(out, "    #%u %s", i, symbol->function);
-        if (symbol->source_file)
-            fprintf(out, " %s:%d", symbol->source_file, symbol->source_line);
-        if (symbol->module_path)
-            fprintf(out, " (%s+0x%" PRIx64 ")", vt_path_basename(symbol->module_path), symbol->module_offset);
-        fputc('\n', out);
-    }
-}
-
 static void render_text(FILE *out, const struct vt_cli_site_table *table, const struct diff_side sides[2], unsigned top)
 {
     char first[1200], second[1200], human[32], human2[32], growth[64];
@@ -280,7 +262,7 @@ static void render_text(FILE *out, const struct vt_cli_site_table *table, const 
                 signed_bytes(growth_bytes(site), growth, sizeof growth), growth_count(site), site->bytes[0],
                 site->bytes[1], site->count[0], site->count[1], vt_memory_kind_name(site->kind),
                 vt_api_name(site->api));
-        text_frames(out, &sides[site->side], site->stack_id);
+        vt_cli_print_stack(out, sides[site->side].symbolizer, sides[site->side].model, site->stack_id, false);
         fputc('\n', out);
     }
     if (shown < table->count) {
@@ -316,19 +298,20 @@ static void json_frames(struct vt_json *json, const struct diff_side *side, uint
     unsigned depth = 0;
     const uint64_t *frames = vt_model_stack_frames(side->model, stack_id, &depth);
     vt_json_array_begin(json, "frames");
-    for (unsigned i = 0; i < depth; i++) {
-        const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]);
-        vt_json_object_begin(json, NULL);
-        vt_json_string(json, "function", symbol->function);
-        vt_json_string(json, "file", symbol->source_file);
-        if (symbol->source_line)
-            vt_json_uint(json, "line", (uint64_t)symbol->source_line);
-        else
-            vt_json_null(json, "line");
-        vt_json_string(json, "module", symbol->module_path);
-        vt_json_hex(json, "module_offset", symbol->module_offset);
-        vt_json_object_end(json);
-    }
+    for (unsigned i = 0; i < depth; i++)
+        for (const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]); symbol; symbol = symbol->caller) {
+            vt_json_object_begin(json, NULL);
+            vt_json_string(json, "kind", vt_frame_kind_name(symbol->kind));
+            vt_json_string(json, "function", symbol->function);
+            vt_json_string(json, "file", symbol->source_file);
+            if (symbol->source_line)
+                vt_json_uint(json, "line", (uint64_t)symbol->source_line);
+            else
+                vt_json_null(json, "line");
+            vt_json_string(json, "module", symbol->module_path);
+            vt_json_hex(json, "module_offset", symbol->module_offset);
+            vt_json_object_end(json);
+        }
     vt_json_array_end(json);
 }
 

@@ -138,6 +138,18 @@ static void append_frame(struct vt_cli_text *line, const char *name)
     }
 }
 
+/* A frame's symbols, which run innermost first (inlined calls, then the function), outermost
+ * first like the frames: "function;inlined callee;". */
+static void append_symbols(struct vt_cli_text *line, const struct vt_symbol *symbol, uint64_t frame)
+{
+    if (!symbol)
+        return;
+    append_symbols(line, symbol->caller, frame);
+    char name[1024];
+    append_frame(line, vt_cli_symbol_name(symbol, frame, name, sizeof name));
+    vt_cli_text_append(line, ";");
+}
+
 static void folded_stack(struct vt_cli_text *line, const struct vt_trace_model *model, struct vt_symbolizer *symbolizer,
                          const struct vt_group *group, const char *root)
 {
@@ -154,10 +166,8 @@ static void folded_stack(struct vt_cli_text *line, const struct vt_trace_model *
         snprintf(name, sizeof name, "[stack %u not in the trace];", group->stack_id);
         vt_cli_text_append(line, name);
     }
-    for (unsigned i = depth; i-- > 0;) {
-        append_frame(line, vt_cli_frame_name(symbolizer, frames[i], name, sizeof name));
-        vt_cli_text_append(line, ";");
-    }
+    for (unsigned i = depth; i-- > 0;)
+        append_symbols(line, vt_symbolize(symbolizer, frames[i]), frames[i]);
     append_frame(line, vt_api_name(group->api));
 }
 

@@ -180,27 +180,7 @@ struct text_output {
 
 static void text_stack(const struct text_output *text, uint32_t stack_id)
 {
-    FILE *out = text->out;
-    unsigned depth;
-    const uint64_t *frames = vt_model_stack_frames(text->report->model, stack_id, &depth);
-    if (stack_id == 0) {
-        fprintf(out, "    (no stack recorded: VRAMTRACE_STACK_DEPTH=0)\n");
-        return;
-    }
-    if (!frames) {
-        fprintf(out, "    (stack %u is not in the trace)\n", stack_id);
-        return;
-    }
-    for (unsigned i = 0; i < depth; i++) {
-        const struct vt_symbol *symbol = vt_symbolize(text->symbolizer, frames[i]);
-        fprintf(out, "    #%u 0x%012llx in %s", i, (unsigned long long)frames[i], symbol->function);
-        if (symbol->source_file)
-            fprintf(out, " %s:%d", symbol->source_file, symbol->source_line);
-        if (symbol->module_path)
-            fprintf(out, " (%s+0x%llx)", vt_path_basename(symbol->module_path),
-                    (unsigned long long)symbol->module_offset);
-        fputc('\n', out);
-    }
+    vt_cli_print_stack(text->out, text->symbolizer, text->report->model, stack_id, true);
 }
 
 static void text_mappings(FILE *out, const struct vt_groups *groups, const struct vt_group *group)
@@ -521,6 +501,29 @@ static void json_device(struct vt_json *json, const char *key, int device)
         vt_json_int(json, key, device);
 }
 
+/* One symbol of a recorded frame (docs/report-json.md, "A frame"). */
+static void json_frame(struct vt_json *json, uint64_t frame, const struct vt_symbol *symbol)
+{
+    vt_json_object_begin(json, NULL);
+    if (symbol->kind == VT_FRAME_PYTHON)
+        vt_json_null(json, "address"); /* a Python frame has none */
+    else
+        vt_json_hex(json, "address", frame);
+    vt_json_string(json, "kind", vt_frame_kind_name(symbol->kind));
+    vt_json_string(json, "function", strcmp(symbol->function, "??") ? symbol->function : NULL);
+    vt_json_string(json, "file", symbol->source_file);
+    if (symbol->source_file)
+        vt_json_int(json, "line", symbol->source_line);
+    else
+        vt_json_null(json, "line");
+    vt_json_string(json, "module", symbol->module_path);
+    if (symbol->module_path)
+        vt_json_hex(json, "module_offset", symbol->module_offset);
+    else
+        vt_json_null(json, "module_offset");
+    vt_json_object_end(json);
+}
+
 static void json_stack(struct json_output *output, uint32_t stack_id)
 {
     struct vt_json *json = &output->json;
@@ -528,23 +531,9 @@ static void json_stack(struct json_output *output, uint32_t stack_id)
     const uint64_t *frames = vt_model_stack_frames(output->report->model, stack_id, &depth);
     vt_json_uint(json, "stack_id", stack_id);
     vt_json_array_begin(json, "frames");
-    for (unsigned i = 0; frames && i < depth; i++) {
-        const struct vt_symbol *symbol = vt_symbolize(output->symbolizer, frames[i]);
-        vt_json_object_begin(json, NULL);
-        vt_json_hex(json, "address", frames[i]);
-        vt_json_string(json, "function", strcmp(symbol->function, "??") ? symbol->function : NULL);
-        vt_json_string(json, "file", symbol->source_file);
-        if (symbol->source_file)
-            vt_json_int(json, "line", symbol->source_line);
-        else
-            vt_json_null(json, "line");
-        vt_json_string(json, "module", symbol->module_path);
-        if (symbol->module_path)
-            vt_json_hex(json, "module_offset", symbol->module_offset);
-        else
-            vt_json_null(json, "module_offset");
-        vt_json_object_end(json);
-    }
+    for (unsigned i = 0; frames && i < depth; i++)
+        for (const struct vt_symbol *symbol = vt_symbolize(output->symbolizer, frames[i]); symbol; symbol = symbol->caller)
+            json_frame(json, frames[i], symbol);
     vt_json_array_end(json);
 }
 

@@ -121,10 +121,15 @@ static void print_site_frames(FILE *out, const struct vt_trace_model *model, str
         return;
     }
     char name[512];
-    for (unsigned i = 0; i < depth && i < SITE_FRAMES; i++)
-        fprintf(out, "%s%s", i ? " < " : "", vt_cli_frame_name(symbolizer, frames[i], name, sizeof name));
-    if (depth > SITE_FRAMES)
-        fputs(" < ...", out);
+    unsigned shown = 0;
+    for (unsigned i = 0; i < depth; i++)
+        for (const struct vt_symbol *symbol = vt_symbolize(symbolizer, frames[i]); symbol; symbol = symbol->caller) {
+            if (shown == SITE_FRAMES) {
+                fputs(" < ...", out);
+                return;
+            }
+            fprintf(out, "%s%s", shown++ ? " < " : "", vt_cli_symbol_name(symbol, frames[i], name, sizeof name));
+        }
 }
 
 static void print_sites(FILE *out, const struct vt_replay *replay, struct vt_symbolizer *symbolizer, int device,

@@ -18,6 +18,8 @@ const struct vt_option vt_options[] = {
      "write the exit report to PATH too (same placeholders; by default next to the trace, its name ending in .report.txt instead of .trace); 'none' writes no file"},
     {"stack-depth", 0, VT_ENV_STACK_DEPTH, VT_OPTION_COUNT, "N", 0, VT_MAX_STACK_DEPTH, "32",
      "native frames recorded per allocation, 0 to 128; 0 records no stacks"},
+    {"python-depth", 0, VT_ENV_PYTHON_DEPTH, VT_OPTION_COUNT, "N", 0, VT_MAX_PYTHON_DEPTH, "32",
+     "Python frames recorded per allocation in a Python process, 0 to 128; 0 records none"},
     {"top", 0, VT_ENV_TOP, VT_OPTION_COUNT, "N", 1, 1000000, "10",
      "leak groups shown per memory kind in the exit report"},
     {"flush-ms", 0, VT_ENV_FLUSH_MS, VT_OPTION_COUNT, "MS", 10, 60000, "100",

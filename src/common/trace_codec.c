@@ -3,6 +3,7 @@
 #include "common/trace_codec.h"
 
 #include "vramtrace/events.h"
+#include "vramtrace/frames.h"
 
 #include <string.h>
 
@@ -102,8 +103,9 @@ static struct vt_trace_text get_text(struct reader *r)
 
 /* --- deltas ------------------------------------------------------------------------------------ */
 
-void vt_trace_deltas_start(struct vt_trace_deltas *deltas, uint64_t base_time_ns)
+void vt_trace_deltas_start(struct vt_trace_deltas *deltas, uint64_t base_time_ns, uint32_t format_version)
 {
+    deltas->format_version = format_version;
     deltas->last_time_ns = base_time_ns;
     deltas->last_address = 0;
     deltas->last_stream = 0;
@@ -147,6 +149,49 @@ static uint64_t get_stream(struct reader *r, struct vt_trace_deltas *d)
     return d->last_stream;
 }
 
+/* --- stacks ------------------------------------------------------------------------------------ */
+
+/* Version 2: one varint per frame, its low bit the kind. Native (0): the rest is the zigzag delta
+ * from the previous native frame of the stack (native frames are below 2^62). Python (1): the rest
+ * is the code id, and a varint byte offset follows. Version 1 had native frames only: each a
+ * zigzag delta from the previous frame. */
+static void put_frames(struct writer *w, const uint64_t *frames, uint32_t depth)
+{
+    uint64_t previous_native = 0;
+    for (uint32_t i = 0; i < depth; i++) {
+        uint64_t frame = frames[i];
+        if (vt_frame_is_python(frame)) {
+            put_varint(w, (uint64_t)vt_python_frame_code(frame) << 1 | 1);
+            put_varint(w, vt_python_frame_offset(frame));
+            continue;
+        }
+        int64_t delta = (int64_t)(frame - previous_native);
+        put_varint(w, (((uint64_t)delta << 1) ^ (uint64_t)(delta >> 63)) << 1);
+        previous_native = frame;
+    }
+}
+
+static void get_frames(struct reader *r, uint64_t *frames, uint32_t depth, uint32_t format_version)
+{
+    uint64_t previous_native = 0;
+    for (uint32_t i = 0; i < depth; i++) {
+        if (format_version < 2) {
+            frames[i] = previous_native += (uint64_t)get_svarint(r);
+            continue;
+        }
+        uint64_t head = get_varint(r);
+        if (head & 1) {
+            uint64_t code_id = head >> 1, offset = get_varint(r);
+            if (code_id == 0 || code_id > 0x7fffffffu || offset > UINT32_MAX)
+                r->malformed = true;
+            frames[i] = vt_python_frame((uint32_t)code_id, (uint32_t)offset);
+            continue;
+        }
+        uint64_t zigzag = head >> 1;
+        frames[i] = previous_native += (uint64_t)((int64_t)(zigzag >> 1) ^ -(int64_t)(zigzag & 1));
+    }
+}
+
 /* --- records ----------------------------------------------------------------------------------- */
 
 static void encode_payload(struct writer *w, struct vt_trace_deltas *d, const struct vt_trace_record *record)
@@ -175,16 +220,19 @@ static void encode_payload(struct writer *w, struct vt_trace_deltas *d, const st
         put_varint(w, record->module.size_bytes);
         put_bytes(w, record->module.build_id, record->module.build_id_length);
         break;
-    case VT_RECORD_STACK: {
+    case VT_RECORD_STACK:
         put_varint(w, record->stack.id);
         put_varint(w, record->stack.depth);
-        uint64_t previous = 0;
-        for (uint32_t i = 0; i < record->stack.depth; i++) {
-            put_svarint(w, (int64_t)(record->stack.frames[i] - previous));
-            previous = record->stack.frames[i];
-        }
+        put_frames(w, record->stack.frames, record->stack.depth);
         break;
-    }
+    case VT_RECORD_CODE:
+        put_varint(w, record->code.id);
+        put_text(w, record->code.file_name);
+        put_text(w, record->code.function_name);
+        put_varint(w, record->code.first_line);
+        put_varint(w, record->code.line_table_format);
+        put_bytes(w, record->code.line_table, record->code.line_table_bytes);
+        break;
     case VT_RECORD_THREAD:
         put_varint(w, record->thread.index);
         put_varint(w, record->thread.thread_id);
@@ -306,11 +354,17 @@ static void decode_payload(struct reader *r, struct vt_trace_deltas *d, struct v
         }
         record->stack.depth = (uint32_t)depth;
         record->stack.frames = frames;
-        uint64_t previous = 0;
-        for (uint32_t i = 0; i < depth; i++)
-            frames[i] = previous += (uint64_t)get_svarint(r);
+        get_frames(r, frames, record->stack.depth, d->format_version);
         break;
     }
+    case VT_RECORD_CODE:
+        record->code.id = (uint32_t)get_varint(r);
+        record->code.file_name = get_text(r);
+        record->code.function_name = get_text(r);
+        record->code.first_line = (uint32_t)get_varint(r);
+        record->code.line_table_format = (uint8_t)get_varint(r);
+        record->code.line_table = get_bytes(r, &record->code.line_table_bytes);
+        break;
     case VT_RECORD_THREAD:
         record->thread.index = (uint32_t)get_varint(r);
         record->thread.thread_id = (uint32_t)get_varint(r);

@@ -60,12 +60,21 @@ struct vt_trace_record {
         struct {
             uint32_t id;
             uint32_t depth;
-            uint64_t *frames; /* encode: the caller's; decode: the decoder's frame buffer */
+            uint64_t *frames; /* frame words (vramtrace/frames.h); encode: the caller's; decode:
+                                 the decoder's frame buffer */
         } stack;
         struct {
             uint32_t index;
             uint32_t thread_id;
         } thread;
+        struct {
+            uint32_t id;
+            struct vt_trace_text file_name, function_name;
+            uint32_t first_line;
+            uint8_t line_table_format; /* enum vt_python_line_table (common/python_lines.h) */
+            const uint8_t *line_table;
+            uint32_t line_table_bytes;
+        } code;
         struct vt_trace_event event;
         struct {
             uint64_t timestamp_ns;
@@ -82,14 +91,17 @@ struct vt_trace_record {
     };
 };
 
-/* Per-chunk context for the delta-coded fields. */
+/* Per-chunk context for the delta-coded fields, and the file's format version (how STACK
+ * records are coded). */
 struct vt_trace_deltas {
     uint64_t last_time_ns;
     uint64_t last_address;
     uint64_t last_stream;
+    uint32_t format_version;
 };
 
-void vt_trace_deltas_start(struct vt_trace_deltas *deltas, uint64_t base_time_ns);
+/* Starts a chunk of a file of `format_version` (the writer: VT_TRACE_FORMAT_VERSION). */
+void vt_trace_deltas_start(struct vt_trace_deltas *deltas, uint64_t base_time_ns, uint32_t format_version);
 
 /* Appends `record` at out[0..capacity). Returns the bytes written, or 0 when it does not fit
  * (nothing is written and the deltas are unchanged then). */

@@ -40,6 +40,7 @@ void config_load(struct shim_config *config, const char *program_name, long pid)
 {
     memset(config, 0, sizeof *config);
     config->stack_depth = count_setting(VT_ENV_STACK_DEPTH, VT_DEFAULT_STACK_DEPTH);
+    config->python_depth = count_setting(VT_ENV_PYTHON_DEPTH, VT_DEFAULT_PYTHON_DEPTH);
     config->top_groups = count_setting(VT_ENV_TOP, VT_DEFAULT_TOP);
     config->flush_interval_ms = count_setting(VT_ENV_FLUSH_MS, VT_DEFAULT_FLUSH_MS);
     config->quiet = flag_setting(VT_ENV_QUIET);

@@ -11,6 +11,7 @@ struct shim_config {
     unsigned flush_interval_ms;
     int dump_signal;
     unsigned stack_depth;       /* 0 = no stacks */
+    unsigned python_depth;      /* 0 = no Python frames */
     unsigned top_groups;        /* leak groups shown per kind */
     bool quiet;                 /* no report on stderr */
     bool unwind_check;          /* VRAMTRACE_UNWIND_CHECK=1 (for the tests, not a user setting): every

@@ -188,6 +188,9 @@ void leak_report_write_at_exit(const struct leak_report_options *options)
         calls += stats.calls_by_api[api];
     if (calls == 0)
         return; /* the program never allocated GPU memory: say nothing */
+    bool to_file = options->file_path && options->file_path[0];
+    if (!to_file && !options->print_to_stderr)
+        return; /* no report asked for (VRAMTRACE_QUIET with VRAMTRACE_REPORT=none): render nothing */
 
     char *body = NULL, *summary = NULL;
     size_t body_length = 0, summary_length = 0;
@@ -206,7 +209,7 @@ void leak_report_write_at_exit(const struct leak_report_options *options)
     bool file_failed = false;
     if (options->trace_path)
         snprintf(note, sizeof note, "Trace written to %s (vramtrace report %s)\n", options->trace_path, options->trace_path);
-    if (options->file_path && options->file_path[0]) {
+    if (to_file) {
         FILE *file = fopen(options->file_path, "w");
         if (file) {
             write_all(file, body, body_length);

@@ -140,15 +140,22 @@ void render_stack(FILE *out, struct symbolizer *symbolizer, uint32_t stack_id)
         fprintf(out, "    (no stack recorded: VRAMTRACE_STACK_DEPTH=0)\n");
         return;
     }
+    unsigned number = 0;
     for (unsigned i = 0; i < depth; i++) {
-        struct symbolized_frame frame;
-        symbolizer_lookup(symbolizer, frames[i], &frame);
-        fprintf(out, "    #%u 0x%012lx in %s", i, (unsigned long)frames[i], frame.function);
-        if (frame.source_line > 0)
-            fprintf(out, " %s:%d", frame.source_file, frame.source_line);
-        if (frame.module_path[0])
-            fprintf(out, " (%s+0x%lx)", module_basename(frame.module_path), (unsigned long)frame.module_offset);
-        fputc('\n', out);
+        struct symbolized_frame expanded[SYMBOLIZER_FRAMES_MAX];
+        unsigned count = symbolizer_lookup(symbolizer, frames[i], expanded, SYMBOLIZER_FRAMES_MAX);
+        for (unsigned k = 0; k < count && k < SYMBOLIZER_FRAMES_MAX; k++) {
+            const struct symbolized_frame *frame = &expanded[k];
+            if (frame->kind == VT_FRAME_PYTHON) /* a Python frame has no address */
+                fprintf(out, "    #%u in %s", number++, frame->function);
+            else
+                fprintf(out, "    #%u 0x%012lx in %s", number++, (unsigned long)frames[i], frame->function);
+            if (frame->source_file)
+                fprintf(out, " %s:%d", frame->source_file, frame->source_line);
+            if (frame->module_path)
+                fprintf(out, " (%s+0x%lx)", module_basename(frame->module_path), (unsigned long)frame->module_offset);
+            fputs(frame->kind == VT_FRAME_PYTHON ? " [python]\n" : "\n", out);
+        }
     }
 }
 

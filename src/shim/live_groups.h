@@ -47,7 +47,8 @@ struct symbolizer;
 void live_groups_render_kind(FILE *out, struct symbolizer *symbolizer, const struct live_groups *groups,
                              enum vt_memory_kind kind, const char *title, unsigned top);
 
-/* Prints one stack, a frame per line, or a note when none was recorded. */
+/* Prints one stack, a frame per line (the calls inlined at a recorded frame each on their own line,
+ * innermost first, numbered in that order), or a note when none was recorded. */
 void render_stack(FILE *out, struct symbolizer *symbolizer, uint32_t stack_id);
 
 #endif

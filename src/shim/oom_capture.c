@@ -6,7 +6,6 @@
 #include "shim/oom_report.h"
 #include "shim/real_functions.h"
 #include "shim/recorder.h"
-#include "shim/stack_table.h"
 #include "shim/trace_writer.h"
 
 /* The device's free and total memory from the driver (the current context's device). Safe here:
@@ -25,8 +24,8 @@ static void query_device_memory(struct oom_event *event)
 
 void oom_capture(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t size_bytes)
 {
-    struct captured_stack stack;
-    stack_capture(&stack, recorder_stack_depth());
+    struct event_stack stack;
+    recorder_capture_stack(&stack);
     struct oom_event event = {
         .size_bytes = size_bytes,
         .device = (int16_t)device,
@@ -34,7 +33,7 @@ void oom_capture(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t
         .api = (uint16_t)api,
     };
     query_device_memory(&event);
-    if (recorder_record_out_of_memory(&event, stack.frames, stack.depth))
+    if (recorder_record_out_of_memory(&event, &stack))
         oom_report_start(device);
     trace_writer_request_flush(); /* the failure reaches the disk now, in case the program dies of it */
 }

@@ -3,9 +3,11 @@
 #include "shim/recorder.h"
 
 #include "shim/event_clock.h"
+#include "shim/python_codes.h"
 #include "shim/shim_lock.h"
 #include "shim/stack_table.h"
 #include "shim/trace_writer.h"
+#include "vramtrace/frames.h"
 
 #include <string.h>
 #include <sys/syscall.h>
@@ -28,6 +30,7 @@ static struct recorder_settings settings;
 static uint64_t start_ns;
 static struct event_clock event_clock; /* read under the lock: event times follow the trace's order */
 static uint32_t stacks_in_trace; /* stacks already written to the trace (ids 1..stacks_in_trace) */
+static uint32_t codes_in_trace;  /* Python code objects already written (ids 1..codes_in_trace) */
 static bool enabled;
 
 static __thread uint32_t cached_thread_id __attribute__((tls_model("initial-exec")));
@@ -109,10 +112,32 @@ static void account_free(const struct alloc_record *record)
 
 /* --- the trace: every change to the tables becomes a record, in the order of the changes -------- */
 
+/* Under the lock: CODE records for Python code objects interned since the last event. */
+static bool trace_new_codes(void)
+{
+    while (codes_in_trace < python_code_count()) {
+        const struct python_code *code = python_code_get(codes_in_trace + 1);
+        struct vt_trace_record record = {.type = VT_RECORD_CODE};
+        record.code.id = codes_in_trace + 1;
+        record.code.file_name = (struct vt_trace_text){code->file_name, (uint32_t)strlen(code->file_name)};
+        record.code.function_name = (struct vt_trace_text){code->function_name, (uint32_t)strlen(code->function_name)};
+        record.code.first_line = code->first_line;
+        record.code.line_table_format = code->line_table_format;
+        record.code.line_table = code->line_table;
+        record.code.line_table_bytes = code->line_table_bytes;
+        if (!trace_writer_append(&record))
+            return false;
+        codes_in_trace++;
+    }
+    return true;
+}
+
 /* Under the lock: STACK records for stacks interned since the last event (a stack whose record
- * could not be written is tried again at the next event). */
+ * could not be written is tried again at the next event), after the code objects they name. */
 static bool trace_new_stacks(void)
 {
+    if (!trace_new_codes())
+        return false;
     while (stacks_in_trace < stack_count()) {
         unsigned depth = 0;
         const uintptr_t *frames = stack_frames(stacks_in_trace + 1, &depth);
@@ -156,9 +181,18 @@ static inline void trace_event(enum vt_trace_record_type type, const struct allo
         write_trace_event(type, record, stream);
 }
 
+/* CPython is freeing a code object (called from its deallocation, with the GIL held). */
+static void forget_python_code(uintptr_t code)
+{
+    shim_lock_take(&recorder_lock);
+    python_codes_forget(code);
+    shim_lock_give(&recorder_lock);
+}
+
 void recorder_init(const struct recorder_settings *new_settings)
 {
     settings = *new_settings;
+    python_frames_init(settings.python_depth, settings.quiet, forget_python_code);
     start_ns = recorder_now_ns();
     event_clock = (struct event_clock){.last_ns = start_ns};
     __atomic_store_n(&enabled, true, __ATOMIC_RELEASE);
@@ -194,17 +228,25 @@ static void insert_live(enum record_space space, const struct alloc_record *reco
         account_alloc(record);
 }
 
-void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
-                           uint64_t size_bytes, uint64_t stream)
+void recorder_capture_stack(struct event_stack *stack)
 {
-    struct captured_stack stack;
-    stack_capture(&stack, settings.stack_depth);
-    recorder_record_alloc_with_stack(api, kind, device, address, size_bytes, stream, stack.frames, stack.depth);
+    stack_capture(&stack->native, settings.stack_depth);
+    python_frames_capture(&stack->python);
 }
 
-void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
-                                      uint64_t size_bytes, uint64_t stream, const uintptr_t *frames,
-                                      unsigned depth)
+/* Under the lock: the id of the event's stack, native and Python frames merged. */
+static uint32_t intern_event_stack(const struct event_stack *stack)
+{
+    if (stack->python.depth == 0)
+        return stack_intern(stack->native.frames, stack->native.depth);
+    uintptr_t merged[VT_TRACE_MAX_FRAMES];
+    unsigned depth = python_frames_merge(stack->native.frames, stack->native.depth, &stack->python,
+                                         python_code_intern, merged, VT_TRACE_MAX_FRAMES);
+    return stack_intern(merged, depth);
+}
+
+static void record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address, uint64_t size_bytes,
+                         uint64_t stream, const struct event_stack *stack, const uintptr_t *frames, unsigned depth)
 {
     trace_writer_ensure_started();
     struct alloc_record record = {
@@ -217,7 +259,7 @@ void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind,
     };
     shim_lock_take(&recorder_lock);
     record.timestamp_ns = event_clock_now_ns(&event_clock);
-    record.stack_id = stack_intern(frames, depth);
+    record.stack_id = stack ? intern_event_stack(stack) : stack_intern(frames, depth);
     stats.calls_by_api[api]++;
     if (kind_is_memory_use(kind)) {
         stats.allocations++;
@@ -228,6 +270,21 @@ void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind,
         insert_live(space_of_api(api), &record);
     trace_event(VT_RECORD_ALLOC, &record, stream);
     shim_lock_give(&recorder_lock);
+}
+
+void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                           uint64_t size_bytes, uint64_t stream)
+{
+    struct event_stack stack;
+    recorder_capture_stack(&stack);
+    record_alloc(api, kind, device, address, size_bytes, stream, &stack, NULL, 0);
+}
+
+void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                                      uint64_t size_bytes, uint64_t stream, const uintptr_t *frames,
+                                      unsigned depth)
+{
+    record_alloc(api, kind, device, address, size_bytes, stream, NULL, frames, depth);
 }
 
 void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t handle)
@@ -277,14 +334,14 @@ void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
     shim_lock_give(&recorder_lock);
 }
 
-bool recorder_record_out_of_memory(const struct oom_event *event, const uintptr_t *frames, unsigned depth)
+bool recorder_record_out_of_memory(const struct oom_event *event, const struct event_stack *stack)
 {
     trace_writer_ensure_started();
     struct oom_event stored = *event;
     stored.thread_id = recorder_thread_id();
     shim_lock_take(&recorder_lock);
     stored.timestamp_ns = event_clock_now_ns(&event_clock);
-    stored.stack_id = stack_intern(frames, depth);
+    stored.stack_id = intern_event_stack(stack);
     stats.calls_by_api[stored.api]++;
     stats.failed_out_of_memory++;
     bool first = oom.failures++ == 0;
@@ -360,6 +417,7 @@ static void clear_counters(void)
     memset(&stats, 0, sizeof stats);
     memset(&oom, 0, sizeof oom);
     stacks_in_trace = 0;
+    codes_in_trace = 0;
 }
 
 void recorder_after_fork_in_child(void)
@@ -370,6 +428,7 @@ void recorder_after_fork_in_child(void)
     recorder_disable();
     memset(live_tables, 0, sizeof live_tables);
     stack_table_forget();
+    python_codes_forget_all();
     clear_counters();
 }
 
@@ -379,6 +438,7 @@ void recorder_reset(const struct recorder_settings *new_settings)
     for (int space = 0; space < SPACE_COUNT; space++)
         alloc_table_clear(&live_tables[space]);
     stack_table_reset();
+    python_codes_reset();
     clear_counters();
     shim_lock_give(&recorder_lock);
     recorder_init(new_settings);

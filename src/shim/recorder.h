@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #include "common/alloc_table.h"
+#include "shim/python_frames.h"
+#include "shim/stack_table.h"
 #include "vramtrace/events.h"
 
 #define RECORDER_MAX_DEVICES 64
@@ -62,8 +64,20 @@ struct oom_state {
 };
 
 struct recorder_settings {
-    unsigned stack_depth;
+    unsigned stack_depth;  /* native frames per stack */
+    unsigned python_depth; /* Python frames per stack (0: none) */
+    bool quiet;            /* no message about an unsupported interpreter */
 };
+
+/* What a hook captures of its caller, outside the recorder's lock: native frames and Python
+ * frames, merged into one stack under the lock (python_frames_merge). */
+struct event_stack {
+    struct captured_stack native;
+    struct python_stack python;
+};
+
+/* Captures the calling thread's stack with the recorder's settings. */
+void recorder_capture_stack(struct event_stack *stack);
 
 void recorder_init(const struct recorder_settings *settings);
 unsigned recorder_stack_depth(void);
@@ -84,7 +98,7 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
 void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream);
 /* Stores an out-of-memory failure (its timestamp_ns, stack_id and thread_id are filled in here).
  * Returns true for the first one of the process. */
-bool recorder_record_out_of_memory(const struct oom_event *event, const uintptr_t *frames, unsigned depth);
+bool recorder_record_out_of_memory(const struct oom_event *event, const struct event_stack *stack);
 
 /* Readers for the reports. They take the recorder's lock for their duration; `visit` must not
  * call back into the recorder. */

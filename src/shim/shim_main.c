@@ -138,7 +138,11 @@ static void initialize(void)
     shim_code_range_init();
     native_unwind_init(config.unwind_check);
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-    struct recorder_settings settings = {.stack_depth = config.stack_depth};
+    struct recorder_settings settings = {
+        .stack_depth = config.stack_depth,
+        .python_depth = config.python_depth,
+        .quiet = config.quiet,
+    };
     recorder_init(&settings);
     configure_trace();
     configure_oom_report();

@@ -128,7 +128,7 @@ static struct raw_chunk *take_chunk(uint64_t base_time_ns)
     chunk->used = 0;
     chunk->record_count = 0;
     chunk->base_time_ns = base_time_ns;
-    vt_trace_deltas_start(&chunk->deltas, base_time_ns);
+    vt_trace_deltas_start(&chunk->deltas, base_time_ns, VT_TRACE_FORMAT_VERSION);
     return chunk;
 }
 
@@ -319,7 +319,7 @@ static void private_append(struct private_chunk *chunk, const struct vt_trace_re
     if (!written) {
         write_chunk(chunk->bytes, chunk->used, 0, chunk->records);
         chunk->used = chunk->records = 0;
-        vt_trace_deltas_start(&chunk->deltas, 0);
+        vt_trace_deltas_start(&chunk->deltas, 0, VT_TRACE_FORMAT_VERSION);
         written = vt_trace_encode(chunk->bytes, sizeof chunk->bytes, &chunk->deltas, record);
     }
     chunk->used += written;
@@ -330,7 +330,7 @@ static void private_flush(struct private_chunk *chunk)
 {
     write_chunk(chunk->bytes, chunk->used, 0, chunk->records);
     chunk->used = chunk->records = 0;
-    vt_trace_deltas_start(&chunk->deltas, 0);
+    vt_trace_deltas_start(&chunk->deltas, 0, VT_TRACE_FORMAT_VERSION);
 }
 
 static struct vt_trace_text text_of(const char *string)
@@ -531,7 +531,7 @@ static void *writer_main(void *unused)
 {
     (void)unused;
     static struct private_chunk own_records;
-    vt_trace_deltas_start(&own_records.deltas, 0);
+    vt_trace_deltas_start(&own_records.deltas, 0, VT_TRACE_FORMAT_VERSION);
     bool file_open = trace_writer_enabled() && open_trace_file();
     if (file_open) {
         write_process_record(&own_records);

@@ -1,15 +1,18 @@
-/* trace/symbolize.c — offline symbolization of recorded frames (see symbolize.h). */
+/* trace/symbolize.c — offline symbolization of recorded frames (see symbolize.h): finding and
+ * checking each recorded module, caching per frame; the lookup itself is common/module_symbols.c. */
 #define _GNU_SOURCE
 #include "trace/symbolize.h"
 
+#include "common/python_lines.h"
+
+#include "common/module_symbols.h"
 #include "trace/trace_model.h"
+#include "vramtrace/frames.h"
 
 #include <dlfcn.h>
-#include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <libelf.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
@@ -20,24 +23,29 @@ struct module_session {
     enum module_state state;
     Dwfl *dwfl;          /* one session per module: recorded ranges may overlap after dlclose */
     Dwfl_Module *module;
+    struct vt_module_symbols *symbols;
 };
 
-struct cached_symbol {
+/* The symbols of one frame word: symbols[0] innermost, each one's caller the next. */
+struct cached_frame {
     UT_hash_handle hh;
-    uint64_t return_address;
-    struct vt_symbol symbol;
-    bool function_owned;
+    uint64_t frame;
+    struct vt_symbol symbols[];
 };
-
-typedef char *demangle_function(const char *mangled, char *buffer, size_t *length, int *status);
 
 struct vt_symbolizer {
     const struct vt_trace_model *model;
     FILE *warnings;
     struct module_session *sessions; /* one per model->modules entry */
-    struct cached_symbol *cache;
-    demangle_function *demangle;
+    struct cached_frame *cache;
+    struct vt_symbol_tools tools;
     void *libstdcxx;
+};
+
+static const struct vt_libdw linked_libdw = {
+#define LINKED(name) .name = name,
+    VT_LIBDW_FUNCTIONS(LINKED)
+#undef LINKED
 };
 
 static const Dwfl_Callbacks offline_callbacks = {
@@ -67,11 +75,12 @@ struct vt_symbolizer *vt_symbolizer_open(const struct vt_trace_model *model, FIL
         free(symbolizer);
         return NULL;
     }
-    symbolizer->demangle = (demangle_function *)dlsym(RTLD_DEFAULT, "__cxa_demangle");
-    if (!symbolizer->demangle) {
+    symbolizer->tools.dw = &linked_libdw;
+    symbolizer->tools.demangle = (vt_demangle_function *)dlsym(RTLD_DEFAULT, "__cxa_demangle");
+    if (!symbolizer->tools.demangle) {
         symbolizer->libstdcxx = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
         if (symbolizer->libstdcxx)
-            symbolizer->demangle = (demangle_function *)dlsym(symbolizer->libstdcxx, "__cxa_demangle");
+            symbolizer->tools.demangle = (vt_demangle_function *)dlsym(symbolizer->libstdcxx, "__cxa_demangle");
     }
     return symbolizer;
 }
@@ -122,105 +131,117 @@ static struct module_session *open_module(struct vt_symbolizer *symbolizer, size
         warn_unusable(symbolizer, recorded->path, "cannot be read (it was moved or deleted since the trace was recorded)");
     else if (!build_id_matches(session->module, recorded))
         warn_unusable(symbolizer, recorded->path, "has changed since the trace was recorded (build-id differs)");
-    else
+    else if ((session->symbols = vt_module_symbols_new(&symbolizer->tools, session->module)) != NULL)
         session->state = MODULE_READY;
     return session;
 }
 
-static char *demangled_copy(struct vt_symbolizer *symbolizer, const char *name)
-{
-    if (symbolizer->demangle && name[0] == '_' && name[1] == 'Z') {
-        int status = -1;
-        char *demangled = symbolizer->demangle(name, NULL, NULL, &status);
-        if (status == 0 && demangled)
-            return demangled;
-        free(demangled);
-    }
-    return strdup(name);
-}
-
-/* file:line of `call_site` when a compilation unit covers it and the line found does not start
- * before the function (else it is the nearest line of unrelated code); relative file names are
- * joined to the unit's DW_AT_comp_dir. */
-static void find_source(Dwfl_Module *module, Dwarf_Addr call_site, Dwarf_Addr function_start, struct vt_symbol *symbol)
-{
-    Dwarf_Addr bias;
-    Dwarf_Die *unit = dwfl_module_addrdie(module, call_site, &bias);
-    if (!unit)
-        return;
-    Dwfl_Line *line = dwfl_module_getsrc(module, call_site);
-    Dwarf_Addr line_start = 0;
-    int line_number = 0;
-    const char *file = line ? dwfl_lineinfo(line, &line_start, &line_number, NULL, NULL, NULL) : NULL;
-    if (!file || line_number <= 0 || line_start < function_start)
-        return;
-    char joined[PATH_MAX * 2];
-    Dwarf_Attribute comp_dir;
-    const char *directory = file[0] == '/' ? NULL : dwarf_formstring(dwarf_attr(unit, DW_AT_comp_dir, &comp_dir));
-    if (directory)
-        snprintf(joined, sizeof joined, "%s/%s", directory, file);
-    else
-        snprintf(joined, sizeof joined, "%s", file);
-    char resolved[PATH_MAX];
-    symbol->source_file = strdup(realpath(joined, resolved) ? resolved : joined);
-    symbol->source_line = symbol->source_file ? line_number : 0;
-}
-
-static void look_up(struct vt_symbolizer *symbolizer, uint64_t return_address, struct vt_symbol *symbol)
+/* The source frames of a return address (at least one; the function unknown when the frame is in
+ * no usable module), and its module. */
+static unsigned look_up(struct vt_symbolizer *symbolizer, uint64_t return_address,
+                        struct vt_source_frame frames[VT_SOURCE_FRAMES_MAX], struct vt_symbol *module)
 {
     const struct vt_trace_model *model = symbolizer->model;
-    uint64_t call_site = return_address ? return_address - 1 : 0;
+    frames[0] = (struct vt_source_frame){0};
     long index = find_module(model, return_address);
     if (index < 0)
-        return;
+        return 1;
     const struct vt_model_module *recorded = &model->modules[index];
-    symbol->module_path = recorded->path;
-    symbol->module_offset = return_address - recorded->load_address;
+    module->module_path = recorded->path;
+    module->module_offset = return_address - recorded->load_address;
     struct module_session *session = open_module(symbolizer, (size_t)index);
     if (session->state != MODULE_READY)
-        return;
-    GElf_Off offset = 0;
-    GElf_Sym elf_symbol;
-    const char *name = dwfl_module_addrinfo(session->module, call_site, &offset, &elf_symbol, NULL, NULL, NULL);
-    if (name && *name)
-        symbol->function = demangled_copy(symbolizer, name);
-    find_source(session->module, call_site, name ? call_site - offset : 0, symbol);
+        return 1;
+    return vt_module_symbolize(session->symbols, return_address ? return_address - 1 : 0, frames);
 }
 
-const struct vt_symbol *vt_symbolize(struct vt_symbolizer *symbolizer, uint64_t return_address)
+/* A Python frame: its code object's qualified name and file (the model's strings), and the line
+ * of its instruction, from the code object's line table. */
+static struct vt_symbol python_symbol(const struct vt_trace_model *model, uint64_t frame)
 {
-    static const struct vt_symbol unknown = {.function = "??"};
-    struct cached_symbol *cached;
-    HASH_FIND(hh, symbolizer->cache, &return_address, sizeof return_address, cached);
+    struct vt_symbol symbol = {.kind = VT_FRAME_PYTHON, .function = "??"};
+    const struct vt_model_code *code = vt_model_find_code(model, vt_python_frame_code(frame));
+    if (code) {
+        symbol.function = code->function_name;
+        symbol.source_file = code->file_name;
+        symbol.source_line = vt_python_line(code->line_table_format, code->line_table, code->line_table_bytes,
+                                            (int)code->first_line, vt_python_frame_offset(frame));
+    }
+    return symbol;
+}
+
+const struct vt_symbol *vt_symbolize(struct vt_symbolizer *symbolizer, uint64_t frame)
+{
+    static const struct vt_symbol unknown = {.kind = VT_FRAME_NATIVE, .function = "??"};
+    struct cached_frame *cached;
+    HASH_FIND(hh, symbolizer->cache, &frame, sizeof frame, cached);
     if (cached)
-        return &cached->symbol;
-    cached = calloc(1, sizeof *cached);
+        return &cached->symbols[0];
+    if (vt_frame_is_python(frame)) {
+        cached = calloc(1, sizeof *cached + sizeof cached->symbols[0]);
+        if (!cached)
+            return &unknown;
+        cached->frame = frame;
+        cached->symbols[0] = python_symbol(symbolizer->model, frame);
+        HASH_ADD(hh, symbolizer->cache, frame, sizeof cached->frame, cached);
+        if (!cached->hh.tbl) {
+            free(cached);
+            return &unknown;
+        }
+        return &cached->symbols[0];
+    }
+    struct vt_source_frame sources[VT_SOURCE_FRAMES_MAX];
+    struct vt_symbol module = {0};
+    unsigned count = look_up(symbolizer, frame, sources, &module);
+    cached = calloc(1, sizeof *cached + count * sizeof cached->symbols[0]);
     if (!cached)
         return &unknown;
-    cached->return_address = return_address;
-    look_up(symbolizer, return_address, &cached->symbol);
-    cached->function_owned = cached->symbol.function != NULL;
-    if (!cached->function_owned)
-        cached->symbol.function = "??";
-    HASH_ADD(hh, symbolizer->cache, return_address, sizeof cached->return_address, cached);
-    return &cached->symbol;
+    cached->frame = frame;
+    for (unsigned i = 0; i < count; i++)
+        cached->symbols[i] = (struct vt_symbol){
+            .kind = sources[i].inlined ? VT_FRAME_INLINED : VT_FRAME_NATIVE,
+            .function = sources[i].function ? sources[i].function : "??",
+            .module_path = module.module_path,
+            .module_offset = module.module_offset,
+            .source_file = sources[i].file,
+            .source_line = sources[i].file ? sources[i].line : 0,
+            .caller = i + 1 < count ? &cached->symbols[i + 1] : NULL,
+        };
+    HASH_ADD(hh, symbolizer->cache, frame, sizeof cached->frame, cached);
+    if (!cached->hh.tbl) { /* out of memory growing the table: answer without caching */
+        free(cached);
+        return &unknown;
+    }
+    return &cached->symbols[0];
+}
+
+const char *vt_frame_kind_name(enum vt_frame_kind kind)
+{
+    switch (kind) {
+    case VT_FRAME_INLINED:
+        return "inlined";
+    case VT_FRAME_PYTHON:
+        return "python";
+    case VT_FRAME_NATIVE:
+    default:
+        return "native";
+    }
 }
 
 void vt_symbolizer_close(struct vt_symbolizer *symbolizer)
 {
     if (!symbolizer)
         return;
-    struct cached_symbol *cached, *next;
+    struct cached_frame *cached, *next;
     HASH_ITER(hh, symbolizer->cache, cached, next) {
         HASH_DEL(symbolizer->cache, cached);
-        if (cached->function_owned)
-            free((char *)cached->symbol.function);
-        free((char *)cached->symbol.source_file);
         free(cached);
     }
-    for (size_t i = 0; i < symbolizer->model->module_count; i++)
+    for (size_t i = 0; i < symbolizer->model->module_count; i++) {
+        vt_module_symbols_free(symbolizer->sessions[i].symbols);
         if (symbolizer->sessions[i].dwfl)
             dwfl_end(symbolizer->sessions[i].dwfl);
+    }
     free(symbolizer->sessions);
     if (symbolizer->libstdcxx)
         dlclose(symbolizer->libstdcxx);

@@ -136,6 +136,38 @@ static bool add_stack(struct loader *loader, const struct vt_trace_record *recor
     return true;
 }
 
+static bool add_code(struct vt_trace_model *model, const struct vt_trace_record *record)
+{
+    uint32_t id = record->code.id;
+    if (id == 0 || id >= MAX_STACK_ID)
+        return true; /* not a valid id: frames naming it show as unknown */
+    if (id >= model->code_slots) {
+        size_t slots = model->code_slots ? model->code_slots : 256;
+        while (slots <= id)
+            slots *= 2;
+        struct vt_model_code *bigger = realloc(model->codes, slots * sizeof *bigger);
+        if (!bigger)
+            return false;
+        memset(bigger + model->code_slots, 0, (slots - model->code_slots) * sizeof *bigger);
+        model->codes = bigger;
+        model->code_slots = slots;
+    }
+    struct vt_model_code *code = &model->codes[id];
+    if (code->defined)
+        return true; /* the first definition stands */
+    code->file_name = copy_text(record->code.file_name);
+    code->function_name = copy_text(record->code.function_name);
+    code->line_table = malloc(record->code.line_table_bytes ? record->code.line_table_bytes : 1);
+    if (!code->file_name || !code->function_name || !code->line_table)
+        return false;
+    memcpy(code->line_table, record->code.line_table, record->code.line_table_bytes);
+    code->line_table_bytes = record->code.line_table_bytes;
+    code->line_table_format = record->code.line_table_format;
+    code->first_line = record->code.first_line;
+    code->defined = true;
+    return true;
+}
+
 static bool add_thread(struct loader *loader, const struct vt_trace_record *record)
 {
     struct vt_trace_model *model = loader->model;
@@ -267,6 +299,8 @@ static bool add_record(struct loader *loader, const struct vt_trace_record *reco
         return add_stack(loader, record);
     case VT_RECORD_THREAD:
         return add_thread(loader, record);
+    case VT_RECORD_CODE:
+        return add_code(loader->model, record);
     default:
         return add_event(loader, record);
     }
@@ -348,6 +382,12 @@ void vt_model_free(struct vt_trace_model *model)
     free(model->threads);
     free(model->stacks);
     free(model->frames);
+    for (size_t i = 0; i < model->code_slots; i++) {
+        free(model->codes[i].file_name);
+        free(model->codes[i].function_name);
+        free(model->codes[i].line_table);
+    }
+    free(model->codes);
     free(model->events);
     free(model->ooms);
     free(model->maps);
@@ -370,6 +410,13 @@ const uint64_t *vt_model_stack_frames(const struct vt_trace_model *model, uint32
         return NULL;
     *depth = model->stacks[stack_id].depth;
     return model->frames + model->stacks[stack_id].first_frame;
+}
+
+const struct vt_model_code *vt_model_find_code(const struct vt_trace_model *model, uint32_t code_id)
+{
+    if (code_id >= model->code_slots || !model->codes[code_id].defined)
+        return NULL;
+    return &model->codes[code_id];
 }
 
 const struct vt_model_device *vt_model_find_device(const struct vt_trace_model *model, int ordinal)

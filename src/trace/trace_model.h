@@ -92,6 +92,16 @@ struct vt_model_thread {
     uint32_t index, thread_id;
 };
 
+/* A Python code object (CODE record): a Python frame names it by id (vramtrace/frames.h). */
+struct vt_model_code {
+    bool defined;
+    char *file_name, *function_name;
+    uint32_t first_line;
+    uint8_t line_table_format; /* enum vt_python_line_table */
+    uint8_t *line_table;
+    uint32_t line_table_bytes;
+};
+
 struct vt_model_stack {
     uint32_t first_frame; /* in model->frames */
     uint32_t depth;       /* 0 with first_frame 0: not defined */
@@ -113,6 +123,9 @@ struct vt_trace_model {
     size_t stack_count;            /* defined ones */
     uint64_t *frames;
     size_t frame_count;
+
+    struct vt_model_code *codes;   /* indexed by code id */
+    size_t code_slots;             /* highest id + 1 */
 
     struct vt_model_event *events;
     size_t event_count;
@@ -147,8 +160,11 @@ void vt_model_free(struct vt_trace_model *model);
 /* The truncated-tail warning line, once, when the reader stopped early (see trace_reader.h). */
 void vt_model_warn_tail(const struct vt_trace_model *model, FILE *out);
 
-/* A stack's frames (return addresses, innermost first); NULL when the id is 0 or undefined. */
+/* A stack's frames (frame words of vramtrace/frames.h: return addresses and Python frames,
+ * innermost first); NULL when the id is 0 or undefined. */
 const uint64_t *vt_model_stack_frames(const struct vt_trace_model *model, uint32_t stack_id, unsigned *depth);
+/* The CODE record of an id, or NULL when it is not defined. */
+const struct vt_model_code *vt_model_find_code(const struct vt_trace_model *model, uint32_t code_id);
 /* The DEVICE record of an ordinal, or NULL. */
 const struct vt_model_device *vt_model_find_device(const struct vt_trace_model *model, int ordinal);
 /* Whether any DEVICE record or event names `ordinal`. */

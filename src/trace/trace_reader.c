@@ -70,9 +70,9 @@ enum vt_trace_open_result vt_trace_reader_open(struct vt_trace_reader *reader, c
         close(fd);
         return VT_TRACE_NOT_A_TRACE;
     }
-    if (version != VT_TRACE_FORMAT_VERSION) {
-        snprintf(error, error_size, "%s: unsupported trace format version %u (this vramtrace reads version %u)", path,
-                 version, VT_TRACE_FORMAT_VERSION);
+    if (version < VT_TRACE_OLDEST_READABLE_VERSION || version > VT_TRACE_FORMAT_VERSION) {
+        snprintf(error, error_size, "%s: unsupported trace format version %u (this vramtrace reads versions %u to %u)",
+                 path, version, VT_TRACE_OLDEST_READABLE_VERSION, VT_TRACE_FORMAT_VERSION);
         close(fd);
         return VT_TRACE_UNSUPPORTED_VERSION;
     }
@@ -159,7 +159,7 @@ bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader)
         return stop(reader, VT_TRACE_STOP_BAD_CRC);
     if (!unpack_payload(reader))
         return stop(reader, VT_TRACE_STOP_BAD_CHUNK);
-    vt_trace_deltas_start(&reader->deltas, reader->chunk.base_time_ns);
+    vt_trace_deltas_start(&reader->deltas, reader->chunk.base_time_ns, reader->version);
     reader->next_offset = reader->chunk_offset + sizeof header + stored_bytes;
     reader->chunk_count++;
     return true;
@@ -167,7 +167,7 @@ bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader)
 
 static bool known_record_type(uint32_t type)
 {
-    return type >= VT_RECORD_PROCESS && type <= VT_RECORD_THREAD;
+    return type >= VT_RECORD_PROCESS && type <= VT_RECORD_CODE;
 }
 
 bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record)

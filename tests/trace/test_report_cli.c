@@ -199,7 +199,7 @@ Test(report_cli, json_output_carries_every_section)
          "[('device', 15728640, [10485760, 5242880]), ('host-pinned', 0, []), ('managed', 7340032, [7340032]), "
          "('address-space', 0, [])]"},
         {"d['live']['kinds'][0]['groups'][0]['frames'][0]",
-         "{'address': '0x401100', 'function': None, 'file': None, 'line': None, 'module': None, 'module_offset': None}"},
+         "{'address': '0x401100', 'kind': 'native', 'function': None, 'file': None, 'line': None, 'module': None, 'module_offset': None}"},
         {"[(p['device'], p['bytes'], p['time_s'], p['snapshot']['bytes'], [g['stack_id'] for g in p['snapshot']['kinds'][0]['groups']]) for p in d['peaks']]",
          "[(0, 31457280, 0.2, 31457280, [2, 1]), (1, 7340032, 0.15, 7340032, [])]"},
         {"d['peaks'][1]['peak_by_kind']", "{'device': 0, 'host-pinned': 0, 'managed': 7340032}"},
@@ -317,9 +317,9 @@ Test(report_cli, unreadable_files_exit_1_with_a_clear_message)
     assert_fails((const char *[]){path, NULL}, 1, message);
 
     path = report_trace(NULL);
-    tb_flip_byte(path, 9); /* version 1 -> 0xff01 */
+    tb_flip_byte(path, 9); /* version 2 -> 0xff02 */
     snprintf(message, sizeof message,
-             "vramtrace report: %s: unsupported trace format version 65281 (this vramtrace reads version 1)\n", path);
+             "vramtrace report: %s: unsupported trace format version 65282 (this vramtrace reads versions 1 to 2)\n", path);
     assert_fails((const char *[]){path, NULL}, 1, message);
 
     snprintf(message, sizeof message, "vramtrace report: cannot open /nonexistent/x.trace: %s\n", strerror(ENOENT));

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/trace_codec.h"
+#include "vramtrace/frames.h"
 #include "vramtrace/events.h"
 
 static struct vt_trace_text text(const char *value)
@@ -27,14 +28,14 @@ static void round_trip(const struct vt_trace_record *records, size_t count, stru
 {
     static uint8_t buffer[1 << 16];
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 1000);
+    vt_trace_deltas_start(&deltas, 1000, VT_TRACE_FORMAT_VERSION);
     size_t length = 0;
     for (size_t i = 0; i < count; i++) {
         size_t written = vt_trace_encode(buffer + length, sizeof buffer - length, &deltas, &records[i]);
         cr_assert_gt(written, 0, "record %zu did not encode", i);
         length += written;
     }
-    vt_trace_deltas_start(&deltas, 1000);
+    vt_trace_deltas_start(&deltas, 1000, VT_TRACE_FORMAT_VERSION);
     const uint8_t *cursor = buffer;
     for (size_t i = 0; i < count; i++)
         cr_assert_eq(vt_trace_decode(&cursor, buffer + length, &deltas, &decoded[i], frames[i]), VT_DECODE_RECORD,
@@ -209,7 +210,7 @@ Test(codec, varint_bytes_are_leb128)
         record.dropped.timestamp_ns = 105;
         record.dropped.count = cases[i].count;
         struct vt_trace_deltas deltas;
-        vt_trace_deltas_start(&deltas, 100);
+        vt_trace_deltas_start(&deltas, 100, VT_TRACE_FORMAT_VERSION);
         uint8_t out[32];
         size_t written = vt_trace_encode(out, sizeof out, &deltas, &record);
         cr_assert_eq(written, cases[i].length, "count %llu", (unsigned long long)cases[i].count);
@@ -219,7 +220,7 @@ Test(codec, varint_bytes_are_leb128)
     struct vt_trace_record record = {.type = VT_RECORD_FREE_UNKNOWN};
     record.event = (struct vt_trace_event){.timestamp_ns = 100, .api = VT_API_cudaFree, .address = 0, .thread_index = 3};
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 100);
+    vt_trace_deltas_start(&deltas, 100, VT_TRACE_FORMAT_VERSION);
     deltas.last_address = 64;
     uint8_t out[16];
     cr_assert_eq(vt_trace_encode(out, sizeof out, &deltas, &record), 6);
@@ -232,7 +233,7 @@ Test(codec, a_record_that_does_not_fit_writes_nothing)
     struct vt_trace_record record = {.type = VT_RECORD_DEVICE};
     record.device.name = text("a long device name that needs room");
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 0);
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
     uint8_t out[10];
     cr_assert_eq(vt_trace_encode(out, sizeof out, &deltas, &record), 0);
 }
@@ -242,7 +243,7 @@ Test(codec, extra_trailing_bytes_of_a_later_version_are_ignored)
     /* an ALLOC whose payload carries two more fields than version 1 knows, then an END */
     uint8_t buffer[64];
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 0);
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
     struct vt_trace_record alloc = {.type = VT_RECORD_ALLOC};
     alloc.event = (struct vt_trace_event){.timestamp_ns = 10, .api = VT_API_cudaMalloc, .address = 0x1000,
                                           .size_bytes = 4096, .stack_id = 2, .thread_index = 1, .stream = 7};
@@ -256,7 +257,7 @@ Test(codec, extra_trailing_bytes_of_a_later_version_are_ignored)
     end.end.timestamp_ns = 30;
     length += vt_trace_encode(buffer + length, sizeof buffer - length, &deltas, &end);
 
-    vt_trace_deltas_start(&deltas, 0);
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
     const uint8_t *cursor = buffer;
     struct vt_trace_record decoded;
     uint64_t frames[VT_TRACE_MAX_FRAMES];
@@ -275,7 +276,7 @@ Test(codec, unknown_record_type_is_skipped_whole)
         0x0b, 0x01, 0x05,                         /* END at +5 */
     };
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 100);
+    vt_trace_deltas_start(&deltas, 100, VT_TRACE_FORMAT_VERSION);
     const uint8_t *cursor = buffer;
     struct vt_trace_record decoded;
     uint64_t frames[VT_TRACE_MAX_FRAMES];
@@ -291,7 +292,7 @@ Test(codec, truncated_record_is_malformed)
 {
     const uint8_t buffer[] = {0x05, 0x09, 0x01, 0x00}; /* an ALLOC claiming 9 bytes, 2 present */
     struct vt_trace_deltas deltas;
-    vt_trace_deltas_start(&deltas, 0);
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
     const uint8_t *cursor = buffer;
     struct vt_trace_record decoded;
     uint64_t frames[VT_TRACE_MAX_FRAMES];
@@ -325,4 +326,50 @@ Test(codec, chunk_and_file_headers_round_trip)
     cr_assert_eq(version, VT_TRACE_FORMAT_VERSION);
     /* zlib's CRC-32 of "123456789" */
     cr_assert_eq(vt_crc32((const uint8_t *)"123456789", 9), 0xcbf43926u);
+}
+
+Test(codec, version_2_stacks_mix_native_and_python_frames_and_code_records_round_trip)
+{
+    uint64_t stack_frames[] = {0x7f0000001234, 0x7f0000000100, vt_python_frame(1, 0x9a), vt_python_frame(0x7fffffff, 0),
+                               vt_python_frame(2, UINT32_MAX), 0x55550000aaaa, 0x7f0000009999};
+    static const uint8_t table[] = {0x80, 0x81, 0x82};
+    struct vt_trace_record records[2] = {{.type = VT_RECORD_CODE}, {.type = VT_RECORD_STACK}};
+    records[0].code.id = 7;
+    records[0].code.file_name = (struct vt_trace_text){"/x/train.py", 11};
+    records[0].code.function_name = (struct vt_trace_text){"Trainer.step", 12};
+    records[0].code.first_line = 41;
+    records[0].code.line_table_format = 3;
+    records[0].code.line_table = table;
+    records[0].code.line_table_bytes = sizeof table;
+    records[1].stack.id = 3;
+    records[1].stack.depth = sizeof stack_frames / sizeof stack_frames[0];
+    records[1].stack.frames = stack_frames;
+    struct vt_trace_record decoded[2];
+    static uint64_t frames[2][VT_TRACE_MAX_FRAMES];
+    round_trip(records, 2, decoded, frames);
+    cr_assert_eq(decoded[0].code.id, 7);
+    assert_text(decoded[0].code.file_name, records[0].code.file_name);
+    assert_text(decoded[0].code.function_name, records[0].code.function_name);
+    cr_assert_eq(decoded[0].code.first_line, 41);
+    cr_assert_eq(decoded[0].code.line_table_format, 3);
+    cr_assert_eq(decoded[0].code.line_table_bytes, sizeof table);
+    cr_assert(memcmp(decoded[0].code.line_table, table, sizeof table) == 0);
+    cr_assert_eq(decoded[1].stack.depth, records[1].stack.depth);
+    for (unsigned i = 0; i < records[1].stack.depth; i++)
+        cr_assert_eq(decoded[1].stack.frames[i], stack_frames[i], "frame %u", i);
+}
+
+Test(codec, version_1_stacks_decode_as_native_deltas)
+{
+    /* STACK id 1, depth 2: zigzag deltas 0x1000 then -0x10 (as vramtrace 0.1.0 wrote them). */
+    const uint8_t payload[] = {VT_RECORD_STACK, 5, 1, 2, 0x80, 0x40, 0x1f};
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0, 1);
+    const uint8_t *cursor = payload;
+    struct vt_trace_record record;
+    static uint64_t frames[VT_TRACE_MAX_FRAMES];
+    cr_assert_eq(vt_trace_decode(&cursor, payload + sizeof payload, &deltas, &record, frames), VT_DECODE_RECORD);
+    cr_assert_eq(record.stack.depth, 2);
+    cr_assert_eq(frames[0], 0x1000);
+    cr_assert_eq(frames[1], 0x1000 - 0x10);
 }

@@ -405,3 +405,35 @@ Test(model, truncated_trace_loads_what_precedes_the_cut)
     vt_replay_finish(&replay);
     vt_model_free(&model);
 }
+
+/* A trace of format version 1 (native frames only, no CODE records), written by vramtrace 0.1.0
+ * before Python frames existed: examples/leaky on the simulated device. It must read as it did. */
+Test(model, a_version_1_trace_still_reads)
+{
+    struct vt_trace_model model;
+    char error[512];
+    cr_assert_eq(vt_model_load(&model, VT_SOURCE_DIR "/tests/trace/data/leaky-v1.trace", NULL, error, sizeof error),
+                 VT_TRACE_OPENED, "%s", error);
+    cr_assert(model.complete);
+    cr_assert_eq(model.event_count, 809);
+    cr_assert_eq(model.stack_count, 6);
+    cr_assert_eq(model.code_slots, 0, "a version 1 trace has no code objects");
+    struct vt_replay replay;
+    vt_replay_start(&replay, &model, true);
+    vt_replay_all(&replay, NULL, NULL);
+    const struct vt_slot_usage *device = vt_replay_usage(&replay, 0);
+    cr_assert_eq(device->by_kind[VT_KIND_DEVICE].current_bytes, 5242880);
+    cr_assert_eq(device->by_kind[VT_KIND_DEVICE].live_count, 4);
+    cr_assert_eq(device->in_use.peak_bytes, 70254592);
+    for (uint32_t id = 1; id <= 6; id++) {
+        unsigned depth = 0;
+        const uint64_t *frames = vt_model_stack_frames(&model, id, &depth);
+        cr_assert_not_null(frames);
+        cr_assert_gt(depth, 2);
+        for (unsigned i = 0; i < depth; i++)
+            cr_assert(frames[i] > 0x1000 && frames[i] < (UINT64_C(1) << 47), "stack %u frame %u: %#lx", id, i,
+                      (unsigned long)frames[i]);
+    }
+    vt_replay_finish(&replay);
+    vt_model_free(&model);
+}

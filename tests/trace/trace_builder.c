@@ -40,7 +40,7 @@ void tb_begin_chunk(struct trace_builder *builder, uint64_t base_time_ns)
     builder->chunk_base_ns = base_time_ns;
     builder->payload_length = 0;
     builder->payload_records = 0;
-    vt_trace_deltas_start(&builder->deltas, base_time_ns);
+    vt_trace_deltas_start(&builder->deltas, base_time_ns, VT_TRACE_FORMAT_VERSION);
 }
 
 void tb_record(struct trace_builder *builder, const struct vt_trace_record *record)

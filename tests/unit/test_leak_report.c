@@ -1,6 +1,10 @@
-/* Unit tests of shim/leak_report.c: grouping by stack, order, symbolized frames, SUMMARY line. */
+/* Unit tests of shim/leak_report.c: grouping by stack, order, symbolized frames, SUMMARY line;
+ * and that the exit is cheap: nothing is symbolized (libdw is not even loaded) when no report is
+ * written or when the report shows no stack. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,5 +91,52 @@ Test(leak_report, reserved_address_space_is_listed_but_not_summed)
     char *text = render(10);
     cr_assert(strstr(text, "Reserved address space: 1073741824 byte(s) (1.00 GiB) still reserved (not memory use)"), "%s", text);
     cr_assert(strstr(text, "SUMMARY: vramtrace: 0 byte(s) leaked in 0 allocation(s).\n"), "%s", text);
+    free(text);
+}
+
+/* Whether the symbolizer has loaded libdw into this process (each test runs in its own). */
+static bool libdw_loaded(void)
+{
+    void *handle = dlopen("libdw.so.1", RTLD_NOW | RTLD_NOLOAD);
+    if (handle)
+        dlclose(handle);
+    return handle != NULL;
+}
+
+Test(leak_report, nothing_is_symbolized_when_no_report_is_written)
+{
+    cr_assert(!libdw_loaded(), "precondition: this test process has not loaded libdw");
+    record_leaks();
+    struct leak_report_options options = {.program_name = "unit", .pid = 42, .top_groups = 10, .file_path = ""};
+    leak_report_write_at_exit(&options); /* VRAMTRACE_QUIET=1 VRAMTRACE_REPORT=none */
+    cr_assert(!libdw_loaded(), "no report written, yet the stacks were symbolized");
+
+    char path[] = "/tmp/vt-leak-report-XXXXXX";
+    int descriptor = mkstemp(path);
+    cr_assert_geq(descriptor, 0);
+    close(descriptor);
+    options.file_path = path;
+    leak_report_write_at_exit(&options);
+    cr_assert(libdw_loaded(), "the report written symbolizes its stacks");
+    char *text = NULL;
+    size_t length = 0;
+    FILE *file = fopen(path, "r");
+    cr_assert_not_null(file);
+    cr_assert_gt(getdelim(&text, &length, '\0', file), 0);
+    fclose(file);
+    unlink(path);
+    cr_assert(strstr(text, "in allocate_weights_site"), "%s", text);
+    free(text);
+}
+
+Test(leak_report, a_report_without_leaks_symbolizes_nothing)
+{
+    cr_assert(!libdw_loaded(), "precondition: this test process has not loaded libdw");
+    uintptr_t site[] = {(uintptr_t)allocate_weights_site + 2};
+    recorder_record_alloc_with_stack(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 1 << 20, 0, site, 1);
+    recorder_record_free(VT_API_cudaFree, 0x1000, 0);
+    char *text = render(10);
+    cr_assert(strstr(text, "Device memory: no leaks"), "%s", text);
+    cr_assert(!libdw_loaded(), "no stack in the report, yet libdw was loaded");
     free(text);
 }
