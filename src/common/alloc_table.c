@@ -99,7 +99,7 @@ const struct alloc_record *alloc_table_find(const struct alloc_table *table, uin
 
 /* Empties slot `hole`, moving later records of its probe run back so that every record stays
  * reachable from its home slot without tombstones. */
-static void delete_slot(struct alloc_table *table, size_t hole)
+static __attribute__((noinline)) void shift_back(struct alloc_table *table, size_t hole)
 {
     size_t mask = table->slot_mask;
     for (size_t next = (hole + 1) & mask; table->slots[next].record; next = (next + 1) & mask) {
@@ -112,6 +112,15 @@ static void delete_slot(struct alloc_table *table, size_t hole)
         }
     }
     table->slots[hole].record = NULL;
+}
+
+/* (Mostly the next slot is empty: nothing to move, nothing out of line.) */
+static inline void delete_slot(struct alloc_table *table, size_t hole)
+{
+    if (table->slots[(hole + 1) & table->slot_mask].record)
+        shift_back(table, hole);
+    else
+        table->slots[hole].record = NULL;
 }
 
 bool alloc_table_remove(struct alloc_table *table, uint64_t address, struct alloc_record *removed)

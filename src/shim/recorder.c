@@ -31,7 +31,7 @@ static uint64_t start_ns;
 static struct event_clock event_clock; /* read under the lock: event times follow the trace's order */
 static uint32_t stacks_in_trace; /* stacks already written to the trace (ids 1..stacks_in_trace) */
 static uint32_t codes_in_trace;  /* Python code objects already written (ids 1..codes_in_trace) */
-static bool enabled;
+bool recorder_enabled;
 
 static __thread uint32_t cached_thread_id __attribute__((tls_model("initial-exec")));
 
@@ -195,7 +195,7 @@ void recorder_init(const struct recorder_settings *new_settings)
     python_frames_init(settings.python_depth, settings.quiet, forget_python_code);
     start_ns = recorder_now_ns();
     event_clock = (struct event_clock){.last_ns = start_ns};
-    __atomic_store_n(&enabled, true, __ATOMIC_RELEASE);
+    __atomic_store_n(&recorder_enabled, true, __ATOMIC_RELEASE);
 }
 
 unsigned recorder_stack_depth(void)
@@ -205,12 +205,7 @@ unsigned recorder_stack_depth(void)
 
 void recorder_disable(void)
 {
-    __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
-}
-
-bool recorder_is_enabled(void)
-{
-    return __atomic_load_n(&enabled, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&recorder_enabled, false, __ATOMIC_RELEASE);
 }
 
 /* Under the lock: stores `record` in `space`, replacing a stale record at the same key. */
@@ -235,14 +230,20 @@ void recorder_capture_stack(struct event_stack *stack)
 }
 
 /* Under the lock: the id of the event's stack, native and Python frames merged. */
-static uint32_t intern_event_stack(const struct event_stack *stack)
+static __attribute__((noinline)) uint32_t intern_merged_stack(const struct event_stack *stack)
 {
-    if (stack->python.depth == 0)
-        return stack_intern(stack->native.frames, stack->native.depth);
     uintptr_t merged[VT_TRACE_MAX_FRAMES];
     unsigned depth = python_frames_merge(stack->native.frames, stack->native.depth, &stack->python,
                                          python_code_intern, merged, VT_TRACE_MAX_FRAMES);
     return stack_intern(merged, depth);
+}
+
+/* (Without Python frames, no merge buffer on the stack: the merge is out of line.) */
+static inline uint32_t intern_event_stack(const struct event_stack *stack)
+{
+    if (stack->python.depth == 0)
+        return stack_intern(stack->native.frames, stack->native.depth);
+    return intern_merged_stack(stack);
 }
 
 static void record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address, uint64_t size_bytes,

@@ -84,7 +84,11 @@ unsigned recorder_stack_depth(void);
 
 /* Stops recording (after the exit report); later hooks pass straight through. */
 void recorder_disable(void);
-bool recorder_is_enabled(void);
+extern bool recorder_enabled __attribute__((visibility("hidden")));
+static inline bool recorder_is_enabled(void) /* (inline: every hook asks) */
+{
+    return __atomic_load_n(&recorder_enabled, __ATOMIC_ACQUIRE);
+}
 
 void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
                            uint64_t size_bytes, uint64_t stream);
