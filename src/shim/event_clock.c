@@ -32,6 +32,7 @@ static bool tsc_is_invariant(void)
 
 uint64_t event_clock_anchor(struct event_clock *clock)
 {
+    clock->slow_reads++;
 #if defined(__x86_64__)
     if (!clock->checked) {
         clock->tsc_invariant = tsc_is_invariant();

@@ -25,6 +25,7 @@ struct event_clock {
     uint64_t first_tick, first_ns;      /* the first anchor, base of the ratio */
     uint64_t last_ns;                   /* the latest time given */
     uint64_t narrowest_pair_ticks;      /* the shortest clock_gettime seen, in ticks (0: none yet) */
+    uint64_t slow_reads;                /* reads that took the slow path (a clock_gettime) */
     bool checked, tsc_invariant;
 };
 

@@ -42,14 +42,15 @@ Test(event_clock, reads_the_tsc_once_calibrated_where_it_is_invariant)
         cr_skip_test("this CPU does not say its TSC is invariant: every read is a clock_gettime");
     cr_assert_neq(clock.ns_per_tick_q32, 0, "not calibrated after 30 ms");
     cr_assert_gt(clock.anchor_window_ticks, 0);
-    /* Within an anchor's window a read is the anchor plus converted ticks: no new anchor (no
-     * clock_gettime) for a thousand reads made in well under the 10 ms window. */
-    event_clock_now_ns(&clock); /* a fresh anchor if the last one's window has passed */
-    uint64_t anchor = clock.anchor_ns, loop_start = event_clock_monotonic_ns();
+    /* Within an anchor's window a read is the anchor plus converted ticks, no clock_gettime: of a
+     * thousand reads made in well under the 10 ms window, at most a few take the slow path (the
+     * window ending meanwhile, a preempted clock_gettime not taken as an anchor). */
+    uint64_t slow_before = clock.slow_reads, loop_start = event_clock_monotonic_ns();
     for (int i = 0; i < 1000; i++)
         event_clock_now_ns(&clock);
     if (event_clock_monotonic_ns() - loop_start < 2 * 1000 * 1000)
-        cr_assert_eq(clock.anchor_ns, anchor, "reads within the window took new anchors");
+        cr_assert_leq(clock.slow_reads - slow_before, 10, "%lu of 1000 reads called clock_gettime",
+                      (unsigned long)(clock.slow_reads - slow_before));
     assert_between_monotonic_reads(&clock);
 }
 
