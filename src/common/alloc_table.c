@@ -10,59 +10,61 @@ enum { FIRST_SLOT_BITS = 8 }; /* 256 slots, one 4 KiB page */
  * them, and the top bits index the table. */
 static inline size_t home_slot(const struct alloc_table *table, uint64_t address)
 {
-    return (size_t)((address * 0x9e3779b97f4a7c15u) >> (64 - table->slot_bits));
+    return (size_t)((address * 0x9e3779b97f4a7c15u) >> table->slot_shift);
 }
 
-static inline size_t slot_mask(const struct alloc_table *table)
+static size_t slots_bytes(const struct alloc_table *table)
 {
-    return ((size_t)1 << table->slot_bits) - 1;
-}
-
-static struct alloc_slot *map_slots(unsigned bits)
-{
-    void *slots = mmap(NULL, sizeof(struct alloc_slot) << bits, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return slots == MAP_FAILED ? NULL : slots;
+    return (table->slot_mask + 1) * sizeof(struct alloc_slot);
 }
 
 /* The slot holding `address`, or the empty slot where it would go. */
 static struct alloc_slot *probe(const struct alloc_table *table, uint64_t address)
 {
-    size_t mask = slot_mask(table), i = home_slot(table, address);
+    size_t i = home_slot(table, address);
     while (table->slots[i].record && table->slots[i].address != address)
-        i = (i + 1) & mask;
+        i = (i + 1) & table->slot_mask;
     return &table->slots[i];
 }
 
-/* Room for one more record, keeping the table at most half full. False when out of memory. */
-static bool make_room(struct alloc_table *table)
+/* A new index twice the size (or the first one), the records rehashed into it. Out of line, so
+ * that inserting into a table with room stays short. False when out of memory. */
+static __attribute__((noinline)) bool grow(struct alloc_table *table)
 {
-    if (table->slots && (table->live_count + 1) * 2 <= ((size_t)1 << table->slot_bits))
-        return true;
-    unsigned bits = table->slots ? table->slot_bits + 1 : FIRST_SLOT_BITS;
-    struct alloc_slot *grown = map_slots(bits);
-    if (!grown)
+    unsigned bits = table->slots ? 64 - table->slot_shift + 1 : FIRST_SLOT_BITS;
+    struct alloc_table resized = {.slot_mask = ((size_t)1 << bits) - 1, .slot_shift = 64 - bits};
+    void *grown = mmap(NULL, slots_bytes(&resized), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (grown == MAP_FAILED)
         return false;
-    struct alloc_table resized = *table;
     resized.slots = grown;
-    resized.slot_bits = bits;
     for (const struct alloc_record *record = table->oldest; record; record = record->newer)
         *probe(&resized, record->address) = (struct alloc_slot){record->address, (struct alloc_record *)record};
     if (table->slots)
-        munmap(table->slots, sizeof(struct alloc_slot) << table->slot_bits);
-    table->slots = grown;
-    table->slot_bits = bits;
+        munmap(table->slots, slots_bytes(table));
+    table->slots = resized.slots;
+    table->slot_mask = resized.slot_mask;
+    table->slot_shift = resized.slot_shift;
     return true;
 }
 
-static struct alloc_record *take_free_record(struct alloc_table *table)
+/* Room for one more record, keeping the table at most half full. False when out of memory. */
+static inline bool make_room(struct alloc_table *table)
+{
+    return (table->slots && (table->live_count + 1) * 2 <= table->slot_mask + 1) || grow(table);
+}
+
+static __attribute__((noinline)) struct alloc_record *new_record(struct alloc_table *table)
+{
+    return arena_alloc(&table->record_arena, sizeof(struct alloc_record));
+}
+
+static inline struct alloc_record *take_free_record(struct alloc_table *table)
 {
     struct alloc_record *record = table->free_records;
-    if (record) {
-        table->free_records = record->newer;
-        return record;
-    }
-    return arena_alloc(&table->record_arena, sizeof *record);
+    if (!record)
+        return new_record(table);
+    table->free_records = record->newer;
+    return record;
 }
 
 bool alloc_table_insert(struct alloc_table *table, const struct alloc_record *record)
@@ -97,9 +99,9 @@ const struct alloc_record *alloc_table_find(const struct alloc_table *table, uin
 
 /* Empties slot `hole`, moving later records of its probe run back so that every record stays
  * reachable from its home slot without tombstones. */
-static void delete_slot(struct alloc_table *table, size_t hole)
+static __attribute__((noinline)) void shift_back(struct alloc_table *table, size_t hole)
 {
-    size_t mask = slot_mask(table);
+    size_t mask = table->slot_mask;
     for (size_t next = (hole + 1) & mask; table->slots[next].record; next = (next + 1) & mask) {
         size_t home = home_slot(table, table->slots[next].address);
         /* The record at `next` may move to `hole` unless its home lies cyclically in (hole, next]. */
@@ -110,6 +112,15 @@ static void delete_slot(struct alloc_table *table, size_t hole)
         }
     }
     table->slots[hole].record = NULL;
+}
+
+/* (Mostly the next slot is empty: nothing to move, nothing out of line.) */
+static inline void delete_slot(struct alloc_table *table, size_t hole)
+{
+    if (table->slots[(hole + 1) & table->slot_mask].record)
+        shift_back(table, hole);
+    else
+        table->slots[hole].record = NULL;
 }
 
 bool alloc_table_remove(struct alloc_table *table, uint64_t address, struct alloc_record *removed)
@@ -147,7 +158,7 @@ void alloc_table_for_each(const struct alloc_table *table,
 void alloc_table_clear(struct alloc_table *table)
 {
     if (table->slots)
-        munmap(table->slots, sizeof(struct alloc_slot) << table->slot_bits);
+        munmap(table->slots, slots_bytes(table));
     arena_release(&table->record_arena);
     memset(table, 0, sizeof *table);
 }

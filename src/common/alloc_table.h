@@ -37,8 +37,9 @@ struct alloc_slot {
 };
 
 struct alloc_table {
-    struct alloc_slot *slots; /* NULL until the first insert; 2^slot_bits slots */
-    unsigned slot_bits;
+    struct alloc_slot *slots; /* NULL until the first insert; slot_mask + 1 (a power of two) slots */
+    size_t slot_mask;
+    unsigned slot_shift;      /* 64 - log2(slot count): a key's hash >> slot_shift is its home slot */
     struct alloc_record *oldest, *newest;
     struct alloc_record *free_records;
     struct arena record_arena;

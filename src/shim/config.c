@@ -44,6 +44,8 @@ void config_load(struct shim_config *config, const char *program_name, long pid)
     config->top_groups = count_setting(VT_ENV_TOP, VT_DEFAULT_TOP);
     config->flush_interval_ms = count_setting(VT_ENV_FLUSH_MS, VT_DEFAULT_FLUSH_MS);
     config->quiet = flag_setting(VT_ENV_QUIET);
+    const char *unwind_check = getenv("VRAMTRACE_UNWIND_CHECK");
+    config->unwind_check = unwind_check && strcmp(unwind_check, "1") == 0;
     const char *signal_text = valid_setting(VT_ENV_DUMP_SIGNAL);
     if (!signal_text || !vt_parse_signal(signal_text, &config->dump_signal))
         vt_parse_signal(VT_DEFAULT_DUMP_SIGNAL, &config->dump_signal);

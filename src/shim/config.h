@@ -14,6 +14,8 @@ struct shim_config {
     unsigned python_depth;      /* 0 = no Python frames */
     unsigned top_groups;        /* leak groups shown per kind */
     bool quiet;                 /* no report on stderr */
+    bool unwind_check;          /* VRAMTRACE_UNWIND_CHECK=1 (for the tests, not a user setting): every
+                                   stack captured by the fast walk and by libunwind, and compared */
 };
 
 /* Reads the environment; an invalid value is reported once on stderr (naming the variable and

@@ -10,11 +10,11 @@
 #include "shim/trace_writer.h"
 
 struct device_description {
-    bool described;
     char name[128];
     uint64_t total_bytes;
 };
 
+bool device_info_described[RECORDER_MAX_DEVICES]; /* set once devices[i] is filled */
 static struct device_description devices[RECORDER_MAX_DEVICES];
 
 /* True when the driver answered (then the description is filled). */
@@ -34,16 +34,13 @@ static bool describe(int ordinal, struct device_description *description)
     return true;
 }
 
-void device_info_note(int device)
+/* The first allocation on a device: the driver asked, the trace told. */
+void device_info_describe(int device)
 {
-    if (device < 0 || device >= RECORDER_MAX_DEVICES)
-        return;
     struct device_description *description = &devices[device];
-    if (__atomic_load_n(&description->described, __ATOMIC_ACQUIRE))
-        return;
     /* Two threads may describe the same device at once: both write the same values. A device the
      * driver cannot describe (no context yet) is asked again next time. */
-    if (!describe(device, description) || __atomic_exchange_n(&description->described, true, __ATOMIC_ACQ_REL))
+    if (!describe(device, description) || __atomic_exchange_n(&device_info_described[device], true, __ATOMIC_ACQ_REL))
         return;
     struct vt_trace_record record = {.type = VT_RECORD_DEVICE};
     record.device.ordinal = (uint32_t)device;
@@ -54,14 +51,14 @@ void device_info_note(int device)
 
 const char *device_info_name(int device)
 {
-    if (device < 0 || device >= RECORDER_MAX_DEVICES || !__atomic_load_n(&devices[device].described, __ATOMIC_ACQUIRE))
+    if (device < 0 || device >= RECORDER_MAX_DEVICES || !__atomic_load_n(&device_info_described[device], __ATOMIC_ACQUIRE))
         return "";
     return devices[device].name;
 }
 
 uint64_t device_info_total_bytes(int device)
 {
-    if (device < 0 || device >= RECORDER_MAX_DEVICES || !__atomic_load_n(&devices[device].described, __ATOMIC_ACQUIRE))
+    if (device < 0 || device >= RECORDER_MAX_DEVICES || !__atomic_load_n(&device_info_described[device], __ATOMIC_ACQUIRE))
         return 0;
     return devices[device].total_bytes;
 }

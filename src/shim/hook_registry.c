@@ -17,12 +17,13 @@ struct hooked_function {
     int first_version, version_limit;
     enum hook_stream_variant stream;
     void *wrapper;
-    void *real;
 };
+
+void *hook_real_functions[HOOK_COUNT];
 
 static struct hooked_function hooked_functions[HOOK_COUNT] = {
 #define HOOK_ENTRY(id, symbol, lookup_name, first_version, version_limit, stream) \
-    [HOOK_##id] = {symbol, lookup_name, first_version, version_limit, stream, (void *)shim_wrapper_##id, NULL},
+    [HOOK_##id] = {symbol, lookup_name, first_version, version_limit, stream, (void *)shim_wrapper_##id},
     SHIM_HOOK_LIST(HOOK_ENTRY)
 #undef HOOK_ENTRY
 };
@@ -33,17 +34,14 @@ static void remember_real(struct hooked_function *hook, void *real)
     if (!real || address_in_shim((uintptr_t)real))
         return;
     void *expected = NULL;
-    __atomic_compare_exchange_n(&hook->real, &expected, real, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    __atomic_compare_exchange_n(&hook_real_functions[hook - hooked_functions], &expected, real, false,
+                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-void *hook_real(enum hook_id id)
+void *hook_real_find(enum hook_id id)
 {
-    struct hooked_function *hook = &hooked_functions[id];
-    void *real = __atomic_load_n(&hook->real, __ATOMIC_ACQUIRE);
-    if (real)
-        return real;
-    remember_real(hook, real_function_lookup(hook->symbol));
-    return __atomic_load_n(&hook->real, __ATOMIC_ACQUIRE);
+    remember_real(&hooked_functions[id], real_function_lookup(hooked_functions[id].symbol));
+    return __atomic_load_n(&hook_real_functions[id], __ATOMIC_ACQUIRE);
 }
 
 static struct hooked_function *hook_by_symbol(const char *symbol)

@@ -65,8 +65,17 @@ enum hook_id {
     HOOK_COUNT
 };
 
-/* The real function behind hook `id`, found on first need; NULL when no loaded library has it. */
-void *hook_real(enum hook_id id);
+/* The real functions, by hook id (NULL until learned); hook_real_find looks one up. */
+extern void *hook_real_functions[HOOK_COUNT] __attribute__((visibility("hidden")));
+void *hook_real_find(enum hook_id id);
+
+/* The real function behind hook `id`, found on first need; NULL when no loaded library has it.
+ * Inline: every hooked call asks, nested ones included. */
+static inline void *hook_real(enum hook_id id)
+{
+    void *real = __atomic_load_n(&hook_real_functions[id], __ATOMIC_ACQUIRE);
+    return real ? real : hook_real_find(id);
+}
 
 /* `symbol` looked up by name (dlsym): the wrapper to hand out instead of `real`, after
  * remembering `real` — or `real` itself when the shim does not wrap that symbol. */

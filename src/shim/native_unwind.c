@@ -32,7 +32,6 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -394,10 +393,9 @@ static struct {
 } first_difference;
 static bool first_difference_taken;
 
-void native_unwind_init(void)
+void native_unwind_init(bool check)
 {
-    const char *check = getenv("VRAMTRACE_UNWIND_CHECK");
-    checking = check && strcmp(check, "1") == 0;
+    checking = check;
 }
 
 bool native_unwind_checking(void)

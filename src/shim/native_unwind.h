@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Reads VRAMTRACE_UNWIND_CHECK (at the shim's start). */
-void native_unwind_init(void);
+/* At the shim's start: `check` turns the check mode on (VRAMTRACE_UNWIND_CHECK=1, see config.h). */
+void native_unwind_init(bool check);
 
 /* The calling thread's return addresses, innermost first, starting with native_backtrace's own
  * return address: what unw_backtrace(buffer, size) stores when called from the same place.

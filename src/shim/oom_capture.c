@@ -27,7 +27,6 @@ void oom_capture(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t
     struct event_stack stack;
     recorder_capture_stack(&stack);
     struct oom_event event = {
-        .timestamp_ns = recorder_now_ns(),
         .size_bytes = size_bytes,
         .device = (int16_t)device,
         .kind = (uint8_t)kind,

@@ -381,12 +381,10 @@ static void layout_mismatch(const struct python_layout *layout)
                  "frames only from now on", layout->minor);
 }
 
-void python_frames_capture(struct python_stack *stack)
+/* python_frames_capture's work, in a process with an interpreter (out of line: a process without
+ * one pays a load and a test). */
+static __attribute__((noinline)) void capture_frames(const struct python_layout *layout, struct python_stack *stack)
 {
-    stack->depth = 0;
-    const struct python_layout *layout = __atomic_load_n(&python.layout, __ATOMIC_ACQUIRE);
-    if (!layout)
-        return;
     uintptr_t thread_state = (uintptr_t)python.get_thread_state();
     if (!thread_state || (python.is_finalizing && python.is_finalizing()))
         return; /* a thread without Python, or an interpreter tearing its threads down */
@@ -416,6 +414,14 @@ void python_frames_capture(struct python_stack *stack)
     }
     if (stack->depth)
         stack->frames[stack->depth - 1].ends_evaluation = true;
+}
+
+void python_frames_capture(struct python_stack *stack)
+{
+    stack->depth = 0;
+    const struct python_layout *layout = __atomic_load_n(&python.layout, __ATOMIC_ACQUIRE);
+    if (layout)
+        capture_frames(layout, stack);
 }
 
 /* ---- merging --------------------------------------------------------------------------------- */

@@ -2,15 +2,15 @@
 #define _GNU_SOURCE
 #include "shim/recorder.h"
 
+#include "shim/event_clock.h"
 #include "shim/python_codes.h"
+#include "shim/shim_lock.h"
 #include "shim/stack_table.h"
 #include "shim/trace_writer.h"
 #include "vramtrace/frames.h"
 
-#include <pthread.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 enum record_space {
@@ -21,24 +21,23 @@ enum record_space {
     SPACE_COUNT
 };
 
-static pthread_mutex_t recorder_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shim_lock recorder_lock;
 static struct alloc_table live_tables[SPACE_COUNT];
 static struct slot_usage usage_by_slot[RECORDER_SLOT_COUNT];
 static struct recorder_stats stats;
 static struct oom_state oom;
 static struct recorder_settings settings;
 static uint64_t start_ns;
+static struct event_clock event_clock; /* read under the lock: event times follow the trace's order */
 static uint32_t stacks_in_trace; /* stacks already written to the trace (ids 1..stacks_in_trace) */
 static uint32_t codes_in_trace;  /* Python code objects already written (ids 1..codes_in_trace) */
-static bool enabled;
+bool recorder_enabled;
 
 static __thread uint32_t cached_thread_id __attribute__((tls_model("initial-exec")));
 
 uint64_t recorder_now_ns(void)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    return event_clock_monotonic_ns();
 }
 
 uint32_t recorder_thread_id(void)
@@ -154,9 +153,10 @@ static bool trace_new_stacks(void)
 }
 
 /* Under the lock: one event record for `record` (an ALLOC, FREE or MAP of it). */
-static void trace_event(enum vt_trace_record_type type, const struct alloc_record *record, uint64_t stream)
+static __attribute__((noinline)) void write_trace_event(enum vt_trace_record_type type,
+                                                        const struct alloc_record *record, uint64_t stream)
 {
-    if (!trace_writer_enabled() || !trace_new_stacks())
+    if (!trace_new_stacks())
         return; /* an event whose stack is not in the trace is not written either */
     struct vt_trace_record event = {.type = type};
     event.event = (struct vt_trace_event){
@@ -174,12 +174,19 @@ static void trace_event(enum vt_trace_record_type type, const struct alloc_recor
     trace_writer_append(&event);
 }
 
+/* (Without a trace, one call and a test: the record is built out of line.) */
+static inline void trace_event(enum vt_trace_record_type type, const struct alloc_record *record, uint64_t stream)
+{
+    if (trace_writer_enabled())
+        write_trace_event(type, record, stream);
+}
+
 /* CPython is freeing a code object (called from its deallocation, with the GIL held). */
 static void forget_python_code(uintptr_t code)
 {
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     python_codes_forget(code);
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 void recorder_init(const struct recorder_settings *new_settings)
@@ -187,7 +194,8 @@ void recorder_init(const struct recorder_settings *new_settings)
     settings = *new_settings;
     python_frames_init(settings.python_depth, settings.quiet, forget_python_code);
     start_ns = recorder_now_ns();
-    __atomic_store_n(&enabled, true, __ATOMIC_RELEASE);
+    event_clock = (struct event_clock){.last_ns = start_ns};
+    __atomic_store_n(&recorder_enabled, true, __ATOMIC_RELEASE);
 }
 
 unsigned recorder_stack_depth(void)
@@ -197,12 +205,7 @@ unsigned recorder_stack_depth(void)
 
 void recorder_disable(void)
 {
-    __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
-}
-
-bool recorder_is_enabled(void)
-{
-    return __atomic_load_n(&enabled, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&recorder_enabled, false, __ATOMIC_RELEASE);
 }
 
 /* Under the lock: stores `record` in `space`, replacing a stale record at the same key. */
@@ -227,14 +230,20 @@ void recorder_capture_stack(struct event_stack *stack)
 }
 
 /* Under the lock: the id of the event's stack, native and Python frames merged. */
-static uint32_t intern_event_stack(const struct event_stack *stack)
+static __attribute__((noinline)) uint32_t intern_merged_stack(const struct event_stack *stack)
 {
-    if (stack->python.depth == 0)
-        return stack_intern(stack->native.frames, stack->native.depth);
     uintptr_t merged[VT_TRACE_MAX_FRAMES];
     unsigned depth = python_frames_merge(stack->native.frames, stack->native.depth, &stack->python,
                                          python_code_intern, merged, VT_TRACE_MAX_FRAMES);
     return stack_intern(merged, depth);
+}
+
+/* (Without Python frames, no merge buffer on the stack: the merge is out of line.) */
+static inline uint32_t intern_event_stack(const struct event_stack *stack)
+{
+    if (stack->python.depth == 0)
+        return stack_intern(stack->native.frames, stack->native.depth);
+    return intern_merged_stack(stack);
 }
 
 static void record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address, uint64_t size_bytes,
@@ -244,13 +253,13 @@ static void record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, 
     struct alloc_record record = {
         .address = address,
         .size_bytes = size_bytes,
-        .timestamp_ns = recorder_now_ns(),
         .thread_id = recorder_thread_id(),
         .device = (int16_t)device,
         .kind = (uint8_t)kind,
         .api = (uint16_t)api,
     };
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
+    record.timestamp_ns = event_clock_now_ns(&event_clock);
     record.stack_id = stack ? intern_event_stack(stack) : stack_intern(frames, depth);
     stats.calls_by_api[api]++;
     if (kind_is_memory_use(kind)) {
@@ -261,7 +270,7 @@ static void record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, 
     if (address)
         insert_live(space_of_api(api), &record);
     trace_event(VT_RECORD_ALLOC, &record, stream);
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
@@ -285,14 +294,14 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
     struct alloc_record record = {
         .address = address,
         .size_bytes = size_bytes,
-        .timestamp_ns = recorder_now_ns(),
         .thread_id = recorder_thread_id(),
         .device = 0,
         .kind = VT_KIND_MAPPED_RANGE,
         .api = VT_API_cuMemMap,
         .backing_handle = handle,
     };
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
+    record.timestamp_ns = event_clock_now_ns(&event_clock);
     const struct alloc_record *physical = alloc_table_find(&live_tables[SPACE_PHYSICAL_HANDLES], handle);
     if (physical) {
         record.device = physical->device;
@@ -301,15 +310,15 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
     stats.calls_by_api[VT_API_cuMemMap]++;
     insert_live(SPACE_MAPPINGS, &record);
     trace_event(VT_RECORD_MAP, &record, 0);
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
 {
     trace_writer_ensure_started();
     struct alloc_record removed;
-    uint64_t now_ns = recorder_now_ns();
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
+    uint64_t now_ns = event_clock_now_ns(&event_clock);
     stats.calls_by_api[api]++;
     if (alloc_table_remove(&live_tables[space_of_api(api)], address, &removed)) {
         account_free(&removed);
@@ -323,7 +332,7 @@ void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
         struct alloc_record unknown = {.address = address, .timestamp_ns = now_ns, .api = (uint16_t)api};
         trace_event(VT_RECORD_FREE_UNKNOWN, &unknown, stream);
     }
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 bool recorder_record_out_of_memory(const struct oom_event *event, const struct event_stack *stack)
@@ -331,7 +340,8 @@ bool recorder_record_out_of_memory(const struct oom_event *event, const struct e
     trace_writer_ensure_started();
     struct oom_event stored = *event;
     stored.thread_id = recorder_thread_id();
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
+    stored.timestamp_ns = event_clock_now_ns(&event_clock);
     stored.stack_id = intern_event_stack(stack);
     stats.calls_by_api[stored.api]++;
     stats.failed_out_of_memory++;
@@ -355,53 +365,45 @@ bool recorder_record_out_of_memory(const struct oom_event *event, const struct e
         };
         trace_writer_append(&failure);
     }
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
     return first;
 }
 
 void recorder_visit_live(void (*visit)(const struct alloc_record *record, void *context), void *context)
 {
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     for (int space = 0; space < SPACE_COUNT; space++)
         alloc_table_for_each(&live_tables[space], visit, context);
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 void recorder_read_usage(struct slot_usage usage[RECORDER_SLOT_COUNT])
 {
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     memcpy(usage, usage_by_slot, sizeof usage_by_slot);
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 void recorder_read_stats(struct recorder_stats *out)
 {
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     *out = stats;
     out->stack_count = stack_count();
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 void recorder_read_oom(struct oom_state *out)
 {
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     *out = oom;
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
 }
 
 bool recorder_wait_until_free(unsigned timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    if (pthread_mutex_timedlock(&recorder_lock, &deadline) != 0)
+    if (!shim_lock_take_within(&recorder_lock, timeout_ms))
         return false;
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
     return true;
 }
 
@@ -423,7 +425,7 @@ void recorder_after_fork_in_child(void)
 {
     /* Another thread of the parent may have been changing the tables at the fork: forget them
      * without freeing anything (the child records nothing anyway). */
-    pthread_mutex_init(&recorder_lock, NULL);
+    recorder_lock = (struct shim_lock){0};
     recorder_disable();
     memset(live_tables, 0, sizeof live_tables);
     stack_table_forget();
@@ -433,12 +435,12 @@ void recorder_after_fork_in_child(void)
 
 void recorder_reset(const struct recorder_settings *new_settings)
 {
-    pthread_mutex_lock(&recorder_lock);
+    shim_lock_take(&recorder_lock);
     for (int space = 0; space < SPACE_COUNT; space++)
         alloc_table_clear(&live_tables[space]);
     stack_table_reset();
     python_codes_reset();
     clear_counters();
-    pthread_mutex_unlock(&recorder_lock);
+    shim_lock_give(&recorder_lock);
     recorder_init(new_settings);
 }

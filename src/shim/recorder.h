@@ -2,8 +2,9 @@
  * per-device / per-kind current and peak bytes, event counts, out-of-memory state, and stacks.
  *
  * Hooks call recorder_record_*() after a successful allocation and before the real free. Stack
- * capture happens outside the recorder's lock; the tables are updated under it. Nothing here calls
- * into CUDA or does I/O.
+ * capture happens outside the recorder's lock; the tables are updated under it, and each event's
+ * time is read there too (shim/event_clock.h), so times follow the order of the events in the
+ * tables and the trace. Nothing here calls into CUDA or does I/O.
  *
  * Live records are kept in four tables, by what their key is: pointers (device, managed and pinned
  * host memory share one address space), physical handles (cuMemCreate), reserved address ranges
@@ -83,7 +84,11 @@ unsigned recorder_stack_depth(void);
 
 /* Stops recording (after the exit report); later hooks pass straight through. */
 void recorder_disable(void);
-bool recorder_is_enabled(void);
+extern bool recorder_enabled __attribute__((visibility("hidden")));
+static inline bool recorder_is_enabled(void) /* (inline: every hook asks) */
+{
+    return __atomic_load_n(&recorder_enabled, __ATOMIC_ACQUIRE);
+}
 
 void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
                            uint64_t size_bytes, uint64_t stream);
@@ -95,8 +100,8 @@ void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind,
 void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t handle);
 /* A free of `address` (or handle) through `api`; unknown ones are counted, never fatal. */
 void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream);
-/* Stores an out-of-memory failure (its stack_id and thread_id are filled in here). Returns true
- * for the first one of the process. */
+/* Stores an out-of-memory failure (its timestamp_ns, stack_id and thread_id are filled in here).
+ * Returns true for the first one of the process. */
 bool recorder_record_out_of_memory(const struct oom_event *event, const struct event_stack *stack);
 
 /* Readers for the reports. They take the recorder's lock for their duration; `visit` must not

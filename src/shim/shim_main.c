@@ -34,6 +34,7 @@
 __thread int shim_hook_depth __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t initialize_once = PTHREAD_ONCE_INIT;
+bool shim_initialized; /* set when initialize() is done */
 static struct shim_config config;
 static bool exit_report_done;
 
@@ -135,7 +136,7 @@ static void initialize(void)
     shim_hook_depth++;
     config_load(&config, program_invocation_short_name, (long)getpid());
     shim_code_range_init();
-    native_unwind_init();
+    native_unwind_init(config.unwind_check);
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     struct recorder_settings settings = {
         .stack_depth = config.stack_depth,
@@ -149,9 +150,10 @@ static void initialize(void)
     install_dump_signal();
     pthread_atfork(NULL, NULL, fork_child_handler);
     shim_hook_depth--;
+    __atomic_store_n(&shim_initialized, true, __ATOMIC_RELEASE);
 }
 
-void shim_ensure_initialized(void)
+void shim_initialize_once(void)
 {
     pthread_once(&initialize_once, initialize);
 }

@@ -8,8 +8,17 @@
 #include "shim/recorder.h"
 #include "shim/reentry_guard.h"
 
-/* Initialises the shim on first use (safe to call from any thread, any number of times). */
-void shim_ensure_initialized(void);
+/* Set once the shim is initialised. */
+extern bool shim_initialized __attribute__((visibility("hidden")));
+void shim_initialize_once(void);
+
+/* Initialises the shim on first use (safe to call from any thread, any number of times). Inline:
+ * afterwards, one load per hook. */
+static inline void shim_ensure_initialized(void)
+{
+    if (!__atomic_load_n(&shim_initialized, __ATOMIC_ACQUIRE))
+        shim_initialize_once();
+}
 
 
 /* True when this call is to be recorded: it is the outermost hook on this thread and recording is

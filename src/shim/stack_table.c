@@ -92,8 +92,10 @@ static unsigned trim_shim_frames(void *const *raw, int captured, uintptr_t *fram
     return depth;
 }
 
-/* Check mode: the stack as libunwind alone gives it, compared with what was captured. */
-static void check_against_libunwind(const struct captured_stack *stack, unsigned max_depth, bool fast_used)
+/* Check mode: the stack as libunwind alone gives it, compared with what was captured (out of line:
+ * its buffers stay off the stack of every other capture). */
+static __attribute__((noinline)) void check_against_libunwind(const struct captured_stack *stack, unsigned max_depth,
+                                                              bool fast_used)
 {
     void *raw[CAPTURE_FRAMES_AT_MOST + SHIM_FRAMES_AT_MOST];
     uintptr_t reference[CAPTURE_FRAMES_AT_MOST];
@@ -103,17 +105,11 @@ static void check_against_libunwind(const struct captured_stack *stack, unsigned
     native_unwind_check_count(fast_used, same, stack->frames, stack->depth, reference, depth);
 }
 
-void stack_capture(struct captured_stack *stack, unsigned max_depth)
+/* stack_capture's work, for max_depth > 0 (out of line: no stack frame of a kilobyte when stacks
+ * are off). */
+static __attribute__((noinline)) void capture_frames(struct captured_stack *stack, unsigned max_depth)
 {
     void *raw[CAPTURE_FRAMES_AT_MOST + SHIM_FRAMES_AT_MOST];
-    const unsigned capacity = sizeof stack->frames / sizeof stack->frames[0];
-    if (max_depth > capacity)
-        max_depth = capacity;
-    if (max_depth > CAPTURE_FRAMES_AT_MOST)
-        max_depth = CAPTURE_FRAMES_AT_MOST;
-    stack->depth = 0;
-    if (max_depth == 0)
-        return;
     /* The fast walk stops once it has max_depth frames past the shim's; libunwind is asked for
      * enough to have them past up to SHIM_FRAMES_AT_MOST of the shim's. */
     int size = (int)(max_depth + SHIM_FRAMES_AT_MOST);
@@ -124,6 +120,18 @@ void stack_capture(struct captured_stack *stack, unsigned max_depth)
     stack->depth = trim_shim_frames(raw, captured, stack->frames, max_depth);
     if (native_unwind_checking())
         check_against_libunwind(stack, max_depth, fast_used);
+}
+
+void stack_capture(struct captured_stack *stack, unsigned max_depth)
+{
+    const unsigned capacity = sizeof stack->frames / sizeof stack->frames[0];
+    if (max_depth > capacity)
+        max_depth = capacity;
+    if (max_depth > CAPTURE_FRAMES_AT_MOST)
+        max_depth = CAPTURE_FRAMES_AT_MOST;
+    stack->depth = 0;
+    if (max_depth > 0)
+        capture_frames(stack, max_depth);
 }
 
 /* The slot for stack number `index` (0-based), making its block when needed. */

@@ -1,6 +1,7 @@
-/* shim/stack_table.h — native call stacks: captured with libunwind's unw_backtrace, trimmed of
- * the shim's own frames, and interned so each distinct stack is stored once and named by a small
- * integer id. Frames are raw return addresses; symbolization happens only when a report is made.
+/* shim/stack_table.h — native call stacks: captured (the fast walk of native_unwind.h, or
+ * libunwind's unw_backtrace where it gives up: the same frames either way), trimmed of the shim's
+ * own frames, and interned so each distinct stack is stored once and named by a small integer id.
+ * Frames are raw return addresses; symbolization happens only when a report is made.
  */
 #ifndef VT_SHIM_STACK_TABLE_H
 #define VT_SHIM_STACK_TABLE_H

@@ -584,15 +584,14 @@ static void start_writer(void)
     __atomic_store_n(&writer_running, true, __ATOMIC_RELEASE);
 }
 
-void trace_writer_ensure_started(void)
+bool trace_writer_started;
+
+void trace_writer_start(void)
 {
-    static bool started; /* the hot path: one load once the writer runs */
-    if (__atomic_load_n(&started, __ATOMIC_ACQUIRE))
-        return;
     /* The thread also serves live dumps, so it runs when there is no trace file too. */
     if ((trace_writer_enabled() || dump_handler) && !forked_child) {
         pthread_once(&start_once, start_writer);
-        __atomic_store_n(&started, true, __ATOMIC_RELEASE);
+        __atomic_store_n(&trace_writer_started, true, __ATOMIC_RELEASE);
     }
 }
 

@@ -38,8 +38,15 @@ uint32_t trace_writer_thread_index(void);
 
 /* --- lifecycle --------------------------------------------------------------------------------- */
 
-/* Starts the writer thread on the first event (cheap after that). Call outside the recorder lock. */
-void trace_writer_ensure_started(void);
+/* Starts the writer thread on the first event (one load after that: inline, as every event asks).
+ * Call outside the recorder lock. */
+extern bool trace_writer_started __attribute__((visibility("hidden")));
+void trace_writer_start(void);
+static inline void trace_writer_ensure_started(void)
+{
+    if (!__atomic_load_n(&trace_writer_started, __ATOMIC_ACQUIRE))
+        trace_writer_start();
+}
 /* Wakes the writer to flush now. Async-signal-safe. */
 void trace_writer_request_flush(void);
 /* Wakes the writer to flush and call `dump` (set by trace_writer_set_dump_handler) from its thread.
