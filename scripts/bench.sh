@@ -7,7 +7,8 @@
 #   - the churn run's memory (10M events, 10,000 live, 1,000 distinct stacks), also with the
 #     trace writer stalled (the trace goes to a FIFO nobody reads: its in-memory bound is reached).
 # An event is one allocation or one free. "shim" columns are traced minus untraced. Then
-# scripts/bench-exit.sh: what the shim costs when a traced process ends.
+# scripts/bench-exit.sh: what the shim costs when a traced process ends, and
+# scripts/bench-python.sh: the Python case (32 Python frames deep).
 #
 # `scripts/bench.sh --profile` adds, for sync mode, where the instructions go: per function, its own
 # instructions per event in each shim case minus the case before (callgrind_annotate).
@@ -292,6 +293,8 @@ elif [[ $profile == yes ]]; then
     echo "(--profile needs valgrind)"
 fi
 
-# ---- the exit: its own script --------------------------------------------------------------------
+# ---- the exit and the Python case: their own scripts -----------------------------------------------
 echo
 "$root/scripts/bench-exit.sh"
+echo
+"$root/scripts/bench-python.sh"
