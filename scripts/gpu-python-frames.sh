@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/gpu-python-frames.sh — Python frames on the GPU machine's own interpreter (CPython 3.12
 # there; 3.11 here): the Python-frames scenarios of the tests (tests/programs/python/python_sites.py)
-# on the simulated device, a small PyTorch job on the real GPU, and the Python case of the benchmark.
+# on the simulated device, a small PyTorch job on the real GPU (also with VRAMTRACE_UNWIND_CHECK: the
+# fast native walk compared with libunwind on every stack), and the Python case of the benchmark.
 # Needs a build made here (scripts/build.sh, scripts/gpu-bundle.sh) carried as build/. Writes every
 # report under OUT (default ./gpu-python-out) and prints a pass/fail line per check.
 set -uo pipefail
@@ -47,6 +48,10 @@ print("torch: done")
 PY
     (cd "$out" && "$cli" run -o torch.trace "$python" torch_sites.py >torch.out 2>torch.err)
     check "torch: Python line of the first CUDA allocation" grep -q "torch_sites.py:" "$out/torch.err"
+    # The fast native walk against libunwind on PyTorch's own libraries (every stack both ways).
+    (cd "$out" && VRAMTRACE_UNWIND_CHECK=1 "$cli" run -o none "$python" torch_sites.py >torch-unwind.out 2>torch-unwind.err)
+    grep "unwind check" "$out/torch-unwind.err"
+    check "torch: fast native walk = libunwind" grep -q "unwind check: .* 0 differed" "$out/torch-unwind.err"
 fi
 PYBENCH_ROUNDS=5 PYTHON=$python ./scripts/bench-python.sh >"$out/bench-python.txt" 2>&1
 cat "$out/bench-python.txt" | tail -5

@@ -92,9 +92,9 @@ static unsigned trim_shim_frames(void *const *raw, int captured, uintptr_t *fram
     return depth;
 }
 
-/* Check mode: the stack as libunwind alone gives it, compared with what was captured (out of line:
- * its buffers stay off the stack of every other capture). */
-static __attribute__((noinline)) void check_against_libunwind(const struct captured_stack *stack, unsigned max_depth,
+/* Check mode: the stack as libunwind alone gives it, compared with what was captured; when they
+ * differ, libunwind's is kept (out of line: its buffers stay off the stack of every other capture). */
+static __attribute__((noinline)) void check_against_libunwind(struct captured_stack *stack, unsigned max_depth,
                                                               bool fast_used)
 {
     void *raw[CAPTURE_FRAMES_AT_MOST + SHIM_FRAMES_AT_MOST];
@@ -103,6 +103,10 @@ static __attribute__((noinline)) void check_against_libunwind(const struct captu
     unsigned depth = trim_shim_frames(raw, captured, reference, max_depth);
     bool same = depth == stack->depth && memcmp(reference, stack->frames, depth * sizeof reference[0]) == 0;
     native_unwind_check_count(fast_used, same, stack->frames, stack->depth, reference, depth);
+    if (!same) {
+        memcpy(stack->frames, reference, depth * sizeof reference[0]);
+        stack->depth = depth;
+    }
 }
 
 /* stack_capture's work, for max_depth > 0 (out of line: no stack frame of a kilobyte when stacks
