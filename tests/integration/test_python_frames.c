@@ -260,6 +260,32 @@ Test(python_frames, a_code_object_freed_and_its_address_reused_is_never_misattri
     process_result_free(&run);
 }
 
+Test(python_frames, the_oom_report_names_the_python_lines_of_the_request_and_of_what_was_live)
+{
+    char *directory = make_temp_directory();
+    char report[600], option[700];
+    snprintf(report, sizeof report, "%s/run.report.txt", directory);
+    snprintf(option, sizeof option, "--report=%s", report);
+    struct process_result run = run_scenario("oom", (const char *[]){"--simulate=1G", option, NULL}, NULL);
+    cr_assert(strstr(run.out, "out of memory, as expected"), "%s", run.out);
+    char path[700];
+    snprintf(path, sizeof path, "%s/run.oom.txt", directory);
+    char *oom = read_file_text(path);
+    cr_assert_not_null(oom, "%s missing:\n%s", path, run.err);
+    const char *failed = strstr(oom, "Failed request made from:\n");
+    cr_assert_not_null(failed, "%s", oom);
+    assert_in_order(failed, (const char *[]){site_frame("malloc", "cuda.py", "cuda.malloc"),
+                                             site_frame(function_name("out_of_memory"), "python_sites.py", "oom request"),
+                                             NULL});
+    const char *live = strstr(oom, "Live of 104857600 byte(s)");
+    cr_assert_not_null(live, "%s", oom);
+    assert_in_order(live, (const char *[]){site_frame("load_weights", "model_weights.py", "load_weights"),
+                                           site_frame(function_name("out_of_memory"), "python_sites.py", "oom live"),
+                                           NULL});
+    free(oom);
+    process_result_free(&run);
+}
+
 Test(python_frames, an_unknown_interpreter_version_gives_native_frames_and_one_message)
 {
     struct process_result run = run_scenario("sites", NULL, (const char *[]){"VRAMTRACE_TEST_PYTHON_VERSION=3.99", NULL});

@@ -83,7 +83,17 @@ def reuse():
         gc.collect()
 
 
-SCENARIOS = {"sites": sites, "threads": threads, "shapes": shapes, "reuse": reuse}
+def out_of_memory():
+    """More than the simulated device holds (the test runs it with --simulate=1G), from a line of
+    its own, while 100 MiB from another line are live."""
+    kept.append(model_weights.load_weights(1, 100 * MiB)[0])  # site: oom live
+    try:
+        cuda.malloc(2048 * MiB)  # site: oom request
+    except MemoryError:
+        print("out of memory, as expected")
+
+
+SCENARIOS = {"sites": sites, "threads": threads, "shapes": shapes, "reuse": reuse, "oom": out_of_memory}
 
 if __name__ == "__main__":
     SCENARIOS[sys.argv[1]]()
