@@ -17,6 +17,8 @@ static int lnotab_line(const uint8_t *table, size_t bytes, int line, uint32_t of
         if (address > offset)
             break;
         line += (int8_t)table[i + 1];
+        if (line < -(1 << 30) || line > (1 << 30))
+            return -1; /* not a table CPython wrote */
     }
     return line;
 }
@@ -31,6 +33,8 @@ static int linetable_line(const uint8_t *table, size_t bytes, int line, uint32_t
         int range_line = -1;
         if (line_delta != -128) {
             line += line_delta;
+            if (line < -(1 << 30) || line > (1 << 30))
+                return -1; /* not a table CPython wrote */
             range_line = line;
         }
         if (offset >= start && offset < end)
@@ -81,9 +85,12 @@ static int locations_line(const uint8_t *table, size_t bytes, int line, uint32_t
         unsigned code = (first >> 3) & 15;
         uint64_t range_end = start + ((first & 7) + 1) * 2;
         bool no_line = code == LOCATION_NONE;
-        if (code == LOCATION_LONG || code == LOCATION_NO_COLUMNS)
-            line += (int)read_signed_varint(&cursor, end);
-        else if (code >= LOCATION_ONE_LINE0 && code < LOCATION_NO_COLUMNS)
+        if (code == LOCATION_LONG || code == LOCATION_NO_COLUMNS) {
+            int64_t delta = read_signed_varint(&cursor, end);
+            if (delta < -(1 << 30) || delta > (1 << 30) || line + delta < -(1 << 30) || line + delta > (1 << 30))
+                return -1; /* not a table CPython wrote */
+            line += (int)delta;
+        } else if (code >= LOCATION_ONE_LINE0 && code < LOCATION_NO_COLUMNS)
             line += (int)(code - LOCATION_ONE_LINE0);
         if (offset >= start && offset < range_end)
             return no_line ? -1 : line;
@@ -97,8 +104,8 @@ static int locations_line(const uint8_t *table, size_t bytes, int line, uint32_t
 int vt_python_line(enum vt_python_line_table format, const uint8_t *table, size_t table_bytes, int first_line,
                    uint32_t byte_offset)
 {
-    if (byte_offset == UINT32_MAX)
-        return first_line; /* not started: CPython says the first line */
+    if (byte_offset == UINT32_MAX || format == VT_LINE_TABLE_NONE)
+        return first_line; /* not started (CPython says the first line), or no table kept */
     int line = -1;
     switch (format) {
     case VT_LINE_TABLE_LNOTAB:

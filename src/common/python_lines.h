@@ -20,7 +20,8 @@ enum vt_python_line_table {
 };
 
 /* The line of the instruction at `byte_offset` (UINT32_MAX: a frame that has not started, which
- * is at its first line); 0 when the table gives none (or is of an unknown format). */
+ * is at its first line); the first line when no table was kept (VT_LINE_TABLE_NONE); 0 when the
+ * table gives none (or is of an unknown format, or malformed). */
 int vt_python_line(enum vt_python_line_table format, const uint8_t *table, size_t table_bytes, int first_line,
                    uint32_t byte_offset);
 

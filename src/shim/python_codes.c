@@ -20,7 +20,8 @@ enum {
     IDS_PER_BLOCK = 4096,
     ID_BLOCKS = 4096,           /* room for 16 million code objects */
     MAX_TEXT_BYTES = 4096,      /* longer names are cut */
-    MAX_LINE_TABLE_BYTES = 1 << 20,
+    MAX_LINE_TABLE_BYTES = 64 << 10, /* a larger table is left out (the frame shows the first line):
+                                        a CODE record must fit in a trace chunk with room to spare */
     FIRST_TABLE_SLOTS = 1024,
 };
 
@@ -99,7 +100,7 @@ static void put_utf8(char *out, size_t *length, uint32_t character)
 static const char *copy_text(uintptr_t object, const struct python_code_layout *layout)
 {
     enum { LENGTH_OFFSET = 16, STATE_OFFSET = 32 };
-    if (!object)
+    if (!python_frames_is_str(object))
         return "?";
     size_t characters = *(const size_t *)(object + LENGTH_OFFSET);
     uint32_t state = *(const uint32_t *)(object + STATE_OFFSET);
@@ -118,7 +119,8 @@ static const char *copy_text(uintptr_t object, const struct python_code_layout *
         uint32_t character = kind == 1   ? ((const uint8_t *)data)[i]
                              : kind == 2 ? ((const uint16_t *)data)[i]
                                          : ((const uint32_t *)data)[i];
-        put_utf8(out, &length, character ? character : '?');
+        bool representable = character && (character < 0xd800 || character > 0xdfff) && character < 0x110000;
+        put_utf8(out, &length, representable ? character : 0xfffd); /* lone surrogates (undecodable bytes of a path): U+FFFD */
     }
     out[length] = '\0';
     return out;
@@ -129,7 +131,7 @@ static const uint8_t *copy_bytes(uintptr_t object, uint32_t *bytes)
 {
     enum { SIZE_OFFSET = 16, DATA_OFFSET = 32 };
     *bytes = 0;
-    if (!object)
+    if (!python_frames_is_bytes(object))
         return NULL;
     size_t size = *(const size_t *)(object + SIZE_OFFSET);
     if (size > MAX_LINE_TABLE_BYTES)
@@ -156,6 +158,8 @@ static struct python_code *read_code(uintptr_t object)
     code->first_line = (uint32_t)*(const int *)(object + layout->first_line);
     code->line_table_format = (uint8_t)layout->line_table_format;
     code->line_table = copy_bytes(*(const uintptr_t *)(object + layout->line_table), &code->line_table_bytes);
+    if (!code->line_table)
+        code->line_table_format = VT_LINE_TABLE_NONE; /* too large or unreadable: frames show the first line */
     return code;
 }
 

@@ -118,6 +118,9 @@ static struct {
     get_thread_state_function *get_thread_state;
     is_finalizing_function *is_finalizing;
     uintptr_t code_type;                       /* &PyCode_Type */
+    uintptr_t unicode_type, bytes_type;        /* &PyUnicode_Type, &PyBytes_Type */
+    char unsupported[200];                     /* said once at the first capture when not empty */
+    bool said_unsupported;
     uintptr_t eval_start, eval_end;            /* _PyEval_EvalFrameDefault */
     uintptr_t interpreter_start, interpreter_end; /* the module that holds it */
     void (*code_freed)(uintptr_t code);
@@ -237,6 +240,8 @@ static const char *build_unsupported_reason(void)
 {
     if (python_symbol("_Py_NegativeRefcount"))
         return "a debug build of Python";
+    if (python_symbol("_Py_ForgetReference"))
+        return "a build of Python with Py_TRACE_REFS (other object headers)";
     if (python_symbol("_Py_DecRefShared"))
         return "a free-threaded build of Python";
     return NULL;
@@ -261,6 +266,24 @@ static void watch_code_objects(void)
     __atomic_store_n(slot, code_dealloc_watch, __ATOMIC_RELEASE);
 }
 
+/* Whether the type at `type` is named "code" (tp_name, right after PyObject_VAR_HEAD): a last
+ * check that the object layout is the one the table assumes before the shim writes tp_dealloc. */
+static bool code_type_is_named_code(uintptr_t type)
+{
+    enum { TP_NAME_OFFSET = 24 };
+    const char *name = (const char *)read_word(type + TP_NAME_OFFSET);
+    return name && strcmp(name, "code") == 0;
+}
+
+/* python3, python3.12, libpython3.12.so.1.0 ... */
+static bool module_is_python(const char *path)
+{
+    if (!path)
+        return false;
+    const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+    return strncmp(name, "python", 6) == 0 || strncmp(name, "libpython", 9) == 0;
+}
+
 static void probe_interpreter(void)
 {
     python.probed = true;
@@ -276,13 +299,18 @@ static void probe_interpreter(void)
     if (!build_problem && layout && !debug_offsets_agree(layout))
         build_problem = "an interpreter whose frame layout differs from the one known for its version";
     python.code_type = (uintptr_t)python_symbol("PyCode_Type");
+    python.unicode_type = (uintptr_t)python_symbol("PyUnicode_Type");
+    python.bytes_type = (uintptr_t)python_symbol("PyBytes_Type");
     void *eval = python_symbol("_PyEval_EvalFrameDefault");
+    if (!build_problem && layout && python.code_type && !code_type_is_named_code(python.code_type))
+        build_problem = "an interpreter whose type objects differ from the release build's";
     if (!layout || build_problem || !python.code_type || !eval) {
-        if (!python.quiet)
-            shim_log("Python %u.%u%s%s: stacks show native frames only (Python frames are read for CPython 3.9 to "
-                     "3.13 release builds)",
-                     major, minor, build_problem ? " is " : " is not supported",
-                     build_problem ? build_problem : "");
+        /* Said at the first allocation (python_frames_capture), not now: a Python process that
+         * never allocates GPU memory prints nothing. */
+        snprintf(python.unsupported, sizeof python.unsupported,
+                 "Python %u.%u%s%s: stacks show native frames only (Python frames are read for CPython 3.9 to "
+                 "3.13 release builds)",
+                 major, minor, build_problem ? " is " : " is not supported", build_problem ? build_problem : "");
         return;
     }
     Dl_info info;
@@ -291,8 +319,11 @@ static void probe_interpreter(void)
         python.eval_start = (uintptr_t)eval;
         python.eval_end = (uintptr_t)eval + symbol->st_size;
     }
+    /* The interpreter's own machinery is left out of merged stacks only when it is a module of its
+     * own (python3.X, libpython3.X.so): an application that links Python statically (Blender) keeps
+     * its frames, only the evaluation loop's are replaced. */
     struct module_search search = {.address = (uintptr_t)eval};
-    if (dl_iterate_phdr(find_module_of, &search)) {
+    if (dl_iterate_phdr(find_module_of, &search) && module_is_python(info.dli_fname)) {
         python.interpreter_start = search.start;
         python.interpreter_end = search.end;
     }
@@ -313,6 +344,18 @@ void python_frames_reset(void)
 {
     python.probed = false;
     python.layout = NULL;
+    python.unsupported[0] = '\0';
+    python.said_unsupported = false;
+}
+
+bool python_frames_is_str(uintptr_t object)
+{
+    return object && python.unicode_type && read_word(object + sizeof(uintptr_t)) == python.unicode_type;
+}
+
+bool python_frames_is_bytes(uintptr_t object)
+{
+    return object && python.bytes_type && read_word(object + sizeof(uintptr_t)) == python.bytes_type;
 }
 
 const struct python_code_layout *python_frames_code_layout(void)
@@ -415,6 +458,18 @@ static __attribute__((noinline)) void capture_frames(const struct python_layout 
     }
     if (stack->depth)
         stack->frames[stack->depth - 1].ends_evaluation = true;
+    /* A thread that released the GIL can race the interpreter's finalization, which frees other
+     * threads' states: what was read while it began is not trusted (the read itself is a known
+     * limit, docs/architecture.md). */
+    if (python.is_finalizing && python.is_finalizing())
+        stack->depth = 0;
+}
+
+/* The message of an interpreter whose frames are not read, once, at the first allocation. */
+static __attribute__((noinline)) void say_unsupported(void)
+{
+    if (!python.quiet && !__atomic_exchange_n(&python.said_unsupported, true, __ATOMIC_ACQ_REL))
+        shim_log("%s", python.unsupported);
 }
 
 void python_frames_capture(struct python_stack *stack)
@@ -423,6 +478,8 @@ void python_frames_capture(struct python_stack *stack)
     const struct python_layout *layout = __atomic_load_n(&python.layout, __ATOMIC_ACQUIRE);
     if (layout)
         capture_frames(layout, stack);
+    else if (python.unsupported[0] && !python.said_unsupported)
+        say_unsupported();
 }
 
 /* ---- merging --------------------------------------------------------------------------------- */
@@ -458,6 +515,8 @@ unsigned python_frames_merge(const uintptr_t *native, unsigned native_depth, con
         }
         if (with_python && in_interpreter(address))
             continue; /* the interpreter's own machinery between Python frames */
+        if (address >= (UINT64_C(1) << 62))
+            continue; /* not a user-space return address (a broken unwind): never taken for a Python frame */
         out[depth++] = address;
     }
     while (next_python < python_stack->depth && depth < capacity) {

@@ -60,6 +60,11 @@ struct python_code_layout {
 /* The layout of the running interpreter's code objects; NULL when Python frames are off. */
 const struct python_code_layout *python_frames_code_layout(void);
 
+/* Whether `object` is a str / a bytes object of this interpreter (python_codes.c checks the
+ * objects it copies). */
+bool python_frames_is_str(uintptr_t object);
+bool python_frames_is_bytes(uintptr_t object);
+
 /* For a forked child and the tests: forget the interpreter (probed again at the next capture). */
 void python_frames_reset(void);
 

@@ -2,6 +2,8 @@
 #include "trace/json_writer.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 void vt_json_start(struct vt_json *json, FILE *out)
@@ -15,11 +17,34 @@ void vt_json_finish(struct vt_json *json)
     fputc('\n', json->out);
 }
 
+/* The length of the well-formed UTF-8 sequence at text[0..length), or 0 when it is not one
+ * (overlong forms, surrogates and values past U+10FFFF included). */
+static size_t utf8_sequence_length(const unsigned char *text, size_t length)
+{
+    unsigned char c = text[0];
+    size_t need = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    if (!need || need > length)
+        return 0;
+    uint32_t value = c & (need == 2 ? 0x1f : need == 3 ? 0x0f : 0x07);
+    for (size_t i = 1; i < need; i++) {
+        if ((text[i] & 0xc0) != 0x80)
+            return 0;
+        value = value << 6 | (text[i] & 0x3f);
+    }
+    bool overlong = (need == 3 && value < 0x800) || (need == 4 && value < 0x10000);
+    if (overlong || (value >= 0xd800 && value <= 0xdfff) || value > 0x10ffff)
+        return 0;
+    return need;
+}
+
+/* A JSON string: control characters escaped, and bytes that are not UTF-8 (a path recorded from
+ * a file system that is not) replaced by U+FFFD, so the document always parses. */
 static void write_escaped(FILE *out, const char *text, size_t length)
 {
+    const unsigned char *bytes = (const unsigned char *)text;
     fputc('"', out);
     for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char)text[i];
+        unsigned char c = bytes[i];
         if (c == '"' || c == '\\')
             fprintf(out, "\\%c", c);
         else if (c == '\n')
@@ -28,8 +53,17 @@ static void write_escaped(FILE *out, const char *text, size_t length)
             fputs("\\t", out);
         else if (c < 0x20 || c == 0x7f)
             fprintf(out, "\\u%04x", c);
-        else
+        else if (c < 0x80)
             fputc(c, out);
+        else {
+            size_t sequence = utf8_sequence_length(bytes + i, length - i);
+            if (sequence) {
+                fwrite(bytes + i, 1, sequence, out);
+                i += sequence - 1;
+            } else {
+                fputs("\\ufffd", out);
+            }
+        }
     }
     fputc('"', out);
 }

@@ -286,6 +286,54 @@ Test(python_frames, the_oom_report_names_the_python_lines_of_the_request_and_of_
     process_result_free(&run);
 }
 
+Test(python_frames, a_line_table_too_large_to_keep_shows_the_first_line_and_the_trace_goes_on)
+{
+    char *directory = make_temp_directory();
+    char trace[600], output[700];
+    snprintf(trace, sizeof trace, "%s/big.trace", directory);
+    snprintf(output, sizeof output, "--output=%s", trace);
+    struct process_result run = run_scenario("big_table", (const char *[]){output, NULL}, NULL);
+    unsigned long table_bytes = 0;
+    cr_assert_eq(sscanf(run.out, "line table bytes: %lu", &table_bytes), 1, "%s", run.out);
+    cr_assert_gt(table_bytes, 64 << 10, "the test needs a table larger than the shim keeps");
+    cr_assert(strstr(group_of_size(run.err, 30 * MiB), " in big big_table.py:1 [python]\n"), "%s", run.err);
+    process_result_free(&run);
+    struct process_result report = run_process((const char *[]){VT_CLI_PATH, "report", trace, NULL}, NULL, NULL);
+    cr_assert_eq(report.exit_code, 0, "%s", report.err);
+    char *after = group_of_size(report.out, (31 + 32 + 33 + 34 + 35) * MiB);
+    cr_assert(strstr(after, "in 5 allocation(s)"), "every allocation after the big code object is in the trace:\n%s",
+              after);
+    assert_in_order(after, (const char *[]){site_frame(function_name("big_line_table"), "python_sites.py",
+                                                       "after the big table"), NULL});
+    process_result_free(&report);
+}
+
+Test(python_frames, a_file_name_that_is_not_utf8_still_gives_valid_json)
+{
+    char *directory = make_temp_directory();
+    char odd[700], command[8192], trace[800];
+    snprintf(odd, sizeof odd, "%s/dir\xff", directory);
+    snprintf(trace, sizeof trace, "%s/odd.trace", directory);
+    snprintf(command, sizeof command,
+             "mkdir '%s' && cp %s/*.py '%s'/ && VT_NATIVE_WORKER=x '%s' run -q --simulate -o '%s' %s '%s/python_sites.py' sites "
+             ">/dev/null && '%s' report --format json '%s' | %s -c 'import json, sys; d = json.load(sys.stdin); "
+             "print(json.dumps(d).count(chr(92) + \"ufffd\"))'",
+             odd, PYTHON_DIR, odd, VT_CLI_PATH, trace, python(), odd, VT_CLI_PATH, trace, python());
+    struct process_result run = run_process((const char *[]){"/bin/sh", "-c", command, NULL}, NULL, NULL);
+    cr_assert_eq(run.exit_code, 0, "stdout:\n%s\nstderr:\n%s", run.out, run.err);
+    cr_assert_gt(atoi(run.out), 0, "frames of the odd directory show U+FFFD:\n%s\n%s", run.out, run.err);
+    process_result_free(&run);
+}
+
+Test(python_frames, an_unknown_interpreter_that_never_allocates_says_nothing)
+{
+    const char *environment[] = {"VRAMTRACE_TEST_PYTHON_VERSION=3.99", NULL};
+    struct process_result run = traced_run(NULL, python(), (const char *[]){"-c", "pass", NULL}, environment, NULL);
+    cr_assert_eq(run.exit_code, 0, "%s", run.err);
+    cr_assert_null(strstr(run.err, "not supported"), "%s", run.err);
+    process_result_free(&run);
+}
+
 Test(python_frames, an_unknown_interpreter_version_gives_native_frames_and_one_message)
 {
     struct process_result run = run_scenario("sites", NULL, (const char *[]){"VRAMTRACE_TEST_PYTHON_VERSION=3.99", NULL});

@@ -93,7 +93,19 @@ def out_of_memory():
         print("out of memory, as expected")
 
 
-SCENARIOS = {"sites": sites, "threads": threads, "shapes": shapes, "reuse": reuse, "oom": out_of_memory}
+def big_line_table():
+    """A function whose line table is larger than the shim keeps (64 KiB): its frames show its
+    first line, and the allocations after it still reach the trace."""
+    body = "".join("    a = 1\n" for _ in range(40000))
+    namespace = {"cuda": cuda}
+    exec(compile("def big(size):\n" + body + "    return cuda.malloc(size)\n", "big_table.py", "exec"), namespace)
+    print("line table bytes:", len(namespace["big"].__code__.co_linetable if hasattr(namespace["big"].__code__, "co_linetable") else namespace["big"].__code__.co_lnotab))
+    kept.append(namespace["big"](30 * MiB))
+    for index in range(5):
+        kept.append(cuda.malloc((31 + index) * MiB))  # site: after the big table
+
+
+SCENARIOS = {"big_table": big_line_table, "sites": sites, "threads": threads, "shapes": shapes, "reuse": reuse, "oom": out_of_memory}
 
 if __name__ == "__main__":
     SCENARIOS[sys.argv[1]]()
