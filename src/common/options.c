@@ -11,28 +11,33 @@
 #include <strings.h>
 #include <unistd.h>
 
+static const char *const torch_modes[] = {"off", "auto", "on", NULL}; /* enum vt_torch_mode's order */
+
 const struct vt_option vt_options[] = {
     {"output", 'o', VT_ENV_OUTPUT, VT_OPTION_PATH, "PATH", 0, 0, VT_DEFAULT_OUTPUT_TEMPLATE,
-     "write the trace to PATH (placeholders: %p pid, %h host, %r rank, %n program, %% a percent sign); 'none' writes no trace"},
+     "write the trace to PATH (placeholders: %p pid, %h host, %r rank, %n program, %% a percent sign); 'none' writes no trace", NULL},
     {"report", 0, VT_ENV_REPORT, VT_OPTION_PATH, "PATH", 0, 0, VT_DEFAULT_REPORT_TEMPLATE,
-     "write the exit report to PATH too (same placeholders; by default next to the trace, its name ending in .report.txt instead of .trace); 'none' writes no file"},
+     "write the exit report to PATH too (same placeholders; by default next to the trace, its name ending in .report.txt instead of .trace); 'none' writes no file", NULL},
     {"stack-depth", 0, VT_ENV_STACK_DEPTH, VT_OPTION_COUNT, "N", 0, VT_MAX_STACK_DEPTH, "32",
-     "native frames recorded per allocation, 0 to 128; 0 records no stacks"},
+     "native frames recorded per allocation, 0 to 128; 0 records no stacks", NULL},
     {"python-depth", 0, VT_ENV_PYTHON_DEPTH, VT_OPTION_COUNT, "N", 0, VT_MAX_PYTHON_DEPTH, "32",
-     "Python frames recorded per allocation in a Python process, 0 to 128; 0 records none"},
+     "Python frames recorded per allocation in a Python process, 0 to 128; 0 records none", NULL},
     {"top", 0, VT_ENV_TOP, VT_OPTION_COUNT, "N", 1, 1000000, "10",
-     "leak groups shown per memory kind in the exit report"},
+     "leak groups shown per memory kind in the exit report", NULL},
     {"flush-ms", 0, VT_ENV_FLUSH_MS, VT_OPTION_COUNT, "MS", 10, 60000, "100",
-     "write the trace to disk at least every MS milliseconds while events arrive (10 to 60000)"},
+     "write the trace to disk at least every MS milliseconds while events arrive (10 to 60000)", NULL},
     {"dump-signal", 0, VT_ENV_DUMP_SIGNAL, VT_OPTION_SIGNAL, "SIGNAL", 0, 0, VT_DEFAULT_DUMP_SIGNAL,
-     "signal that makes the traced process write a live snapshot (vramtrace dump PID sends it)"},
+     "signal that makes the traced process write a live snapshot (vramtrace dump PID sends it)", NULL},
     {"quiet", 'q', VT_ENV_QUIET, VT_OPTION_FLAG, NULL, 0, 0, "off",
-     "do not print the exit report on stderr (the report file is still written)"},
+     "do not print the exit report on stderr (the report file is still written)", NULL},
     {"simulate", 0, VT_ENV_SIMULATE, VT_OPTION_OPTIONAL_SIZE, "SIZE", 0, 0, "16G",
-     "run on the simulated CUDA device with SIZE bytes of memory per device (K, M, G, T suffixes)"},
+     "run on the simulated CUDA device with SIZE bytes of memory per device (K, M, G, T suffixes)", NULL},
     {"simulate-devices", 0, VT_ENV_SIMULATE_DEVICES, VT_OPTION_COUNT, "N", 1, VT_MAX_SIMULATED_DEVICES, "1",
-     "number of simulated devices (with --simulate)"},
-    {NULL, 0, NULL, 0, NULL, 0, 0, NULL, NULL},
+     "number of simulated devices (with --simulate)", NULL},
+    {"torch", 0, VT_ENV_TORCH, VT_OPTION_CHOICE, "MODE", 0, 0, VT_DEFAULT_TORCH,
+     "PyTorch integration (tensor-level memory with Python lines): 'auto' activates it when PyTorch's CUDA allocator is seen, 'on' as well and says why when it cannot, 'off' never (no Python code is run in the program)",
+     torch_modes},
+    {NULL, 0, NULL, 0, NULL, 0, 0, NULL, NULL, NULL},
 };
 
 const struct vt_option *vt_option_by_env(const char *env_name)
@@ -118,6 +123,29 @@ bool vt_parse_flag(const char *text, bool *value)
     return false;
 }
 
+bool vt_parse_choice(const struct vt_option *option, const char *text, unsigned *index)
+{
+    if (!text || !option->choices)
+        return false;
+    for (unsigned i = 0; option->choices[i]; i++)
+        if (strcasecmp(text, option->choices[i]) == 0)
+            return *index = i, true;
+    return false;
+}
+
+/* "a, b, c": the accepted values of a VT_OPTION_CHOICE, for messages. */
+static void list_choices(const struct vt_option *option, char *out, size_t out_size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (unsigned i = 0; option->choices && option->choices[i] && used < out_size; i++) {
+        int written = snprintf(out + used, out_size - used, "%s%s", i ? ", " : "", option->choices[i]);
+        if (written < 0)
+            break;
+        used += (size_t)written;
+    }
+}
+
 bool vt_option_validate(const struct vt_option *option, const char *value, char *why, size_t why_size)
 {
     uint64_t number;
@@ -147,6 +175,15 @@ bool vt_option_validate(const struct vt_option *option, const char *value, char 
         snprintf(why, why_size,
                  "%s='%s' is not a signal; accepted: a name such as USR2, SIGUSR2, RTMIN+7 or SIGRTMIN+7, or a number",
                  option->env_name, value);
+        return false;
+    }
+    case VT_OPTION_CHOICE: {
+        unsigned index;
+        if (vt_parse_choice(option, value, &index))
+            return true;
+        char choices[128];
+        list_choices(option, choices, sizeof choices);
+        snprintf(why, why_size, "%s='%s' is not valid; accepted: %s", option->env_name, value, choices);
         return false;
     }
     case VT_OPTION_OPTIONAL_SIZE:

@@ -20,6 +20,7 @@
 #define VT_ENV_QUIET "VRAMTRACE_QUIET"
 #define VT_ENV_SIMULATE "VRAMTRACE_SIMULATE"
 #define VT_ENV_SIMULATE_DEVICES "VRAMTRACE_SIMULATE_DEVICES"
+#define VT_ENV_TORCH "VRAMTRACE_TORCH"
 
 #define VT_DEFAULT_OUTPUT_TEMPLATE "vramtrace.%n.%p.trace"
 #define VT_DEFAULT_REPORT_TEMPLATE "vramtrace.%n.%p.report.txt"
@@ -32,6 +33,10 @@
 #define VT_DEFAULT_TOP 10
 #define VT_DEFAULT_SIMULATE_BYTES (16ULL << 30)
 #define VT_MAX_SIMULATED_DEVICES 16
+#define VT_DEFAULT_TORCH "auto"
+
+/* VRAMTRACE_TORCH: the values of its choices, in the table's order (vt_parse_choice's index). */
+enum vt_torch_mode { VT_TORCH_OFF = 0, VT_TORCH_AUTO = 1, VT_TORCH_ON = 2 };
 
 enum vt_option_type {
     VT_OPTION_PATH,          /* free text */
@@ -39,6 +44,7 @@ enum vt_option_type {
     VT_OPTION_FLAG,          /* 1/0, true/false, yes/no, on/off */
     VT_OPTION_OPTIONAL_SIZE, /* --name or --name=SIZE */
     VT_OPTION_SIGNAL,        /* a signal: USR2, SIGUSR2, RTMIN+7, SIGRTMIN+7 or a number */
+    VT_OPTION_CHOICE,        /* one of `choices` (any case) */
 };
 
 struct vt_option {
@@ -50,6 +56,7 @@ struct vt_option {
     uint64_t min, max;       /* range for VT_OPTION_COUNT */
     const char *default_text;
     const char *help;
+    const char *const *choices; /* VT_OPTION_CHOICE: the accepted values, NULL-terminated; else NULL */
 };
 
 /* The table, terminated by an entry whose long_name is NULL. */
@@ -63,6 +70,8 @@ bool vt_parse_size(const char *text, uint64_t *bytes);
 bool vt_parse_count(const char *text, uint64_t min, uint64_t max, uint64_t *value);
 bool vt_parse_flag(const char *text, bool *value);
 bool vt_parse_signal(const char *text, int *signal_number);
+/* A VT_OPTION_CHOICE value: its index in option->choices (case is ignored). */
+bool vt_parse_choice(const struct vt_option *option, const char *text, unsigned *index);
 
 /* Checks one option's value; on failure writes a one-line explanation naming the variable and
  * the accepted values to `why`. */

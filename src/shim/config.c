@@ -29,6 +29,13 @@ static unsigned count_setting(const char *env_name, unsigned fallback)
     return text && vt_parse_count(text, option->min, option->max, &value) ? (unsigned)value : fallback;
 }
 
+static unsigned choice_setting(const char *env_name, unsigned fallback)
+{
+    unsigned index;
+    const char *text = valid_setting(env_name);
+    return text && vt_parse_choice(vt_option_by_env(env_name), text, &index) ? index : fallback;
+}
+
 static bool flag_setting(const char *env_name)
 {
     bool value = false;
@@ -44,6 +51,8 @@ void config_load(struct shim_config *config, const char *program_name, long pid)
     config->top_groups = count_setting(VT_ENV_TOP, VT_DEFAULT_TOP);
     config->flush_interval_ms = count_setting(VT_ENV_FLUSH_MS, VT_DEFAULT_FLUSH_MS);
     config->quiet = flag_setting(VT_ENV_QUIET);
+    config->torch_mode = (enum vt_torch_mode)choice_setting(VT_ENV_TORCH, VT_TORCH_AUTO);
+    config->test_inject_code = getenv("VRAMTRACE_TEST_INJECT_CODE");
     const char *unwind_check = getenv("VRAMTRACE_UNWIND_CHECK");
     config->unwind_check = unwind_check && strcmp(unwind_check, "1") == 0;
     const char *signal_text = valid_setting(VT_ENV_DUMP_SIGNAL);

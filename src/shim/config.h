@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "common/options.h"
+
 struct shim_config {
     char trace_path[PATH_MAX];  /* expanded; empty when no trace is written */
     char report_path[PATH_MAX]; /* expanded; empty when the report file is turned off */
@@ -14,8 +16,11 @@ struct shim_config {
     unsigned python_depth;      /* 0 = no Python frames */
     unsigned top_groups;        /* leak groups shown per kind */
     bool quiet;                 /* no report on stderr */
+    enum vt_torch_mode torch_mode; /* VRAMTRACE_TORCH: the PyTorch integration (python_injection.h) */
     bool unwind_check;          /* VRAMTRACE_UNWIND_CHECK=1 (for the tests, not a user setting): every
                                    stack captured by the fast walk and by libunwind, and compared */
+    const char *test_inject_code; /* VRAMTRACE_TEST_INJECT_CODE (for the tests, not a user setting): the
+                                     Python code the PyTorch trigger runs instead of the bootstrap's */
 };
 
 /* Reads the environment; an invalid value is reported once on stderr (naming the variable and

@@ -4,6 +4,7 @@
 
 #include "shim/event_clock.h"
 #include "shim/python_codes.h"
+#include "shim/python_injection.h"
 #include "shim/shim_lock.h"
 #include "shim/stack_table.h"
 #include "shim/trace_writer.h"
@@ -246,8 +247,14 @@ static inline uint32_t intern_event_stack(const struct event_stack *stack)
     return intern_merged_stack(stack);
 }
 
-static void record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address, uint64_t size_bytes,
-                         uint64_t stream, const struct event_stack *stack, const uintptr_t *frames, unsigned depth)
+/* record_alloc's work. `watching` (a constant at each use) adds what the PyTorch trigger needs:
+ * whether the event's stack is new, and, when it is, its frames shown to the trigger once the
+ * lock is given back (python_injection.h). */
+static inline __attribute__((always_inline)) void record_alloc_as(bool watching, enum vt_api api,
+                                                                 enum vt_memory_kind kind, int device,
+                                                                 uint64_t address, uint64_t size_bytes,
+                                                                 uint64_t stream, const struct event_stack *stack,
+                                                                 const uintptr_t *frames, unsigned depth)
 {
     trace_writer_ensure_started();
     struct alloc_record record = {
@@ -260,7 +267,9 @@ static void record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, 
     };
     shim_lock_take(&recorder_lock);
     record.timestamp_ns = event_clock_now_ns(&event_clock);
+    size_t stacks_before = watching ? stack_count() : 0;
     record.stack_id = stack ? intern_event_stack(stack) : stack_intern(frames, depth);
+    bool new_stack = watching && record.stack_id > stacks_before;
     stats.calls_by_api[api]++;
     if (kind_is_memory_use(kind)) {
         stats.allocations++;
@@ -271,6 +280,27 @@ static void record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, 
         insert_live(space_of_api(api), &record);
     trace_event(VT_RECORD_ALLOC, &record, stream);
     shim_lock_give(&recorder_lock);
+    if (new_stack)
+        python_injection_check_stack(stack ? stack->native.frames : frames, stack ? stack->native.depth : depth);
+}
+
+static __attribute__((noinline)) void record_alloc_watching(enum vt_api api, enum vt_memory_kind kind, int device,
+                                                            uint64_t address, uint64_t size_bytes, uint64_t stream,
+                                                            const struct event_stack *stack, const uintptr_t *frames,
+                                                            unsigned depth)
+{
+    record_alloc_as(true, api, kind, device, address, size_bytes, stream, stack, frames, depth);
+}
+
+/* (Once the PyTorch trigger has fired, or where it is not armed, it costs a load and a test.) */
+static inline __attribute__((always_inline)) void record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                                uint64_t size_bytes, uint64_t stream, const struct event_stack *stack,
+                                const uintptr_t *frames, unsigned depth)
+{
+    if (__builtin_expect(python_injection_is_watching(), 0))
+        record_alloc_watching(api, kind, device, address, size_bytes, stream, stack, frames, depth);
+    else
+        record_alloc_as(false, api, kind, device, address, size_bytes, stream, stack, frames, depth);
 }
 
 void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,

@@ -7,7 +7,10 @@
  * Fork: the child gets a fresh lock and empty tables and stays silent; an exec() in the child
  * loads the shim again from scratch.
  * Live dump: VRAMTRACE_DUMP_SIGNAL (default SIGRTMIN+7) wakes the trace writer thread, which writes
- * a marker to the trace and the live allocations to a file; the handler itself does nothing else.
+ * a marker to the trace and the live allocations to a file, and asks the Python bootstrap (when
+ * it is active) for PyTorch's snapshot; the handler itself does nothing else.
+ * Exports for code in the traced process (include/vramtrace/shim_api.h): the base name of the
+ * report files, and the PyTorch integration's mode.
  */
 #define _GNU_SOURCE
 #include "shim/shim_state.h"
@@ -17,10 +20,12 @@
 #include "shim/leak_report.h"
 #include "shim/native_unwind.h"
 #include "shim/oom_report.h"
+#include "shim/python_injection.h"
 #include "shim/real_functions.h"
 #include "shim/shim_log.h"
 #include "shim/symbolizer.h"
 #include "shim/trace_writer.h"
+#include "vramtrace/shim_api.h"
 
 #define UNW_LOCAL_ONLY
 #include <errno.h>
@@ -37,11 +42,14 @@ static pthread_once_t initialize_once = PTHREAD_ONCE_INIT;
 bool shim_initialized; /* set when initialize() is done */
 static struct shim_config config;
 static bool exit_report_done;
+static bool forked_child; /* this process is a forked child: it stays silent */
 
 static void fork_child_handler(void)
 {
+    __atomic_store_n(&forked_child, true, __ATOMIC_RELEASE);
     recorder_after_fork_in_child();
     trace_writer_after_fork_in_child();
+    python_injection_after_fork_in_child();
 }
 
 static void configure_trace(void)
@@ -98,6 +106,7 @@ static void write_live_snapshot(unsigned dump_number)
     marker.marker.kind = VT_MARKER_DUMP;
     marker.marker.text = (struct vt_trace_text){label, (uint32_t)strlen(label)};
     trace_writer_append(&marker);
+    python_injection_live_dump(dump_number); /* PyTorch's snapshot, by the bootstrap, on the main thread */
 
     char base[PATH_MAX], path[PATH_MAX + 32];
     vt_snapshot_base(config.trace_path, config.report_path, base, sizeof base);
@@ -147,6 +156,13 @@ static void initialize(void)
     configure_trace();
     configure_oom_report();
     symbolizer_set_quiet(config.quiet);
+    struct python_injection_settings injection = {
+        .torch_mode = config.torch_mode,
+        .stack_depth = config.stack_depth,
+        .quiet = config.quiet,
+        .test_inject_code = config.test_inject_code,
+    };
+    python_injection_init(&injection);
     install_dump_signal();
     pthread_atfork(NULL, NULL, fork_child_handler);
     shim_hook_depth--;
@@ -158,6 +174,31 @@ void shim_initialize_once(void)
     pthread_once(&initialize_once, initialize);
 }
 
+
+/* --- exports for code in the traced process (vramtrace/shim_api.h) ------------------------------ */
+
+int vramtrace_output_base(char *out, size_t size)
+{
+    if (!out || size == 0)
+        return -1;
+    out[0] = '\0';
+    shim_ensure_initialized();
+    if (__atomic_load_n(&forked_child, __ATOMIC_ACQUIRE))
+        return -1; /* it writes nothing */
+    char base[PATH_MAX];
+    vt_snapshot_base(config.trace_path, config.report_path, base, sizeof base);
+    size_t length = strlen(base);
+    if (length == 0 || length >= size)
+        return -1;
+    memcpy(out, base, length + 1);
+    return 0;
+}
+
+int vramtrace_torch_mode(void)
+{
+    shim_ensure_initialized();
+    return python_injection_torch_mode();
+}
 
 __attribute__((constructor)) static void shim_load(void)
 {

@@ -244,6 +244,23 @@ Test(validate, messages_name_the_variable_and_the_accepted_values)
     assert_invalid(VT_ENV_SIMULATE_DEVICES, "17", "from 1 to 16");
     assert_invalid(VT_ENV_QUIET, "maybe", "yes, no");
     assert_invalid(VT_ENV_REPORT, "", "empty");
+    assert_invalid(VT_ENV_TORCH, "maybe", "'maybe' is not valid; accepted: off, auto, on");
+    assert_invalid(VT_ENV_TORCH, "", "accepted: off, auto, on");
+}
+
+Test(validate, choices_give_their_index_in_any_case)
+{
+    const struct vt_option *torch = option_named(VT_ENV_TORCH);
+    unsigned index = 99;
+    cr_assert(vt_parse_choice(torch, "off", &index));
+    cr_assert_eq(index, VT_TORCH_OFF);
+    cr_assert(vt_parse_choice(torch, "Auto", &index));
+    cr_assert_eq(index, VT_TORCH_AUTO);
+    cr_assert(vt_parse_choice(torch, "ON", &index));
+    cr_assert_eq(index, VT_TORCH_ON);
+    cr_assert_not(vt_parse_choice(torch, "o", &index));
+    cr_assert_not(vt_parse_choice(torch, NULL, &index));
+    cr_assert_not(vt_parse_choice(option_named(VT_ENV_TOP), "auto", &index)); /* not a choice */
 }
 
 Test(validate, good_values)
