@@ -88,6 +88,20 @@ static void dump_signal_handler(int signal_number)
     trace_writer_request_dump();
 }
 
+/* For the Python bootstrap (src/python/vramtrace_bootstrap.py, through ctypes): the name this
+ * process's report files start with, as live snapshots use it. 0 on success; -1 when the process
+ * writes neither a trace nor a report, or `out` is too small. */
+__attribute__((visibility("default"))) int vramtrace_output_base(char *out, size_t size)
+{
+    shim_ensure_initialized();
+    char base[PATH_MAX];
+    vt_snapshot_base(config.trace_path, config.report_path, base, sizeof base);
+    if (!base[0] || !out || strlen(base) >= size)
+        return -1;
+    memcpy(out, base, strlen(base) + 1);
+    return 0;
+}
+
 /* On the writer thread: a marker in the trace, and the live allocations to NAME.dump-N.txt. */
 static void write_live_snapshot(unsigned dump_number)
 {
