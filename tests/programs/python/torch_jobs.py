@@ -27,10 +27,10 @@ def keep_losses():
 
 
 def out_of_memory():
-    """A tensor larger than the device (the test runs it with --simulate=1G)."""
+    """A tensor larger than any device (4 TiB)."""
     weights = torch.empty(64 * 1024 * 1024, device="cuda")  # site: weights
     try:
-        torch.empty(512 * 1024 * 1024, device="cuda")  # site: too large
+        torch.empty(1 << 40, device="cuda")  # site: too large
     except torch.OutOfMemoryError:
         print("torch: out of memory, as expected")
     return weights
@@ -39,7 +39,9 @@ def out_of_memory():
 def cpu_only():
     """torch imported, CUDA never used: the integration must not touch CUDA."""
     torch.zeros(10)
-    print(f"cuda calls: {torch._c10_cuda.api_calls()}; initialized: {torch.cuda.is_initialized()}")
+    counter = getattr(getattr(torch, "_c10_cuda", None), "api_calls", None)  # the stand-in's test hook
+    calls = counter() if counter else "not counted"
+    print(f"cuda calls: {calls}; initialized: {torch.cuda.is_initialized()}")
 
 
 def changed_api():
