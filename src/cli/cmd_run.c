@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WHO "vramtrace run"
 #define USAGE_ERROR 2
@@ -279,6 +280,26 @@ static void prepend_to_path_list(const char *variable, const char *first)
     free(combined);
 }
 
+/* Python programs import vramtrace's sitecustomize (src/python/) first, which activates the PyTorch
+ * integration: its directory, beside the shim, goes first on PYTHONPATH unless VRAMTRACE_TORCH is
+ * off or a shim without it is used. */
+static void add_python_bootstrap(const char *shim_path)
+{
+    const char *mode = getenv("VRAMTRACE_TORCH");
+    if (mode && strcmp(mode, "off") == 0)
+        return;
+    char directory[PATH_MAX + 32];
+    snprintf(directory, sizeof directory, "%s", shim_path);
+    char *slash = strrchr(directory, '/');
+    if (!slash)
+        return;
+    snprintf(slash, sizeof directory - (size_t)(slash - directory), "/vramtrace-python");
+    char marker[PATH_MAX + 64];
+    snprintf(marker, sizeof marker, "%s/sitecustomize.py", directory);
+    if (access(marker, R_OK) == 0)
+        prepend_to_path_list("PYTHONPATH", directory);
+}
+
 int vt_cmd_run(int argc, char **argv)
 {
     int index = 1;
@@ -310,6 +331,7 @@ int vt_cmd_run(int argc, char **argv)
         return USAGE_ERROR;
     }
     prepend_to_path_list("LD_PRELOAD", path);
+    add_python_bootstrap(path);
 
     const char *simulate = getenv(VT_ENV_SIMULATE);
     if (simulate && *simulate) {

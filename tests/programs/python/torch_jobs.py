@@ -1,0 +1,94 @@
+"""tests/programs/python/torch_jobs.py — PyTorch jobs for the tests of vramtrace's PyTorch
+integration (tests/integration/test_torch_bootstrap.c), run on the stand-in torch
+(tests/standin_torch) under `vramtrace run --simulate`. Lines the tests look for are marked
+"# site: NAME".
+
+    python3 torch_jobs.py SCENARIO
+"""
+import os
+import sys
+
+import torch
+
+
+def keep_losses():
+    """A training loop that keeps every step's loss (and with it the step's graph)."""
+    model = torch.nn.Linear(256, 256).cuda()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    losses = []
+    for _ in range(5):
+        batch = torch.randn(64, 256, device="cuda")  # site: batch
+        loss = model(batch).sum()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss)  # site: keeps the loss
+    return losses
+
+
+def out_of_memory():
+    """A tensor larger than any device (4 TiB)."""
+    weights = torch.empty(64 * 1024 * 1024, device="cuda")  # site: weights
+    try:
+        torch.empty(1 << 40, device="cuda")  # site: too large
+    except torch.OutOfMemoryError:
+        print("torch: out of memory, as expected")
+    return weights
+
+
+def cpu_only():
+    """torch imported, CUDA never used: the integration must not touch CUDA."""
+    torch.zeros(10)
+    counter = getattr(getattr(torch, "_c10_cuda", None), "api_calls", None)  # the stand-in's test hook
+    calls = counter() if counter else "not counted"
+    print(f"cuda calls: {calls}; initialized: {torch.cuda.is_initialized()}")
+
+
+def changed_api():
+    """A torch whose history API raises (a changed or missing API): the program must not notice."""
+    def raising(*args, **kwargs):
+        raise TypeError("this torch's _record_memory_history takes other arguments")
+
+    torch.cuda.memory._record_memory_history = raising
+    torch.ones(1000, device="cuda")
+    print("changed api: done")
+
+
+def forked():
+    """A child forked after CUDA was initialised: silent; the parent's snapshot only."""
+    keep = torch.ones(1000, device="cuda")
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    print("forked: done")
+    return keep
+
+
+def _spawned_child():
+    torch.ones(2000, device="cuda")
+
+
+def spawned():
+    """A child started with multiprocessing's spawn method: traced, its own snapshot."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    child = context.Process(target=_spawned_child)
+    child.start()
+    child.join()
+    torch.ones(1000, device="cuda")
+    print(f"spawned: child exit code {child.exitcode}")
+
+
+def report_bootstrap():
+    print(f"bootstrap loaded: {'vramtrace_bootstrap' in sys.modules}")
+
+
+SCENARIOS = {name: function for name, function in globals().items()
+             if callable(function) and not name.startswith("_") and name not in ("os", "sys", "torch")}
+
+if __name__ == "__main__":
+    kept = SCENARIOS[sys.argv[1]]()
+    if len(sys.argv) > 2 and sys.argv[2] == "--report-bootstrap":
+        report_bootstrap()
