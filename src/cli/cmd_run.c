@@ -285,9 +285,9 @@ static void prepend_to_path_list(const char *variable, const char *first)
  * off or a shim without it is used. */
 static void add_python_bootstrap(const char *shim_path)
 {
-    const char *mode = getenv("VRAMTRACE_TORCH");
-    if (mode && strcmp(mode, "off") == 0)
-        return;
+    unsigned mode;
+    if (vt_parse_choice(vt_option_by_env(VT_ENV_TORCH), getenv(VT_ENV_TORCH), &mode) && mode == VT_TORCH_OFF)
+        return; /* (any case: the shim reads it so too) */
     char directory[PATH_MAX + 32];
     snprintf(directory, sizeof directory, "%s", shim_path);
     char *slash = strrchr(directory, '/');
