@@ -195,7 +195,13 @@ def activate(injected=False):
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=lambda: _state.update(history=False))
     torch = sys.modules.get("torch")
-    if torch is not None and hasattr(torch, "cuda"):
+    if injected and torch is not None:
+        # The shim injects only after PyTorch's allocator has allocated: CUDA is initialised, and the
+        # main thread may be inside a _lazy_call callback, holding the non-reentrant lock that
+        # _lazy_call would take again (a deadlock). Set up directly instead.
+        _state["hooked"] = True
+        _at_cuda_init()
+    elif torch is not None and hasattr(torch, "cuda"):
         _hook_torch()
     else:
         sys.meta_path.insert(0, _TorchImportWatcher())

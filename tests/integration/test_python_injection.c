@@ -222,6 +222,16 @@ Test(python_injection, an_exception_in_the_code_never_reaches_the_program)
     cr_assert_eq(run.err[0], '\0', "stderr:\n%s", run.err);
 }
 
+Test(python_injection, the_bootstrap_injected_inside_a_lazy_call_callback_does_not_deadlock, .timeout = 30)
+{
+    char *directory = make_temp_directory();
+    struct process_result run = run_scenario("lazy_callback", NULL, NULL, directory);
+    cr_assert_eq(run.exit_code, 0, "stdout:\n%s\nstderr:\n%s", run.out, run.err);
+    assert_contains(run.out, "history on: True", &run);
+    assert_contains(run.err, "PyTorch memory snapshot at exit written", &run);
+    process_result_free(&run);
+}
+
 Test(python_injection, a_bad_torch_mode_is_named_with_the_accepted_values)
 {
     struct process_result run = run_process((const char *[]){VT_CLI_PATH, "run", "--torch", "maybe", "--", "true", NULL},

@@ -164,4 +164,25 @@ def fails():
     del x
 
 
-{"inject": inject, "wait": wait, "fork": fork, "dump": dump, "bootstrap": bootstrap, "fails": fails}[SCENARIO]()
+def lazy_callback():
+    """The real bootstrap, injected while PyTorch's first allocation happens inside a _lazy_call
+    callback (the main thread holds torch's non-reentrant initialisation lock): it must not call
+    _lazy_call again, and it must still turn history on (the exit snapshot shows it)."""
+    import torch
+
+    kept = []
+
+    def callback():
+        kept.append(torch.empty(1000, device="cuda"))
+        idle(0.3)  # still under torch's lock when the shim's code reaches the main thread
+
+    torch.cuda._lazy_call(callback)
+    y = torch.empty(10, device="cuda")  # initialises CUDA: the callback allocates under the lock
+    idle(0.3)
+    bootstrap_module = sys.modules.get("vramtrace_bootstrap")
+    print(f"history on: {bootstrap_module is not None and bootstrap_module._state['history']}")
+    del y
+
+
+{"inject": inject, "wait": wait, "fork": fork, "dump": dump, "bootstrap": bootstrap, "fails": fails,
+ "lazy_callback": lazy_callback}[SCENARIO]()
