@@ -35,8 +35,10 @@ const struct vt_option vt_options[] = {
     {"simulate-devices", 0, VT_ENV_SIMULATE_DEVICES, VT_OPTION_COUNT, "N", 1, VT_MAX_SIMULATED_DEVICES, "1",
      "number of simulated devices (with --simulate)", NULL},
     {"torch", 0, VT_ENV_TORCH, VT_OPTION_CHOICE, "MODE", 0, 0, VT_DEFAULT_TORCH,
-     "PyTorch integration (tensor-level memory with Python lines): 'auto' activates it when PyTorch's CUDA allocator is seen, 'on' as well and says why when it cannot, 'off' never (no Python code is run in the program)",
+     "PyTorch integration (PyTorch's own memory snapshots, with Python lines, beside the trace at exit, OOM and dumps): 'auto' activates it in PyTorch programs, 'on' as well and says why when it cannot, 'off' never (no Python code is run in the program)",
      torch_modes},
+    {"torch-entries", 0, VT_ENV_TORCH_ENTRIES, VT_OPTION_COUNT, "N", 0, 100000000, "10000",
+     "entries of PyTorch's memory history ring (with --torch); 0 keeps only the live blocks' stacks", NULL},
     {NULL, 0, NULL, 0, NULL, 0, 0, NULL, NULL, NULL},
 };
 
