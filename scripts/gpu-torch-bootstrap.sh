@@ -52,6 +52,17 @@ check "async: exit 0" grep -q "exit 0" "$out/async/stdout.txt"
 check "async: history unavailable, said" grep -q "memory history is not available" "$out/async/stderr.txt"
 run_job changed changed_api
 check "changed api: exit 0" grep -q "exit 0" "$out/changed/stdout.txt"
+# Without vramtrace run's PYTHONPATH: python -I, and plain LD_PRELOAD (the shim injects the bootstrap
+# when PyTorch's allocator makes its first allocation).
+mkdir -p "$out/isolated" "$out/preload"
+(cd "$out/isolated" && "$cli" run -o 'job.%p.trace' python3 -I "$jobs" keep_losses --report-bootstrap \
+    >stdout.txt 2>stderr.txt; echo "exit $?" >>stdout.txt)
+check "python -I: exit 0" grep -q "exit 0" "$out/isolated/stdout.txt"
+check "python -I: injected bootstrap wrote the exit snapshot" grep -q "snapshot at exit written" "$out/isolated/stderr.txt"
+(cd "$out/preload" && env LD_PRELOAD="$root/build/src/shim/libvramtrace.so" VRAMTRACE_OUTPUT='job.%p.trace' \
+    python3 "$jobs" keep_losses --report-bootstrap >stdout.txt 2>stderr.txt; echo "exit $?" >>stdout.txt)
+check "LD_PRELOAD: exit 0" grep -q "exit 0" "$out/preload/stdout.txt"
+check "LD_PRELOAD: injected bootstrap wrote the exit snapshot" grep -q "snapshot at exit written" "$out/preload/stderr.txt"
 # The exit snapshot's cost with a full ring (VRAMTRACE_TORCH_ENTRIES entries of a longer loop).
 for entries in 1000 10000; do
     mkdir -p "$out/cost$entries"
