@@ -34,6 +34,27 @@ static bool describe(int ordinal, struct device_description *description)
     return true;
 }
 
+int device_info_stream_device(uintptr_t stream, int (*current)(void))
+{
+    if (stream == 0 || stream == (uintptr_t)CU_STREAM_LEGACY || stream == (uintptr_t)CU_STREAM_PER_THREAD)
+        return current();
+    __typeof__(cuStreamGetDevice) *get_device = REAL_FUNCTION(cuStreamGetDevice);
+    CUdevice device;
+    if (!get_device || get_device((CUstream)stream, &device) != CUDA_SUCCESS || device < 0)
+        return current();
+    return device;
+}
+
+int device_info_pointer_device(uint64_t address, int fallback)
+{
+    __typeof__(cuPointerGetAttribute) *get_attribute = REAL_FUNCTION(cuPointerGetAttribute);
+    int device;
+    if (!address || !get_attribute ||
+        get_attribute(&device, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, (CUdeviceptr)address) != CUDA_SUCCESS || device < 0)
+        return fallback;
+    return device;
+}
+
 /* The first allocation on a device: the driver asked, the trace told. */
 void device_info_describe(int device)
 {

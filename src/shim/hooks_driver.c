@@ -28,12 +28,26 @@ static int current_context_device(void)
     return device;
 }
 
+/* Where the memory belongs: the host; the stream's device (stream-ordered); the memory's own device
+ * (pool allocations, the stream's device when the pool could not allocate); else the current
+ * context's device. */
+enum owner { OWNER_CURRENT, OWNER_STREAM, OWNER_POOL };
+
 static void record_driver_alloc(enum vt_api api, enum vt_memory_kind kind, CUresult status, uint64_t address,
-                                size_t size_bytes, CUstream stream)
+                                size_t size_bytes, CUstream stream, enum owner owner)
 {
     if (status != CUDA_SUCCESS && status != CUDA_ERROR_OUT_OF_MEMORY)
         return;
-    int device = kind == VT_KIND_HOST_PINNED ? RECORDER_DEVICE_HOST : current_context_device();
+    int device;
+    if (kind == VT_KIND_HOST_PINNED)
+        device = RECORDER_DEVICE_HOST;
+    else if (owner == OWNER_CURRENT)
+        device = current_context_device();
+    else {
+        device = device_info_stream_device((uintptr_t)stream, current_context_device);
+        if (owner == OWNER_POOL && status == CUDA_SUCCESS)
+            device = device_info_pointer_device(address, device);
+    }
     device_info_note(device);
     if (status == CUDA_SUCCESS)
         recorder_record_alloc(api, kind, device, address, size_bytes, (uintptr_t)stream);
@@ -55,7 +69,7 @@ CUresult shim_wrapper_cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
     if (!hook_begin())
         return real(dptr, bytesize);
     CUresult status = real(dptr, bytesize);
-    record_driver_alloc(VT_API_cuMemAlloc, VT_KIND_DEVICE, status, dptr ? *dptr : 0, bytesize, 0);
+    record_driver_alloc(VT_API_cuMemAlloc, VT_KIND_DEVICE, status, dptr ? *dptr : 0, bytesize, 0, OWNER_CURRENT);
     hook_end();
     return status;
 }
@@ -69,7 +83,7 @@ CUresult shim_wrapper_cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size
         return real(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
     CUresult status = real(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
     size_t size = status == CUDA_SUCCESS && pPitch ? *pPitch * Height : WidthInBytes * Height;
-    record_driver_alloc(VT_API_cuMemAllocPitch, VT_KIND_DEVICE, status, dptr ? *dptr : 0, size, 0);
+    record_driver_alloc(VT_API_cuMemAllocPitch, VT_KIND_DEVICE, status, dptr ? *dptr : 0, size, 0, OWNER_CURRENT);
     hook_end();
     return status;
 }
@@ -81,7 +95,7 @@ CUresult shim_wrapper_cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsi
     if (!hook_begin())
         return real(dptr, bytesize, flags);
     CUresult status = real(dptr, bytesize, flags);
-    record_driver_alloc(VT_API_cuMemAllocManaged, VT_KIND_MANAGED, status, dptr ? *dptr : 0, bytesize, 0);
+    record_driver_alloc(VT_API_cuMemAllocManaged, VT_KIND_MANAGED, status, dptr ? *dptr : 0, bytesize, 0, OWNER_CURRENT);
     hook_end();
     return status;
 }
@@ -94,7 +108,7 @@ CUresult shim_wrapper_cuMemAllocHost_v2(void **pp, size_t bytesize)
     if (!hook_begin())
         return real(pp, bytesize);
     CUresult status = real(pp, bytesize);
-    record_driver_alloc(VT_API_cuMemAllocHost, VT_KIND_HOST_PINNED, status, pp ? (uintptr_t)*pp : 0, bytesize, 0);
+    record_driver_alloc(VT_API_cuMemAllocHost, VT_KIND_HOST_PINNED, status, pp ? (uintptr_t)*pp : 0, bytesize, 0, OWNER_CURRENT);
     hook_end();
     return status;
 }
@@ -106,7 +120,7 @@ CUresult shim_wrapper_cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Fl
     if (!hook_begin())
         return real(pp, bytesize, Flags);
     CUresult status = real(pp, bytesize, Flags);
-    record_driver_alloc(VT_API_cuMemHostAlloc, VT_KIND_HOST_PINNED, status, pp ? (uintptr_t)*pp : 0, bytesize, 0);
+    record_driver_alloc(VT_API_cuMemHostAlloc, VT_KIND_HOST_PINNED, status, pp ? (uintptr_t)*pp : 0, bytesize, 0, OWNER_CURRENT);
     hook_end();
     return status;
 }
@@ -141,7 +155,7 @@ DEFINE_MEM_FREE(cuMemRelease, "cuMemRelease", VT_API_cuMemRelease, CUmemGenericA
         if (!hook_begin())                                                                     \
             return real(dptr, bytesize, hStream);                                              \
         CUresult status = real(dptr, bytesize, hStream);                                       \
-        record_driver_alloc(VT_API_cuMemAllocAsync, VT_KIND_DEVICE, status, dptr ? *dptr : 0, bytesize, hStream); \
+        record_driver_alloc(VT_API_cuMemAllocAsync, VT_KIND_DEVICE, status, dptr ? *dptr : 0, bytesize, hStream, OWNER_STREAM); \
         hook_end();                                                                            \
         return status;                                                                         \
     }                                                                                          \
@@ -155,7 +169,7 @@ DEFINE_MEM_FREE(cuMemRelease, "cuMemRelease", VT_API_cuMemRelease, CUmemGenericA
             return real(dptr, bytesize, pool, hStream);                                        \
         CUresult status = real(dptr, bytesize, pool, hStream);                                 \
         record_driver_alloc(VT_API_cuMemAllocFromPoolAsync, VT_KIND_DEVICE, status, dptr ? *dptr : 0, bytesize, \
-                            hStream);                                                          \
+                            hStream, OWNER_POOL);                                              \
         hook_end();                                                                            \
         return status;                                                                         \
     }                                                                                          \

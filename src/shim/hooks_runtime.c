@@ -22,12 +22,26 @@ static int current_device(void)
     return device;
 }
 
+/* Where the memory belongs: the host; the stream's device (stream-ordered); the memory's own device
+ * (pool allocations, the stream's device when the pool could not allocate); else the current
+ * device. */
+enum owner { OWNER_CURRENT, OWNER_STREAM, OWNER_POOL };
+
 static void record_runtime_alloc(enum vt_api api, enum vt_memory_kind kind, cudaError_t status,
-                                 void *const *result, size_t size_bytes, cudaStream_t stream)
+                                 void *const *result, size_t size_bytes, cudaStream_t stream, enum owner owner)
 {
     if (status != cudaSuccess && status != cudaErrorMemoryAllocation)
         return; /* other errors allocate nothing and are not out of memory */
-    int device = kind == VT_KIND_HOST_PINNED ? RECORDER_DEVICE_HOST : current_device();
+    int device;
+    if (kind == VT_KIND_HOST_PINNED)
+        device = RECORDER_DEVICE_HOST;
+    else if (owner == OWNER_CURRENT)
+        device = current_device();
+    else {
+        device = device_info_stream_device((uintptr_t)stream, current_device);
+        if (owner == OWNER_POOL && status == cudaSuccess && result)
+            device = device_info_pointer_device((uintptr_t)*result, device);
+    }
     device_info_note(device);
     if (status == cudaSuccess && result)
         recorder_record_alloc(api, kind, device, (uintptr_t)*result, size_bytes, (uintptr_t)stream);
@@ -49,7 +63,7 @@ cudaError_t shim_wrapper_cudaMalloc(void **devPtr, size_t size)
     if (!hook_begin())
         return real(devPtr, size);
     cudaError_t status = real(devPtr, size);
-    record_runtime_alloc(VT_API_cudaMalloc, VT_KIND_DEVICE, status, devPtr, size, 0);
+    record_runtime_alloc(VT_API_cudaMalloc, VT_KIND_DEVICE, status, devPtr, size, 0, OWNER_CURRENT);
     hook_end();
     return status;
 }
@@ -61,7 +75,7 @@ cudaError_t shim_wrapper_cudaMallocAsync(void **devPtr, size_t size, cudaStream_
     if (!hook_begin())
         return real(devPtr, size, hStream);
     cudaError_t status = real(devPtr, size, hStream);
-    record_runtime_alloc(VT_API_cudaMallocAsync, VT_KIND_DEVICE, status, devPtr, size, hStream);
+    record_runtime_alloc(VT_API_cudaMallocAsync, VT_KIND_DEVICE, status, devPtr, size, hStream, OWNER_STREAM);
     hook_end();
     return status;
 }
@@ -73,7 +87,7 @@ cudaError_t shim_wrapper_cudaMallocFromPoolAsync(void **ptr, size_t size, cudaMe
     if (!hook_begin())
         return real(ptr, size, memPool, stream);
     cudaError_t status = real(ptr, size, memPool, stream);
-    record_runtime_alloc(VT_API_cudaMallocFromPoolAsync, VT_KIND_DEVICE, status, ptr, size, stream);
+    record_runtime_alloc(VT_API_cudaMallocFromPoolAsync, VT_KIND_DEVICE, status, ptr, size, stream, OWNER_POOL);
     hook_end();
     return status;
 }
@@ -85,7 +99,7 @@ cudaError_t shim_wrapper_cudaMallocManaged(void **devPtr, size_t size, unsigned 
     if (!hook_begin())
         return real(devPtr, size, flags);
     cudaError_t status = real(devPtr, size, flags);
-    record_runtime_alloc(VT_API_cudaMallocManaged, VT_KIND_MANAGED, status, devPtr, size, 0);
+    record_runtime_alloc(VT_API_cudaMallocManaged, VT_KIND_MANAGED, status, devPtr, size, 0, OWNER_CURRENT);
     hook_end();
     return status;
 }
@@ -98,7 +112,7 @@ cudaError_t shim_wrapper_cudaMallocPitch(void **devPtr, size_t *pitch, size_t wi
         return real(devPtr, pitch, width, height);
     cudaError_t status = real(devPtr, pitch, width, height);
     size_t size = status == cudaSuccess && pitch ? *pitch * height : width * height;
-    record_runtime_alloc(VT_API_cudaMallocPitch, VT_KIND_DEVICE, status, devPtr, size, 0);
+    record_runtime_alloc(VT_API_cudaMallocPitch, VT_KIND_DEVICE, status, devPtr, size, 0, OWNER_CURRENT);
     hook_end();
     return status;
 }
@@ -110,7 +124,7 @@ cudaError_t shim_wrapper_cudaMallocHost(void **ptr, size_t size)
     if (!hook_begin())
         return real(ptr, size);
     cudaError_t status = real(ptr, size);
-    record_runtime_alloc(VT_API_cudaMallocHost, VT_KIND_HOST_PINNED, status, ptr, size, 0);
+    record_runtime_alloc(VT_API_cudaMallocHost, VT_KIND_HOST_PINNED, status, ptr, size, 0, OWNER_CURRENT);
     hook_end();
     return status;
 }
@@ -122,7 +136,7 @@ cudaError_t shim_wrapper_cudaHostAlloc(void **pHost, size_t size, unsigned int f
     if (!hook_begin())
         return real(pHost, size, flags);
     cudaError_t status = real(pHost, size, flags);
-    record_runtime_alloc(VT_API_cudaHostAlloc, VT_KIND_HOST_PINNED, status, pHost, size, 0);
+    record_runtime_alloc(VT_API_cudaHostAlloc, VT_KIND_HOST_PINNED, status, pHost, size, 0, OWNER_CURRENT);
     hook_end();
     return status;
 }

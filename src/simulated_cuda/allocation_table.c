@@ -45,6 +45,20 @@ struct sim_allocation *sim_allocations_take(uint64_t address, unsigned int kinds
     return allocation;
 }
 
+bool sim_allocations_lookup(uint64_t address, int *device, enum sim_memory_kind *kind)
+{
+    struct shard *shard = shard_of(address);
+    struct sim_allocation *allocation;
+    pthread_mutex_lock(&shard->lock);
+    HASH_FIND(hh, shard->allocations, &address, sizeof address, allocation);
+    if (allocation) {
+        *device = allocation->device;
+        *kind = allocation->kind;
+    }
+    pthread_mutex_unlock(&shard->lock);
+    return allocation != NULL;
+}
+
 void sim_allocations_take_all(int device, unsigned int kinds, void (*release)(struct sim_allocation *))
 {
     for (int i = 0; i < SHARD_COUNT; i++) {

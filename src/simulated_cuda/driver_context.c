@@ -148,6 +148,29 @@ CUresult sim_stream_device(CUstream stream, int *device)
     return CUDA_SUCCESS;
 }
 
+/* cuStreamGetDevice (CUDA 12.8): the device of the stream's context; for NULL, CU_STREAM_LEGACY and
+ * CU_STREAM_PER_THREAD the current context's device. */
+static CUresult stream_get_device(CUstream stream, CUdevice *device)
+{
+    if (!device)
+        return CUDA_ERROR_INVALID_VALUE;
+    int found;
+    CUresult result = sim_stream_device(stream, &found);
+    if (result == CUDA_SUCCESS)
+        *device = found;
+    return result;
+}
+
+CUresult cuStreamGetDevice(CUstream hStream, CUdevice *device)
+{
+    return stream_get_device(hStream, device);
+}
+
+CUresult cuStreamGetDevice_ptsz(CUstream hStream, CUdevice *device)
+{
+    return stream_get_device(hStream, device);
+}
+
 CUresult cuStreamCreate(CUstream *phStream, unsigned int Flags)
 {
     if (!phStream || (Flags & ~(unsigned int)CU_STREAM_NON_BLOCKING))

@@ -141,6 +141,32 @@ CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total_bytes)
     return CUDA_SUCCESS;
 }
 
+/* Answers CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL and CU_POINTER_ATTRIBUTE_MEMORY_TYPE for the start of
+ * a live allocation (the real driver also answers for addresses inside one, and more attributes:
+ * those are CUDA_ERROR_NOT_SUPPORTED here). An address that is no allocation is
+ * CUDA_ERROR_INVALID_VALUE, as on the real driver. */
+CUresult cuPointerGetAttribute(void *data, CUpointer_attribute attribute, CUdeviceptr ptr)
+{
+    if (!data)
+        return CUDA_ERROR_INVALID_VALUE;
+    int device;
+    enum sim_memory_kind kind;
+    if (!sim_allocations_lookup(ptr, &device, &kind))
+        return CUDA_ERROR_INVALID_VALUE;
+    switch (attribute) {
+    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
+        *(int *)data = device >= 0 ? device : sim_current_device();
+        return CUDA_SUCCESS;
+    case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
+        *(unsigned int *)data = kind == SIM_MEMORY_HOST_PINNED ? CU_MEMORYTYPE_HOST
+                                : kind == SIM_MEMORY_MANAGED   ? CU_MEMORYTYPE_UNIFIED
+                                                               : CU_MEMORYTYPE_DEVICE;
+        return CUDA_SUCCESS;
+    default:
+        return CUDA_ERROR_NOT_SUPPORTED;
+    }
+}
+
 /* ---- page-locked host memory ------------------------------------------------------------ */
 
 static CUresult allocate_host(void **pp, size_t bytesize)

@@ -55,6 +55,8 @@ static const struct proc_entry entries[] = {
     ENTRY("cuCtxSynchronize", 13000, cuCtxSynchronize_v2),
     ENTRY("cuCtxSynchronize", 2000, cuCtxSynchronize),
     ENTRY("cuStreamCreate", 2000, cuStreamCreate),
+    STREAM_ENTRY("cuStreamGetDevice", 12080, cuStreamGetDevice, cuStreamGetDevice_ptsz),
+    ENTRY("cuPointerGetAttribute", 4000, cuPointerGetAttribute),
     ENTRY("cuStreamDestroy", 4000, cuStreamDestroy_v2),
     ENTRY("cuStreamDestroy", 2000, cuStreamDestroy),
     STREAM_ENTRY("cuStreamSynchronize", 2000, cuStreamSynchronize, cuStreamSynchronize_ptsz),

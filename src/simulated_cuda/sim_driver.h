@@ -80,6 +80,9 @@ void sim_allocations_add(struct sim_allocation *allocation);
 /* Removes and returns the allocation at `address` when its kind is one of `kinds` (a mask);
  * NULL (and the table unchanged) when there is none. */
 struct sim_allocation *sim_allocations_take(uint64_t address, unsigned int kinds);
+/* The device (-1 for host-pinned) and kind of the allocation that starts at `address`; false when
+ * there is none. */
+bool sim_allocations_lookup(uint64_t address, int *device, enum sim_memory_kind *kind);
 /* Removes every allocation of `kinds` on `device` and hands each to `release`. */
 void sim_allocations_take_all(int device, unsigned int kinds, void (*release)(struct sim_allocation *));
 

@@ -335,3 +335,42 @@ Test(sim_runtime, pools_streams_and_device_reset)
     cr_assert_eq(mem_get_info(&free_bytes, &total_bytes), cudaSuccess);
     cr_assert_eq(free_bytes, 8 * MIB, "a reset frees everything on the device");
 }
+
+Test(sim_context, stream_and_pointer_name_their_device)
+{
+    setenv("VRAMTRACE_SIMULATE_DEVICES", "2", 1);
+    CUcontext zero, one;
+    CUstream stream;
+    CUdevice device = -1;
+    CUmemoryPool pool;
+    CUdeviceptr on_stream, from_pool;
+    int ordinal = -1;
+    unsigned int memory_type = 0;
+    cr_assert_eq(DRIVER(cuInit, 2000)(0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuDevicePrimaryCtxRetain, 7000)(&zero, 0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuDevicePrimaryCtxRetain, 7000)(&one, 1), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuCtxSetCurrent, 4000)(one), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuStreamCreate, 2000)(&stream, 0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuCtxSetCurrent, 4000)(zero), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuStreamGetDevice, 12080)(stream, &device), CUDA_SUCCESS);
+    cr_assert_eq(device, 1, "a stream belongs to the device it was made on");
+    cr_assert_eq(DRIVER(cuStreamGetDevice, 12080)(CU_STREAM_LEGACY, &device), CUDA_SUCCESS);
+    cr_assert_eq(device, 0, "the default streams are the current device's");
+    cr_assert_eq(DRIVER(cuStreamGetDevice, 12080)(stream, NULL), CUDA_ERROR_INVALID_VALUE);
+
+    cr_assert_eq(DRIVER(cuMemAllocAsync, 11020)(&on_stream, MIB, stream), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuDeviceGetDefaultMemPool, 11020)(&pool, 1), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuMemAllocFromPoolAsync, 11020)(&from_pool, MIB, pool, NULL), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuPointerGetAttribute, 4000)(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, on_stream),
+                 CUDA_SUCCESS);
+    cr_assert_eq(ordinal, 1);
+    ordinal = -1;
+    cr_assert_eq(DRIVER(cuPointerGetAttribute, 4000)(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, from_pool),
+                 CUDA_SUCCESS);
+    cr_assert_eq(ordinal, 1, "pool memory is the pool's device's");
+    cr_assert_eq(DRIVER(cuPointerGetAttribute, 4000)(&memory_type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, from_pool),
+                 CUDA_SUCCESS);
+    cr_assert_eq(memory_type, CU_MEMORYTYPE_DEVICE);
+    cr_assert_eq(DRIVER(cuPointerGetAttribute, 4000)(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, 0x1234),
+                 CUDA_ERROR_INVALID_VALUE, "not an allocation");
+}
