@@ -11,7 +11,11 @@
 
 static struct CUctx_st primary_contexts[VT_MAX_SIMULATED_DEVICES];
 static pthread_mutex_t context_lock = PTHREAD_MUTEX_INITIALIZER;
-static __thread CUcontext current_context;
+static __thread CUcontext current_context; /* the top of this thread's context stack */
+/* The contexts below the top (cuCtxPushCurrent / cuCtxPopCurrent); cuCtxSetCurrent replaces the top. */
+#define CONTEXT_STACK_DEPTH 16
+static __thread CUcontext contexts_below[CONTEXT_STACK_DEPTH];
+static __thread int contexts_below_count;
 
 static bool is_primary_context(CUcontext context)
 {
@@ -34,6 +38,20 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
     primary_contexts[dev].retain_count++;
     pthread_mutex_unlock(&context_lock);
     *pctx = &primary_contexts[dev];
+    return CUDA_SUCCESS;
+}
+
+/* Active while retained at least once (the real driver: until the last release destroys it). */
+CUresult cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int *flags, int *active)
+{
+    if (!flags || !active)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!sim_device_valid(dev))
+        return CUDA_ERROR_INVALID_DEVICE;
+    pthread_mutex_lock(&context_lock);
+    *active = primary_contexts[dev].retain_count > 0;
+    pthread_mutex_unlock(&context_lock);
+    *flags = 0;
     return CUDA_SUCCESS;
 }
 
@@ -87,6 +105,49 @@ CUresult cuCtxSetCurrent(CUcontext ctx)
         return CUDA_ERROR_INVALID_CONTEXT;
     current_context = ctx;
     return CUDA_SUCCESS;
+}
+
+static CUresult push_context(CUcontext ctx)
+{
+    if (!ctx || !is_primary_context(ctx))
+        return CUDA_ERROR_INVALID_CONTEXT;
+    if (contexts_below_count == CONTEXT_STACK_DEPTH)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    contexts_below[contexts_below_count++] = current_context;
+    current_context = ctx;
+    return CUDA_SUCCESS;
+}
+
+/* Pops the current context (handed back in *pctx when pctx is not NULL); the one below becomes
+ * current. CUDA_ERROR_INVALID_CONTEXT when no context is current. */
+static CUresult pop_context(CUcontext *pctx)
+{
+    if (!current_context)
+        return CUDA_ERROR_INVALID_CONTEXT;
+    if (pctx)
+        *pctx = current_context;
+    current_context = contexts_below_count ? contexts_below[--contexts_below_count] : NULL;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuCtxPushCurrent_v2(CUcontext ctx)
+{
+    return push_context(ctx);
+}
+
+CUresult cuCtxPushCurrent(CUcontext ctx)
+{
+    return push_context(ctx);
+}
+
+CUresult cuCtxPopCurrent_v2(CUcontext *pctx)
+{
+    return pop_context(pctx);
+}
+
+CUresult cuCtxPopCurrent(CUcontext *pctx)
+{
+    return pop_context(pctx);
 }
 
 CUresult cuCtxGetCurrent(CUcontext *pctx)

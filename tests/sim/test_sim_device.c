@@ -374,3 +374,32 @@ Test(sim_context, stream_and_pointer_name_their_device)
     cr_assert_eq(DRIVER(cuPointerGetAttribute, 4000)(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, 0x1234),
                  CUDA_ERROR_INVALID_VALUE, "not an allocation");
 }
+
+Test(sim_context, context_stack_and_primary_state)
+{
+    setenv("VRAMTRACE_SIMULATE_DEVICES", "2", 1);
+    CUcontext zero, one, current, popped;
+    unsigned int flags = 1;
+    int active = -1;
+    CUdevice device;
+    cr_assert_eq(DRIVER(cuInit, 2000)(0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuDevicePrimaryCtxGetState, 7000)(1, &flags, &active), CUDA_SUCCESS);
+    cr_assert_eq(active, 0, "not retained yet");
+    cr_assert_eq(DRIVER(cuDevicePrimaryCtxRetain, 7000)(&zero, 0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuDevicePrimaryCtxRetain, 7000)(&one, 1), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuDevicePrimaryCtxGetState, 7000)(1, &flags, &active), CUDA_SUCCESS);
+    cr_assert_eq(active, 1);
+    cr_assert_eq(DRIVER_AS("cuCtxPopCurrent_v2", cuCtxPopCurrent, 4000)(&popped), CUDA_ERROR_INVALID_CONTEXT,
+                 "nothing current");
+    cr_assert_eq(DRIVER(cuCtxSetCurrent, 4000)(zero), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER_AS("cuCtxPushCurrent_v2", cuCtxPushCurrent, 4000)(one), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuCtxGetDevice, 2000)(&device), CUDA_SUCCESS);
+    cr_assert_eq(device, 1);
+    cr_assert_eq(DRIVER_AS("cuCtxPopCurrent_v2", cuCtxPopCurrent, 4000)(&popped), CUDA_SUCCESS);
+    cr_assert_eq(popped, one);
+    cr_assert_eq(DRIVER(cuCtxGetCurrent, 4000)(&current), CUDA_SUCCESS);
+    cr_assert_eq(current, zero, "the context below is current again");
+    cr_assert_eq(DRIVER_AS("cuDevicePrimaryCtxRelease_v2", cuDevicePrimaryCtxRelease, 11000)(1), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuDevicePrimaryCtxGetState, 7000)(1, &flags, &active), CUDA_SUCCESS);
+    cr_assert_eq(active, 0);
+}
