@@ -328,7 +328,7 @@ static bool read_target(struct target *target, char *why, size_t why_size)
     }
     target->cwd[length] = '\0';
     target->signal_text = environment_value(target->environment, target->environment_length, VT_ENV_DUMP_SIGNAL);
-    if (!target->signal_text || !vt_parse_signal(target->signal_text, &target->signal_number)) {
+    if (!target->signal_text || !vt_parse_dump_signal(target->signal_text, &target->signal_number)) {
         target->signal_text = VT_DEFAULT_DUMP_SIGNAL; /* the shim falls back to the default too */
         vt_parse_signal(target->signal_text, &target->signal_number);
     }

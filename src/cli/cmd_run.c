@@ -343,7 +343,7 @@ int vt_cmd_run(int argc, char **argv)
     }
     int dump_signal;
     const char *dump_signal_text = getenv(VT_ENV_DUMP_SIGNAL);
-    if (vt_parse_signal(dump_signal_text ? dump_signal_text : VT_DEFAULT_DUMP_SIGNAL, &dump_signal))
+    if (vt_parse_dump_signal(dump_signal_text ? dump_signal_text : VT_DEFAULT_DUMP_SIGNAL, &dump_signal))
         vt_relay_also(dump_signal);
     return vt_run_child(argv + index, WHO);
 }

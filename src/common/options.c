@@ -27,7 +27,7 @@ const struct vt_option vt_options[] = {
     {"flush-ms", 0, VT_ENV_FLUSH_MS, VT_OPTION_COUNT, "MS", 10, 60000, "100",
      "write the trace to disk at least every MS milliseconds while events arrive (10 to 60000)", NULL},
     {"dump-signal", 0, VT_ENV_DUMP_SIGNAL, VT_OPTION_SIGNAL, "SIGNAL", 0, 0, VT_DEFAULT_DUMP_SIGNAL,
-     "signal that makes the traced process write a live snapshot (vramtrace dump PID sends it)", NULL},
+     "signal that makes the traced process write a live snapshot (vramtrace dump PID sends it): USR1, USR2 or a real-time signal RTMIN..RTMAX; others are refused", NULL},
     {"quiet", 'q', VT_ENV_QUIET, VT_OPTION_FLAG, NULL, 0, 0, "off",
      "do not print the exit report on stderr (the report file is still written)", NULL},
     {"simulate", 0, VT_ENV_SIMULATE, VT_OPTION_OPTIONAL_SIZE, "SIZE", 0, 0, "16G",
@@ -172,11 +172,22 @@ bool vt_option_validate(const struct vt_option *option, const char *value, char 
         return false;
     case VT_OPTION_SIGNAL: {
         int signal_number;
-        if (vt_parse_signal(value, &signal_number))
+        if (!vt_parse_signal(value, &signal_number)) {
+            snprintf(why, why_size,
+                     "%s='%s' is not a signal; accepted: USR1, USR2 or a real-time signal RTMIN to RTMIN+%d "
+                     "or RTMAX-N (with or without SIG, e.g. SIGRTMIN+7), or its number",
+                     option->env_name, value, SIGRTMAX - SIGRTMIN);
+            return false;
+        }
+        if (vt_signal_can_dump(signal_number))
             return true;
+        /* A crash, stop, kill or terminate signal taken over would change how the program dies or stops. */
+        char name[32];
+        vt_signal_name(signal_number, name, sizeof name);
         snprintf(why, why_size,
-                 "%s='%s' is not a signal; accepted: a name such as USR2, SIGUSR2, RTMIN+7 or SIGRTMIN+7, or a number",
-                 option->env_name, value);
+                 "%s='%s' is %s, which cannot be the dump signal: taking it over would change what it does to the "
+                 "program; accepted: USR1, USR2 or a real-time signal RTMIN to RTMIN+%d (e.g. SIGRTMIN+7)",
+                 option->env_name, value, name, SIGRTMAX - SIGRTMIN);
         return false;
     }
     case VT_OPTION_CHOICE: {
@@ -199,12 +210,47 @@ bool vt_option_validate(const struct vt_option *option, const char *value, char 
     return false;
 }
 
+/* Every standard signal by name, so that a refused one is named (e.g. SEGV or 11 -> SIGSEGV). */
+static const struct { const char *name; int number; } signal_names[] = {
+    {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"ILL", SIGILL}, {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},
+    {"IOT", SIGIOT}, {"BUS", SIGBUS}, {"FPE", SIGFPE}, {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT},
+    {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU}, {"URG", SIGURG}, {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+    {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO}, {"POLL", SIGPOLL}, {"PWR", SIGPWR}, {"SYS", SIGSYS},
+};
+
+bool vt_signal_can_dump(int signal_number)
+{
+    return signal_number == SIGUSR1 || signal_number == SIGUSR2 ||
+           (signal_number >= SIGRTMIN && signal_number <= SIGRTMAX);
+}
+
+void vt_signal_name(int signal_number, char *out, size_t out_size)
+{
+    if (signal_number >= SIGRTMIN && signal_number <= SIGRTMAX) {
+        snprintf(out, out_size, "SIGRTMIN+%d", signal_number - SIGRTMIN);
+        return;
+    }
+    for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
+        if (signal_names[i].number == signal_number) {
+            snprintf(out, out_size, "SIG%s", signal_names[i].name);
+            return;
+        }
+    snprintf(out, out_size, "signal %d", signal_number);
+}
+
+bool vt_parse_dump_signal(const char *text, int *signal_number)
+{
+    int number;
+    if (!vt_parse_signal(text, &number) || !vt_signal_can_dump(number))
+        return false;
+    *signal_number = number;
+    return true;
+}
+
 bool vt_parse_signal(const char *text, int *signal_number)
 {
-    static const struct { const char *name; int number; } names[] = {
-        {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
-        {"TERM", SIGTERM}, {"URG", SIGURG}, {"WINCH", SIGWINCH}, {"PROF", SIGPROF}, {"PWR", SIGPWR},
-    };
     if (!text || !*text)
         return false;
     uint64_t number;
@@ -213,14 +259,21 @@ bool vt_parse_signal(const char *text, int *signal_number)
         return true;
     }
     const char *name = strncasecmp(text, "SIG", 3) == 0 ? text + 3 : text;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcasecmp(name, names[i].name) == 0)
-            return *signal_number = names[i].number, true;
+    for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
+        if (strcasecmp(name, signal_names[i].name) == 0)
+            return *signal_number = signal_names[i].number, true;
     if (strncasecmp(name, "RTMIN", 5) == 0) {
         uint64_t offset = 0;
         if (name[5] && (name[5] != '+' || !vt_parse_count(name + 6, 0, (uint64_t)(SIGRTMAX - SIGRTMIN), &offset)))
             return false;
         *signal_number = SIGRTMIN + (int)offset;
+        return true;
+    }
+    if (strncasecmp(name, "RTMAX", 5) == 0) {
+        uint64_t offset = 0;
+        if (name[5] && (name[5] != '-' || !vt_parse_count(name + 6, 0, (uint64_t)(SIGRTMAX - SIGRTMIN), &offset)))
+            return false;
+        *signal_number = SIGRTMAX - (int)offset;
         return true;
     }
     return false;

@@ -71,6 +71,13 @@ bool vt_parse_size(const char *text, uint64_t *bytes);
 bool vt_parse_count(const char *text, uint64_t min, uint64_t max, uint64_t *value);
 bool vt_parse_flag(const char *text, bool *value);
 bool vt_parse_signal(const char *text, int *signal_number);
+/* Whether a signal is safe to take over for live dumps: SIGUSR1, SIGUSR2, SIGRTMIN..SIGRTMAX. A
+ * crash signal (SEGV...), TERM, INT, KILL, STOP and the others are refused (issue 9, point 10). */
+bool vt_signal_can_dump(int signal_number);
+/* vt_parse_signal, accepting only what vt_signal_can_dump accepts. */
+bool vt_parse_dump_signal(const char *text, int *signal_number);
+/* "SIGSEGV", "SIGRTMIN+7", or "signal N". */
+void vt_signal_name(int signal_number, char *out, size_t out_size);
 /* A VT_OPTION_CHOICE value: its index in option->choices (case is ignored). */
 bool vt_parse_choice(const struct vt_option *option, const char *text, unsigned *index);
 

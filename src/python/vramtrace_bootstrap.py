@@ -79,6 +79,49 @@ def _in_forked_child():
     return os.getpid() != _state["pid"]
 
 
+_MAX_SUFFIX = 99  # as VT_OUTPUT_FILE_MAX_SUFFIX in src/shim/output_file.h
+
+
+def _numbered_name(path, number):
+    """path with ".N" before the extension of its last component, as the shim's output_file.c."""
+    head, name = os.path.split(path)
+    dot = name.rfind(".")
+    if dot <= 0:
+        dot = len(name)
+    return os.path.join(head, f"{name[:dot]}.{number}{name[dot:]}") if head else f"{name[:dot]}.{number}{name[dot:]}"
+
+
+def _create_output(path, what):
+    """Creates path mode 0600, never through a symbolic link, never over an existing file
+    (docs/security.md). A taken name is left untouched: the first free numbered name is used
+    and said once on stderr. Returns (binary file, path written) or raises FileExistsError."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.fdopen(os.open(path, flags, 0o600), "wb"), path
+    except FileExistsError:
+        pass
+    for number in range(1, _MAX_SUFFIX + 1):
+        candidate = _numbered_name(path, number)
+        try:
+            fd = os.open(candidate, flags, 0o600)
+        except FileExistsError:
+            continue
+        _warn(f"{path} already exists (a file or a symbolic link): it was not touched; the {what} is written "
+              f"to {candidate} instead")
+        return os.fdopen(fd, "wb"), candidate
+    _warn(f"{path} already exists (a file or a symbolic link), and so do its numbered names up to "
+          f".{_MAX_SUFFIX}: it was not touched and the {what} is not written")
+    raise FileExistsError(path)
+
+
+def _warn(message):
+    """Said whatever VRAMTRACE_QUIET says, as the shim's own messages about its files."""
+    try:
+        print(f"vramtrace: {message}", file=sys.stderr, flush=True)
+    except Exception:
+        pass
+
+
 def _write_snapshot(suffix, what):
     """PyTorch's own snapshot, pickled as torch.cuda.memory._dump_snapshot does, to <base><suffix>."""
     base = _output_base()
@@ -91,8 +134,8 @@ def _write_snapshot(suffix, what):
 
     started = time.perf_counter()
     snapshot = torch.cuda.memory._snapshot()
-    path = base + suffix
-    with open(path, "wb") as file:
+    file, path = _create_output(base + suffix, "PyTorch memory snapshot")
+    with file:
         pickle.dump(snapshot, file)
     seconds = time.perf_counter() - started
     _say(f"written {suffix}", f"PyTorch memory snapshot {what} written to {path} ({seconds:.2f} s; "

@@ -56,7 +56,7 @@ void config_load(struct shim_config *config, const char *program_name, long pid)
     const char *unwind_check = getenv("VRAMTRACE_UNWIND_CHECK");
     config->unwind_check = unwind_check && strcmp(unwind_check, "1") == 0;
     const char *signal_text = valid_setting(VT_ENV_DUMP_SIGNAL);
-    if (!signal_text || !vt_parse_signal(signal_text, &config->dump_signal))
+    if (!signal_text || !vt_parse_dump_signal(signal_text, &config->dump_signal))
         vt_parse_signal(VT_DEFAULT_DUMP_SIGNAL, &config->dump_signal);
 
     if (!vt_resolve_output_paths(valid_setting(VT_ENV_OUTPUT), valid_setting(VT_ENV_REPORT), program_name, pid,

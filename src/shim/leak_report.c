@@ -7,6 +7,7 @@
 #include "shim/live_groups.h"
 #include "shim/oom_report.h"
 #include "shim/recorder.h"
+#include "shim/output_file.h"
 #include "shim/shim_log.h"
 #include "shim/symbolizer.h"
 
@@ -169,14 +170,16 @@ static void write_all(FILE *out, const char *text, size_t length)
 
 void leak_report_write_live_snapshot(const struct leak_report_options *options)
 {
-    FILE *file = fopen(options->file_path, "w");
+    char written_to[PATH_MAX];
+    FILE *file = output_file_fopen(options->file_path, "live snapshot", written_to, sizeof written_to);
     if (!file) {
-        shim_log("could not write the live snapshot to %s: %s", options->file_path, strerror(errno));
+        if (errno != EEXIST) /* a taken name was already said by output_file_fopen */
+            shim_log("could not write the live snapshot to %s: %s", options->file_path, strerror(errno));
         return;
     }
     leak_report_render(file, options);
     fclose(file);
-    shim_log("live snapshot %u written to %s", options->live_snapshot, options->file_path);
+    shim_log("live snapshot %u written to %s", options->live_snapshot, written_to);
 }
 
 void leak_report_write_at_exit(const struct leak_report_options *options)
@@ -210,12 +213,13 @@ void leak_report_write_at_exit(const struct leak_report_options *options)
     if (options->trace_path)
         snprintf(note, sizeof note, "Trace written to %s (vramtrace report %s)\n", options->trace_path, options->trace_path);
     if (to_file) {
-        FILE *file = fopen(options->file_path, "w");
+        char written_to[PATH_MAX];
+        FILE *file = output_file_fopen(options->file_path, "report", written_to, sizeof written_to);
         if (file) {
             write_all(file, body, body_length);
             write_all(file, summary, summary_length);
             fclose(file);
-            snprintf(note + strlen(note), sizeof note - strlen(note), "Report written to %s\n", options->file_path);
+            snprintf(note + strlen(note), sizeof note - strlen(note), "Report written to %s\n", written_to);
         } else {
             file_failed = true;
             snprintf(note + strlen(note), sizeof note - strlen(note),

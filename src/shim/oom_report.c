@@ -5,6 +5,7 @@
 #include "common/format.h"
 #include "shim/live_groups.h"
 #include "shim/recorder.h"
+#include "shim/output_file.h"
 #include "shim/shim_log.h"
 #include "shim/symbolizer.h"
 
@@ -73,7 +74,8 @@ void oom_report_render(FILE *out)
 
 static void write_report(void)
 {
-    FILE *file = settings.file_path[0] ? fopen(settings.file_path, "w") : NULL;
+    FILE *file = settings.file_path[0]
+        ? output_file_fopen(settings.file_path, "OOM report", settings.file_path, sizeof settings.file_path) : NULL;
     if (file) {
         oom_report_render(file);
         fclose(file);

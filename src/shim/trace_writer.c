@@ -9,6 +9,7 @@
 #include "shim/trace_writer.h"
 
 #include "common/options.h"
+#include "shim/output_file.h"
 #include "shim/shim_log.h"
 #include "vramtrace/events.h"
 
@@ -503,7 +504,7 @@ static void flush_events(void)
 
 static bool open_trace_file(void)
 {
-    trace_fd = open(settings.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    trace_fd = output_file_create(settings.path, "trace", settings.path, sizeof settings.path);
     if (trace_fd < 0) {
         shim_log("cannot write the trace to %s: %s (set %s to a writable path, or 'none'); no trace is written",
                  settings.path, strerror(errno), VT_ENV_OUTPUT);

@@ -131,6 +131,35 @@ Test(cli_usage, invalid_setting_in_the_environment)
                        "VRAMTRACE_SIMULATE='12Q'");
 }
 
+/* Issue 9, point 10: a dump signal that is not safe to take over (a crash, terminate, kill or stop
+ * signal...) is refused by name, with the variable and the accepted values. */
+Test(cli_usage, unsafe_dump_signal_is_refused_by_name)
+{
+    assert_usage_error(ARGS("run", "--dump-signal", "SEGV", "true"), CLI_NO_ENV,
+                       "bad value for --dump-signal: VRAMTRACE_DUMP_SIGNAL='SEGV' is SIGSEGV, which cannot be the dump "
+                       "signal");
+    assert_usage_error(ARGS("run", "--dump-signal", "SEGV", "true"), CLI_NO_ENV,
+                       "accepted: USR1, USR2 or a real-time signal RTMIN to RTMIN+");
+    assert_usage_error(ARGS("run", "--dump-signal=11", "true"), CLI_NO_ENV, "VRAMTRACE_DUMP_SIGNAL='11' is SIGSEGV");
+    assert_usage_error(ARGS("run", "--dump-signal=TERM", "true"), CLI_NO_ENV, "'TERM' is SIGTERM");
+    assert_usage_error(ARGS("run", "--dump-signal=9", "true"), CLI_NO_ENV, "'9' is SIGKILL");
+    assert_usage_error(ARGS("run", "--dump-signal=19", "true"), CLI_NO_ENV, "'19' is SIGSTOP");
+    assert_usage_error(ARGS("run", "--dump-signal=SIGINT", "true"), CLI_NO_ENV, "'SIGINT' is SIGINT");
+    assert_usage_error(ARGS("run", "true"), ((const char *const[]){"VRAMTRACE_DUMP_SIGNAL=TERM", NULL}),
+                       "VRAMTRACE_DUMP_SIGNAL='TERM' is SIGTERM");
+    assert_usage_error(ARGS("run", "--dump-signal=nonsense", "true"), CLI_NO_ENV,
+                       "VRAMTRACE_DUMP_SIGNAL='nonsense' is not a signal");
+    const char *const accepted[] = {"USR1", "SIGUSR2", "RTMIN", "SIGRTMIN+7", "RTMIN+3", "RTMAX", "SIGRTMAX-2", "40"};
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        char option[64];
+        snprintf(option, sizeof option, "--dump-signal=%s", accepted[i]);
+        struct captured_run run = run_cli(ARGS("run", "--simulate", "--output=none", "--report=none", option, "true"),
+                                          CLI_NO_ENV, NULL);
+        assert_exit_code(&run, 0);
+        free_captured_run(&run);
+    }
+}
+
 Test(cli_usage, option_missing_its_value)
 {
     assert_usage_error(ARGS("run", "--report"), CLI_NO_ENV, "option '--report' needs a value (PATH)");

@@ -105,6 +105,32 @@ Test(live_dump, works_without_a_trace_file)
     free(snapshot);
 }
 
+/* Issue 9, point 10: VRAMTRACE_DUMP_SIGNAL=TERM under plain LD_PRELOAD is refused once on stderr; the
+ * default signal still dumps, and kill -TERM still stops the program. */
+Test(live_dump, unsafe_dump_signal_keeps_the_default_and_term_still_stops_the_program)
+{
+    char *directory = make_temp_directory();
+    pid_t pid = start_holding_program(directory, "10", "VRAMTRACE_DUMP_SIGNAL=TERM");
+    char *snapshot = request_first_snapshot(directory, pid);
+    cr_assert(strstr(snapshot, "vramtrace: live snapshot 1 of hold_and_wait"), "%s", snapshot);
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "kill -TERM must stop the program (status %#x)",
+              status);
+    char path[600];
+    snprintf(path, sizeof path, "%s/stderr.txt", directory);
+    char *errors = read_file_text(path);
+    cr_assert_not_null(errors);
+    cr_assert(strstr(errors, "vramtrace: VRAMTRACE_DUMP_SIGNAL='TERM' is SIGTERM, which cannot be the dump signal"),
+              "%s", errors);
+    cr_assert(strstr(errors, "accepted: USR1, USR2 or a real-time signal RTMIN to RTMIN+"), "%s", errors);
+    cr_assert(strstr(errors, "; using the default\n"), "%s", errors);
+    cr_assert_eq(count_occurrences(errors, "VRAMTRACE_DUMP_SIGNAL="), 1, "said once:\n%s", errors);
+    free(snapshot);
+    free(errors);
+}
+
 Test(live_dump, a_program_that_installs_its_own_handler_for_the_signal_wins)
 {
     char *directory = make_temp_directory();

@@ -4,6 +4,7 @@
 #include "common/options.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,4 +280,28 @@ Test(validate, message_is_truncated_safely)
     memset(why, 'x', sizeof why);
     cr_assert_not(vt_option_validate(option_named(VT_ENV_TOP), "abc", why, sizeof why));
     cr_assert(memchr(why, '\0', sizeof why), "message not terminated");
+}
+
+/* Issue 9, point 10: only signals safe to take over can be the dump signal. */
+Test(options, dump_signal_accepts_only_user_and_real_time_signals)
+{
+    int number = 0;
+    cr_assert(vt_parse_dump_signal("USR1", &number) && number == SIGUSR1);
+    cr_assert(vt_parse_dump_signal("SIGUSR2", &number) && number == SIGUSR2);
+    cr_assert(vt_parse_dump_signal("RTMIN+7", &number) && number == SIGRTMIN + 7);
+    cr_assert(vt_parse_dump_signal("SIGRTMAX", &number) && number == SIGRTMAX);
+    cr_assert(vt_parse_dump_signal("RTMAX-1", &number) && number == SIGRTMAX - 1);
+    const char *const refused[] = {"SEGV", "11", "TERM", "9", "19", "KILL", "STOP", "INT", "HUP", "ABRT", "BUS",
+                                   "CHLD", "PIPE", "SIGXFSZ", "0", "65", "RTMIN+99"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        number = -1;
+        cr_assert(!vt_parse_dump_signal(refused[i], &number), "%s accepted", refused[i]);
+        cr_assert_eq(number, -1, "%s: output written on refusal", refused[i]);
+    }
+    char why[512];
+    cr_assert(!vt_option_validate(vt_option_by_env(VT_ENV_DUMP_SIGNAL), "11", why, sizeof why));
+    cr_assert(strstr(why, "VRAMTRACE_DUMP_SIGNAL='11' is SIGSEGV, which cannot be the dump signal"), "%s", why);
+    char name[32];
+    vt_signal_name(SIGRTMIN + 7, name, sizeof name);
+    cr_assert_str_eq(name, "SIGRTMIN+7");
 }
