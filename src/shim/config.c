@@ -1,6 +1,7 @@
 /* shim/config.c — turns the VRAMTRACE_* variables into a struct shim_config, using the shared
  * settings table so names and accepted values match `vramtrace run --help`. */
 #include "shim/config.h"
+#include "shim/output_file.h"
 
 #include "common/options.h"
 #include "shim/shim_log.h"
@@ -63,4 +64,8 @@ void config_load(struct shim_config *config, const char *program_name, long pid)
                                  config->trace_path, sizeof config->trace_path, config->report_path,
                                  sizeof config->report_path))
         shim_log("%s or %s is too long once expanded; that file is not written", VT_ENV_OUTPUT, VT_ENV_REPORT);
+    /* A trace to a character device or FIFO (/dev/null, /dev/full, a pipe another program reads)
+     * derives no report file next to it (no /dev/full.report.txt): the exit report goes to stderr. */
+    if (!valid_setting(VT_ENV_REPORT) && output_file_is_stream(config->trace_path))
+        config->report_path[0] = '\0';
 }

@@ -162,10 +162,27 @@ void leak_report_render_summary(FILE *out)
             (unsigned long long)totals.bytes, (unsigned long long)totals.count);
 }
 
-static void write_all(FILE *out, const char *text, size_t length)
+/* False, with errno set, when the text did not all reach the stream's file. */
+static bool write_all(FILE *out, const char *text, size_t length)
 {
-    if (fwrite(text, 1, length, out) == length)
-        fflush(out);
+    if (length > 0 && fwrite(text, 1, length, out) != length)
+        return false;
+    return fflush(out) == 0;
+}
+
+/* Closes FILE; false, with errno set, when something written to it was lost (the close included). */
+static bool close_checked(FILE *file, bool written)
+{
+    int saved = errno;
+    bool failed = !written || ferror(file);
+    if (!failed)
+        saved = 0;
+    if (fclose(file) != 0 && !failed) {
+        failed = true;
+        saved = errno;
+    }
+    errno = saved ? saved : EIO;
+    return !failed;
 }
 
 void leak_report_write_live_snapshot(const struct leak_report_options *options)
@@ -178,7 +195,12 @@ void leak_report_write_live_snapshot(const struct leak_report_options *options)
         return;
     }
     leak_report_render(file, options);
-    fclose(file);
+    bool written = fflush(file) == 0;
+    if (!close_checked(file, written)) {
+        shim_log("could not fully write the live snapshot %u to %s: %s", options->live_snapshot, written_to,
+                 strerror(errno));
+        return;
+    }
     shim_log("live snapshot %u written to %s", options->live_snapshot, written_to);
 }
 
@@ -210,16 +232,27 @@ void leak_report_write_at_exit(const struct leak_report_options *options)
 
     char note[2 * PATH_MAX + 256] = "";
     bool file_failed = false;
-    if (options->trace_path)
+    if (options->trace_path && options->trace_error)
+        snprintf(note, sizeof note, "Trace %s is incomplete: %s; %llu byte(s) were written (vramtrace report %s reads "
+                 "what is there)\n", options->trace_path, options->trace_error,
+                 (unsigned long long)options->trace_bytes, options->trace_path);
+    else if (options->trace_path)
         snprintf(note, sizeof note, "Trace written to %s (vramtrace report %s)\n", options->trace_path, options->trace_path);
+    else if (options->trace_error)
+        snprintf(note, sizeof note, "No trace was written: %s\n", options->trace_error);
     if (to_file) {
         char written_to[PATH_MAX];
         FILE *file = output_file_fopen(options->file_path, "report", written_to, sizeof written_to);
         if (file) {
-            write_all(file, body, body_length);
-            write_all(file, summary, summary_length);
-            fclose(file);
-            snprintf(note + strlen(note), sizeof note - strlen(note), "Report written to %s\n", written_to);
+            bool written = write_all(file, body, body_length) && write_all(file, summary, summary_length);
+            if (close_checked(file, written)) {
+                snprintf(note + strlen(note), sizeof note - strlen(note), "Report written to %s\n", written_to);
+            } else {
+                file_failed = true;
+                snprintf(note + strlen(note), sizeof note - strlen(note),
+                         "Could not fully write the report to %s: %s (it is incomplete; set VRAMTRACE_REPORT)\n",
+                         written_to, strerror(errno));
+            }
         } else {
             file_failed = true;
             snprintf(note + strlen(note), sizeof note - strlen(note),
@@ -235,7 +268,7 @@ void leak_report_write_at_exit(const struct leak_report_options *options)
         write_all(stderr, body, body_length);
         write_all(stderr, note, strlen(note));
         write_all(stderr, summary, summary_length);
-    } else if (file_failed) {
+    } else if (file_failed || options->trace_error) {
         write_all(stderr, note, strlen(note));
     }
     free(body);

@@ -8,6 +8,7 @@
 #define VT_SHIM_LEAK_REPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct leak_report_options {
@@ -17,6 +18,8 @@ struct leak_report_options {
     bool print_to_stderr;
     const char *file_path;  /* empty or NULL: no file */
     const char *trace_path; /* the trace written, or NULL */
+    const char *trace_error; /* what failed while writing the trace (then it is incomplete), or NULL */
+    uint64_t trace_bytes;    /* how many bytes of the trace reached its file */
     unsigned live_snapshot; /* > 0: a live dump (its number): "in use" instead of "leaked" */
 };
 

@@ -78,7 +78,20 @@ static void write_report(void)
         ? output_file_fopen(settings.file_path, "OOM report", settings.file_path, sizeof settings.file_path) : NULL;
     if (file) {
         oom_report_render(file);
-        fclose(file);
+        bool failed = fflush(file) != 0 || ferror(file);
+        int error = errno;
+        if (fclose(file) != 0 && !failed) {
+            failed = true;
+            error = errno;
+        }
+        if (failed) {
+            shim_log("out of memory: %s failed on device %d; could not fully write the OOM report to %s: %s; "
+                     "printing it here", vt_api_name(frozen_oom.first.api), frozen_oom.first.device,
+                     settings.file_path, strerror(error));
+            oom_report_render(stderr);
+            fflush(stderr);
+            return;
+        }
         report_written = true;
         if (!settings.quiet)
             shim_log("out of memory: %s failed on device %d; OOM report written to %s",

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shim/shim_log.h"
@@ -25,8 +26,46 @@ static int numbered_name(const char *path, unsigned number, char *out, size_t ou
     return written >= 0 && (size_t)written < out_size;
 }
 
+bool output_file_is_stream(const char *path)
+{
+    struct stat status;
+    return path && path[0] && lstat(path, &status) == 0 && (S_ISCHR(status.st_mode) || S_ISFIFO(status.st_mode)) &&
+           (status.st_uid == geteuid() || status.st_uid == 0);
+}
+
+/* An existing character device or FIFO (not through a link) owned by the user or root, named on
+ * purpose (/dev/null, /dev/full, a FIFO read by another program): written into, never created.
+ * A FIFO nobody reads fails with ENXIO rather than blocking. */
+static int open_stream(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    struct stat status;
+    if (fstat(fd, &status) != 0 || !(S_ISCHR(status.st_mode) || S_ISFIFO(status.st_mode)) ||
+        !(status.st_uid == geteuid() || status.st_uid == 0)) {
+        close(fd);
+        errno = EEXIST;
+        return -1;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return fd;
+}
+
 int output_file_create(const char *path, const char *what, char *actual, size_t actual_size)
 {
+    if (output_file_is_stream(path)) {
+        int fd = open_stream(path);
+        if (fd >= 0 || errno != EEXIST) {
+            int saved = errno;
+            if (fd >= 0 && actual && actual != path)
+                snprintf(actual, actual_size, "%s", path);
+            errno = saved;
+            return fd;
+        }
+    }
     int fd = open(path, CREATE_FLAGS, 0600);
     if (fd >= 0 || errno != EEXIST) {
         int saved = errno;

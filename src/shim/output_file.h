@@ -5,6 +5,7 @@
 #ifndef VT_SHIM_OUTPUT_FILE_H
 #define VT_SHIM_OUTPUT_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -18,6 +19,13 @@
  * actually created goes to ACTUAL (ACTUAL may be PATH itself). Returns the descriptor, or -1 with
  * errno set (nothing was created; the caller says so). */
 int output_file_create(const char *path, const char *what, char *actual, size_t actual_size);
+
+/* True when PATH is an existing character device or FIFO (not a symbolic link) owned by the user
+ * or by root: output_file_create writes into it instead of creating a file (VRAMTRACE_OUTPUT or
+ * VRAMTRACE_REPORT=/dev/null, /dev/full, a FIFO another program reads), and no file is derived
+ * next to it (no NAME.report.txt, NAME.oom.txt or NAME.dump-N.txt: the exit report goes to stderr
+ * only). A FIFO or device owned by another user is treated as a taken name. */
+bool output_file_is_stream(const char *path);
 
 /* The same, as a stdio stream opened "w". */
 FILE *output_file_fopen(const char *path, const char *what, char *actual, size_t actual_size);

@@ -20,6 +20,7 @@
 #include "shim/leak_report.h"
 #include "shim/native_unwind.h"
 #include "shim/oom_report.h"
+#include "shim/output_file.h"
 #include "shim/python_injection.h"
 #include "shim/real_functions.h"
 #include "shim/shim_log.h"
@@ -73,7 +74,7 @@ static void configure_oom_report(void)
         .top_groups = config.top_groups,
         .quiet = config.quiet,
     };
-    if (config.report_path[0]) {
+    if (config.report_path[0] && !output_file_is_stream(config.report_path)) {
         static const char suffix[] = ".report.txt";
         size_t length = strlen(config.report_path), suffix_length = sizeof suffix - 1;
         if (length >= suffix_length && strcmp(config.report_path + length - suffix_length, suffix) == 0)
@@ -86,6 +87,15 @@ static void configure_oom_report(void)
         }
     }
     oom_report_configure(&oom);
+}
+
+/* The base name of the files derived from the trace or the report (NAME.dump-N.txt...): none next
+ * to a character device or FIFO. */
+static void derived_base(char *base, size_t size)
+{
+    const char *trace = output_file_is_stream(config.trace_path) ? "" : config.trace_path;
+    const char *report = output_file_is_stream(config.report_path) ? "" : config.report_path;
+    vt_snapshot_base(trace, report, base, size);
 }
 
 /* --- live dump: the signal handler only wakes the writer thread, which does the work ----------- */
@@ -109,7 +119,7 @@ static void write_live_snapshot(unsigned dump_number)
     python_injection_live_dump(dump_number); /* PyTorch's snapshot, by the bootstrap, on the main thread */
 
     char base[PATH_MAX], path[PATH_MAX + 32];
-    vt_snapshot_base(config.trace_path, config.report_path, base, sizeof base);
+    derived_base(base, sizeof base);
     if (!base[0])
         return; /* neither a trace nor a report file: nowhere to write */
     snprintf(path, sizeof path, "%s.dump-%u.txt", base, dump_number);
@@ -186,7 +196,7 @@ int vramtrace_output_base(char *out, size_t size)
     if (__atomic_load_n(&forked_child, __ATOMIC_ACQUIRE))
         return -1; /* it writes nothing */
     char base[PATH_MAX];
-    vt_snapshot_base(config.trace_path, config.report_path, base, sizeof base);
+    derived_base(base, sizeof base);
     size_t length = strlen(base);
     if (length == 0 || length >= size)
         return -1;
@@ -205,14 +215,59 @@ __attribute__((constructor)) static void shim_load(void)
     shim_ensure_initialized();
 }
 
+/* The shim's own writes at exit must never raise a signal in the program: a file size limit
+ * (ulimit -f: SIGXFSZ) or a closed pipe or FIFO (SIGPIPE) make the write fail with EFBIG or EPIPE
+ * instead, and the exit report says what could not be written. Blocked around the writes, then
+ * restored; a signal our writes raised (not pending before) is taken off again with sigtimedwait. */
+struct output_signals {
+    sigset_t previous;
+    bool pending_before[2];
+};
+
+static const int output_signal_numbers[2] = {SIGXFSZ, SIGPIPE};
+
+static void block_output_signals(struct output_signals *saved)
+{
+    sigset_t block, pending;
+    sigemptyset(&block);
+    for (int i = 0; i < 2; i++)
+        sigaddset(&block, output_signal_numbers[i]);
+    pthread_sigmask(SIG_BLOCK, &block, &saved->previous);
+    sigpending(&pending);
+    for (int i = 0; i < 2; i++)
+        saved->pending_before[i] = sigismember(&pending, output_signal_numbers[i]) == 1;
+}
+
+static void restore_output_signals(struct output_signals *saved)
+{
+    sigset_t pending;
+    sigpending(&pending);
+    for (int i = 0; i < 2; i++) {
+        if (saved->pending_before[i] || sigismember(&pending, output_signal_numbers[i]) != 1)
+            continue;
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, output_signal_numbers[i]);
+        struct timespec none = {0, 0};
+        int saved_errno = errno;
+        while (sigtimedwait(&only, NULL, &none) < 0 && errno == EINTR) {
+        }
+        errno = saved_errno;
+    }
+    pthread_sigmask(SIG_SETMASK, &saved->previous, NULL);
+}
+
 __attribute__((destructor)) static void shim_unload(void)
 {
     if (!recorder_is_enabled() || __atomic_exchange_n(&exit_report_done, true, __ATOMIC_ACQ_REL))
         return;
     shim_hook_depth++;
     recorder_disable();
+    struct output_signals signals;
+    block_output_signals(&signals);
     if (!recorder_wait_until_free(2000)) {
         shim_log("exit report skipped: the process exited from inside a CUDA allocation call (a signal handler?)");
+        restore_output_signals(&signals);
         shim_hook_depth--;
         return;
     }
@@ -225,8 +280,11 @@ __attribute__((destructor)) static void shim_unload(void)
         .print_to_stderr = !config.quiet,
         .file_path = config.report_path,
         .trace_path = trace_writer_bytes_written() ? trace_writer_path() : NULL,
+        .trace_error = trace_writer_error(),
+        .trace_bytes = trace_writer_bytes_written(),
     };
     leak_report_write_at_exit(&options);
     native_unwind_check_report();
+    restore_output_signals(&signals);
     shim_hook_depth--;
 }

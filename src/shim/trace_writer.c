@@ -94,6 +94,22 @@ uint64_t trace_writer_bytes_written(void)
     return __atomic_load_n(&bytes_written, __ATOMIC_RELAXED);
 }
 
+static char write_error[160];
+static bool write_failed;
+
+static void remember_write_error(int error)
+{
+    if (__atomic_load_n(&write_failed, __ATOMIC_ACQUIRE))
+        return;
+    snprintf(write_error, sizeof write_error, "%s", strerror(error));
+    __atomic_store_n(&write_failed, true, __ATOMIC_RELEASE);
+}
+
+const char *trace_writer_error(void)
+{
+    return __atomic_load_n(&write_failed, __ATOMIC_ACQUIRE) ? write_error : NULL;
+}
+
 uint64_t trace_writer_events_dropped(void)
 {
     return __atomic_load_n(&events_dropped, __ATOMIC_RELAXED);
@@ -268,8 +284,10 @@ static bool write_fully(const struct iovec *parts, int count)
 static void stop_tracing_after_write_error(void)
 {
     static bool said;
+    int error = errno;
+    remember_write_error(error);
     shim_log_once(&said, "cannot write the trace to %s: %s; tracing stops here (the exit report is still made)",
-                  settings.path, strerror(errno));
+                  settings.path, strerror(error));
     __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
 }
 
@@ -506,8 +524,10 @@ static bool open_trace_file(void)
 {
     trace_fd = output_file_create(settings.path, "trace", settings.path, sizeof settings.path);
     if (trace_fd < 0) {
+        int error = errno;
         shim_log("cannot write the trace to %s: %s (set %s to a writable path, or 'none'); no trace is written",
-                 settings.path, strerror(errno), VT_ENV_OUTPUT);
+                 settings.path, strerror(error), VT_ENV_OUTPUT);
+        remember_write_error(error);
         __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
         return false;
     }
@@ -556,8 +576,8 @@ static void *writer_main(void *unused)
         if (requests & REQUEST_EXIT)
             break;
     }
-    if (trace_fd >= 0)
-        close(trace_fd);
+    if (trace_fd >= 0 && close(trace_fd) != 0 && errno != EINTR)
+        remember_write_error(errno);
     trace_fd = -1;
     return NULL;
 }

@@ -60,6 +60,9 @@ void trace_writer_after_fork_in_child(void);
 
 /* Figures for the reports: bytes written so far and events dropped. */
 uint64_t trace_writer_bytes_written(void);
+/* What failed while creating, writing or closing the trace ("No space left on device"...), or NULL
+ * when nothing did: the exit report then says the trace is incomplete instead of written. */
+const char *trace_writer_error(void);
 uint64_t trace_writer_events_dropped(void);
 const char *trace_writer_path(void);
 
