@@ -444,6 +444,9 @@ static void text_calls(const struct text_output *text)
             (unsigned long long)stats->allocations, (unsigned long long)stats->frees,
             (unsigned long long)stats->unknown_frees, (unsigned long long)stats->failed_out_of_memory,
             report->model->stack_count);
+    if (stats->zero_byte_requests)
+        fprintf(out, "Zero-byte requests: %llu (they succeed and allocate nothing: counted by API, not as "
+                     "allocations)\n", (unsigned long long)stats->zero_byte_requests);
     fprintf(out, "Calls by API:");
     for (int api = 0; api < VT_API_COUNT; api++)
         if (stats->calls_by_api[api])
@@ -774,6 +777,7 @@ static void json_calls(struct json_output *output)
     vt_json_uint(json, "frees", stats->frees);
     vt_json_uint(json, "unknown_frees", stats->unknown_frees);
     vt_json_uint(json, "failed_out_of_memory", stats->failed_out_of_memory);
+    vt_json_uint(json, "zero_byte_requests", stats->zero_byte_requests);
     vt_json_object_begin(json, "by_api");
     for (int api = 0; api < VT_API_COUNT; api++)
         if (stats->calls_by_api[api])

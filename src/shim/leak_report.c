@@ -110,6 +110,9 @@ static void render_stats(FILE *out)
             (unsigned long long)stats.allocations, (unsigned long long)stats.frees,
             (unsigned long long)stats.unknown_frees, (unsigned long long)stats.failed_out_of_memory,
             (unsigned long long)stats.stack_count);
+    if (stats.zero_byte_requests)
+        fprintf(out, "Zero-byte requests: %llu (they succeed and allocate nothing: counted by API, not as "
+                     "allocations)\n", (unsigned long long)stats.zero_byte_requests);
     fprintf(out, "Calls by API:");
     for (int api = 0; api < VT_API_COUNT; api++)
         if (stats.calls_by_api[api])

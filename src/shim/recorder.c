@@ -271,12 +271,17 @@ static inline __attribute__((always_inline)) void record_alloc_as(bool watching,
     record.stack_id = stack ? intern_event_stack(stack) : stack_intern(frames, depth);
     bool new_stack = watching && record.stack_id > stacks_before;
     stats.calls_by_api[api]++;
-    if (kind_is_memory_use(kind)) {
+    /* A zero-byte request (cudaMalloc(ptr, 0): success and NULL) allocates nothing: a call, never
+     * an allocation, a site or a leak (docs/architecture.md). */
+    bool nothing = address == 0 || size_bytes == 0;
+    if (nothing && kind_is_memory_use(kind)) {
+        stats.zero_byte_requests++;
+    } else if (kind_is_memory_use(kind)) {
         stats.allocations++;
         if (oom.failures)
             oom.allocations_after_last_failure++;
     }
-    if (address)
+    if (!nothing)
         insert_live(space_of_api(api), &record);
     trace_event(VT_RECORD_ALLOC, &record, stream);
     shim_lock_give(&recorder_lock);

@@ -42,6 +42,8 @@ struct recorder_stats {
     uint64_t calls_by_api[VT_API_COUNT];
     /* allocations and frees of memory (not of address space or mappings, which only count calls) */
     uint64_t allocations, frees, unknown_frees, failed_out_of_memory;
+    /* successful requests that allocated nothing (zero bytes, a null result): calls, not allocations */
+    uint64_t zero_byte_requests;
     uint64_t stack_count;
 };
 

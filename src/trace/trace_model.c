@@ -550,12 +550,15 @@ static void insert_live(struct vt_replay *replay, enum vt_key_space space, const
 static void apply_alloc(struct vt_replay *replay, const struct vt_model_event *event, size_t index)
 {
     count_call(replay, event->api);
-    if (vt_kind_is_memory_use(event->kind)) {
+    bool nothing = vt_event_allocated_nothing(event);
+    if (nothing && vt_kind_is_memory_use(event->kind)) {
+        replay->stats.zero_byte_requests++;
+    } else if (vt_kind_is_memory_use(event->kind)) {
         replay->stats.allocations++;
         if (replay->oom.failures)
             replay->oom.allocations_after_last_failure++;
     }
-    if (event->address) /* as the recorder: a null result is counted, never live */
+    if (!nothing) /* as the recorder: a zero-byte request or a null result is a call, never live */
         insert_live(replay, vt_key_space_of_api(event->api), event, 0, index);
 }
 
@@ -804,8 +807,8 @@ void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_mod
     struct group_builder builder = {.out = groups, .device = device};
     for (size_t i = 0; i < model->event_count; i++) {
         const struct vt_model_event *event = &model->events[i];
-        if (event->type != VT_RECORD_ALLOC || !vt_kind_is_memory_use(event->kind))
-            continue;
+        if (event->type != VT_RECORD_ALLOC || !vt_kind_is_memory_use(event->kind) || vt_event_allocated_nothing(event))
+            continue; /* a zero-byte request is no allocation site */
         if (device != VT_GROUPS_ALL_DEVICES && event->device != device)
             continue;
         builder_add(&builder, event->stack_id, event->kind, event->api, event->size_bytes, event->address);

@@ -196,6 +196,14 @@ static inline bool vt_kind_is_memory_use(unsigned kind)
     return kind == VT_KIND_DEVICE || kind == VT_KIND_HOST_PINNED || kind == VT_KIND_MANAGED;
 }
 
+/* Whether a successful ALLOC allocated nothing: a zero-byte request (cudaMalloc(ptr, 0) succeeds
+ * with NULL) or a null result. It is a call (calls by API, zero_byte_requests), never an
+ * allocation, a site, a live allocation or a leak, as in the recorder. */
+static inline bool vt_event_allocated_nothing(const struct vt_model_event *event)
+{
+    return event->address == 0 || event->size_bytes == 0;
+}
+
 struct vt_usage_counter {
     uint64_t current_bytes;
     uint64_t live_count;
@@ -223,6 +231,7 @@ struct vt_replay_stats {
     uint64_t calls_by_api[VT_API_COUNT];
     /* of memory (not of address space or mappings, which only count calls) */
     uint64_t allocations, frees, unknown_frees, failed_out_of_memory;
+    uint64_t zero_byte_requests; /* successful requests that allocated nothing: calls, not allocations */
 };
 
 struct vt_replay_oom {

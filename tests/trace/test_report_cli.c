@@ -209,7 +209,7 @@ Test(report_cli, json_output_carries_every_section)
         {"[s['bytes'] for s in d['top_sites']['by_bytes']], [s['count'] for s in d['top_sites']['by_count']]",
          "([20971520, 10485760, 7340032, 5242880], [1, 1, 1, 1])"},
         {"d['calls']", "{'allocations': 4, 'frees': 1, 'unknown_frees': 0, 'failed_out_of_memory': 1, "
-                       "'by_api': {'cudaMalloc': 4, 'cudaFree': 1, 'cudaMallocManaged': 1}}"},
+                       "'zero_byte_requests': 0, 'by_api': {'cudaMalloc': 4, 'cudaFree': 1, 'cudaMallocManaged': 1}}"},
         {"d['summary']", "{'what': 'leaked', 'bytes': 23068672, 'count': 3}"},
     };
     enum { CHECKS = sizeof checks / sizeof checks[0] };
