@@ -45,7 +45,9 @@ enum vt_memory_kind {
     X(cuMemMap, D)                     \
     X(cuMemUnmap, D)                   \
     X(cuMemAddressReserve, D)          \
-    X(cuMemAddressFree, D)
+    X(cuMemAddressFree, D)             \
+    X(cudaDeviceReset, R)              \
+    X(cuDevicePrimaryCtxReset, D)
 
 enum vt_api {
 #define VT_API_ENUM(name, layer) VT_API_##name,
@@ -53,6 +55,15 @@ enum vt_api {
 #undef VT_API_ENUM
     VT_API_COUNT
 };
+
+/* A device reset (cudaDeviceReset, cuDevicePrimaryCtxReset[_v2]) frees every device and managed
+ * allocation of its device. In the trace it is one FREE_UNKNOWN record of address 0 (the call, on
+ * the reset device; not a free of an unknown address), then one FREE record per allocation freed,
+ * all with the reset's API and time. The call is counted once, at that first record. */
+static inline int vt_api_is_device_reset(unsigned api)
+{
+    return api == VT_API_cudaDeviceReset || api == VT_API_cuDevicePrimaryCtxReset;
+}
 
 /* What happened. */
 enum vt_event_op {

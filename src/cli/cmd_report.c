@@ -353,6 +353,16 @@ static void text_out_of_memory(const struct text_output *text)
                 vt_format_bytes(oom->first_detail->device_total_bytes, total_human, sizeof total_human));
     fprintf(out, ".\nFailed request made from:\n");
     text_stack(text, first->stack_id);
+    uint64_t live_bytes, live_count;
+    memory_totals(&oom->live, &live_bytes, &live_count);
+    fprintf(out, "\nLive on %s %d when it failed: %llu byte(s) (%s) in %llu allocation(s)\n\n",
+            first->device < 0 ? "host" : "device", first->device, (unsigned long long)live_bytes,
+            vt_format_bytes(live_bytes, human, sizeof human), (unsigned long long)live_count);
+    for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++)
+        if (vt_kind_is_memory_use(kind))
+            text_groups(text, &oom->live, kind, "Live");
+    if (oom->live.incomplete)
+        fprintf(out, "(out of memory while grouping: some allocations are missing from the groups above)\n\n");
     if (oom->allocations_after_last_failure)
         fprintf(out, "Recovered: %llu allocation(s) succeeded after the last failure.\n",
                 (unsigned long long)oom->allocations_after_last_failure);
@@ -755,6 +765,9 @@ static void json_out_of_memory(struct json_output *output)
     vt_json_uint(json, "device_free_bytes", oom->first_detail->device_free_bytes);
     vt_json_uint(json, "device_total_bytes", oom->first_detail->device_total_bytes);
     json_stack(output, oom->first->stack_id);
+    vt_json_object_begin(json, "live");
+    json_group_set(output, &oom->live, memory_kinds);
+    vt_json_object_end(json);
     vt_json_object_end(json);
     vt_json_object_end(json);
 }

@@ -56,7 +56,10 @@ enum hook_stream_variant {
     X(cuMemMap, "cuMemMap", "cuMemMap", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)                    \
     X(cuMemUnmap, "cuMemUnmap", "cuMemUnmap", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)              \
     X(cuMemAddressReserve, "cuMemAddressReserve", "cuMemAddressReserve", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
-    X(cuMemAddressFree, "cuMemAddressFree", "cuMemAddressFree", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)
+    X(cuMemAddressFree, "cuMemAddressFree", "cuMemAddressFree", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
+    X(cudaDeviceReset, "cudaDeviceReset", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                 \
+    X(cuDevicePrimaryCtxReset_legacy, "cuDevicePrimaryCtxReset", "cuDevicePrimaryCtxReset", 7000, 11000, HOOK_NOT_STREAM_ORDERED) \
+    X(cuDevicePrimaryCtxReset_v2, "cuDevicePrimaryCtxReset_v2", "cuDevicePrimaryCtxReset", 11000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)
 
 enum hook_id {
 #define HOOK_ENUM(id, symbol, lookup_name, first_version, version_limit, stream) HOOK_##id,

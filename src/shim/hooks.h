@@ -13,6 +13,8 @@
 
 /* cuda.h maps cuGetProcAddress to the 5-argument _v2; the 4-argument one still exists. */
 typedef CUresult cuGetProcAddress_legacy_function(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags);
+/* cuda.h maps cuDevicePrimaryCtxReset to _v2; the unversioned one (same arguments) still exists. */
+typedef CUresult cuDevicePrimaryCtxReset_legacy_function(CUdevice dev);
 
 #define SHIM_WRAPPER(id, type) extern __typeof__(type) shim_wrapper_##id __attribute__((visibility("hidden")));
 #pragma GCC diagnostic push
@@ -50,6 +52,9 @@ SHIM_WRAPPER(cuMemMap, cuMemMap)
 SHIM_WRAPPER(cuMemUnmap, cuMemUnmap)
 SHIM_WRAPPER(cuMemAddressReserve, cuMemAddressReserve)
 SHIM_WRAPPER(cuMemAddressFree, cuMemAddressFree)
+SHIM_WRAPPER(cudaDeviceReset, cudaDeviceReset)
+SHIM_WRAPPER(cuDevicePrimaryCtxReset_legacy, cuDevicePrimaryCtxReset_legacy_function)
+SHIM_WRAPPER(cuDevicePrimaryCtxReset_v2, cuDevicePrimaryCtxReset_v2)
 #pragma GCC diagnostic pop
 #undef SHIM_WRAPPER
 

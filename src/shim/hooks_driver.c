@@ -276,3 +276,22 @@ CUresult shim_wrapper_cuMemAddressFree(CUdeviceptr ptr, size_t size)
     return status;
 }
 SHIM_EXPORT(cuMemAddressFree, "cuMemAddressFree")
+
+/* A reset of a device's primary context frees every allocation of that device (device and managed
+ * memory), as cudaDeviceReset does: one free per live allocation, recorded before the real call.
+ * A CUdevice is the device's ordinal. */
+#define DEFINE_PRIMARY_CTX_RESET(id, exported)                                                 \
+    CUresult shim_wrapper_##id(CUdevice dev)                                                   \
+    {                                                                                          \
+        REAL_OR_RETURN(id, MISSING);                                                           \
+        if (!hook_begin())                                                                     \
+            return real(dev);                                                                  \
+        recorder_record_device_reset(VT_API_cuDevicePrimaryCtxReset, (int)dev);                \
+        CUresult status = real(dev);                                                           \
+        hook_end();                                                                            \
+        return status;                                                                         \
+    }                                                                                          \
+    SHIM_EXPORT(id, exported)
+
+DEFINE_PRIMARY_CTX_RESET(cuDevicePrimaryCtxReset_legacy, "cuDevicePrimaryCtxReset")
+DEFINE_PRIMARY_CTX_RESET(cuDevicePrimaryCtxReset_v2, "cuDevicePrimaryCtxReset_v2")

@@ -177,3 +177,18 @@ cudaError_t shim_wrapper_cudaFreeHost(void *ptr)
     return status;
 }
 SHIM_EXPORT(cudaFreeHost, "cudaFreeHost")
+
+/* Destroys the current device's primary context and every allocation it owns (device and managed
+ * memory of that device): recorded as one free per live allocation, before the real call, as the
+ * other frees are. */
+cudaError_t shim_wrapper_cudaDeviceReset(void)
+{
+    REAL_OR_RETURN(cudaDeviceReset, MISSING);
+    if (!hook_begin())
+        return real();
+    recorder_record_device_reset(VT_API_cudaDeviceReset, current_device());
+    cudaError_t status = real();
+    hook_end();
+    return status;
+}
+SHIM_EXPORT(cudaDeviceReset, "cudaDeviceReset")

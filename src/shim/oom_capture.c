@@ -66,6 +66,8 @@ static void query_device_memory(struct oom_event *event)
     release(device);
 }
 
+enum { OOM_FLUSH_WAIT_MS = 2000 };
+
 void oom_capture(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t size_bytes)
 {
     struct event_stack stack;
@@ -77,7 +79,13 @@ void oom_capture(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t
         .api = (uint16_t)api,
     };
     query_device_memory(&event);
-    if (recorder_record_out_of_memory(&event, &stack))
+    if (recorder_record_out_of_memory(&event, &stack)) {
         oom_report_start(device);
-    trace_writer_request_flush(); /* the failure reaches the disk now, in case the program dies of it */
+        /* The first failure is on disk, with everything before it, before the failing call returns:
+         * a program that abort()s right after it still leaves the trace's OOM (issue 9, point 7).
+         * Bounded: a stalled output costs this call at most OOM_FLUSH_WAIT_MS. */
+        trace_writer_flush_and_wait(OOM_FLUSH_WAIT_MS);
+    } else {
+        trace_writer_request_flush(); /* later failures: flushed soon, not waited for */
+    }
 }

@@ -370,6 +370,32 @@ void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
     shim_lock_give(&recorder_lock);
 }
 
+void recorder_record_device_reset(enum vt_api api, int device)
+{
+    trace_writer_ensure_started();
+    shim_lock_take(&recorder_lock);
+    uint64_t now_ns = event_clock_now_ns(&event_clock);
+    stats.calls_by_api[api]++;
+    struct alloc_record call = {.timestamp_ns = now_ns, .device = (int16_t)device, .api = (uint16_t)api};
+    trace_event(VT_RECORD_FREE_UNKNOWN, &call, 0); /* the call itself (vt_api_is_device_reset) */
+    struct alloc_table *table = &live_tables[SPACE_POINTERS];
+    struct alloc_record *next;
+    for (struct alloc_record *live = table->oldest; live; live = next) {
+        next = live->newer; /* taken before the removal recycles `live` */
+        if (live->device != device || (live->kind != VT_KIND_DEVICE && live->kind != VT_KIND_MANAGED))
+            continue;
+        struct alloc_record removed;
+        if (!alloc_table_remove(table, live->address, &removed))
+            continue;
+        account_free(&removed);
+        stats.frees++;
+        removed.api = (uint16_t)api;
+        removed.timestamp_ns = now_ns;
+        trace_event(VT_RECORD_FREE, &removed, 0);
+    }
+    shim_lock_give(&recorder_lock);
+}
+
 bool recorder_record_out_of_memory(const struct oom_event *event, const struct event_stack *stack)
 {
     trace_writer_ensure_started();

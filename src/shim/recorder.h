@@ -102,6 +102,9 @@ void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind,
 void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t handle);
 /* A free of `address` (or handle) through `api`; unknown ones are counted, never fatal. */
 void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream);
+/* A reset of `device` (cudaDeviceReset, cuDevicePrimaryCtxReset) through `api`: every live device
+ * and managed allocation of that device is freed, one FREE record each. */
+void recorder_record_device_reset(enum vt_api api, int device);
 /* Stores an out-of-memory failure (its timestamp_ns, stack_id and thread_id are filled in here).
  * Returns true for the first one of the process. */
 bool recorder_record_out_of_memory(const struct oom_event *event, const struct event_stack *stack);

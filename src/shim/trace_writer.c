@@ -69,6 +69,12 @@ static unsigned pending_requests, dumps_requested;
 static void (*dump_handler)(unsigned dump_number);
 static int trace_fd = -1;
 static uint64_t bytes_written;
+/* Flush rounds, for trace_writer_flush_and_wait: the writer numbers each round before it takes the
+ * chunks (rounds_begun) and publishes it under flush_wait_lock once they are written (rounds_done). */
+static uint64_t rounds_begun, rounds_done;
+static pthread_mutex_t flush_wait_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flush_wait_signal;
+static pthread_once_t flush_wait_once = PTHREAD_ONCE_INIT;
 static ZSTD_CCtx *compressor;
 static uint8_t *compressed_buffer;
 static size_t compressed_capacity;
@@ -569,10 +575,15 @@ static void *writer_main(void *unused)
         unsigned requests = __atomic_exchange_n(&pending_requests, 0, __ATOMIC_ACQ_REL);
         if ((requests & REQUEST_DUMP) && dump_handler)
             dump_handler(__atomic_load_n(&dumps_requested, __ATOMIC_ACQUIRE));
+        uint64_t round = __atomic_add_fetch(&rounds_begun, 1, __ATOMIC_ACQ_REL);
         if (file_open) {
             write_new_modules(&own_records);
             flush_events();
         }
+        pthread_mutex_lock(&flush_wait_lock);
+        rounds_done = round;
+        pthread_cond_broadcast(&flush_wait_signal);
+        pthread_mutex_unlock(&flush_wait_lock);
         if (requests & REQUEST_EXIT)
             break;
     }
@@ -621,6 +632,44 @@ void trace_writer_request_flush(void)
     wake_writer(REQUEST_FLUSH);
 }
 
+static void init_flush_wait(void)
+{
+    pthread_condattr_t attributes;
+    pthread_condattr_init(&attributes);
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    pthread_cond_init(&flush_wait_signal, &attributes);
+    pthread_condattr_destroy(&attributes);
+}
+
+bool trace_writer_flush_and_wait(unsigned timeout_ms)
+{
+    pthread_once(&flush_wait_once, init_flush_wait);
+    if (!trace_writer_enabled() || forked_child || !__atomic_load_n(&writer_running, __ATOMIC_ACQUIRE) ||
+        pthread_equal(pthread_self(), writer_thread))
+        return false;
+    /* Every round numbered after this read takes the chunks after the caller's records were
+     * appended (the writer numbers a round before it takes them), so round `begun + 1` holds them. */
+    uint64_t wanted = __atomic_load_n(&rounds_begun, __ATOMIC_ACQUIRE) + 1;
+    wake_writer(REQUEST_FLUSH);
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    bool done = true;
+    pthread_mutex_lock(&flush_wait_lock);
+    while (rounds_done < wanted)
+        if (pthread_cond_timedwait(&flush_wait_signal, &flush_wait_lock, &deadline) == ETIMEDOUT) {
+            done = rounds_done >= wanted;
+            break;
+        }
+    pthread_mutex_unlock(&flush_wait_lock);
+    return done;
+}
+
 void trace_writer_set_dump_handler(void (*dump)(unsigned dump_number))
 {
     dump_handler = dump;
@@ -662,6 +711,7 @@ void trace_writer_after_fork_in_child(void)
     forked_child = true;
     __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
     pthread_mutex_init(&chunk_lock, NULL);
+    pthread_mutex_init(&flush_wait_lock, NULL);
     /* The chunks may have been changing at the fork: forget them, free nothing. */
     current_chunk = full_head = full_tail = spare_chunks = NULL;
     /* The child's copies of the parent's descriptors: closing them leaves the parent's alone, and

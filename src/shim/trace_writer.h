@@ -52,6 +52,11 @@ void trace_writer_request_flush(void);
 /* Wakes the writer to flush and call `dump` (set by trace_writer_set_dump_handler) from its thread.
  * Async-signal-safe: the live-dump signal handler calls only this. */
 void trace_writer_request_dump(void);
+/* Wakes the writer and waits, at most timeout_ms, until a flush that began after this call has
+ * written everything appended before it (the first OOM: on disk before the failing call returns).
+ * Never called under the recorder's lock or from the writer thread (refused: false); false too when
+ * there is no trace or writer, or on timeout. The writer takes no lock a hook holds while waiting. */
+bool trace_writer_flush_and_wait(unsigned timeout_ms);
 void trace_writer_set_dump_handler(void (*dump)(unsigned dump_number));
 /* At exit: an END record, a last flush, and the writer joined (waits at most a few seconds). */
 void trace_writer_finish(void);

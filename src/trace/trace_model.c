@@ -564,7 +564,8 @@ static void apply_alloc(struct vt_replay *replay, const struct vt_model_event *e
 
 static void apply_free(struct vt_replay *replay, const struct vt_model_event *event)
 {
-    count_call(replay, event->api);
+    if (!vt_api_is_device_reset(event->api)) /* a reset's call is its FREE_UNKNOWN record */
+        count_call(replay, event->api);
     struct alloc_record removed = {.device = event->device, .kind = event->kind, .size_bytes = event->size_bytes};
     if (replay->track_live &&
         !alloc_table_remove(&replay->live[vt_key_space_of_api(event->api)], event->address, &removed)) {
@@ -602,7 +603,8 @@ const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
         break;
     case VT_RECORD_FREE_UNKNOWN:
         count_call(replay, event->api);
-        replay->stats.unknown_frees++;
+        if (!vt_api_is_device_reset(event->api)) /* a reset's call, not a free */
+            replay->stats.unknown_frees++;
         break;
     case VT_RECORD_OOM:
         apply_oom(replay, index);

@@ -91,6 +91,12 @@ bool vt_report_build(struct vt_report *report, const struct vt_trace_model *mode
         vt_replay_finish(&replay);
     }
     collect_oom(report);
+    if (report->oom.first) { /* what was live on the failing device: the OOM report's live set */
+        vt_replay_start(&replay, model, true);
+        vt_replay_until_event(&replay, (size_t)(report->oom.first - model->events));
+        vt_groups_collect_live(&report->oom.live, &replay, report->oom.first->device);
+        vt_replay_finish(&replay);
+    }
     vt_groups_collect_sites(&report->sites_by_bytes, model, options->device, VT_GROUPS_BY_BYTES);
     vt_groups_collect_sites(&report->sites_by_count, model, options->device, VT_GROUPS_BY_COUNT);
     return take_peak_snapshots(report);
@@ -102,6 +108,7 @@ void vt_report_free(struct vt_report *report)
         vt_groups_free(&report->peaks[i].snapshot);
     free(report->peaks);
     vt_groups_free(&report->live);
+    vt_groups_free(&report->oom.live);
     vt_groups_free(&report->sites_by_bytes);
     vt_groups_free(&report->sites_by_count);
     memset(report, 0, sizeof *report);

@@ -27,6 +27,7 @@ struct vt_report_oom {
     const struct vt_model_event *first;     /* NULL when no failure */
     const struct vt_model_oom *first_detail;
     uint64_t allocations_after_last_failure; /* > 0: the program recovered */
+    struct vt_groups live; /* live on the first failure's device when it failed (the OOM report's) */
 };
 
 struct vt_report {

@@ -83,7 +83,11 @@ Test(report_cli, text_sections_of_a_complete_trace)
                     "Failed request made from:\n"
                     "    #0 0x000000401400 in ??\n"
                     "    #1 0x000000401b00 in ??\n"
-                    "Not recovered: no allocation succeeded after the last failure.\n\n");
+                    "\nLive on device 1 when it failed: 7340032 byte(s) (7.00 MiB) in 1 allocation(s)\n\n"
+                    "Live of 7340032 byte(s) (7.00 MiB) in 1 allocation(s) of managed memory, cudaMallocManaged, allocated from:\n"
+                    "    #0 0x000000401400 in ??\n"
+                    "    #1 0x000000401b00 in ??\n");
+    assert_has(out, "Not recovered: no allocation succeeded after the last failure.\n\n");
     assert_has(out, "Peak memory in use:\n"
                     "  device 0: 31457280 byte(s) (30.0 MiB) at 0.200 s; peak by kind: device 31457280, managed 0\n"
                     "  device 1: 7340032 byte(s) (7.00 MiB) at 0.150 s; peak by kind: device 0, managed 7340032\n\n");
