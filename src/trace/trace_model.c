@@ -13,9 +13,6 @@
 
 _Static_assert(sizeof(struct vt_model_event) == 40, "events stay compact: traces hold tens of millions");
 
-/* Stack ids are small and dense (the shim numbers them from 1); larger ones are taken as damage. */
-#define MAX_STACK_ID (1u << 26)
-
 /* ---- loading --------------------------------------------------------------------------------- */
 
 /* Makes room for one more element in *array (holding `count`, room for *capacity). */
@@ -40,7 +37,7 @@ static char *copy_text(struct vt_trace_text text)
 struct loader {
     struct vt_trace_model *model;
     size_t device_capacity, module_capacity, thread_capacity, frame_capacity, event_capacity;
-    size_t oom_capacity, map_capacity, marker_capacity;
+    size_t oom_capacity, map_capacity, marker_capacity, stack_capacity, code_capacity;
     uint64_t last_time_ns;
     bool out_of_memory;
     /* progress */
@@ -97,27 +94,89 @@ static bool add_module(struct loader *loader, const struct vt_trace_record *reco
     return true;
 }
 
+/* ---- id maps --------------------------------------------------------------------------------- */
+
+static size_t id_slot(uint64_t key, size_t capacity)
+{
+    key *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(key >> 32) & (capacity - 1);
+}
+
+static bool id_map_grow(struct vt_id_map *map)
+{
+    size_t capacity = map->capacity ? map->capacity * 2 : 64;
+    uint64_t *keys = calloc(capacity, sizeof *keys);
+    uint32_t *values = calloc(capacity, sizeof *values);
+    if (!keys || !values) {
+        free(keys);
+        free(values);
+        return false;
+    }
+    for (size_t i = 0; i < map->capacity; i++) {
+        if (!map->keys[i])
+            continue;
+        size_t at = id_slot(map->keys[i], capacity);
+        while (keys[at])
+            at = (at + 1) & (capacity - 1);
+        keys[at] = map->keys[i];
+        values[at] = map->values[i];
+    }
+    free(map->keys);
+    free(map->values);
+    map->keys = keys;
+    map->values = values;
+    map->capacity = capacity;
+    return true;
+}
+
+bool vt_id_map_put(struct vt_id_map *map, uint32_t id, uint32_t value)
+{
+    if ((map->count + 1) * 2 > map->capacity && !id_map_grow(map))
+        return false;
+    uint64_t key = (uint64_t)id + 1;
+    size_t at = id_slot(key, map->capacity);
+    while (map->keys[at] && map->keys[at] != key)
+        at = (at + 1) & (map->capacity - 1);
+    if (!map->keys[at])
+        map->count++;
+    map->keys[at] = key;
+    map->values[at] = value;
+    return true;
+}
+
+bool vt_id_map_get(const struct vt_id_map *map, uint32_t id, uint32_t *value)
+{
+    if (!map->capacity)
+        return false;
+    uint64_t key = (uint64_t)id + 1;
+    for (size_t at = id_slot(key, map->capacity); map->keys[at]; at = (at + 1) & (map->capacity - 1))
+        if (map->keys[at] == key) {
+            *value = map->values[at];
+            return true;
+        }
+    return false;
+}
+
+void vt_id_map_free(struct vt_id_map *map)
+{
+    free(map->keys);
+    free(map->values);
+    memset(map, 0, sizeof *map);
+}
+
+/* Stack and code ids are found through a hash map, so memory follows the definitions the trace
+ * holds, whatever the values of their ids (a trace is untrusted input). */
 static bool add_stack(struct loader *loader, const struct vt_trace_record *record)
 {
     struct vt_trace_model *model = loader->model;
     uint32_t id = record->stack.id;
-    if (id == 0 || id >= MAX_STACK_ID)
+    uint32_t index;
+    if (id == 0)
         return true; /* not a valid id: events naming it show no stack */
-    if (id >= model->stack_slots) {
-        size_t slots = model->stack_slots ? model->stack_slots : 256;
-        while (slots <= id)
-            slots *= 2;
-        struct vt_model_stack *bigger = realloc(model->stacks, slots * sizeof *bigger);
-        if (!bigger)
-            return false;
-        memset(bigger + model->stack_slots, 0, (slots - model->stack_slots) * sizeof *bigger);
-        model->stacks = bigger;
-        model->stack_slots = slots;
-    }
-    if (model->stacks[id].defined)
+    if (vt_id_map_get(&model->stack_ids, id, &index))
         return true; /* the first definition stands */
     size_t needed = model->frame_count + record->stack.depth;
-    if (needed > UINT32_MAX)
+    if (needed > UINT32_MAX || model->stack_slots >= UINT32_MAX)
         return false;
     if (needed > loader->frame_capacity) {
         size_t capacity = loader->frame_capacity ? loader->frame_capacity : 4096;
@@ -129,42 +188,47 @@ static bool add_stack(struct loader *loader, const struct vt_trace_record *recor
         model->frames = bigger;
         loader->frame_capacity = capacity;
     }
+    if (!reserve_one(&model->stacks, &loader->stack_capacity, model->stack_slots, sizeof *model->stacks) ||
+        !vt_id_map_put(&model->stack_ids, id, (uint32_t)model->stack_slots))
+        return false;
     memcpy(model->frames + model->frame_count, record->stack.frames, record->stack.depth * sizeof(uint64_t));
-    model->stacks[id] = (struct vt_model_stack){(uint32_t)model->frame_count, record->stack.depth, true};
+    model->stacks[model->stack_slots++] = (struct vt_model_stack){(uint32_t)model->frame_count, record->stack.depth, true};
     model->frame_count = needed;
     model->stack_count++;
     return true;
 }
 
-static bool add_code(struct vt_trace_model *model, const struct vt_trace_record *record)
+static bool add_code(struct loader *loader, const struct vt_trace_record *record)
 {
+    struct vt_trace_model *model = loader->model;
     uint32_t id = record->code.id;
-    if (id == 0 || id >= MAX_STACK_ID)
+    uint32_t index;
+    if (id == 0)
         return true; /* not a valid id: frames naming it show as unknown */
-    if (id >= model->code_slots) {
-        size_t slots = model->code_slots ? model->code_slots : 256;
-        while (slots <= id)
-            slots *= 2;
-        struct vt_model_code *bigger = realloc(model->codes, slots * sizeof *bigger);
-        if (!bigger)
-            return false;
-        memset(bigger + model->code_slots, 0, (slots - model->code_slots) * sizeof *bigger);
-        model->codes = bigger;
-        model->code_slots = slots;
-    }
-    struct vt_model_code *code = &model->codes[id];
-    if (code->defined)
+    if (vt_id_map_get(&model->code_ids, id, &index))
         return true; /* the first definition stands */
+    if (model->code_slots >= UINT32_MAX ||
+        !reserve_one(&model->codes, &loader->code_capacity, model->code_slots, sizeof *model->codes))
+        return false;
+    struct vt_model_code *code = &model->codes[model->code_slots];
+    memset(code, 0, sizeof *code);
     code->file_name = copy_text(record->code.file_name);
     code->function_name = copy_text(record->code.function_name);
     code->line_table = malloc(record->code.line_table_bytes ? record->code.line_table_bytes : 1);
-    if (!code->file_name || !code->function_name || !code->line_table)
+    if (!code->file_name || !code->function_name || !code->line_table ||
+        !vt_id_map_put(&model->code_ids, id, (uint32_t)model->code_slots)) {
+        free(code->file_name);
+        free(code->function_name);
+        free(code->line_table);
+        memset(code, 0, sizeof *code);
         return false;
+    }
     memcpy(code->line_table, record->code.line_table, record->code.line_table_bytes);
     code->line_table_bytes = record->code.line_table_bytes;
     code->line_table_format = record->code.line_table_format;
     code->first_line = record->code.first_line;
     code->defined = true;
+    model->code_slots++;
     return true;
 }
 
@@ -300,7 +364,7 @@ static bool add_record(struct loader *loader, const struct vt_trace_record *reco
     case VT_RECORD_THREAD:
         return add_thread(loader, record);
     case VT_RECORD_CODE:
-        return add_code(loader->model, record);
+        return add_code(loader, record);
     default:
         return add_event(loader, record);
     }
@@ -355,6 +419,7 @@ enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char
     model->unknown_record_count = reader.unknown_record_count;
     model->stop_reason = reader.stop_reason;
     model->skipped_bytes = reader.skipped_bytes;
+    model->stopped_at = reader.chunk_offset;
     vt_trace_reader_close(&reader);
     if (!ok) {
         vt_model_free(model);
@@ -388,6 +453,8 @@ void vt_model_free(struct vt_trace_model *model)
         free(model->codes[i].line_table);
     }
     free(model->codes);
+    vt_id_map_free(&model->stack_ids);
+    vt_id_map_free(&model->code_ids);
     free(model->events);
     free(model->ooms);
     free(model->maps);
@@ -399,24 +466,27 @@ void vt_model_free(struct vt_trace_model *model)
 
 void vt_model_warn_tail(const struct vt_trace_model *model, FILE *out)
 {
-    struct vt_trace_reader stopped = {.stop_reason = model->stop_reason, .skipped_bytes = model->skipped_bytes};
+    struct vt_trace_reader stopped = {.stop_reason = model->stop_reason, .skipped_bytes = model->skipped_bytes,
+                                      .chunk_offset = model->stopped_at};
     vt_trace_reader_warn_tail(&stopped, model->path, out);
 }
 
 const uint64_t *vt_model_stack_frames(const struct vt_trace_model *model, uint32_t stack_id, unsigned *depth)
 {
     *depth = 0;
-    if (stack_id == 0 || stack_id >= model->stack_slots || !model->stacks[stack_id].defined)
+    uint32_t index;
+    if (stack_id == 0 || !vt_id_map_get(&model->stack_ids, stack_id, &index))
         return NULL;
-    *depth = model->stacks[stack_id].depth;
-    return model->frames + model->stacks[stack_id].first_frame;
+    *depth = model->stacks[index].depth;
+    return model->frames + model->stacks[index].first_frame;
 }
 
 const struct vt_model_code *vt_model_find_code(const struct vt_trace_model *model, uint32_t code_id)
 {
-    if (code_id >= model->code_slots || !model->codes[code_id].defined)
+    uint32_t index;
+    if (code_id == 0 || !vt_id_map_get(&model->code_ids, code_id, &index))
         return NULL;
-    return &model->codes[code_id];
+    return &model->codes[index];
 }
 
 const struct vt_model_device *vt_model_find_device(const struct vt_trace_model *model, int ordinal)
@@ -646,32 +716,23 @@ void vt_replay_finish(struct vt_replay *replay)
 
 /* ---- groups ------------------------------------------------------------------------------------ */
 
-/* Groups are found by stack id: heads[stack] starts a short list of the groups of that stack (one
- * per kind and API, nearly always just one), so adding is O(1) without hashing. */
+/* Groups are found by stack id: heads maps a stack id to the first of a short list of the groups
+ * of that stack (one per kind and API, nearly always just one). A hash map, not an array indexed
+ * by the id: an id read from a trace can be anything up to 2^32 - 1. */
 struct group_builder {
     struct vt_group *groups;
     uint32_t *next_of; /* next group of the same stack, + 1 (0 = end) */
     size_t count, capacity;
-    uint32_t *heads;   /* by stack id: first group, + 1 */
-    size_t head_count;
+    struct vt_id_map heads; /* stack id -> first group, + 1 */
     struct vt_groups *out;
     int device;
 };
 
 static struct vt_group *builder_group(struct group_builder *builder, uint32_t stack_id, unsigned kind, unsigned api)
 {
-    if (stack_id >= builder->head_count) {
-        size_t count = builder->head_count ? builder->head_count : 256;
-        while (count <= stack_id)
-            count *= 2;
-        uint32_t *bigger = realloc(builder->heads, count * sizeof *bigger);
-        if (!bigger)
-            return NULL;
-        memset(bigger + builder->head_count, 0, (count - builder->head_count) * sizeof *bigger);
-        builder->heads = bigger;
-        builder->head_count = count;
-    }
-    for (uint32_t at = builder->heads[stack_id]; at; at = builder->next_of[at - 1]) {
+    uint32_t head = 0;
+    vt_id_map_get(&builder->heads, stack_id, &head);
+    for (uint32_t at = head; at; at = builder->next_of[at - 1]) {
         struct vt_group *group = &builder->groups[at - 1];
         if (group->kind == kind && group->api == api)
             return group;
@@ -687,13 +748,15 @@ static struct vt_group *builder_group(struct group_builder *builder, uint32_t st
         builder->next_of = next_of;
         builder->capacity = capacity;
     }
+    if (builder->count >= UINT32_MAX || !vt_id_map_put(&builder->heads, stack_id, (uint32_t)builder->count + 1))
+        return NULL;
     struct vt_group *group = &builder->groups[builder->count];
     memset(group, 0, sizeof *group);
     group->stack_id = stack_id;
     group->kind = (uint8_t)kind;
     group->api = (uint16_t)api;
-    builder->next_of[builder->count] = builder->heads[stack_id];
-    builder->heads[stack_id] = (uint32_t)++builder->count;
+    builder->next_of[builder->count] = head;
+    builder->count++;
     return group;
 }
 
@@ -758,7 +821,7 @@ static void builder_finish(struct group_builder *builder, int (*order)(const voi
     if (out->groups)
         qsort(out->groups, out->group_count, sizeof *out->groups, order);
     free(builder->next_of);
-    free(builder->heads);
+    vt_id_map_free(&builder->heads);
 }
 
 static void keep_mapping(struct group_builder *builder, const struct alloc_record *record, size_t *capacity)

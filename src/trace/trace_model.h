@@ -102,6 +102,17 @@ struct vt_model_code {
     uint32_t line_table_bytes;
 };
 
+/* A hash map from a 32-bit id read from a trace to an index: its memory grows with the ids
+ * present, never with their values (a trace is untrusted input). */
+struct vt_id_map {
+    uint64_t *keys;     /* id + 1; 0: empty */
+    uint32_t *values;
+    size_t capacity, count;
+};
+bool vt_id_map_put(struct vt_id_map *map, uint32_t id, uint32_t value); /* false: out of memory */
+bool vt_id_map_get(const struct vt_id_map *map, uint32_t id, uint32_t *value);
+void vt_id_map_free(struct vt_id_map *map);
+
 struct vt_model_stack {
     uint32_t first_frame; /* in model->frames */
     uint32_t depth;       /* 0 with first_frame 0: not defined */
@@ -118,14 +129,16 @@ struct vt_trace_model {
     struct vt_model_thread *threads;
     size_t thread_count;
 
-    struct vt_model_stack *stacks; /* indexed by stack id */
-    size_t stack_slots;            /* highest id + 1 */
+    struct vt_model_stack *stacks; /* in the order defined; found by id through stack_ids */
+    size_t stack_slots;            /* entries in stacks */
+    struct vt_id_map stack_ids;    /* stack id -> index in stacks */
     size_t stack_count;            /* defined ones */
     uint64_t *frames;
     size_t frame_count;
 
-    struct vt_model_code *codes;   /* indexed by code id */
-    size_t code_slots;             /* highest id + 1 */
+    struct vt_model_code *codes;   /* in the order defined; found by id through code_ids */
+    size_t code_slots;             /* entries in codes */
+    struct vt_id_map code_ids;     /* code id -> index in codes */
 
     struct vt_model_event *events;
     size_t event_count;
@@ -143,6 +156,7 @@ struct vt_trace_model {
     uint64_t chunk_count, unknown_record_count;
     enum vt_trace_stop_reason stop_reason;
     uint64_t skipped_bytes;    /* truncated or damaged tail; see vt_trace_reader_warn_tail */
+    uint64_t stopped_at;       /* where that tail starts (when skipped_bytes) */
 };
 
 struct vt_model_load_options {

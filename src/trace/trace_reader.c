@@ -10,8 +10,9 @@
 #include <unistd.h>
 #include <zstd.h>
 
-/* A chunk's raw payload larger than this is taken as damage, not as data. */
-#define MAX_CHUNK_RAW_BYTES (1u << 30)
+/* A chunk's raw payload larger than this is taken as damage, not as data: the writer's chunks hold
+ * at most 1 MiB of records (src/shim/trace_writer.c). */
+#define MAX_CHUNK_RAW_BYTES (16u << 20)
 
 /* Reads exactly `length` bytes at `offset`; false on a short read or an error (errno set). */
 static bool read_at(int fd, void *buffer, size_t length, uint64_t offset)
@@ -43,7 +44,8 @@ enum vt_trace_open_result vt_trace_reader_open(struct vt_trace_reader *reader, c
 {
     memset(reader, 0, sizeof *reader);
     reader->fd = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO with no writer must not hang (it is refused below) */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat status;
     if (fd < 0 || fstat(fd, &status) != 0) {
         snprintf(error, error_size, "cannot open %s: %s", path, strerror(errno));
@@ -56,6 +58,14 @@ enum vt_trace_open_result vt_trace_reader_open(struct vt_trace_reader *reader, c
         close(fd);
         return VT_TRACE_CANNOT_OPEN;
     }
+    if (!S_ISREG(status.st_mode)) {
+        snprintf(error, error_size, "cannot read %s: not a regular file (a trace is read from a file)", path);
+        close(fd);
+        return VT_TRACE_CANNOT_OPEN;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     uint8_t header[VT_TRACE_FILE_HEADER_BYTES];
     uint32_t version = 0;
     errno = 0;
@@ -113,17 +123,48 @@ static bool ensure_capacity(uint8_t **buffer, size_t *capacity, size_t needed)
     return true;
 }
 
-/* Puts the chunk's payload, decompressed, in reader->raw (or points at reader->stored). */
+/* Puts the chunk's payload, decompressed, in reader->raw (or points at reader->stored). The raw
+ * size the header declares is checked against the zstd frame's own content size and bounded, and
+ * the output buffer grows only as decompressed bytes actually arrive: memory follows what the
+ * stored bytes really hold, not what the header claims. */
 static bool unpack_payload(struct vt_trace_reader *reader)
 {
     const struct vt_trace_chunk_header *chunk = &reader->chunk;
     const uint8_t *payload = reader->stored;
     if (chunk->compression == VT_TRACE_ZSTD) {
-        if (chunk->raw_bytes > MAX_CHUNK_RAW_BYTES ||
-            !ensure_capacity(&reader->raw, &reader->raw_capacity, chunk->raw_bytes ? chunk->raw_bytes : 1))
+        if (chunk->raw_bytes > MAX_CHUNK_RAW_BYTES)
             return false;
-        size_t size = ZSTD_decompress(reader->raw, chunk->raw_bytes, reader->stored, chunk->stored_bytes);
-        if (ZSTD_isError(size) || size != chunk->raw_bytes)
+        unsigned long long content = ZSTD_getFrameContentSize(reader->stored, chunk->stored_bytes);
+        if (content == ZSTD_CONTENTSIZE_ERROR ||
+            (content != ZSTD_CONTENTSIZE_UNKNOWN && content != chunk->raw_bytes))
+            return false;
+        ZSTD_DCtx *context = ZSTD_createDCtx();
+        if (!context)
+            return false;
+        ZSTD_inBuffer in = {reader->stored, chunk->stored_bytes, 0};
+        size_t produced = 0;
+        bool ok = false;
+        for (;;) {
+            /* room for what is left, up to 1 MiB more at a time (and one byte to see overruns) */
+            size_t want = chunk->raw_bytes - produced + 1;
+            if (want > (1u << 20))
+                want = 1u << 20;
+            if (!ensure_capacity(&reader->raw, &reader->raw_capacity, produced + want))
+                break;
+            ZSTD_outBuffer out = {reader->raw, produced + want, produced};
+            size_t left = ZSTD_decompressStream(context, &out, &in);
+            produced = out.pos;
+            if (ZSTD_isError(left) || produced > chunk->raw_bytes)
+                break;
+            if (left == 0) { /* the frame ends: it must be all of the stored bytes and exactly raw bytes */
+                ok = in.pos == in.size && produced == chunk->raw_bytes;
+                break;
+            }
+            if (in.pos == in.size && out.pos < out.size)
+                break; /* the stored bytes end inside the frame */
+        }
+        ZSTD_freeDCtx(context);
+        if (!ok)
             return false;
         payload = reader->raw;
     } else if (chunk->compression != VT_TRACE_STORED || chunk->raw_bytes != chunk->stored_bytes) {
@@ -214,6 +255,6 @@ void vt_trace_reader_warn_tail(const struct vt_trace_reader *reader, const char 
         what = "a damaged chunk (it does not decode)";
     else if (reader->stop_reason == VT_TRACE_STOP_READ_ERROR)
         what = "a chunk that could not be read";
-    fprintf(out, "vramtrace: warning: %s: the trace ends with %llu bytes of %s; reporting what precedes it\n", path,
-            (unsigned long long)reader->skipped_bytes, what);
+    fprintf(out, "vramtrace: warning: %s: the trace ends with %llu bytes of %s from offset %llu; reporting what precedes it\n",
+            path, (unsigned long long)reader->skipped_bytes, what, (unsigned long long)reader->chunk_offset);
 }

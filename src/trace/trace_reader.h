@@ -70,7 +70,8 @@ bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record
 void vt_trace_reader_close(struct vt_trace_reader *reader);
 
 /* The one warning line a command prints when the reader stopped early (nothing otherwise):
- *   vramtrace: warning: PATH: the trace ends with N bytes of an incomplete chunk (...) */
+ *   vramtrace: warning: PATH: the trace ends with N bytes of an incomplete chunk (...) from offset O; ...
+ * (O: where the chunk at which reading stopped starts, reader->chunk_offset) */
 void vt_trace_reader_warn_tail(const struct vt_trace_reader *reader, const char *path, FILE *out);
 
 #endif

@@ -247,8 +247,8 @@ Test(report_cli, truncated_trace_warns_once_and_reports_what_precedes)
     char expected[1024];
     snprintf(expected, sizeof expected,
              "vramtrace: warning: %s: the trace ends with 40 bytes of an incomplete chunk (the process was killed or is "
-             "still writing); reporting what precedes it\n",
-             path);
+             "still writing) from offset %zu; reporting what precedes it\n",
+             path, last_chunk);
     cr_assert_str_eq(run.err, expected);
     assert_has(run.out, "Trace: INCOMPLETE (no END record: the process was killed or is still running); 4 event(s), "
                         "4 stack(s); \"leaked\" below means still live where the trace ends\n");

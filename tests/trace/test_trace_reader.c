@@ -117,8 +117,8 @@ Test(reader, cut_in_the_last_chunk_reports_earlier_chunks_and_skipped_bytes)
     char expected[1024];
     snprintf(expected, sizeof expected,
              "vramtrace: warning: %s: the trace ends with %zu bytes of an incomplete chunk (the process was killed "
-             "or is still writing); reporting what precedes it\n",
-             path, cut - third);
+             "or is still writing) from offset %zu; reporting what precedes it\n",
+             path, cut - third, third);
     cr_assert_str_eq(warning, expected);
     free(warning);
     vt_trace_reader_close(&reader);
