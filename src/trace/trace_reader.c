@@ -138,9 +138,16 @@ static bool unpack_payload(struct vt_trace_reader *reader)
         if (content == ZSTD_CONTENTSIZE_ERROR ||
             (content != ZSTD_CONTENTSIZE_UNKNOWN && content != chunk->raw_bytes))
             return false;
-        ZSTD_DCtx *context = ZSTD_createDCtx();
-        if (!context)
-            return false;
+        if (!reader->zstd) {
+            /* one context for the whole trace; its window is bounded like a chunk's raw size, so a
+             * frame cannot make the decoder allocate more than that either */
+            reader->zstd = ZSTD_createDCtx();
+            if (!reader->zstd)
+                return false;
+            ZSTD_DCtx_setParameter(reader->zstd, ZSTD_d_windowLogMax, 24);
+        }
+        ZSTD_DCtx *context = reader->zstd;
+        ZSTD_DCtx_reset(context, ZSTD_reset_session_only);
         ZSTD_inBuffer in = {reader->stored, chunk->stored_bytes, 0};
         size_t produced = 0;
         bool ok = false;
@@ -163,7 +170,6 @@ static bool unpack_payload(struct vt_trace_reader *reader)
             if (in.pos == in.size && out.pos < out.size)
                 break; /* the stored bytes end inside the frame */
         }
-        ZSTD_freeDCtx(context);
         if (!ok)
             return false;
         payload = reader->raw;
@@ -240,6 +246,7 @@ void vt_trace_reader_close(struct vt_trace_reader *reader)
         close(reader->fd);
     free(reader->stored);
     free(reader->raw);
+    ZSTD_freeDCtx(reader->zstd);
     memset(reader, 0, sizeof *reader);
     reader->fd = -1;
 }

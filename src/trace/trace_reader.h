@@ -43,6 +43,7 @@ struct vt_trace_reader {
     uint64_t chunk_offset;
     uint8_t *stored, *raw;
     size_t stored_capacity, raw_capacity;
+    void *zstd;            /* the ZSTD_DCtx, made at the first zstd chunk */
     const uint8_t *cursor, *payload_end;
     struct vt_trace_deltas deltas;
     uint64_t frames[VT_TRACE_MAX_FRAMES]; /* a STACK record's frames point here */
