@@ -370,37 +370,3 @@ void vt_cli_site_table_free(struct vt_cli_site_table *table)
     free(table->sites);
     memset(table, 0, sizeof *table);
 }
-
-void vt_cli_text_append(struct vt_cli_text *text, const char *piece)
-{
-    size_t length = strlen(piece);
-    if (text->failed)
-        return;
-    if (text->length + length + 1 > text->capacity) {
-        size_t capacity = text->capacity ? text->capacity : 256;
-        while (capacity < text->length + length + 1)
-            capacity *= 2;
-        char *grown = realloc(text->text, capacity);
-        if (!grown) {
-            text->failed = true;
-            return;
-        }
-        text->text = grown;
-        text->capacity = capacity;
-    }
-    memcpy(text->text + text->length, piece, length + 1);
-    text->length += length;
-}
-
-void vt_cli_text_clear(struct vt_cli_text *text)
-{
-    text->length = 0;
-    if (text->text)
-        text->text[0] = '\0';
-}
-
-void vt_cli_text_free(struct vt_cli_text *text)
-{
-    free(text->text);
-    memset(text, 0, sizeof *text);
-}

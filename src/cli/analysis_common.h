@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "trace/symbolize.h"
+#include "common/text_buffer.h"
 #include "trace/trace_model.h"
 
 #define VT_CLI_EXIT_UNREADABLE 1
@@ -131,14 +132,5 @@ struct vt_cli_site_table {
 bool vt_cli_site_add(struct vt_cli_site_table *table, const char *key, int side, const struct vt_group *group);
 void vt_cli_site_table_free(struct vt_cli_site_table *table);
 
-/* A growable text buffer for building keys. */
-struct vt_cli_text {
-    char *text;
-    size_t length, capacity;
-    bool failed;
-};
-void vt_cli_text_append(struct vt_cli_text *text, const char *piece);
-void vt_cli_text_clear(struct vt_cli_text *text);
-void vt_cli_text_free(struct vt_cli_text *text);
 
 #endif

@@ -136,17 +136,17 @@ static int parse_arguments(int argc, char **argv, struct diff_settings *settings
 /* The site key: kind, API, then each symbol innermost first (the calls inlined into a frame are
  * symbols of their own) as "function file:line" (the file's last component), "function" or
  * "module+0xoffset". */
-static void site_key(struct vt_cli_text *key, const struct diff_side *side, const struct vt_group *group)
+static void site_key(struct vt_text *key, const struct diff_side *side, const struct vt_group *group)
 {
     char piece[1200];
-    vt_cli_text_clear(key);
+    vt_text_clear(key);
     snprintf(piece, sizeof piece, "%s|%s", vt_memory_kind_name(group->kind), vt_api_name(group->api));
-    vt_cli_text_append(key, piece);
+    vt_text_append(key, piece);
     unsigned depth = 0;
     const uint64_t *frames = vt_model_stack_frames(side->model, group->stack_id, &depth);
     if (!frames && group->stack_id) {
         snprintf(piece, sizeof piece, "|[stack %u not in the trace]", group->stack_id);
-        vt_cli_text_append(key, piece);
+        vt_text_append(key, piece);
     }
     for (unsigned i = 0; i < depth; i++)
         for (const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]); symbol; symbol = symbol->caller) {
@@ -157,7 +157,7 @@ static void site_key(struct vt_cli_text *key, const struct diff_side *side, cons
                          symbol->source_line);
             else
                 snprintf(piece, sizeof piece, "|%s", name);
-            vt_cli_text_append(key, piece);
+            vt_text_append(key, piece);
         }
 }
 
@@ -173,7 +173,7 @@ static bool add_side(struct vt_cli_site_table *table, struct diff_side *side, in
     struct vt_groups groups;
     vt_groups_collect_live(&groups, &replay, device);
     bool ok = !groups.incomplete;
-    struct vt_cli_text key = {0};
+    struct vt_text key = {0};
     for (size_t i = 0; ok && i < groups.group_count; i++) {
         const struct vt_group *group = &groups.groups[i];
         if (!vt_kind_is_memory_use(group->kind))
@@ -183,7 +183,7 @@ static bool add_side(struct vt_cli_site_table *table, struct diff_side *side, in
         site_key(&key, side, group);
         ok = !key.failed && vt_cli_site_add(table, key.text, index, group);
     }
-    vt_cli_text_free(&key);
+    vt_text_free(&key);
     vt_groups_free(&groups);
     vt_replay_finish(&replay);
     return ok;

@@ -129,42 +129,42 @@ static long collect_groups(const struct flame_settings *settings, const struct v
 /* ---- folded stacks ------------------------------------------------------------------------------ */
 
 /* Appends a frame name with ';' and white space replaced, so the line stays parseable. */
-static void append_frame(struct vt_cli_text *line, const char *name)
+static void append_frame(struct vt_text *line, const char *name)
 {
     char piece[2] = {0, 0};
     for (const char *c = name; *c; c++) {
         piece[0] = *c == ';' ? ':' : (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r') ? '_' : *c;
-        vt_cli_text_append(line, piece);
+        vt_text_append(line, piece);
     }
 }
 
 /* A frame's symbols, which run innermost first (inlined calls, then the function), outermost
  * first like the frames: "function;inlined callee;". */
-static void append_symbols(struct vt_cli_text *line, const struct vt_symbol *symbol, uint64_t frame)
+static void append_symbols(struct vt_text *line, const struct vt_symbol *symbol, uint64_t frame)
 {
     if (!symbol)
         return;
     append_symbols(line, symbol->caller, frame);
     char name[1024];
     append_frame(line, vt_cli_symbol_name(symbol, frame, name, sizeof name));
-    vt_cli_text_append(line, ";");
+    vt_text_append(line, ";");
 }
 
-static void folded_stack(struct vt_cli_text *line, const struct vt_trace_model *model, struct vt_symbolizer *symbolizer,
+static void folded_stack(struct vt_text *line, const struct vt_trace_model *model, struct vt_symbolizer *symbolizer,
                          const struct vt_group *group, const char *root)
 {
-    vt_cli_text_clear(line);
-    vt_cli_text_append(line, "");
+    vt_text_clear(line);
+    vt_text_append(line, "");
     if (root) {
-        vt_cli_text_append(line, root);
-        vt_cli_text_append(line, ";");
+        vt_text_append(line, root);
+        vt_text_append(line, ";");
     }
     unsigned depth = 0;
     const uint64_t *frames = vt_model_stack_frames(model, group->stack_id, &depth);
     char name[1024];
     if (!frames && group->stack_id != 0) {
         snprintf(name, sizeof name, "[stack %u not in the trace];", group->stack_id);
-        vt_cli_text_append(line, name);
+        vt_text_append(line, name);
     }
     for (unsigned i = depth; i-- > 0;)
         append_symbols(line, vt_symbolize(symbolizer, frames[i]), frames[i]);
@@ -182,7 +182,7 @@ static int by_bytes_then_key(const void *a, const void *b)
 static bool fold(struct vt_cli_site_table *table, const struct vt_trace_model *model, struct vt_symbolizer *symbolizer,
                  const struct slot_groups *per_slot, size_t slot_count, bool device_roots)
 {
-    struct vt_cli_text line = {0};
+    struct vt_text line = {0};
     for (size_t s = 0; s < slot_count; s++) {
         char root[32] = "host";
         if (per_slot[s].slot > 0)
@@ -194,12 +194,12 @@ static bool fold(struct vt_cli_site_table *table, const struct vt_trace_model *m
                 continue;
             folded_stack(&line, model, symbolizer, group, device_roots ? root : NULL);
             if (line.failed || !vt_cli_site_add(table, line.text, 0, group)) {
-                vt_cli_text_free(&line);
+                vt_text_free(&line);
                 return false;
             }
         }
     }
-    vt_cli_text_free(&line);
+    vt_text_free(&line);
     if (table->sites)
         qsort(table->sites, table->count, sizeof *table->sites, by_bytes_then_key);
     return true;

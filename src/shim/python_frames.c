@@ -149,17 +149,9 @@ static void *python_symbol(const char *name)
     return shim_real_dlsym(RTLD_DEFAULT, name);
 }
 
-/* 3.minor of the interpreter in this process, or 0 when none. VRAMTRACE_TEST_PYTHON_VERSION
- * ("3.N") pretends another version, for the tests of the unsupported case. */
-static unsigned interpreter_minor(unsigned *major)
+unsigned python_interpreter_version(unsigned *major)
 {
-    *major = 3;
-    const char *pretend = getenv("VRAMTRACE_TEST_PYTHON_VERSION");
-    unsigned pretend_major, pretend_minor;
-    if (pretend && sscanf(pretend, "%u.%u", &pretend_major, &pretend_minor) == 2) {
-        *major = pretend_major;
-        return pretend_minor;
-    }
+    *major = 0;
     const unsigned long *version_hex = python_symbol("Py_Version"); /* 3.11+ */
     if (version_hex) {
         *major = (unsigned)(*version_hex >> 24) & 0xff;
@@ -170,6 +162,19 @@ static unsigned interpreter_minor(unsigned *major)
     if (get_version && sscanf(get_version(), "%u.%u", major, &minor) == 2)
         return minor;
     return 0;
+}
+
+/* The interpreter's version as python_interpreter_version says, or the one
+ * VRAMTRACE_TEST_PYTHON_VERSION ("3.N") pretends, for the tests of the unsupported case. */
+static unsigned interpreter_minor(unsigned *major)
+{
+    const char *pretend = getenv("VRAMTRACE_TEST_PYTHON_VERSION");
+    unsigned pretend_major, pretend_minor;
+    if (pretend && sscanf(pretend, "%u.%u", &pretend_major, &pretend_minor) == 2) {
+        *major = pretend_major;
+        return pretend_minor;
+    }
+    return python_interpreter_version(major);
 }
 
 struct module_search {

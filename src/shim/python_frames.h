@@ -60,6 +60,10 @@ struct python_code_layout {
 /* The layout of the running interpreter's code objects; NULL when Python frames are off. */
 const struct python_code_layout *python_frames_code_layout(void);
 
+/* The minor version (3.minor) of the interpreter in this process, its major in *major; both 0 when
+ * there is none or it cannot be told (Py_Version from 3.11, Py_GetVersion before). */
+unsigned python_interpreter_version(unsigned *major);
+
 /* Whether `object` is a str / a bytes object of this interpreter (python_codes.c checks the
  * objects it copies). */
 bool python_frames_is_str(uintptr_t object);

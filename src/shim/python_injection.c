@@ -18,6 +18,9 @@
 #define _GNU_SOURCE
 #include "shim/python_injection.h"
 
+#include "common/text_buffer.h"
+#include "shim/python_frames.h"
+
 #include "shim/real_functions.h"
 #include "shim/shim_log.h"
 
@@ -59,7 +62,8 @@ static struct {
     gil_release_function *gil_release;
     status_function *is_initialized, *is_finalizing;
     run_string_function *run_string;
-    char *trigger_code;       /* what the trigger runs: the bootstrap's activation, or the tests' code */
+    char *trigger_wrapped;    /* what the trigger runs, wrapped (wrap_code) at start-up: the bootstrap's
+                                 activation, or the tests' code */
 } python;
 
 static bool forked_child;
@@ -80,55 +84,23 @@ static unsigned long long modules_added_at_scan = ~0ull;
 
 /* ---- Python source text --------------------------------------------------------------------- */
 
-struct text {
-    char *bytes;
-    size_t length, capacity;
-    bool failed; /* out of memory: the text is unusable */
-};
-
-static void text_append(struct text *text, const char *bytes, size_t length)
-{
-    if (text->failed)
-        return;
-    if (text->length + length + 1 > text->capacity) {
-        size_t capacity = text->capacity ? text->capacity : 256;
-        while (capacity < text->length + length + 1)
-            capacity *= 2;
-        char *grown = realloc(text->bytes, capacity);
-        if (!grown) {
-            text->failed = true;
-            return;
-        }
-        text->bytes = grown;
-        text->capacity = capacity;
-    }
-    memcpy(text->bytes + text->length, bytes, length);
-    text->length += length;
-    text->bytes[text->length] = '\0';
-}
-
-static void text_add(struct text *text, const char *string)
-{
-    text_append(text, string, strlen(string));
-}
-
 /* `bytes` as a Python bytes literal: printable ASCII as itself, everything else (quotes,
  * backslashes, line ends, bytes of other encodings) as \xNN. Whatever the bytes, the literal is
  * one token that evaluates to exactly them. */
-static void text_add_bytes_literal(struct text *text, const char *bytes, size_t length)
+static void text_add_bytes_literal(struct vt_text *text, const char *bytes, size_t length)
 {
     static const char hex[] = "0123456789abcdef";
-    text_add(text, "b'");
+    vt_text_append(text, "b'");
     for (size_t i = 0; i < length; i++) {
         unsigned char byte = (unsigned char)bytes[i];
         if (byte >= 0x20 && byte < 0x7f && byte != '\'' && byte != '\\') {
-            text_append(text, (const char *)&byte, 1);
+            vt_text_append_bytes(text, (const char *)&byte, 1);
         } else {
             char escaped[4] = {'\\', 'x', hex[byte >> 4], hex[byte & 15]};
-            text_append(text, escaped, sizeof escaped);
+            vt_text_append_bytes(text, escaped, sizeof escaped);
         }
     }
-    text_add(text, "'");
+    vt_text_append(text, "'");
 }
 
 /* What the main thread runs for `code`: the code compiled and executed in a namespace of its
@@ -137,11 +109,11 @@ static void text_add_bytes_literal(struct text *text, const char *bytes, size_t 
  * KeyboardInterrupt that arrived while the code ran goes back to the main thread. */
 static char *wrap_code(const char *code)
 {
-    struct text text = {0};
-    text_add(&text, "try:\n"
+    struct vt_text text = {0};
+    vt_text_append(&text, "try:\n"
                     "    __import__('builtins').exec(__import__('builtins').compile(");
     text_add_bytes_literal(&text, code, strlen(code));
-    text_add(&text, ", '<vramtrace>', 'exec', 0, True), {'__name__': '__vramtrace__'})\n"
+    vt_text_append(&text, ", '<vramtrace>', 'exec', 0, True), {'__name__': '__vramtrace__'})\n"
                     "except KeyboardInterrupt:\n"
                     "    try:\n"
                     "        __import__('_thread').interrupt_main()\n"
@@ -149,49 +121,49 @@ static char *wrap_code(const char *code)
                     "        pass\n"
                     "except BaseException:\n");
     if (python.quiet)
-        text_add(&text, "    pass\n");
+        vt_text_append(&text, "    pass\n");
     else
-        text_add(&text, "    try:\n"
+        vt_text_append(&text, "    try:\n"
                         "        __import__('sys').stderr.write('vramtrace: Python code run by vramtrace failed (%r); "
                         "the program goes on\\n' % (__import__('sys').exc_info()[1],))\n"
                         "    except BaseException:\n"
                         "        pass\n");
     if (text.failed) {
-        free(text.bytes);
+        vt_text_free(&text);
         return NULL;
     }
-    return text.bytes;
+    return text.text;
 }
 
 /* The trigger's code: the bootstrap imported from `directory` (put first on sys.path for the
  * import only) and activated, unless sitecustomize has loaded it already. */
 static char *bootstrap_code(const char *directory)
 {
-    struct text text = {0};
-    text_add(&text, "import sys\n"
+    struct vt_text text = {0};
+    vt_text_append(&text, "import sys\n"
                     "if 'vramtrace_bootstrap' not in sys.modules:\n"
                     "    import os\n"
                     "    directory = os.fsdecode(");
     text_add_bytes_literal(&text, directory, strlen(directory));
-    text_add(&text, ")\n"
+    vt_text_append(&text, ")\n"
                     "    sys.path.insert(0, directory)\n"
                     "    try:\n"
                     "        import vramtrace_bootstrap\n"
                     "    except Exception as error:\n"
                     "        vramtrace_bootstrap = None\n");
     if (!python.quiet)
-        text_add(&text, "        sys.stderr.write('vramtrace: PyTorch integration off (%s: %s); CUDA-level tracing "
+        vt_text_append(&text, "        sys.stderr.write('vramtrace: PyTorch integration off (%s: %s); CUDA-level tracing "
                         "goes on\\n' % (type(error).__name__, error))\n");
-    text_add(&text, "    finally:\n"
+    vt_text_append(&text, "    finally:\n"
                     "        if directory in sys.path:\n"
                     "            sys.path.remove(directory)\n"
                     "    if vramtrace_bootstrap is not None:\n"
                     "        vramtrace_bootstrap.activate(injected=True)\n");
     if (text.failed) {
-        free(text.bytes);
+        vt_text_free(&text);
         return NULL;
     }
-    return text.bytes;
+    return text.text;
 }
 
 /* ---- the interpreter ------------------------------------------------------------------------ */
@@ -199,22 +171,6 @@ static char *bootstrap_code(const char *directory)
 static void *python_symbol(const char *name)
 {
     return shim_real_dlsym(RTLD_DEFAULT, name);
-}
-
-/* The interpreter's 3.minor (major in *major); 0 when unknown. */
-static unsigned interpreter_minor(unsigned *major)
-{
-    *major = 0;
-    const unsigned long *version_hex = python_symbol("Py_Version"); /* 3.11+ */
-    if (version_hex) {
-        *major = (unsigned)(*version_hex >> 24) & 0xff;
-        return (unsigned)(*version_hex >> 16) & 0xff;
-    }
-    const char *(*get_version)(void) = (const char *(*)(void))python_symbol("Py_GetVersion");
-    unsigned minor = 0;
-    if (get_version && sscanf(get_version(), "%u.%u", major, &minor) == 2)
-        return minor;
-    return 0;
 }
 
 /* Initialised and not finalizing: the only state in which the shim asks anything of it. */
@@ -304,11 +260,9 @@ static bool ensure_thread(void)
     return true;
 }
 
-void python_run_soon(const char *code)
+/* Hands `wrapped` (wrap_code's, owned from here on) to the shim's thread. */
+static void queue_wrapped(char *wrapped)
 {
-    if (!python.usable || __atomic_load_n(&forked_child, __ATOMIC_ACQUIRE) || !code)
-        return;
-    char *wrapped = wrap_code(code);
     if (!wrapped)
         return;
     pthread_mutex_lock(&queue_lock);
@@ -325,6 +279,13 @@ void python_run_soon(const char *code)
     pthread_mutex_unlock(&queue_lock);
     if (!queued)
         free(wrapped);
+}
+
+void python_run_soon(const char *code)
+{
+    if (!python.usable || __atomic_load_n(&forked_child, __ATOMIC_ACQUIRE) || !code)
+        return;
+    queue_wrapped(wrap_code(code));
 }
 
 /* ---- the trigger ---------------------------------------------------------------------------- */
@@ -404,8 +365,13 @@ void python_injection_check_stack(const uintptr_t *frames, unsigned depth)
         if (frames[i] - 1 < start || frames[i] - 1 >= end)
             continue;
         /* The first such stack, of whichever thread gets here first. */
-        if (__atomic_exchange_n(&python_injection_watching, false, __ATOMIC_ACQ_REL))
-            python_run_soon(python.trigger_code);
+        if (__atomic_exchange_n(&python_injection_watching, false, __ATOMIC_ACQ_REL) && python.usable &&
+            !__atomic_load_n(&forked_child, __ATOMIC_ACQUIRE)) {
+            /* Inside a hook: the code was built and wrapped at start-up, so nothing is formatted
+             * here; only the shim's thread is started (once) if it is not running yet. */
+            queue_wrapped(python.trigger_wrapped);
+            python.trigger_wrapped = NULL;
+        }
         return;
     }
 }
@@ -439,7 +405,7 @@ void python_injection_init(const struct python_injection_settings *settings)
     python.run_string = (run_string_function *)python_symbol("PyRun_SimpleStringFlags");
     if (!python.add_pending_call)
         return; /* no interpreter in this process */
-    unsigned major, minor = interpreter_minor(&major);
+    unsigned major, minor = python_interpreter_version(&major);
     bool complete = python.gil_ensure && python.gil_release && python.is_initialized && python.is_finalizing &&
                     python.run_string;
     if (major != 3 || !complete) {
@@ -452,13 +418,14 @@ void python_injection_init(const struct python_injection_settings *settings)
     python.usable = true;
 
     if (settings->test_inject_code) {
-        python.trigger_code = strdup(settings->test_inject_code);
+        python.trigger_wrapped = wrap_code(settings->test_inject_code);
     } else {
         char directory[PATH_MAX];
-        if (bootstrap_directory(directory, sizeof directory))
-            python.trigger_code = bootstrap_code(directory);
+        char *code = bootstrap_directory(directory, sizeof directory) ? bootstrap_code(directory) : NULL;
+        python.trigger_wrapped = code ? wrap_code(code) : NULL;
+        free(code);
     }
-    if (!python.trigger_code)
+    if (!python.trigger_wrapped)
         return;
     if (settings->stack_depth == 0) {
         if (python.mode == VT_TORCH_ON && !python.quiet)
