@@ -44,6 +44,51 @@ enum vt_trace_record_type {
     VT_RECORD_DROPPED = 12,     /* events lost because the writer could not keep up */
     VT_RECORD_THREAD = 13,      /* a thread's kernel id, given a small index used by events */
     VT_RECORD_CODE = 14,        /* a Python code object: id, file, function, first line, line table */
+    /* PyTorch's caching allocator, as its snapshot showed it at one moment (docs/pytorch.md): */
+    VT_RECORD_TORCH_SNAPSHOT = 15, /* the moment (exit, out-of-memory, live dump); the records below name it */
+    VT_RECORD_TORCH_DEVICE = 16,   /* a device's free and total memory as the driver reported them then */
+    VT_RECORD_TORCH_SEGMENT = 17,  /* a segment the allocator holds (memory it got from CUDA) */
+    VT_RECORD_TORCH_BLOCK = 18,    /* a block of a segment: a tensor's memory, or cached and free */
+    VT_RECORD_TORCH_TRACE = 19,    /* an entry of the allocator's history ring */
+};
+
+/* TORCH_SNAPSHOT.moment */
+enum vt_torch_moment {
+    VT_TORCH_AT_EXIT = 1,
+    VT_TORCH_AT_OOM = 2,  /* PyTorch's out-of-memory observer */
+    VT_TORCH_AT_DUMP = 3, /* a live dump (vramtrace dump) */
+};
+
+/* TORCH_SNAPSHOT.flags */
+enum vt_torch_snapshot_flags {
+    VT_TORCH_HISTORY = 1, /* blocks carry the stacks that allocated them; trace entries follow */
+};
+
+/* TORCH_SEGMENT.flags */
+enum vt_torch_segment_flags {
+    VT_TORCH_SEGMENT_SMALL_POOL = 1, /* PyTorch's small pool (blocks up to 1 MiB) */
+    VT_TORCH_SEGMENT_EXPANDABLE = 2, /* expandable_segments: mapped with cuMemMap */
+};
+
+/* TORCH_BLOCK.state: PyTorch's block states */
+enum vt_torch_block_state {
+    VT_TORCH_BLOCK_ACTIVE = 1,       /* "active_allocated": a tensor's */
+    VT_TORCH_BLOCK_PENDING_FREE = 2, /* "active_pending_free": freed, waiting for a stream's work */
+    VT_TORCH_BLOCK_INACTIVE = 3,     /* "inactive": cached, free */
+};
+
+/* TORCH_TRACE.action: the actions of PyTorch's history entries (TraceEntry::Action) */
+enum vt_torch_action {
+    VT_TORCH_ACTION_OTHER = 0,
+    VT_TORCH_ACTION_ALLOC = 1,
+    VT_TORCH_ACTION_FREE_REQUESTED = 2,
+    VT_TORCH_ACTION_FREE_COMPLETED = 3,
+    VT_TORCH_ACTION_SEGMENT_ALLOC = 4,
+    VT_TORCH_ACTION_SEGMENT_FREE = 5,
+    VT_TORCH_ACTION_SEGMENT_MAP = 6,
+    VT_TORCH_ACTION_SEGMENT_UNMAP = 7,
+    VT_TORCH_ACTION_SNAPSHOT = 8,
+    VT_TORCH_ACTION_OOM = 9,
 };
 
 enum vt_trace_marker_kind {

@@ -104,6 +104,8 @@ static int locations_line(const uint8_t *table, size_t bytes, int line, uint32_t
 int vt_python_line(enum vt_python_line_table format, const uint8_t *table, size_t table_bytes, int first_line,
                    uint32_t byte_offset)
 {
+    if (format == VT_LINE_TABLE_LINE_NUMBERS)
+        return byte_offset == UINT32_MAX ? 0 : (int)(byte_offset & INT32_MAX);
     if (byte_offset == UINT32_MAX || format == VT_LINE_TABLE_NONE)
         return first_line; /* not started (CPython says the first line), or no table kept */
     int line = -1;

@@ -80,6 +80,24 @@ static int64_t get_svarint(struct reader *r)
     return (int64_t)(encoded >> 1) ^ -(int64_t)(encoded & 1);
 }
 
+/* A 32-bit count, id or enum value: a larger one is malformed. */
+static uint32_t get_u32(struct reader *r)
+{
+    uint64_t value = get_varint(r);
+    if (value > UINT32_MAX)
+        r->malformed = true;
+    return (uint32_t)value;
+}
+
+/* A device ordinal (-1: none or the host): one outside int32_t is malformed. */
+static int32_t get_device(struct reader *r)
+{
+    int64_t value = get_svarint(r);
+    if (value < INT32_MIN || value > INT32_MAX)
+        r->malformed = true;
+    return (int32_t)value;
+}
+
 static const uint8_t *get_bytes(struct reader *r, uint32_t *length)
 {
     uint64_t size = get_varint(r);
@@ -288,6 +306,51 @@ static void encode_payload(struct writer *w, struct vt_trace_deltas *d, const st
         put_time(w, d, record->dropped.timestamp_ns);
         put_varint(w, record->dropped.count);
         break;
+    case VT_RECORD_TORCH_SNAPSHOT:
+        put_time(w, d, record->torch_snapshot.timestamp_ns);
+        put_varint(w, record->torch_snapshot.number);
+        put_varint(w, record->torch_snapshot.moment);
+        put_varint(w, record->torch_snapshot.dump_number);
+        put_varint(w, record->torch_snapshot.flags);
+        put_svarint(w, record->torch_snapshot.oom_device);
+        put_varint(w, record->torch_snapshot.oom_requested_bytes);
+        put_varint(w, record->torch_snapshot.oom_stack_id);
+        put_varint(w, record->torch_snapshot.cost_ns);
+        break;
+    case VT_RECORD_TORCH_DEVICE:
+        put_varint(w, record->torch_device.snapshot);
+        put_svarint(w, record->torch_device.device);
+        put_varint(w, record->torch_device.free_bytes);
+        put_varint(w, record->torch_device.total_bytes);
+        break;
+    case VT_RECORD_TORCH_SEGMENT:
+        put_varint(w, record->torch_segment.snapshot);
+        put_svarint(w, record->torch_segment.device);
+        put_varint(w, record->torch_segment.address);
+        put_varint(w, record->torch_segment.size_bytes);
+        put_varint(w, record->torch_segment.stream);
+        put_varint(w, record->torch_segment.flags);
+        put_varint(w, record->torch_segment.stack_id);
+        break;
+    case VT_RECORD_TORCH_BLOCK:
+        put_varint(w, record->torch_block.snapshot);
+        put_svarint(w, record->torch_block.device);
+        put_varint(w, record->torch_block.address);
+        put_varint(w, record->torch_block.size_bytes);
+        put_varint(w, record->torch_block.requested_bytes);
+        put_varint(w, record->torch_block.state);
+        put_varint(w, record->torch_block.stack_id);
+        break;
+    case VT_RECORD_TORCH_TRACE:
+        put_varint(w, record->torch_trace.snapshot);
+        put_svarint(w, record->torch_trace.device);
+        put_varint(w, record->torch_trace.action);
+        put_varint(w, record->torch_trace.address);
+        put_varint(w, record->torch_trace.size_bytes);
+        put_varint(w, record->torch_trace.stream);
+        put_varint(w, record->torch_trace.time_ns);
+        put_varint(w, record->torch_trace.stack_id);
+        break;
     }
 }
 
@@ -421,6 +484,51 @@ static void decode_payload(struct reader *r, struct vt_trace_deltas *d, struct v
     case VT_RECORD_DROPPED:
         record->dropped.timestamp_ns = get_time(r, d);
         record->dropped.count = get_varint(r);
+        break;
+    case VT_RECORD_TORCH_SNAPSHOT:
+        record->torch_snapshot.timestamp_ns = get_time(r, d);
+        record->torch_snapshot.number = get_u32(r);
+        record->torch_snapshot.moment = get_u32(r);
+        record->torch_snapshot.dump_number = get_u32(r);
+        record->torch_snapshot.flags = get_u32(r);
+        record->torch_snapshot.oom_device = get_device(r);
+        record->torch_snapshot.oom_requested_bytes = get_varint(r);
+        record->torch_snapshot.oom_stack_id = get_u32(r);
+        record->torch_snapshot.cost_ns = get_varint(r);
+        break;
+    case VT_RECORD_TORCH_DEVICE:
+        record->torch_device.snapshot = get_u32(r);
+        record->torch_device.device = get_device(r);
+        record->torch_device.free_bytes = get_varint(r);
+        record->torch_device.total_bytes = get_varint(r);
+        break;
+    case VT_RECORD_TORCH_SEGMENT:
+        record->torch_segment.snapshot = get_u32(r);
+        record->torch_segment.device = get_device(r);
+        record->torch_segment.address = get_varint(r);
+        record->torch_segment.size_bytes = get_varint(r);
+        record->torch_segment.stream = get_varint(r);
+        record->torch_segment.flags = get_u32(r);
+        record->torch_segment.stack_id = get_u32(r);
+        break;
+    case VT_RECORD_TORCH_BLOCK:
+        record->torch_block.snapshot = get_u32(r);
+        record->torch_block.device = get_device(r);
+        record->torch_block.address = get_varint(r);
+        record->torch_block.size_bytes = get_varint(r);
+        record->torch_block.requested_bytes = get_varint(r);
+        record->torch_block.state = get_u32(r);
+        record->torch_block.stack_id = get_u32(r);
+        break;
+    case VT_RECORD_TORCH_TRACE:
+        record->torch_trace.snapshot = get_u32(r);
+        record->torch_trace.device = get_device(r);
+        record->torch_trace.action = get_u32(r);
+        record->torch_trace.address = get_varint(r);
+        record->torch_trace.size_bytes = get_varint(r);
+        record->torch_trace.stream = get_varint(r);
+        record->torch_trace.time_ns = get_varint(r);
+        record->torch_trace.stack_id = get_u32(r);
         break;
     default:
         break; /* unknown type: the caller skips it */

@@ -88,6 +88,44 @@ struct vt_trace_record {
             uint64_t timestamp_ns;
             uint64_t count;
         } dropped;
+        struct {
+            uint64_t timestamp_ns;
+            uint32_t number;      /* 1, 2, ... in the process: the other TORCH_ records name it */
+            uint32_t moment;      /* enum vt_torch_moment */
+            uint32_t dump_number; /* VT_TORCH_AT_DUMP: the live dump's number */
+            uint32_t flags;       /* enum vt_torch_snapshot_flags */
+            int32_t oom_device;   /* VT_TORCH_AT_OOM: the failing request's device; -1 otherwise */
+            uint32_t oom_stack_id;
+            uint64_t oom_requested_bytes;
+            uint64_t cost_ns;     /* what taking the snapshot cost the process */
+        } torch_snapshot;
+        struct {
+            uint32_t snapshot;
+            int32_t device;
+            uint64_t free_bytes, total_bytes; /* the driver's, both 0 when unknown */
+        } torch_device;
+        struct {
+            uint32_t snapshot;
+            int32_t device;
+            uint64_t address, size_bytes, stream;
+            uint32_t flags;    /* enum vt_torch_segment_flags */
+            uint32_t stack_id; /* where the segment was allocated; 0 unknown */
+        } torch_segment;
+        struct {
+            uint32_t snapshot;
+            int32_t device;
+            uint64_t address, size_bytes, requested_bytes;
+            uint32_t state;    /* enum vt_torch_block_state */
+            uint32_t stack_id; /* where the tensor was allocated; 0 unknown */
+        } torch_block;
+        struct {
+            uint32_t snapshot;
+            int32_t device;
+            uint32_t action;   /* enum vt_torch_action */
+            uint32_t stack_id;
+            uint64_t address, size_bytes, stream;
+            uint64_t time_ns;  /* since the trace started; 0 unknown */
+        } torch_trace;
     };
 };
 

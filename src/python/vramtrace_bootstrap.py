@@ -62,9 +62,8 @@ def _output_base():
     if _state["base"] is None:
         import ctypes
 
-        try:
-            function = ctypes.CDLL(None).vramtrace_output_base
-        except (AttributeError, OSError):
+        function = _shim_function("vramtrace_output_base")
+        if function is None:
             return None
         function.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
         function.restype = ctypes.c_int
@@ -122,8 +121,124 @@ def _warn(message):
         pass
 
 
-def _write_snapshot(suffix, what):
-    """PyTorch's own snapshot, pickled as torch.cuda.memory._dump_snapshot does, to <base><suffix>."""
+def _shim_function(name):
+    """A function the preloaded shim exports (include/vramtrace/shim_api.h), or None without it."""
+    import ctypes
+
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (AttributeError, OSError):
+        return None
+
+
+# The snapshot blob handed to the shim: its layout is in include/vramtrace/shim_api.h.
+_BLOB_MAGIC = b"VTTS"
+_BLOB_VERSION = 1
+_MOMENTS = {"exit": 1, "oom": 2, "dump": 3}  # enum vt_torch_moment
+_BLOCK_STATES = {"active_allocated": 1, "active_pending_free": 2, "inactive": 3}  # enum vt_torch_block_state
+_ACTIONS = {"alloc": 1, "free_requested": 2, "free_completed": 3, "segment_alloc": 4, "segment_free": 5,
+            "segment_map": 6, "segment_unmap": 7, "snapshot": 8, "oom": 9}  # enum vt_torch_action
+_U64 = (1 << 64) - 1
+_COST_OFFSET = 32  # of the header's u64 cost: after "VTTS" and u32 version, moment, dump, device, flags, u64 request
+
+
+class _BlobWriter:
+    """PyTorch's snapshot (torch.cuda.memory._snapshot(): segments with blocks, device_traces) as the
+    shim's blob: strings, frames and stacks deduplicated, then devices, segments, blocks, history."""
+
+    def __init__(self):
+        import struct
+
+        self.struct = struct
+        self.strings, self.frames, self.stacks = {}, {}, {}
+        self.frame_list, self.depths = [], []
+
+    def _string(self, text):
+        index = self.strings.get(text)
+        if index is None:
+            index = self.strings[text] = len(self.strings)
+        return index
+
+    def stack(self, frames):
+        """A stack reference (index + 1; 0: none) for a list of snapshot frames, innermost first."""
+        if not frames:
+            return 0
+        key = tuple((str(f.get("filename", "??")), str(f.get("name", "??")), int(f.get("line", 0) or 0))
+                    for f in frames)
+        reference = self.stacks.get(key)
+        if reference is None:
+            for file_name, name, line in key:
+                frame = (self._string(file_name), self._string(name), line & 0xFFFFFFFF)
+                index = self.frames.get(frame)
+                if index is None:
+                    index = self.frames[frame] = len(self.frames)
+                self.frame_list.append(index)
+            self.depths.append(len(key))
+            reference = self.stacks[key] = len(self.depths)
+        return reference
+
+    def build(self, header, oom_stack, devices, segments, blocks, entries):
+        pack = self.struct.pack
+        parts = [_BLOB_MAGIC, pack("<IIIiIQQ", _BLOB_VERSION, *header)]
+        parts.append(pack("<I", len(self.strings)))
+        for text in self.strings:
+            encoded = text.encode("utf-8", "surrogateescape")
+            parts.append(pack("<I", len(encoded)))
+            parts.append(encoded)
+        parts.append(pack("<I", len(self.frames)))
+        parts.extend(pack("<III", *frame) for frame in self.frames)
+        parts.append(pack("<I", len(self.frame_list)))
+        parts.append(pack(f"<{len(self.frame_list)}I", *self.frame_list))
+        parts.append(pack("<I", len(self.depths)))
+        parts.append(pack(f"<{len(self.depths)}I", *self.depths))
+        parts.append(pack("<I", oom_stack))
+        for rows, layout in ((devices, "<iQQ"), (segments, "<iIQQQI"), (blocks, "<iIQQQI"), (entries, "<iIQQQQI")):
+            parts.append(pack("<I", len(rows)))
+            parts.extend(pack(layout, *row) for row in rows)
+        return b"".join(parts)
+
+
+def _snapshot_blob(snapshot, moment, dump_number, oom, cost_ns):
+    """The blob for `snapshot`; `oom` is (device, free bytes) at an out-of-memory, else None."""
+    writer = _BlobWriter()
+    segments, blocks, devices_seen = [], [], set()
+    for segment in snapshot.get("segments", []):
+        device = int(segment.get("device", 0))
+        devices_seen.add(device)
+        flags = (1 if segment.get("segment_type") == "small" else 0) | (2 if segment.get("is_expandable") else 0)
+        segments.append((device, flags, int(segment["address"]) & _U64, int(segment["total_size"]),
+                         int(segment.get("stream", 0) or 0) & _U64, writer.stack(segment.get("frames"))))
+        for block in segment.get("blocks", []):
+            blocks.append((device, _BLOCK_STATES.get(block.get("state"), 3), int(block["address"]) & _U64,
+                           int(block["size"]), int(block.get("requested_size", block["size"])),
+                           writer.stack(block.get("frames"))))
+    entries, oom_request, oom_stack = [], 0, 0
+    for device, trace in enumerate(snapshot.get("device_traces", [])):
+        for entry in trace:
+            action = _ACTIONS.get(entry.get("action"), 0)
+            stack = writer.stack(entry.get("frames"))
+            entries.append((device, action, int(entry.get("addr", 0)) & _U64, int(entry.get("size", 0)),
+                            int(entry.get("stream", 0) or 0) & _U64, int(entry.get("time_us", 0) or 0) * 1000,
+                            stack))
+            if action == _ACTIONS["oom"] and oom is not None and device == oom[0]:
+                oom_request, oom_stack = int(entry.get("size", 0)), stack
+    devices = []
+    import torch
+
+    for device in sorted(devices_seen | ({oom[0]} if oom is not None else set())):
+        try:
+            free, total = torch.cuda.mem_get_info(device)
+        except Exception:
+            free, total = 0, 0
+        devices.append((device, int(free), int(total)))
+    flags = 1 if _state["history"] else 0  # VT_TORCH_HISTORY
+    header = (_MOMENTS[moment], dump_number, oom[0] if oom is not None else -1, flags, oom_request, cost_ns)
+    return writer.build(header, oom_stack, devices, segments, blocks, entries)
+
+
+def _take_snapshot(moment, suffix, what, dump_number=0, oom=None):
+    """PyTorch's own snapshot, pickled beside the trace (<base><suffix>, as
+    torch.cuda.memory._dump_snapshot writes it) and handed to the shim for the trace and its reports."""
     base = _output_base()
     if base is None or _in_forked_child():
         return None
@@ -134,11 +249,22 @@ def _write_snapshot(suffix, what):
 
     started = time.perf_counter()
     snapshot = torch.cuda.memory._snapshot()
+    taken = time.perf_counter()
+    handed = _shim_function("vramtrace_torch_snapshot")
+    if handed is not None:
+        import ctypes
+
+        blob = _snapshot_blob(snapshot, moment, dump_number, oom, 0)
+        converted = time.perf_counter()
+        cost_ns = int((converted - started) * 1e9)
+        blob = blob[:_COST_OFFSET] + cost_ns.to_bytes(8, "little") + blob[_COST_OFFSET + 8:]
+        handed.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        handed.restype = ctypes.c_int
+        handed(blob, len(blob))
     file, path = _create_output(base + suffix, "PyTorch memory snapshot")
     with file:
         pickle.dump(snapshot, file)
-    seconds = time.perf_counter() - started
-    _say(f"written {suffix}", f"PyTorch memory snapshot {what} written to {path} ({seconds:.2f} s; "
+    _say(f"written {suffix}", f"PyTorch memory snapshot {what} written to {path} ({taken - started:.2f} s; "
                                f"pytorch.org/memory_viz opens it)")
     return path
 
@@ -148,7 +274,8 @@ def _on_out_of_memory(device, alloc, device_allocated, device_free):
         return
     _state["oom_written"] = True
     try:
-        _write_snapshot(".torch-oom.pickle", f"at the out-of-memory on device {device} ({alloc} bytes requested)")
+        _take_snapshot("oom", ".torch-oom.pickle", f"at the out-of-memory on device {device} ({alloc} bytes requested)",
+                       oom=(int(device), int(device_free)))
     except Exception as error:
         _say("oom", f"PyTorch snapshot at the out-of-memory failed ({type(error).__name__}: {error})")
 
@@ -157,7 +284,7 @@ def _at_exit():
     if not _state["history"] or _in_forked_child():
         return
     try:
-        _write_snapshot(".torch.pickle", "at exit")
+        _take_snapshot("exit", ".torch.pickle", "at exit")
     except Exception as error:
         _say("exit", f"PyTorch snapshot at exit failed ({type(error).__name__}: {error})")
 
@@ -254,6 +381,6 @@ def dump(number):
     """The shim wrote live snapshot `number` (vramtrace dump): PyTorch's snapshot beside it."""
     try:
         if _state["history"]:
-            _write_snapshot(f".torch-dump-{number}.pickle", f"for live dump {number}")
+            _take_snapshot("dump", f".torch-dump-{number}.pickle", f"for live dump {number}", dump_number=number)
     except Exception as error:
         _say(f"dump {number}", f"PyTorch snapshot for live dump {number} failed ({type(error).__name__}: {error})")

@@ -10,6 +10,8 @@
 #include "shim/output_file.h"
 #include "shim/shim_log.h"
 #include "shim/symbolizer.h"
+#include "shim/torch_report.h"
+#include "shim/torch_snapshot.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -120,10 +122,24 @@ static void render_stats(FILE *out)
     fprintf(out, "\n\n");
 }
 
+/* The exit report's PyTorch part, when the bootstrap handed over a snapshot at exit: PyTorch's
+ * segments are then its cache, not leaks; its tensors still allocated are. */
+static void render_torch(FILE *out, struct symbolizer *symbolizer, const struct torch_snapshot *torch,
+                         const struct live_groups *groups, const struct leak_report_options *options)
+{
+    char human[32];
+    torch_report_render(out, symbolizer, torch, options->top_groups, true);
+    fprintf(out, "CUDA memory held in PyTorch's segments at exit: %llu byte(s) (%s) in %llu allocation(s): its cache, "
+                 "not leaks (its leaked tensors are above). The CUDA memory below is outside PyTorch's allocator.\n\n",
+            (unsigned long long)groups->torch_bytes, vt_format_bytes(groups->torch_bytes, human, sizeof human),
+            (unsigned long long)groups->torch_count);
+}
+
 void leak_report_render(FILE *out, const struct leak_report_options *options)
 {
     struct live_groups groups;
-    live_groups_collect(&groups, LIVE_GROUPS_ALL_DEVICES);
+    const struct torch_snapshot *torch = options->live_snapshot ? NULL : torch_snapshot_acquire(VT_TORCH_AT_EXIT);
+    live_groups_collect_outside_torch(&groups, LIVE_GROUPS_ALL_DEVICES, torch ? &torch->view : NULL);
     struct symbolizer *symbolizer = symbolizer_open();
     fprintf(out, "=================================================================\n");
     if (options->live_snapshot)
@@ -132,6 +148,10 @@ void leak_report_render(FILE *out, const struct leak_report_options *options)
     else
         fprintf(out, "vramtrace: GPU memory report for %s (pid %ld), %.3f s after start\n\n", options->program_name,
                 options->pid, seconds_since_start(recorder_now_ns()));
+    if (torch)
+        render_torch(out, symbolizer, torch, &groups, options);
+    if (!options->live_snapshot)
+        torch_snapshot_release();
     for (int kind = 0; kind < VT_KIND_COUNT; kind++)
         if (kind != VT_KIND_MAPPED_RANGE)
             render_kind(out, symbolizer, &groups, kind, options);
@@ -159,8 +179,28 @@ static void add_to_summary(const struct alloc_record *record, void *context)
 
 void leak_report_render_summary(FILE *out)
 {
+    /* Leaks: memory outside PyTorch's allocator never freed, and, when PyTorch's snapshot at exit is
+     * there, its tensors still allocated — never its cached segments. */
     struct summary_totals totals = {0, 0};
-    recorder_visit_live(add_to_summary, &totals);
+    const struct torch_snapshot *torch = torch_snapshot_acquire(VT_TORCH_AT_EXIT);
+    if (torch) {
+        struct live_groups groups;
+        live_groups_collect_outside_torch(&groups, LIVE_GROUPS_ALL_DEVICES, &torch->view);
+        for (int kind = 0; kind < VT_KIND_COUNT; kind++)
+            if (kind != VT_KIND_ADDRESS_SPACE && kind != VT_KIND_MAPPED_RANGE) {
+                totals.bytes += groups.bytes_by_kind[kind];
+                totals.count += groups.count_by_kind[kind];
+            }
+        live_groups_free(&groups);
+        for (size_t i = 0; i < torch->view.block_count; i++)
+            if (vt_torch_block_is_tensor(torch->view.blocks[i].state)) {
+                totals.bytes += torch->view.blocks[i].size_bytes;
+                totals.count++;
+            }
+    } else {
+        recorder_visit_live(add_to_summary, &totals);
+    }
+    torch_snapshot_release();
     fprintf(out, "SUMMARY: vramtrace: %llu byte(s) leaked in %llu allocation(s).\n",
             (unsigned long long)totals.bytes, (unsigned long long)totals.count);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/torch_layer.h"
 #include "vramtrace/events.h"
 
 #define LIVE_GROUPS_ALL_DEVICES (-2)
@@ -34,10 +35,16 @@ struct live_groups {
     struct mapped_range *mappings;
     size_t mapping_count;
     bool incomplete; /* out of memory while grouping */
+    /* live_groups_collect_outside_torch: device memory left out because PyTorch's segments hold it */
+    uint64_t torch_bytes, torch_count;
 };
 
 /* Groups what is live now, on one device (or LIVE_GROUPS_ALL_DEVICES). */
 void live_groups_collect(struct live_groups *groups, int device);
+/* The same, leaving out the memory PyTorch's caching allocator holds in the segments of `torch`
+ * (their cudaMalloc, an expandable segment's reservation, mappings and physical handles): the
+ * CUDA layer outside PyTorch. Counted in torch_bytes and torch_count instead. */
+void live_groups_collect_outside_torch(struct live_groups *groups, int device, const struct vt_torch_view *torch);
 void live_groups_free(struct live_groups *groups);
 
 struct symbolizer;

@@ -10,6 +10,8 @@
 #include "shim/symbolizer.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -146,6 +148,48 @@ void oom_report_wait(void)
         if (pthread_cond_timedwait(&done_signal, &done_lock, &deadline) == ETIMEDOUT)
             break;
     pthread_mutex_unlock(&done_lock);
+}
+
+void oom_report_append(const char *what, void (*render)(FILE *out, unsigned top, void *context), void *context)
+{
+    oom_report_wait();
+    FILE *file = NULL;
+    if (report_written) {
+        /* the file the worker created (O_EXCL, 0600): appended to, never through a link */
+        int fd = open(settings.file_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+        file = fd >= 0 ? fdopen(fd, "a") : NULL;
+        if (!file && fd >= 0)
+            close(fd);
+    } else if (!writer_started && settings.file_path[0]) {
+        /* no CUDA call failed (PyTorch refused on its own, e.g. past its memory fraction) */
+        file = output_file_fopen(settings.file_path, "OOM report", settings.file_path, sizeof settings.file_path);
+        if (file) {
+            fprintf(file, "=================================================================\n");
+            fprintf(file, "vramtrace: OUT OF MEMORY in %s (pid %ld) at %.3f s: PyTorch's allocator refused a request "
+                          "(no CUDA call failed)\n", settings.program_name, settings.pid,
+                    seconds_since_start(recorder_now_ns()));
+        }
+    }
+    if (file) {
+        fputc('\n', file);
+        render(file, settings.top_groups, context);
+        bool failed = fflush(file) != 0 || ferror(file);
+        if (fclose(file) != 0 || failed)
+            shim_log("could not fully write %s to the OOM report %s: %s", what, settings.file_path, strerror(errno));
+        else {
+            report_written = true;
+            if (!settings.quiet)
+                shim_log("%s added to the OOM report %s", what, settings.file_path);
+        }
+        return;
+    }
+    if (settings.file_path[0] && errno != EEXIST)
+        shim_log("could not add %s to the OOM report %s: %s; printing it here", what, settings.file_path,
+                 strerror(errno));
+    if (!settings.quiet) {
+        render(stderr, settings.top_groups, context);
+        fflush(stderr);
+    }
 }
 
 const char *oom_report_path(void)

@@ -25,6 +25,11 @@ void oom_report_start(int device);
 /* At exit: waits (bounded) until a started OOM report is written. */
 void oom_report_wait(void);
 
+/* Adds a section (`what`, for messages) rendered by render(out, top groups, context) to the OOM
+ * report once it is written: appended to its file, or to a new one when no CUDA call failed, or
+ * printed on stderr where the report went there. Outside any hook. */
+void oom_report_append(const char *what, void (*render)(FILE *out, unsigned top, void *context), void *context);
+
 /* Where the OOM report went, for the exit report's summary; NULL if none was written. */
 const char *oom_report_path(void);
 

@@ -201,6 +201,37 @@ uint32_t python_code_intern(uintptr_t code)
     return id;
 }
 
+static const char *copy_name(const char *text, size_t length)
+{
+    if (length > MAX_TEXT_BYTES)
+        length = MAX_TEXT_BYTES;
+    char *out = arena_alloc(&code_arena, length + 1);
+    if (out) {
+        memcpy(out, text, length);
+        out[length] = 0;
+    }
+    return out;
+}
+
+uint32_t python_code_add_named(const char *file_name, size_t file_name_length, const char *function_name,
+                               size_t function_name_length)
+{
+    const struct python_code **by_id = id_slot(codes_stored);
+    struct python_code *stored = by_id ? arena_alloc(&code_arena, sizeof *stored) : NULL;
+    if (!stored)
+        return 0;
+    *stored = (struct python_code){
+        .file_name = copy_name(file_name, file_name_length),
+        .function_name = copy_name(function_name, function_name_length),
+        .line_table_format = VT_LINE_TABLE_LINE_NUMBERS,
+    };
+    if (!stored->file_name || !stored->function_name)
+        return 0;
+    *by_id = stored;
+    __atomic_store_n(&codes_stored, codes_stored + 1, __ATOMIC_RELEASE);
+    return (uint32_t)codes_stored;
+}
+
 void python_codes_forget(uintptr_t code)
 {
     if (!live_codes)

@@ -27,6 +27,11 @@ struct python_code {
 
 /* The id of the code object at `code` (read now if it is new); 0 when it cannot be stored. */
 uint32_t python_code_intern(uintptr_t code);
+/* A new id for a function known only by its names, whose frames carry their line as their
+ * offset (VT_LINE_TABLE_LINE_NUMBERS): PyTorch's snapshot frames (shim/torch_snapshot.h). Not
+ * deduplicated here; 0 when it cannot be stored. */
+uint32_t python_code_add_named(const char *file_name, size_t file_name_length, const char *function_name,
+                               size_t function_name_length);
 /* CPython is freeing the code object at `code`: a later one at that address is another code. */
 void python_codes_forget(uintptr_t code);
 

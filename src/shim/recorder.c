@@ -182,6 +182,29 @@ static inline void trace_event(enum vt_trace_record_type type, const struct allo
         write_trace_event(type, record, stream);
 }
 
+/* --- records from outside the hooks (PyTorch's snapshots, shim/torch_snapshot.c) ------------------ */
+
+void recorder_run_locked(void (*work)(void *context), void *context)
+{
+    shim_lock_take(&recorder_lock);
+    work(context);
+    shim_lock_give(&recorder_lock);
+}
+
+uint64_t recorder_append_records(struct vt_trace_record *records, size_t count, uint64_t *timestamp_ns)
+{
+    shim_lock_take(&recorder_lock);
+    uint64_t now_ns = event_clock_now_ns(&event_clock) - start_ns;
+    if (timestamp_ns)
+        *timestamp_ns = now_ns;
+    size_t appended = 0;
+    if (trace_writer_enabled() && trace_new_stacks())
+        while (appended < count && trace_writer_append(&records[appended]))
+            appended++;
+    shim_lock_give(&recorder_lock);
+    return now_ns;
+}
+
 /* CPython is freeing a code object (called from its deallocation, with the GIL held). */
 static void forget_python_code(uintptr_t code)
 {

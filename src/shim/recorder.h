@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "common/alloc_table.h"
+#include "common/trace_codec.h"
 #include "shim/python_frames.h"
 #include "shim/stack_table.h"
 #include "vramtrace/events.h"
@@ -108,6 +109,14 @@ void recorder_record_device_reset(enum vt_api api, int device);
 /* Stores an out-of-memory failure (its timestamp_ns, stack_id and thread_id are filled in here).
  * Returns true for the first one of the process. */
 bool recorder_record_out_of_memory(const struct oom_event *event, const struct event_stack *stack);
+
+/* For code outside the hooks (shim/torch_snapshot.c): runs work(context) under the recorder's
+ * lock, where stacks and code ids may be interned (stack_intern, python_code_add_named). */
+void recorder_run_locked(void (*work)(void *context), void *context);
+/* Under the lock: reads the time (since the trace started, from the event clock) into
+ * *timestamp_ns — a field of one of `records`, or NULL — then writes the stacks and codes not yet
+ * in the trace, then `records` in order. Returns that time. */
+uint64_t recorder_append_records(struct vt_trace_record *records, size_t count, uint64_t *timestamp_ns);
 
 /* Readers for the reports. They take the recorder's lock for their duration; `visit` must not
  * call back into the recorder. */

@@ -25,6 +25,7 @@
 #include "shim/real_functions.h"
 #include "shim/shim_log.h"
 #include "shim/symbolizer.h"
+#include "shim/torch_snapshot.h"
 #include "shim/trace_writer.h"
 #include "vramtrace/shim_api.h"
 
@@ -208,6 +209,14 @@ int vramtrace_torch_mode(void)
 {
     shim_ensure_initialized();
     return python_injection_torch_mode();
+}
+
+int vramtrace_torch_snapshot(const void *blob, size_t length)
+{
+    shim_ensure_initialized();
+    if (__atomic_load_n(&forked_child, __ATOMIC_ACQUIRE) || !recorder_is_enabled())
+        return -1;
+    return torch_snapshot_receive(blob, length);
 }
 
 __attribute__((constructor)) static void shim_load(void)

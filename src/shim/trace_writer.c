@@ -184,6 +184,8 @@ static uint64_t record_time(const struct vt_trace_record *record)
         return record->event.timestamp_ns;
     case VT_RECORD_MARKER:
         return record->marker.timestamp_ns;
+    case VT_RECORD_TORCH_SNAPSHOT:
+        return record->torch_snapshot.timestamp_ns;
     case VT_RECORD_END:
         return record->end.timestamp_ns;
     case VT_RECORD_DROPPED:

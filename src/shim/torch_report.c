@@ -1,0 +1,163 @@
+/* shim/torch_report.c — the PyTorch part of the shim's reports (see torch_report.h). */
+#define _GNU_SOURCE
+#include "shim/torch_report.h"
+
+#include "common/format.h"
+#include "common/python_lines.h"
+#include "common/torch_layer.h"
+#include "shim/live_groups.h"
+#include "shim/oom_report.h"
+#include "shim/python_codes.h"
+#include "shim/recorder.h"
+#include "shim/stack_table.h"
+#include "shim/symbolizer.h"
+#include "shim/torch_snapshot.h"
+#include "vramtrace/frames.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum { MAX_DEVICES_SHOWN = 64 };
+
+bool torch_report_user_line(uint32_t stack_id, char *out, size_t size)
+{
+    unsigned depth = 0;
+    const uintptr_t *frames = stack_frames(stack_id, &depth);
+    const struct python_code *chosen = NULL;
+    uint32_t chosen_offset = 0;
+    for (unsigned i = 0; frames && i < depth; i++) {
+        if (!vt_frame_is_python(frames[i]))
+            continue;
+        const struct python_code *code = python_code_get(vt_python_frame_code(frames[i]));
+        if (!code)
+            continue;
+        bool library = vt_python_file_is_library(code->file_name);
+        if (!chosen || !library) {
+            chosen = code;
+            chosen_offset = vt_python_frame_offset(frames[i]);
+        }
+        if (!library)
+            break;
+    }
+    if (!chosen)
+        return false;
+    int line = vt_python_line(chosen->line_table_format, chosen->line_table, chosen->line_table_bytes,
+                              (int)chosen->first_line, chosen_offset);
+    snprintf(out, size, "%s %s:%d", chosen->function_name, chosen->file_name, line);
+    return true;
+}
+
+static double seconds(uint64_t since_start_ns)
+{
+    return (double)since_start_ns / 1e9;
+}
+
+static void render_device_summary(FILE *out, const struct vt_torch_device_summary *summary, const char *when)
+{
+    char reserved[32], tensors[32], cached[32], largest[32], fragmented[32];
+    fprintf(out, "PyTorch's caching allocator on device %d %s: %s reserved in %llu segment(s) = %s in %llu tensor(s) "
+                 "+ %s cached and free in %llu block(s) (largest free block %s; %s fragmented)\n",
+            summary->device, when, vt_format_bytes(summary->reserved_bytes, reserved, sizeof reserved),
+            (unsigned long long)summary->segment_count,
+            vt_format_bytes(summary->tensor_bytes, tensors, sizeof tensors), (unsigned long long)summary->tensor_count,
+            vt_format_bytes(summary->cached_free_bytes, cached, sizeof cached),
+            (unsigned long long)summary->cached_free_blocks,
+            vt_format_bytes(summary->largest_free_block, largest, sizeof largest),
+            vt_format_bytes(vt_torch_fragmented_bytes(summary), fragmented, sizeof fragmented));
+    if (summary->driver_total_bytes) {
+        char used[32], total[32];
+        uint64_t used_bytes = summary->driver_total_bytes - summary->driver_free_bytes;
+        fprintf(out, "  the driver reported %s used of %s on device %d (every process and context)\n",
+                vt_format_bytes(used_bytes, used, sizeof used),
+                vt_format_bytes(summary->driver_total_bytes, total, sizeof total), summary->device);
+    }
+}
+
+/* The tensor groups of one device: `title` groups, at most `top`, then one line for the rest. */
+static void render_tensor_groups(FILE *out, struct symbolizer *symbolizer, const struct vt_torch_groups *groups,
+                                 const char *title, unsigned top)
+{
+    char human[32], requested[32], line[1024];
+    uint64_t rest_bytes = 0, rest_count = 0, rest_groups = 0;
+    for (size_t i = 0; i < groups->group_count; i++) {
+        const struct vt_torch_group *group = &groups->groups[i];
+        if (i >= top) {
+            rest_bytes += group->bytes;
+            rest_count += group->count;
+            rest_groups++;
+            continue;
+        }
+        fprintf(out, "%s of %llu byte(s) (%s; %s requested) in %llu tensor(s) on device %d", title,
+                (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
+                vt_format_bytes(group->requested_bytes, requested, sizeof requested),
+                (unsigned long long)group->count, group->device);
+        if (torch_report_user_line(group->stack_id, line, sizeof line))
+            fprintf(out, ", allocated at %s", line);
+        fprintf(out, ":\n");
+        if (group->stack_id)
+            render_stack(out, symbolizer, group->stack_id);
+        else
+            fprintf(out, "    (no Python stack: PyTorch's history was not on when it was allocated)\n");
+        fputc('\n', out);
+    }
+    if (rest_groups)
+        fprintf(out, "... and %llu more group(s): %llu byte(s) (%s) in %llu tensor(s)\n\n",
+                (unsigned long long)rest_groups, (unsigned long long)rest_bytes,
+                vt_format_bytes(rest_bytes, human, sizeof human), (unsigned long long)rest_count);
+}
+
+void torch_report_render(FILE *out, struct symbolizer *symbolizer, const struct torch_snapshot *snapshot,
+                         unsigned top, bool at_exit)
+{
+    struct vt_torch_device_summary summaries[MAX_DEVICES_SHOWN];
+    size_t count = vt_torch_view_summarize(&snapshot->view, summaries, MAX_DEVICES_SHOWN);
+    char when[64], human[32];
+    snprintf(when, sizeof when, "%s (%.3f s)", at_exit ? "at exit" : "then", seconds(snapshot->timestamp_ns));
+    for (size_t d = 0; d < count && d < MAX_DEVICES_SHOWN; d++) {
+        const struct vt_torch_device_summary *summary = &summaries[d];
+        render_device_summary(out, summary, when);
+        fputc('\n', out);
+        struct vt_torch_groups groups;
+        if (!vt_torch_group_tensors(&snapshot->view, summary->device, &groups)) {
+            fprintf(out, "(out of memory while grouping PyTorch's tensors)\n\n");
+            continue;
+        }
+        if (groups.count == 0)
+            fprintf(out, "Tensors on device %d: %s\n\n", summary->device, at_exit ? "no leaks" : "none");
+        else
+            fprintf(out, "Tensors on device %d: %llu byte(s) (%s) %s in %llu tensor(s)\n\n", summary->device,
+                    (unsigned long long)groups.bytes, vt_format_bytes(groups.bytes, human, sizeof human),
+                    at_exit ? "still allocated at exit (leaked)" : "live", (unsigned long long)groups.count);
+        render_tensor_groups(out, symbolizer, &groups, at_exit ? "Leak" : "Live", top);
+        vt_torch_groups_free(&groups);
+    }
+}
+
+static void render_out_of_memory(FILE *out, unsigned top, void *context)
+{
+    const struct torch_snapshot *snapshot = context;
+    struct symbolizer *symbolizer = symbolizer_open();
+    char human[32], line[1024];
+    fprintf(out, "PyTorch's view of the out-of-memory (its snapshot at %.3f s):\n", seconds(snapshot->timestamp_ns));
+    if (snapshot->oom_requested_bytes) {
+        fprintf(out, "The failing request: %llu byte(s) (%s) on device %d",
+                (unsigned long long)snapshot->oom_requested_bytes,
+                vt_format_bytes(snapshot->oom_requested_bytes, human, sizeof human), snapshot->oom_device);
+        if (torch_report_user_line(snapshot->oom_stack_id, line, sizeof line))
+            fprintf(out, ", at %s", line);
+        fprintf(out, ":\n");
+        if (snapshot->oom_stack_id)
+            render_stack(out, symbolizer, snapshot->oom_stack_id);
+        fputc('\n', out);
+    }
+    torch_report_render(out, symbolizer, snapshot, top, false);
+    symbolizer_close(symbolizer);
+}
+
+void torch_report_out_of_memory(void)
+{
+    const struct torch_snapshot *snapshot = torch_snapshot_acquire(VT_TORCH_AT_OOM);
+    if (snapshot)
+        oom_report_append("PyTorch's tensors", render_out_of_memory, (void *)snapshot);
+    torch_snapshot_release();
+}
