@@ -85,9 +85,17 @@ static void render_out_of_memory(FILE *out)
 {
     struct oom_state oom;
     recorder_read_oom(&oom);
-    if (oom.failures == 0)
-        return;
     char human[32];
+    if (oom.failures == 0) {
+        const struct torch_snapshot *torch = torch_snapshot_acquire(VT_TORCH_AT_OOM);
+        if (torch) /* PyTorch refused on its own (a memory fraction): no CUDA call failed */
+            fprintf(out, "Out of memory: PyTorch's allocator refused %llu byte(s) (%s) on device %d at %.3f s with no "
+                         "CUDA failure.\nOOM report: %s\n\n", (unsigned long long)torch->oom_requested_bytes,
+                    vt_format_bytes(torch->oom_requested_bytes, human, sizeof human), torch->oom_device,
+                    (double)torch->timestamp_ns / 1e9, oom_report_path() ? oom_report_path() : "on stderr");
+        torch_snapshot_release();
+        return;
+    }
     fprintf(out, "Out of memory: %llu failed allocation(s); the first: %s of %llu byte(s) (%s) on %s %d at %.3f s.\n",
             (unsigned long long)oom.failures, vt_api_name(oom.first.api), (unsigned long long)oom.first.size_bytes,
             vt_format_bytes(oom.first.size_bytes, human, sizeof human), oom.first.device < 0 ? "host" : "device",
@@ -128,6 +136,11 @@ static void render_torch(FILE *out, struct symbolizer *symbolizer, const struct 
                          const struct live_groups *groups, const struct leak_report_options *options)
 {
     char human[32];
+    if (torch->view.segment_count == 0 && torch->view.block_count == 0) {
+        fprintf(out, "PyTorch's caching allocator held no memory at exit (PYTORCH_NO_CUDA_MEMORY_CACHING=1, or "
+                     "nothing allocated): its tensors are the CUDA allocations below.\n\n");
+        return;
+    }
     torch_report_render(out, symbolizer, torch, options->top_groups, true);
     fprintf(out, "CUDA memory held in PyTorch's segments at exit: %llu byte(s) (%s) in %llu allocation(s): its cache, "
                  "not leaks (its leaked tensors are above). The CUDA memory below is outside PyTorch's allocator.\n\n",

@@ -116,6 +116,10 @@ def _cuda_resetPeakMemoryStats(device):
     allocator.reset_peak_stats(device)
 
 
+def _cuda_setMemoryFraction(fraction, device):
+    allocator.set_memory_fraction(fraction, device)
+
+
 def _cuda_getAllocatorBackend():
     return allocator.backend_name()
 

@@ -333,6 +333,7 @@ class DeviceCachingAllocator:
         self.active_blocks = set()
         self.expandable_segments = []
         self.device_total = None  # asked of CUDA at the first expandable segment
+        self.allowed_memory_maximum = None  # set_per_process_memory_fraction
         self.stats = DeviceStats()
         self.record_history = False
         self.record_context = NEVER
@@ -452,6 +453,9 @@ class DeviceCachingAllocator:
             self.stats.num_alloc_retries += 1
         if config.expandable_segments:
             return self._try_allocate_expandable_block(pool, stream, size, frames)
+        reserved = self.stats.arrays["reserved_bytes"]["all"].current
+        if self.allowed_memory_maximum is not None and reserved + alloc_size > self.allowed_memory_maximum:
+            return None  # past the memory fraction: refused with no CUDA call, as the real allocator
         error, ptr = c10.malloc(self.device, alloc_size)
         if error == c10.OUT_OF_MEMORY:
             return None
@@ -490,6 +494,13 @@ class DeviceCachingAllocator:
         self.stats.change("active_bytes", pool, block.size)
         self.stats.change("requested_bytes", pool, orig_size)
         return block
+
+    def set_memory_fraction(self, fraction):
+        """setMemoryFraction: reserved memory may not grow past fraction x the device's total."""
+        device_free, device_total, error = c10.mem_get_info(self.device)
+        if error:
+            raise cuda_error(error)
+        self.allowed_memory_maximum = int(fraction * device_total)
 
     def _out_of_memory(self, size, alloc_size, stream, frames):
         device_free, device_total, error = c10.mem_get_info(self.device)
@@ -876,6 +887,13 @@ def lazy_init_device():
         else:
             uncached_allocator = UncachedAllocator()
             devices = [DeviceCachingAllocator(index) for index in range(count)]
+
+
+def set_memory_fraction(fraction, device):
+    lazy_init_device()
+    _check_device(device)
+    if devices is not None:
+        devices[device].set_memory_fraction(fraction)
 
 
 def _check_device(device):

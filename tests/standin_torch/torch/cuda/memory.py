@@ -19,7 +19,7 @@ from . import _get_device_index, _lazy_init, is_initialized
 __all__ = [
     "empty_cache", "memory_stats", "memory_stats_as_nested_dict", "reset_peak_memory_stats",
     "memory_allocated", "max_memory_allocated", "memory_reserved", "max_memory_reserved",
-    "memory_snapshot", "mem_get_info", "get_allocator_backend",
+    "memory_snapshot", "mem_get_info", "set_per_process_memory_fraction", "get_allocator_backend",
 ]
 
 
@@ -81,6 +81,19 @@ def max_memory_reserved(device=None):
 def memory_snapshot(mempool_id=None):
     r"""The allocator's segments (the "segments" of _snapshot())."""
     return torch._C._cuda_memorySnapshot(mempool_id)["segments"]
+
+
+def set_per_process_memory_fraction(fraction, device=None):
+    r"""Caps the caching allocator's reserved memory on `device` at fraction x its total memory."""
+    _lazy_init()
+    if device is None:
+        device = torch.cuda.current_device()
+    device = _get_device_index(device)
+    if not isinstance(fraction, float):
+        raise TypeError("Invalid type for fraction argument, must be `float`")
+    if fraction < 0 or fraction > 1:
+        raise ValueError(f"Invalid fraction value: {fraction}. Allowed range: 0~1")
+    torch._C._cuda_setMemoryFraction(fraction, device)
 
 
 def mem_get_info(device=None):
