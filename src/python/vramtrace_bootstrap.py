@@ -251,6 +251,7 @@ def _take_snapshot(moment, suffix, what, dump_number=0, oom=None):
     snapshot = torch.cuda.memory._snapshot()
     taken = time.perf_counter()
     handed = _shim_function("vramtrace_torch_snapshot")
+    handover = ""
     if handed is not None:
         import ctypes
 
@@ -261,11 +262,12 @@ def _take_snapshot(moment, suffix, what, dump_number=0, oom=None):
         handed.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
         handed.restype = ctypes.c_int
         handed(blob, len(blob))
+        handover = f", {len(blob)} bytes into the trace in {time.perf_counter() - taken:.3f} s"
     file, path = _create_output(base + suffix, "PyTorch memory snapshot")
     with file:
         pickle.dump(snapshot, file)
-    _say(f"written {suffix}", f"PyTorch memory snapshot {what} written to {path} ({taken - started:.2f} s; "
-                               f"pytorch.org/memory_viz opens it)")
+    _say(f"written {suffix}", f"PyTorch memory snapshot {what} written to {path} (snapshot {taken - started:.3f} s"
+                               f"{handover}; pytorch.org/memory_viz opens it)")
     return path
 
 

@@ -40,8 +40,9 @@ def freed_everything():
 
 
 def fraction_out_of_memory():
-    """PyTorch refuses a request past its memory fraction: no CUDA call fails."""
-    torch.cuda.set_per_process_memory_fraction(0.01)
+    """PyTorch refuses a request past its memory fraction (64 MiB of the device): no CUDA call fails."""
+    total = torch.cuda.mem_get_info()[1]
+    torch.cuda.set_per_process_memory_fraction(64 * MiB / total)
     kept = torch.empty(8 * MiB, device="cuda")  # site: before the fraction
     try:
         torch.empty(64 * MiB, device="cuda")  # site: past the fraction
