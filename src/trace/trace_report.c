@@ -76,8 +76,8 @@ bool vt_report_build(struct vt_report *report, const struct vt_trace_model *mode
     struct vt_replay replay;
     vt_replay_start(&replay, model, true);
     vt_replay_all(&replay, NULL, NULL);
-    memcpy(report->usage, replay.usage, sizeof report->usage);
-    report->stats = replay.stats;
+    memcpy(report->usage, replay.accounting.usage, sizeof report->usage);
+    report->stats = replay.accounting.stats;
     if (!options->at_time) {
         vt_groups_collect_live(&report->live, &replay, options->device);
         report->live_time_ns = model->duration_ns;
