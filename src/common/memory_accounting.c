@@ -23,7 +23,7 @@ bool vt_accounting_replace_stale(struct vt_accounting *accounting, struct alloc_
 {
     struct alloc_record stale;
     if (alloc_table_remove(table, record->address, &stale))
-        vt_accounting_subtract(accounting, &stale); /* its free went by a path nobody saw: the key is reused */
+        vt_accounting_subtract(accounting, &stale, VT_FROM_TRACE); /* its free went by a path nobody saw: the key is reused */
     if (alloc_table_insert(table, record))
         return true;
     accounting->out_of_memory = true;
@@ -32,14 +32,14 @@ bool vt_accounting_replace_stale(struct vt_accounting *accounting, struct alloc_
 
 void vt_accounting_unknown_free(struct vt_accounting *accounting, unsigned api)
 {
-    vt_accounting_count_call(accounting, api);
+    vt_accounting_count_call(accounting, api, VT_FROM_TRACE);
     accounting->stats.unknown_frees++;
 }
 
 void vt_accounting_reset_device(struct vt_accounting *accounting, unsigned api, int device,
                                 void (*removed)(const struct alloc_record *record, void *context), void *context)
 {
-    vt_accounting_count_call(accounting, api);
+    vt_accounting_count_call(accounting, api, VT_FROM_TRACE);
     struct alloc_table *table = &accounting->live[VT_SPACE_POINTERS];
     struct alloc_record *next;
     for (struct alloc_record *live = table->oldest; live; live = next) {
@@ -47,7 +47,7 @@ void vt_accounting_reset_device(struct vt_accounting *accounting, unsigned api, 
         if (live->device != device || (live->kind != VT_KIND_DEVICE && live->kind != VT_KIND_MANAGED))
             continue;
         struct alloc_record freed;
-        if (!vt_accounting_remove(accounting, VT_SPACE_POINTERS, live->address, &freed))
+        if (!vt_accounting_remove(accounting, VT_SPACE_POINTERS, live->address, &freed, VT_FROM_TRACE))
             continue;
         if (removed)
             removed(&freed, context);
@@ -56,7 +56,7 @@ void vt_accounting_reset_device(struct vt_accounting *accounting, unsigned api, 
 
 bool vt_accounting_out_of_memory(struct vt_accounting *accounting, unsigned api, uint64_t event)
 {
-    vt_accounting_count_call(accounting, api);
+    vt_accounting_count_call(accounting, api, VT_FROM_TRACE);
     accounting->stats.failed_out_of_memory++;
     bool first = accounting->oom.failures++ == 0;
     if (first)

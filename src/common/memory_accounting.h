@@ -19,8 +19,11 @@
  * each trace record. Times are the caller's (the recorder's are monotonic clock readings, the
  * replay's are since the trace's start); the event number is the replay's event index (the
  * recorder passes 0). The hot path (an allocation, a free) is inline: the recorder runs it on
- * every CUDA call. Without live tables (track_live false, the replay's fast mode) frees are
- * applied with the record the caller passes in, and nothing is matched by key.
+ * every CUDA call. Its functions take where the event comes from, a constant at each call:
+ * VT_FROM_HOOKS (the recorder: kinds and APIs are valid, the live tables always kept, so nothing
+ * is tested) or VT_FROM_TRACE (the replay: kinds and APIs read from a file are checked, and the
+ * live tables are used only when track_live). Without live tables (the replay's fast mode) frees
+ * are applied with the record the caller passes in, and nothing is matched by key.
  */
 #ifndef VT_COMMON_MEMORY_ACCOUNTING_H
 #define VT_COMMON_MEMORY_ACCOUNTING_H
@@ -123,6 +126,16 @@ struct vt_accounting {
     bool out_of_memory; /* a live table could not grow: a record is missing (and not counted) */
 };
 
+enum vt_event_source {
+    VT_FROM_HOOKS, /* the recorder: valid kinds and APIs, track_live always */
+    VT_FROM_TRACE, /* the replay: any kind and API a file holds; live tables when track_live */
+};
+
+static inline bool vt_accounting_has_tables(const struct vt_accounting *accounting, enum vt_event_source source)
+{
+    return source == VT_FROM_HOOKS || accounting->track_live;
+}
+
 /* Empty counters and tables. Also after fork(): forgets the tables without freeing anything. */
 void vt_accounting_start(struct vt_accounting *accounting, bool track_live);
 /* Gives back the tables' memory and starts again (same track_live). */
@@ -151,9 +164,9 @@ static inline void vt_usage_counter_subtract(struct vt_usage_counter *counter, u
 
 /* `record` became live at record->timestamp_ns (event `event`): its slot's counters grow. */
 static inline void vt_accounting_add(struct vt_accounting *accounting, const struct alloc_record *record,
-                                     uint64_t event)
+                                     uint64_t event, enum vt_event_source source)
 {
-    if (record->kind >= VT_KIND_COUNT)
+    if (source == VT_FROM_TRACE && record->kind >= VT_KIND_COUNT)
         return;
     struct vt_slot_usage *usage = &accounting->usage[vt_slot_of_device(record->device)];
     vt_usage_counter_add(&usage->by_kind[record->kind], record->size_bytes, record->timestamp_ns, event);
@@ -162,9 +175,10 @@ static inline void vt_accounting_add(struct vt_accounting *accounting, const str
 }
 
 /* `record` is no longer live. */
-static inline void vt_accounting_subtract(struct vt_accounting *accounting, const struct alloc_record *record)
+static inline void vt_accounting_subtract(struct vt_accounting *accounting, const struct alloc_record *record,
+                                          enum vt_event_source source)
 {
-    if (record->kind >= VT_KIND_COUNT)
+    if (source == VT_FROM_TRACE && record->kind >= VT_KIND_COUNT)
         return;
     struct vt_slot_usage *usage = &accounting->usage[vt_slot_of_device(record->device)];
     vt_usage_counter_subtract(&usage->by_kind[record->kind], record->size_bytes);
@@ -172,15 +186,17 @@ static inline void vt_accounting_subtract(struct vt_accounting *accounting, cons
         vt_usage_counter_subtract(&usage->in_use, record->size_bytes);
 }
 
-static inline void vt_accounting_count_call(struct vt_accounting *accounting, unsigned api)
+static inline void vt_accounting_count_call(struct vt_accounting *accounting, unsigned api,
+                                            enum vt_event_source source)
 {
-    if (api < VT_API_COUNT)
+    if (source == VT_FROM_HOOKS || api < VT_API_COUNT)
         accounting->stats.calls_by_api[api]++;
 }
 
 /* ---- events ---------------------------------------------------------------------------------- */
 
-/* (The rare path of an insertion: a stale record at the key, or out of memory.) */
+/* (The rare path of an insertion: a stale record at the key, or out of memory.) The rare paths
+ * below are out of line and check what they are given, wherever it comes from. */
 bool vt_accounting_replace_stale(struct vt_accounting *accounting, struct alloc_table *table,
                                  const struct alloc_record *record);
 
@@ -188,9 +204,9 @@ bool vt_accounting_replace_stale(struct vt_accounting *accounting, struct alloc_
  * record): the call is counted; unless it allocated nothing, `record` becomes live under its key
  * (record->address) in the key space of its API, replacing a stale record there, and is counted. */
 static inline void vt_accounting_allocation(struct vt_accounting *accounting, const struct alloc_record *record,
-                                            uint64_t event)
+                                            uint64_t event, enum vt_event_source source)
 {
-    vt_accounting_count_call(accounting, record->api);
+    vt_accounting_count_call(accounting, record->api, source);
     bool nothing = vt_allocated_nothing(record->address, record->size_bytes);
     if (vt_kind_is_memory_use(record->kind)) {
         if (nothing) {
@@ -203,26 +219,26 @@ static inline void vt_accounting_allocation(struct vt_accounting *accounting, co
     }
     if (nothing)
         return;
-    if (accounting->track_live) {
+    if (vt_accounting_has_tables(accounting, source)) {
         struct alloc_table *table = &accounting->live[vt_key_space_of_api(record->api)];
         if (__builtin_expect(!alloc_table_insert(table, record), 0) &&
             !vt_accounting_replace_stale(accounting, table, record))
             return; /* not stored, so not counted */
     }
-    vt_accounting_add(accounting, record, event);
+    vt_accounting_add(accounting, record, event, source);
 }
 
 /* The live record at `key` in `space` is freed (the call is the caller's to count). Returns true
  * with it in *removed; false, counted as an unknown free, when nothing is live there. Without
  * live tables *removed must hold the freed record already (the trace's FREE carries it). */
 static inline bool vt_accounting_remove(struct vt_accounting *accounting, enum vt_key_space space, uint64_t key,
-                                        struct alloc_record *removed)
+                                        struct alloc_record *removed, enum vt_event_source source)
 {
-    if (accounting->track_live && !alloc_table_remove(&accounting->live[space], key, removed)) {
+    if (vt_accounting_has_tables(accounting, source) && !alloc_table_remove(&accounting->live[space], key, removed)) {
         accounting->stats.unknown_frees++;
         return false;
     }
-    vt_accounting_subtract(accounting, removed);
+    vt_accounting_subtract(accounting, removed, source);
     if (vt_kind_is_memory_use(removed->kind))
         accounting->stats.frees++;
     return true;
@@ -230,10 +246,10 @@ static inline bool vt_accounting_remove(struct vt_accounting *accounting, enum v
 
 /* A free of `key` through `api` (its call counted): vt_accounting_remove in the API's key space. */
 static inline bool vt_accounting_free(struct vt_accounting *accounting, unsigned api, uint64_t key,
-                                      struct alloc_record *removed)
+                                      struct alloc_record *removed, enum vt_event_source source)
 {
-    vt_accounting_count_call(accounting, api);
-    return vt_accounting_remove(accounting, vt_key_space_of_api(api), key, removed);
+    vt_accounting_count_call(accounting, api, source);
+    return vt_accounting_remove(accounting, vt_key_space_of_api(api), key, removed, source);
 }
 
 /* A free the caller knows to be of nothing live (the trace's FREE_UNKNOWN): a call, an unknown free. */

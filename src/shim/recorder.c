@@ -184,7 +184,7 @@ static inline __attribute__((always_inline)) void record_alloc_as(bool watching,
     size_t stacks_before = watching ? stack_count() : 0;
     record.stack_id = stack ? intern_event_stack(stack) : stack_intern(frames, depth);
     bool new_stack = watching && record.stack_id > stacks_before;
-    vt_accounting_allocation(&accounting, &record, 0);
+    vt_accounting_allocation(&accounting, &record, 0, VT_FROM_HOOKS);
     trace_event(VT_RECORD_ALLOC, &record, stream);
     shim_lock_give(&recorder_lock);
     if (new_stack)
@@ -244,7 +244,7 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
         record.device = physical->device;
         record.stack_id = physical->stack_id;
     }
-    vt_accounting_allocation(&accounting, &record, 0);
+    vt_accounting_allocation(&accounting, &record, 0, VT_FROM_HOOKS);
     trace_event(VT_RECORD_MAP, &record, 0);
     shim_lock_give(&recorder_lock);
 }
@@ -255,7 +255,7 @@ void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
     struct alloc_record removed;
     shim_lock_take(&recorder_lock);
     uint64_t now_ns = event_clock_now_ns(&event_clock);
-    if (vt_accounting_free(&accounting, api, address, &removed)) {
+    if (vt_accounting_free(&accounting, api, address, &removed, VT_FROM_HOOKS)) {
         removed.api = (uint16_t)api;
         removed.timestamp_ns = now_ns;
         trace_event(VT_RECORD_FREE, &removed, stream);

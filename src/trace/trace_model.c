@@ -557,9 +557,10 @@ static void apply_free(struct vt_replay *replay, const struct vt_model_event *ev
 {
     struct alloc_record removed = {.device = event->device, .kind = event->kind, .size_bytes = event->size_bytes};
     if (vt_api_is_device_reset(event->api))
-        vt_accounting_remove(&replay->accounting, vt_key_space_of_api(event->api), event->address, &removed);
+        vt_accounting_remove(&replay->accounting, vt_key_space_of_api(event->api), event->address, &removed,
+                             VT_FROM_TRACE);
     else
-        vt_accounting_free(&replay->accounting, event->api, event->address, &removed);
+        vt_accounting_free(&replay->accounting, event->api, event->address, &removed, VT_FROM_TRACE);
 }
 
 const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
@@ -574,14 +575,14 @@ const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
     case VT_RECORD_ALLOC:
     case VT_RECORD_MAP:
         record = record_of_event(replay, event);
-        vt_accounting_allocation(&replay->accounting, &record, index);
+        vt_accounting_allocation(&replay->accounting, &record, index, VT_FROM_TRACE);
         break;
     case VT_RECORD_FREE:
         apply_free(replay, event);
         break;
     case VT_RECORD_FREE_UNKNOWN:
         if (vt_api_is_device_reset(event->api)) /* a reset's call (its frees follow), not a free */
-            vt_accounting_count_call(&replay->accounting, event->api);
+            vt_accounting_count_call(&replay->accounting, event->api, VT_FROM_TRACE);
         else
             vt_accounting_unknown_free(&replay->accounting, event->api);
         break;
