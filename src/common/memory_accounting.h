@@ -64,6 +64,13 @@ static inline bool vt_allocated_nothing(uint64_t address, uint64_t size_bytes)
     return address == 0 || size_bytes == 0;
 }
 
+/* Whether a successful allocation is an allocation of memory: counted in `allocations`, a site, a
+ * recovery after an out-of-memory failure. */
+static inline bool vt_allocated_memory(unsigned kind, uint64_t address, uint64_t size_bytes)
+{
+    return vt_kind_is_memory_use(kind) && !vt_allocated_nothing(address, size_bytes);
+}
+
 enum vt_key_space {
     VT_SPACE_POINTERS,         /* device, managed and pinned pointers: one address space */
     VT_SPACE_PHYSICAL_HANDLES, /* cuMemCreate / cuMemRelease */

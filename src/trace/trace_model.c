@@ -777,7 +777,7 @@ void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_mod
     struct group_builder builder = {.out = groups, .device = device};
     for (size_t i = 0; i < model->event_count; i++) {
         const struct vt_model_event *event = &model->events[i];
-        if (event->type != VT_RECORD_ALLOC || !vt_kind_is_memory_use(event->kind) || vt_event_allocated_nothing(event))
+        if (!vt_event_allocated_memory(event))
             continue; /* a zero-byte request is no allocation site */
         if (device != VT_GROUPS_ALL_DEVICES && event->device != device)
             continue;

@@ -195,11 +195,11 @@ size_t vt_model_events_until(const struct vt_trace_model *model, uint64_t time_n
  * d + 1 device d; ordinals beyond VT_MODEL_MAX_DEVICES fall in slot 0, as in the shim. */
 #define VT_MODEL_SLOT_COUNT VT_SLOT_COUNT
 
-/* Whether a successful ALLOC allocated nothing (vt_allocated_nothing): a call, never an
- * allocation, a site, a live allocation or a leak, as in the recorder. */
-static inline bool vt_event_allocated_nothing(const struct vt_model_event *event)
+/* Whether an event is a successful allocation of memory (vt_allocated_memory: not a zero-byte
+ * request, a null result, address space or a mapping): an allocation, a site, a recovery. */
+static inline bool vt_event_allocated_memory(const struct vt_model_event *event)
 {
-    return vt_allocated_nothing(event->address, event->size_bytes);
+    return event->type == VT_RECORD_ALLOC && vt_allocated_memory(event->kind, event->address, event->size_bytes);
 }
 
 struct vt_replay {

@@ -24,8 +24,8 @@ static void collect_oom(struct vt_report *report)
                 report->oom.first_detail = &model->ooms[event->detail];
             }
             report->oom.allocations_after_last_failure = 0;
-        } else if (event->type == VT_RECORD_ALLOC && vt_kind_is_memory_use(event->kind) && report->oom.failures) {
-            report->oom.allocations_after_last_failure++;
+        } else if (vt_event_allocated_memory(event) && report->oom.failures) {
+            report->oom.allocations_after_last_failure++; /* as the accounting's: no zero-byte request */
         }
     }
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "trace/trace_model.h"
+#include "trace/trace_report.h"
 #include "trace_builder.h"
 
 #define MIB (1ull << 20)
@@ -362,6 +363,7 @@ Test(model, out_of_memory_failures_and_recovery)
     tb_free(&builder, 40, VT_API_cudaFree, VT_KIND_DEVICE, 0, 0x1000, 15ull << 30);
     tb_alloc(&builder, 50, VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x2000, 2ull << 30, 2);
     tb_alloc(&builder, 60, VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x3000, 1ull << 30, 2);
+    tb_alloc(&builder, 70, VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0, 0, 2); /* zero bytes: no recovery */
     struct vt_trace_model model;
     load(&model, tb_write(&builder, tb_temp_path("oom.trace")));
     cr_assert_eq(model.oom_count, 2);
@@ -378,8 +380,16 @@ Test(model, out_of_memory_failures_and_recovery)
     cr_assert_eq(model.ooms[first->detail].device_free_bytes, 1ull << 30);
     cr_assert_eq(model.ooms[first->detail].device_total_bytes, 16ull << 30);
     cr_assert_eq(replay.accounting.stats.failed_out_of_memory, 2);
-    cr_assert_eq(replay.accounting.stats.calls_by_api[VT_API_cudaMalloc], 5);
+    cr_assert_eq(replay.accounting.stats.calls_by_api[VT_API_cudaMalloc], 6);
+    cr_assert_eq(replay.accounting.stats.zero_byte_requests, 1);
     vt_replay_finish(&replay);
+
+    struct vt_report report; /* the report's per-device count follows the same rule */
+    struct vt_report_options options = {.device = VT_GROUPS_ALL_DEVICES};
+    cr_assert(vt_report_build(&report, &model, &options));
+    cr_assert_eq(report.oom.failures, 2);
+    cr_assert_eq(report.oom.allocations_after_last_failure, 2);
+    vt_report_free(&report);
     vt_model_free(&model);
 }
 
