@@ -22,8 +22,8 @@ bool vt_accounting_replace_stale(struct vt_accounting *accounting, struct alloc_
                                  const struct alloc_record *record)
 {
     struct alloc_record stale;
-    if (alloc_table_remove(table, record->address, &stale))
-        vt_accounting_subtract(accounting, &stale, VT_FROM_TRACE); /* its free went by a path nobody saw: the key is reused */
+    if (alloc_table_remove(table, record->address, &stale)) /* its free went by a path nobody saw */
+        vt_accounting_subtract(accounting, &stale, VT_FROM_TRACE);
     if (alloc_table_insert(table, record))
         return true;
     accounting->out_of_memory = true;
