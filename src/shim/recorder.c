@@ -184,6 +184,7 @@ static inline __attribute__((always_inline)) void record_alloc_as(bool watching,
     size_t stacks_before = watching ? stack_count() : 0;
     record.stack_id = stack ? intern_event_stack(stack) : stack_intern(frames, depth);
     bool new_stack = watching && record.stack_id > stacks_before;
+    /* the call, the zero-byte rule, the live record (a stale one at its key retired), the counters */
     vt_accounting_allocation(&accounting, &record, 0, VT_FROM_HOOKS);
     trace_event(VT_RECORD_ALLOC, &record, stream);
     shim_lock_give(&recorder_lock);
