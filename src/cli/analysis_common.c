@@ -310,7 +310,7 @@ size_t vt_cli_used_slots(const struct vt_replay *replay, int device, int slots[V
         int slot = position % VT_MODEL_SLOT_COUNT; /* devices first, the host (slot 0) last */
         if (device != VT_GROUPS_ALL_DEVICES && slot != vt_slot_of_device(device))
             continue;
-        if (replay->usage[slot].in_use.peak_bytes > 0)
+        if (replay->accounting.usage[slot].in_use.peak_bytes > 0)
             slots[count++] = slot;
     }
     return count;

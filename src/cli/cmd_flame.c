@@ -104,7 +104,7 @@ static long collect_groups(const struct flame_settings *settings, const struct v
     int slots[VT_MODEL_SLOT_COUNT];
     *slot_count = vt_cli_used_slots(&replay, settings->common.device, slots);
     long with_memory = 0;
-    bool incomplete = replay.out_of_memory;
+    bool incomplete = replay.accounting.out_of_memory;
     for (size_t i = 0; i < *slot_count; i++) {
         int device = vt_device_of_slot(slots[i]);
         per_slot[i].slot = slots[i];
@@ -115,7 +115,7 @@ static long collect_groups(const struct flame_settings *settings, const struct v
         } else {
             struct vt_replay at_peak;
             vt_replay_start(&at_peak, model, true);
-            vt_replay_until_event(&at_peak, replay.usage[slots[i]].in_use.peak_event + 1);
+            vt_replay_until_event(&at_peak, replay.accounting.usage[slots[i]].in_use.peak_event + 1);
             vt_groups_collect_live(&per_slot[i].groups, &at_peak, device);
             vt_replay_finish(&at_peak);
         }

@@ -448,7 +448,7 @@ static void text_calls(const struct text_output *text)
 {
     FILE *out = text->out;
     const struct vt_report *report = text->report;
-    const struct vt_replay_stats *stats = &report->stats;
+    const struct vt_accounting_stats *stats = &report->stats;
     fprintf(out, "Calls: %llu allocation(s), %llu free(s), %llu free(s) of unknown addresses, "
                  "%llu failed out of memory; %zu distinct stack(s)\n",
             (unsigned long long)stats->allocations, (unsigned long long)stats->frees,
@@ -784,7 +784,7 @@ static void json_sites(struct json_output *output, const char *key, const struct
 static void json_calls(struct json_output *output)
 {
     struct vt_json *json = &output->json;
-    const struct vt_replay_stats *stats = &output->report->stats;
+    const struct vt_accounting_stats *stats = &output->report->stats;
     vt_json_object_begin(json, "calls");
     vt_json_uint(json, "allocations", stats->allocations);
     vt_json_uint(json, "frees", stats->frees);

@@ -247,7 +247,7 @@ static void instant_peak(struct timeline *timeline, int slot, uint64_t time_ns, 
 {
     if (timeline->settings->csv)
         return;
-    const struct vt_slot_usage *usage = &timeline->totals->usage[slot];
+    const struct vt_slot_usage *usage = &timeline->totals->accounting.usage[slot];
     int device = vt_device_of_slot(slot);
     char name[128], human[32], where[32];
     snprintf(name, sizeof name, "peak of %s: %s",
@@ -259,7 +259,7 @@ static void instant_peak(struct timeline *timeline, int slot, uint64_t time_ns, 
     for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++)
         if (vt_kind_is_memory_use(kind))
             fprintf(out, ", \"%s_bytes_at_peak\": %" PRIu64, vt_memory_kind_name(kind),
-                    now->usage[slot].by_kind[kind].current_bytes);
+                    now->accounting.usage[slot].by_kind[kind].current_bytes);
     fputs("}}", out);
 }
 
@@ -280,7 +280,7 @@ static void visit_event(const struct vt_model_event *event, size_t index, const 
         if (event->kind >= VT_KIND_COUNT || !timeline->tracks[slot][event->kind].shown)
             break;
         struct track *track = &timeline->tracks[slot][event->kind];
-        uint64_t bytes = replay->usage[slot].by_kind[event->kind].current_bytes;
+        uint64_t bytes = replay->accounting.usage[slot].by_kind[event->kind].current_bytes;
         if (index == track->peak_event) {
             track->pending = false; /* the peak replaces the interval's earlier changes */
             write_sample(timeline, slot, event->kind, event->time_ns, bytes);
@@ -289,7 +289,7 @@ static void visit_event(const struct vt_model_event *event, size_t index, const 
             track->pending_time_ns = event->time_ns;
             track->pending_value = bytes;
         }
-        if (index == timeline->totals->usage[slot].in_use.peak_event)
+        if (index == timeline->totals->accounting.usage[slot].in_use.peak_event)
             instant_peak(timeline, slot, event->time_ns, replay);
         break;
     }
@@ -315,7 +315,7 @@ static void choose_tracks(struct timeline *timeline)
         int slot = timeline->used_slots[i];
         char where[32];
         for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++) {
-            const struct vt_usage_counter *counter = &timeline->totals->usage[slot].by_kind[kind];
+            const struct vt_usage_counter *counter = &timeline->totals->accounting.usage[slot].by_kind[kind];
             struct track *track = &timeline->tracks[slot][kind];
             if (!vt_kind_is_memory_use(kind) || counter->peak_bytes == 0)
                 continue;
@@ -440,7 +440,7 @@ int vt_cmd_timeline(int argc, char **argv)
     vt_replay_start(&totals, &model, true);
     vt_replay_all(&totals, NULL, NULL);
     int status;
-    if (totals.out_of_memory) {
+    if (totals.accounting.out_of_memory) {
         fprintf(stderr, "vramtrace " COMMAND ": out of memory while replaying %s\n", settings.common.traces[0]);
         status = VT_CLI_EXIT_UNREADABLE;
     } else {

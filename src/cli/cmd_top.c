@@ -189,16 +189,16 @@ static void print_frame(FILE *out, const struct vt_trace_model *model, struct vt
     vt_replay_start(&replay, model, true);
     vt_replay_all(&replay, NULL, NULL);
     print_header(out, model, settings);
-    if (replay.oom.failures)
-        fprintf(out, "Out of memory: %" PRIu64 " failed allocation(s), the last at %.3f s%s\n", replay.oom.failures,
-                (double)model->events[replay.oom.last_event].time_ns / 1e9,
-                replay.oom.allocations_after_last_failure ? " (recovered since)" : "");
+    if (replay.accounting.oom.failures)
+        fprintf(out, "Out of memory: %" PRIu64 " failed allocation(s), the last at %.3f s%s\n", replay.accounting.oom.failures,
+                (double)model->events[replay.accounting.oom.last_event].time_ns / 1e9,
+                replay.accounting.oom.allocations_after_last_failure ? " (recovered since)" : "");
     int slots[VT_MODEL_SLOT_COUNT];
     size_t slot_count = vt_cli_used_slots(&replay, settings->common.device, slots);
     char where[32], human[32], peak_human[32], total_human[32];
     for (size_t i = 0; i < slot_count; i++) {
         int device = vt_device_of_slot(slots[i]);
-        const struct vt_usage_counter *in_use = &replay.usage[slots[i]].in_use;
+        const struct vt_usage_counter *in_use = &replay.accounting.usage[slots[i]].in_use;
         const struct vt_model_device *info = device >= 0 ? vt_model_find_device(model, device) : NULL;
         fprintf(out, "\n%s", device < 0 ? "host (pinned)" : vt_cli_device_name(device, where, sizeof where));
         if (info)

@@ -52,29 +52,29 @@ static double seconds_since_start(uint64_t timestamp_ns)
 
 static void render_peaks(FILE *out)
 {
-    static struct slot_usage usage[RECORDER_SLOT_COUNT];
+    static struct vt_slot_usage usage[RECORDER_SLOT_COUNT];
     recorder_read_usage(usage);
     char human[32];
     fprintf(out, "Peak memory in use:\n");
     bool any = false;
     for (int slot = 1; slot < RECORDER_SLOT_COUNT; slot++) {
-        const struct slot_usage *device = &usage[slot];
+        const struct vt_slot_usage *device = &usage[slot];
         if (device->in_use.peak_bytes == 0)
             continue;
         any = true;
         fprintf(out, "  device %d: %llu byte(s) (%s) at %.3f s; peak by kind: device %llu, managed %llu\n",
                 slot - 1, (unsigned long long)device->in_use.peak_bytes,
                 vt_format_bytes(device->in_use.peak_bytes, human, sizeof human),
-                seconds_since_start(device->in_use.peak_timestamp_ns),
+                seconds_since_start(device->in_use.peak_time_ns),
                 (unsigned long long)device->by_kind[VT_KIND_DEVICE].peak_bytes,
                 (unsigned long long)device->by_kind[VT_KIND_MANAGED].peak_bytes);
     }
-    const struct memory_counter *pinned = &usage[0].by_kind[VT_KIND_HOST_PINNED];
+    const struct vt_usage_counter *pinned = &usage[0].by_kind[VT_KIND_HOST_PINNED];
     if (pinned->peak_bytes) {
         any = true;
         fprintf(out, "  host (pinned): %llu byte(s) (%s) at %.3f s\n", (unsigned long long)pinned->peak_bytes,
                 vt_format_bytes(pinned->peak_bytes, human, sizeof human),
-                seconds_since_start(pinned->peak_timestamp_ns));
+                seconds_since_start(pinned->peak_time_ns));
     }
     if (!any)
         fprintf(out, "  (no memory was allocated)\n");
@@ -117,16 +117,16 @@ static void render_stats(FILE *out)
     recorder_read_stats(&stats);
     fprintf(out, "Calls: %llu allocation(s), %llu free(s), %llu free(s) of unknown addresses, "
                  "%llu failed out of memory; %llu distinct stack(s)\n",
-            (unsigned long long)stats.allocations, (unsigned long long)stats.frees,
-            (unsigned long long)stats.unknown_frees, (unsigned long long)stats.failed_out_of_memory,
+            (unsigned long long)stats.events.allocations, (unsigned long long)stats.events.frees,
+            (unsigned long long)stats.events.unknown_frees, (unsigned long long)stats.events.failed_out_of_memory,
             (unsigned long long)stats.stack_count);
-    if (stats.zero_byte_requests)
+    if (stats.events.zero_byte_requests)
         fprintf(out, "Zero-byte requests: %llu (they succeed and allocate nothing: counted by API, not as "
-                     "allocations)\n", (unsigned long long)stats.zero_byte_requests);
+                     "allocations)\n", (unsigned long long)stats.events.zero_byte_requests);
     fprintf(out, "Calls by API:");
     for (int api = 0; api < VT_API_COUNT; api++)
-        if (stats.calls_by_api[api])
-            fprintf(out, " %s=%llu", vt_api_name(api), (unsigned long long)stats.calls_by_api[api]);
+        if (stats.events.calls_by_api[api])
+            fprintf(out, " %s=%llu", vt_api_name(api), (unsigned long long)stats.events.calls_by_api[api]);
     fprintf(out, "\n\n");
 }
 
@@ -266,7 +266,7 @@ void leak_report_write_at_exit(const struct leak_report_options *options)
     recorder_read_stats(&stats);
     uint64_t calls = 0;
     for (int api = 0; api < VT_API_COUNT; api++)
-        calls += stats.calls_by_api[api];
+        calls += stats.events.calls_by_api[api];
     if (calls == 0)
         return; /* the program never allocated GPU memory: say nothing */
     bool to_file = options->file_path && options->file_path[0];

@@ -1,4 +1,6 @@
-/* shim/recorder.c — the recorder's state and its one lock (see recorder.h). */
+/* shim/recorder.c — the recorder's state and its one lock (see recorder.h): what each hook's event
+ * does to the accounting (common/memory_accounting.h, the same as the CLI's replay), the trace
+ * records it writes, the stacks and Python code objects it interns, and the out-of-memory events. */
 #define _GNU_SOURCE
 #include "shim/recorder.h"
 
@@ -14,19 +16,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-enum record_space {
-    SPACE_POINTERS,
-    SPACE_PHYSICAL_HANDLES,
-    SPACE_RESERVATIONS,
-    SPACE_MAPPINGS,
-    SPACE_COUNT
-};
-
 static struct shim_lock recorder_lock;
-static struct alloc_table live_tables[SPACE_COUNT];
-static struct slot_usage usage_by_slot[RECORDER_SLOT_COUNT];
-static struct recorder_stats stats;
-static struct oom_state oom;
+static struct vt_accounting accounting = {.track_live = true}; /* live tables, usage, counts */
+static struct oom_event first_oom, last_oom;
 static struct recorder_settings settings;
 static uint64_t start_ns;
 static struct event_clock event_clock; /* read under the lock: event times follow the trace's order */
@@ -46,69 +38,6 @@ uint32_t recorder_thread_id(void)
     if (!cached_thread_id)
         cached_thread_id = (uint32_t)syscall(SYS_gettid);
     return cached_thread_id;
-}
-
-static enum record_space space_of_api(enum vt_api api)
-{
-    switch (api) {
-    case VT_API_cuMemCreate:
-    case VT_API_cuMemRelease:
-        return SPACE_PHYSICAL_HANDLES;
-    case VT_API_cuMemAddressReserve:
-    case VT_API_cuMemAddressFree:
-        return SPACE_RESERVATIONS;
-    case VT_API_cuMemMap:
-    case VT_API_cuMemUnmap:
-        return SPACE_MAPPINGS;
-    default:
-        return SPACE_POINTERS;
-    }
-}
-
-static struct slot_usage *usage_of_device(int device)
-{
-    int slot = device + 1;
-    if (slot < 0 || slot >= RECORDER_SLOT_COUNT)
-        slot = 0;
-    return &usage_by_slot[slot];
-}
-
-static bool kind_is_memory_use(enum vt_memory_kind kind)
-{
-    return kind != VT_KIND_ADDRESS_SPACE && kind != VT_KIND_MAPPED_RANGE;
-}
-
-static void counter_add(struct memory_counter *counter, uint64_t bytes, uint64_t now_ns)
-{
-    counter->current_bytes += bytes;
-    counter->live_count++;
-    if (counter->current_bytes > counter->peak_bytes) {
-        counter->peak_bytes = counter->current_bytes;
-        counter->peak_timestamp_ns = now_ns;
-    }
-}
-
-static void counter_subtract(struct memory_counter *counter, uint64_t bytes)
-{
-    counter->current_bytes -= bytes < counter->current_bytes ? bytes : counter->current_bytes;
-    if (counter->live_count)
-        counter->live_count--;
-}
-
-static void account_alloc(const struct alloc_record *record)
-{
-    struct slot_usage *usage = usage_of_device(record->device);
-    counter_add(&usage->by_kind[record->kind], record->size_bytes, record->timestamp_ns);
-    if (kind_is_memory_use(record->kind))
-        counter_add(&usage->in_use, record->size_bytes, record->timestamp_ns);
-}
-
-static void account_free(const struct alloc_record *record)
-{
-    struct slot_usage *usage = usage_of_device(record->device);
-    counter_subtract(&usage->by_kind[record->kind], record->size_bytes);
-    if (kind_is_memory_use(record->kind))
-        counter_subtract(&usage->in_use, record->size_bytes);
 }
 
 /* --- the trace: every change to the tables becomes a record, in the order of the changes -------- */
@@ -232,21 +161,6 @@ void recorder_disable(void)
     __atomic_store_n(&recorder_enabled, false, __ATOMIC_RELEASE);
 }
 
-/* Under the lock: stores `record` in `space`, replacing a stale record at the same key. */
-static void insert_live(enum record_space space, const struct alloc_record *record)
-{
-    struct alloc_table *table = &live_tables[space];
-    if (alloc_table_insert(table, record)) {
-        account_alloc(record);
-        return;
-    }
-    struct alloc_record stale;
-    if (alloc_table_remove(table, record->address, &stale))
-        account_free(&stale); /* its free went by a path we do not see; the key is reused */
-    if (alloc_table_insert(table, record))
-        account_alloc(record);
-}
-
 void recorder_capture_stack(struct event_stack *stack)
 {
     stack_capture(&stack->native, settings.stack_depth);
@@ -293,19 +207,8 @@ static inline __attribute__((always_inline)) void record_alloc_as(bool watching,
     size_t stacks_before = watching ? stack_count() : 0;
     record.stack_id = stack ? intern_event_stack(stack) : stack_intern(frames, depth);
     bool new_stack = watching && record.stack_id > stacks_before;
-    stats.calls_by_api[api]++;
-    /* A zero-byte request (cudaMalloc(ptr, 0): success and NULL) allocates nothing: a call, never
-     * an allocation, a site or a leak (docs/architecture.md). */
-    bool nothing = address == 0 || size_bytes == 0;
-    if (nothing && kind_is_memory_use(kind)) {
-        stats.zero_byte_requests++;
-    } else if (kind_is_memory_use(kind)) {
-        stats.allocations++;
-        if (oom.failures)
-            oom.allocations_after_last_failure++;
-    }
-    if (!nothing)
-        insert_live(space_of_api(api), &record);
+    /* the call, the zero-byte rule, the live record (a stale one at its key retired), the counters */
+    vt_accounting_allocation(&accounting, &record, 0, VT_FROM_HOOKS);
     trace_event(VT_RECORD_ALLOC, &record, stream);
     shim_lock_give(&recorder_lock);
     if (new_stack)
@@ -360,13 +263,12 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
     };
     shim_lock_take(&recorder_lock);
     record.timestamp_ns = event_clock_now_ns(&event_clock);
-    const struct alloc_record *physical = alloc_table_find(&live_tables[SPACE_PHYSICAL_HANDLES], handle);
+    const struct alloc_record *physical = alloc_table_find(&accounting.live[VT_SPACE_PHYSICAL_HANDLES], handle);
     if (physical) {
         record.device = physical->device;
         record.stack_id = physical->stack_id;
     }
-    stats.calls_by_api[VT_API_cuMemMap]++;
-    insert_live(SPACE_MAPPINGS, &record);
+    vt_accounting_allocation(&accounting, &record, 0, VT_FROM_HOOKS);
     trace_event(VT_RECORD_MAP, &record, 0);
     shim_lock_give(&recorder_lock);
 }
@@ -377,45 +279,35 @@ void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
     struct alloc_record removed;
     shim_lock_take(&recorder_lock);
     uint64_t now_ns = event_clock_now_ns(&event_clock);
-    stats.calls_by_api[api]++;
-    if (alloc_table_remove(&live_tables[space_of_api(api)], address, &removed)) {
-        account_free(&removed);
-        if (kind_is_memory_use(removed.kind))
-            stats.frees++;
+    if (vt_accounting_free(&accounting, api, address, &removed, VT_FROM_HOOKS)) {
         removed.api = (uint16_t)api;
         removed.timestamp_ns = now_ns;
         trace_event(VT_RECORD_FREE, &removed, stream);
     } else {
-        stats.unknown_frees++;
         struct alloc_record unknown = {.address = address, .timestamp_ns = now_ns, .api = (uint16_t)api};
         trace_event(VT_RECORD_FREE_UNKNOWN, &unknown, stream);
     }
     shim_lock_give(&recorder_lock);
 }
 
+/* Under the lock: the FREE record of an allocation a device reset freed. */
+static void trace_reset_free(const struct alloc_record *freed, void *context)
+{
+    const struct alloc_record *call = context;
+    struct alloc_record removed = *freed;
+    removed.api = call->api;
+    removed.timestamp_ns = call->timestamp_ns;
+    trace_event(VT_RECORD_FREE, &removed, 0);
+}
+
 void recorder_record_device_reset(enum vt_api api, int device)
 {
     trace_writer_ensure_started();
     shim_lock_take(&recorder_lock);
-    uint64_t now_ns = event_clock_now_ns(&event_clock);
-    stats.calls_by_api[api]++;
-    struct alloc_record call = {.timestamp_ns = now_ns, .device = (int16_t)device, .api = (uint16_t)api};
+    struct alloc_record call = {.timestamp_ns = event_clock_now_ns(&event_clock), .device = (int16_t)device,
+                                .api = (uint16_t)api};
     trace_event(VT_RECORD_FREE_UNKNOWN, &call, 0); /* the call itself (vt_api_is_device_reset) */
-    struct alloc_table *table = &live_tables[SPACE_POINTERS];
-    struct alloc_record *next;
-    for (struct alloc_record *live = table->oldest; live; live = next) {
-        next = live->newer; /* taken before the removal recycles `live` */
-        if (live->device != device || (live->kind != VT_KIND_DEVICE && live->kind != VT_KIND_MANAGED))
-            continue;
-        struct alloc_record removed;
-        if (!alloc_table_remove(table, live->address, &removed))
-            continue;
-        account_free(&removed);
-        stats.frees++;
-        removed.api = (uint16_t)api;
-        removed.timestamp_ns = now_ns;
-        trace_event(VT_RECORD_FREE, &removed, 0);
-    }
+    vt_accounting_reset_device(&accounting, api, device, trace_reset_free, &call);
     shim_lock_give(&recorder_lock);
 }
 
@@ -427,13 +319,10 @@ bool recorder_record_out_of_memory(const struct oom_event *event, const struct e
     shim_lock_take(&recorder_lock);
     stored.timestamp_ns = event_clock_now_ns(&event_clock);
     stored.stack_id = intern_event_stack(stack);
-    stats.calls_by_api[stored.api]++;
-    stats.failed_out_of_memory++;
-    bool first = oom.failures++ == 0;
+    bool first = vt_accounting_out_of_memory(&accounting, stored.api, 0);
     if (first)
-        oom.first = stored;
-    oom.last = stored;
-    oom.allocations_after_last_failure = 0;
+        first_oom = stored;
+    last_oom = stored;
     if (trace_writer_enabled() && trace_new_stacks()) {
         struct vt_trace_record failure = {.type = VT_RECORD_OOM};
         failure.event = (struct vt_trace_event){
@@ -456,22 +345,22 @@ bool recorder_record_out_of_memory(const struct oom_event *event, const struct e
 void recorder_visit_live(void (*visit)(const struct alloc_record *record, void *context), void *context)
 {
     shim_lock_take(&recorder_lock);
-    for (int space = 0; space < SPACE_COUNT; space++)
-        alloc_table_for_each(&live_tables[space], visit, context);
+    for (int space = 0; space < VT_SPACE_COUNT; space++)
+        alloc_table_for_each(&accounting.live[space], visit, context);
     shim_lock_give(&recorder_lock);
 }
 
-void recorder_read_usage(struct slot_usage usage[RECORDER_SLOT_COUNT])
+void recorder_read_usage(struct vt_slot_usage usage[RECORDER_SLOT_COUNT])
 {
     shim_lock_take(&recorder_lock);
-    memcpy(usage, usage_by_slot, sizeof usage_by_slot);
+    memcpy(usage, accounting.usage, sizeof accounting.usage);
     shim_lock_give(&recorder_lock);
 }
 
 void recorder_read_stats(struct recorder_stats *out)
 {
     shim_lock_take(&recorder_lock);
-    *out = stats;
+    out->events = accounting.stats;
     out->stack_count = stack_count();
     shim_lock_give(&recorder_lock);
 }
@@ -479,7 +368,8 @@ void recorder_read_stats(struct recorder_stats *out)
 void recorder_read_oom(struct oom_state *out)
 {
     shim_lock_take(&recorder_lock);
-    *out = oom;
+    *out = (struct oom_state){accounting.oom.failures, accounting.oom.allocations_after_last_failure, first_oom,
+                             last_oom};
     shim_lock_give(&recorder_lock);
 }
 
@@ -498,9 +388,7 @@ uint64_t recorder_start_ns(void)
 
 static void clear_counters(void)
 {
-    memset(usage_by_slot, 0, sizeof usage_by_slot);
-    memset(&stats, 0, sizeof stats);
-    memset(&oom, 0, sizeof oom);
+    first_oom = last_oom = (struct oom_event){0};
     stacks_in_trace = 0;
     codes_in_trace = 0;
 }
@@ -511,7 +399,7 @@ void recorder_after_fork_in_child(void)
      * without freeing anything (the child records nothing anyway). */
     recorder_lock = (struct shim_lock){0};
     recorder_disable();
-    memset(live_tables, 0, sizeof live_tables);
+    vt_accounting_start(&accounting, true);
     stack_table_forget();
     python_codes_forget_all();
     clear_counters();
@@ -520,8 +408,7 @@ void recorder_after_fork_in_child(void)
 void recorder_reset(const struct recorder_settings *new_settings)
 {
     shim_lock_take(&recorder_lock);
-    for (int space = 0; space < SPACE_COUNT; space++)
-        alloc_table_clear(&live_tables[space]);
+    vt_accounting_clear(&accounting);
     stack_table_reset();
     python_codes_reset();
     clear_counters();

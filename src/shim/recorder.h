@@ -1,5 +1,7 @@
 /* shim/recorder.h — what the hooks tell and the reports read: the live-allocation tables, the
  * per-device / per-kind current and peak bytes, event counts, out-of-memory state, and stacks.
+ * What counts, and how, is common/memory_accounting.h's (the CLI's replay applies the same rules
+ * to the trace); the recorder holds one accounting under its lock, with the stacks and the trace.
  *
  * Hooks call recorder_record_*() after a successful allocation and before the real free. Stack
  * capture happens outside the recorder's lock; the tables are updated under it, and each event's
@@ -9,6 +11,7 @@
  * Live records are kept in four tables, by what their key is: pointers (device, managed and pinned
  * host memory share one address space), physical handles (cuMemCreate), reserved address ranges
  * (cuMemAddressReserve) and mapped ranges (cuMemMap). The API of a free says which table it is in.
+ * Peak times (vt_usage_counter.peak_time_ns) are recorder_now_ns() readings; peak_event is 0.
  */
 #ifndef VT_SHIM_RECORDER_H
 #define VT_SHIM_RECORDER_H
@@ -17,34 +20,19 @@
 #include <stdint.h>
 
 #include "common/alloc_table.h"
+#include "common/memory_accounting.h"
 #include "common/trace_codec.h"
 #include "shim/python_frames.h"
 #include "shim/stack_table.h"
 #include "vramtrace/events.h"
 
-#define RECORDER_MAX_DEVICES 64
-/* Usage slots: slot 0 is the host (pinned memory), slot d + 1 is CUDA device d. */
-#define RECORDER_SLOT_COUNT (RECORDER_MAX_DEVICES + 1)
+#define RECORDER_MAX_DEVICES VT_MAX_DEVICES
+/* Usage slots (struct vt_slot_usage): slot 0 is the host (pinned memory), slot d + 1 is CUDA device d. */
+#define RECORDER_SLOT_COUNT VT_SLOT_COUNT
 #define RECORDER_DEVICE_HOST (-1)
 
-struct memory_counter {
-    uint64_t current_bytes;
-    uint64_t peak_bytes;
-    uint64_t peak_timestamp_ns; /* when peak_bytes was first reached */
-    uint64_t live_count;
-};
-
-struct slot_usage {
-    struct memory_counter by_kind[VT_KIND_COUNT];
-    struct memory_counter in_use; /* every kind that is memory use (not address space or mappings) */
-};
-
 struct recorder_stats {
-    uint64_t calls_by_api[VT_API_COUNT];
-    /* allocations and frees of memory (not of address space or mappings, which only count calls) */
-    uint64_t allocations, frees, unknown_frees, failed_out_of_memory;
-    /* successful requests that allocated nothing (zero bytes, a null result): calls, not allocations */
-    uint64_t zero_byte_requests;
+    struct vt_accounting_stats events; /* calls, allocations, frees, ... (memory_accounting.h) */
     uint64_t stack_count;
 };
 
@@ -63,7 +51,7 @@ struct oom_event {
 struct oom_state {
     uint64_t failures;
     uint64_t allocations_after_last_failure; /* > 0: the program recovered (e.g. PyTorch freed its cache) */
-    struct oom_event first, last;
+    struct oom_event first, last;            /* valid when failures > 0 */
 };
 
 struct recorder_settings {
@@ -121,7 +109,7 @@ uint64_t recorder_append_records(struct vt_trace_record *records, size_t count, 
 /* Readers for the reports. They take the recorder's lock for their duration; `visit` must not
  * call back into the recorder. */
 void recorder_visit_live(void (*visit)(const struct alloc_record *record, void *context), void *context);
-void recorder_read_usage(struct slot_usage usage[RECORDER_SLOT_COUNT]);
+void recorder_read_usage(struct vt_slot_usage usage[RECORDER_SLOT_COUNT]);
 void recorder_read_stats(struct recorder_stats *stats);
 void recorder_read_oom(struct oom_state *oom);
 uint64_t recorder_start_ns(void);

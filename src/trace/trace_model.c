@@ -1,5 +1,5 @@
-/* trace/trace_model.c — loading a trace into memory, replaying it, and grouping allocations
- * (see trace_model.h). */
+/* trace/trace_model.c — loading a trace into memory, replaying it (each record applied to the
+ * shared accounting of common/memory_accounting.h), and grouping allocations (see trace_model.h). */
 #define _GNU_SOURCE
 #include "trace/trace_model.h"
 
@@ -522,139 +522,45 @@ size_t vt_model_events_until(const struct vt_trace_model *model, uint64_t time_n
 
 /* ---- replay ---------------------------------------------------------------------------------- */
 
-enum vt_key_space vt_key_space_of_api(unsigned api)
-{
-    switch (api) {
-    case VT_API_cuMemCreate:
-    case VT_API_cuMemRelease:
-        return VT_SPACE_PHYSICAL_HANDLES;
-    case VT_API_cuMemAddressReserve:
-    case VT_API_cuMemAddressFree:
-        return VT_SPACE_RESERVATIONS;
-    case VT_API_cuMemMap:
-    case VT_API_cuMemUnmap:
-        return VT_SPACE_MAPPINGS;
-    default:
-        return VT_SPACE_POINTERS;
-    }
-}
-
 void vt_replay_start(struct vt_replay *replay, const struct vt_trace_model *model, bool track_live)
 {
-    memset(replay, 0, sizeof *replay);
     replay->model = model;
-    replay->track_live = track_live;
+    replay->next_event = 0;
+    vt_accounting_start(&replay->accounting, track_live);
 }
 
 const struct vt_slot_usage *vt_replay_usage(const struct vt_replay *replay, int device)
 {
-    return &replay->usage[vt_slot_of_device(device)];
+    return &replay->accounting.usage[vt_slot_of_device(device)];
 }
 
-static void usage_add(struct vt_usage_counter *counter, uint64_t bytes, uint64_t time_ns, size_t event)
+/* The live record an ALLOC or MAP event stands for (a MAP is a cuMemMap, in the mappings). */
+static struct alloc_record record_of_event(const struct vt_replay *replay, const struct vt_model_event *event)
 {
-    counter->current_bytes += bytes;
-    counter->live_count++;
-    if (counter->current_bytes > counter->peak_bytes) {
-        counter->peak_bytes = counter->current_bytes;
-        counter->peak_time_ns = time_ns;
-        counter->peak_event = event;
-    }
-}
-
-static void usage_remove(struct vt_usage_counter *counter, uint64_t bytes)
-{
-    counter->current_bytes -= bytes < counter->current_bytes ? bytes : counter->current_bytes;
-    if (counter->live_count)
-        counter->live_count--;
-}
-
-static void account(struct vt_replay *replay, int device, unsigned kind, uint64_t bytes, bool added,
-                    uint64_t time_ns, size_t event)
-{
-    if (kind >= VT_KIND_COUNT)
-        return;
-    struct vt_slot_usage *usage = &replay->usage[vt_slot_of_device(device)];
-    struct vt_usage_counter *counters[2] = {&usage->by_kind[kind], vt_kind_is_memory_use(kind) ? &usage->in_use : NULL};
-    for (int i = 0; i < 2 && counters[i]; i++) {
-        if (added)
-            usage_add(counters[i], bytes, time_ns, event);
-        else
-            usage_remove(counters[i], bytes);
-    }
-}
-
-static void count_call(struct vt_replay *replay, unsigned api)
-{
-    if (api < VT_API_COUNT)
-        replay->stats.calls_by_api[api]++;
-}
-
-/* Stores a live record under its key, first retiring a stale one at the same key (its free went
- * by a path the recorder did not see). */
-static void insert_live(struct vt_replay *replay, enum vt_key_space space, const struct vt_model_event *event,
-                        uint64_t backing_handle, size_t index)
-{
-    if (!replay->track_live) {
-        account(replay, event->device, event->kind, event->size_bytes, true, event->time_ns, index);
-        return;
-    }
-    struct alloc_record stale, record = {
+    bool map = event->type == VT_RECORD_MAP;
+    return (struct alloc_record){
         .address = event->address,
         .size_bytes = event->size_bytes,
         .timestamp_ns = event->time_ns,
         .stack_id = event->stack_id,
-        .thread_id = event->type == VT_RECORD_MAP ? replay->model->maps[event->detail].thread_index : event->detail,
+        .thread_id = map ? replay->model->maps[event->detail].thread_index : event->detail,
         .device = event->device,
         .kind = event->kind,
-        .api = event->api,
-        .backing_handle = backing_handle,
+        .api = map ? VT_API_cuMemMap : event->api,
+        .backing_handle = map ? replay->model->maps[event->detail].handle : 0,
     };
-    if (alloc_table_remove(&replay->live[space], record.address, &stale))
-        account(replay, stale.device, stale.kind, stale.size_bytes, false, event->time_ns, index);
-    if (!alloc_table_insert(&replay->live[space], &record))
-        replay->out_of_memory = true;
-    account(replay, event->device, event->kind, event->size_bytes, true, event->time_ns, index);
 }
 
-static void apply_alloc(struct vt_replay *replay, const struct vt_model_event *event, size_t index)
-{
-    count_call(replay, event->api);
-    bool nothing = vt_event_allocated_nothing(event);
-    if (nothing && vt_kind_is_memory_use(event->kind)) {
-        replay->stats.zero_byte_requests++;
-    } else if (vt_kind_is_memory_use(event->kind)) {
-        replay->stats.allocations++;
-        if (replay->oom.failures)
-            replay->oom.allocations_after_last_failure++;
-    }
-    if (!nothing) /* as the recorder: a zero-byte request or a null result is a call, never live */
-        insert_live(replay, vt_key_space_of_api(event->api), event, 0, index);
-}
-
+/* A FREE: the freed record is the live one at its key (with live tables) or the one it carries.
+ * A reset's FREE records are not calls: the reset's call is its FREE_UNKNOWN record. */
 static void apply_free(struct vt_replay *replay, const struct vt_model_event *event)
 {
-    if (!vt_api_is_device_reset(event->api)) /* a reset's call is its FREE_UNKNOWN record */
-        count_call(replay, event->api);
     struct alloc_record removed = {.device = event->device, .kind = event->kind, .size_bytes = event->size_bytes};
-    if (replay->track_live &&
-        !alloc_table_remove(&replay->live[vt_key_space_of_api(event->api)], event->address, &removed)) {
-        replay->stats.unknown_frees++;
-        return;
-    }
-    account(replay, removed.device, removed.kind, removed.size_bytes, false, event->time_ns, 0);
-    if (vt_kind_is_memory_use(removed.kind))
-        replay->stats.frees++;
-}
-
-static void apply_oom(struct vt_replay *replay, size_t index)
-{
-    count_call(replay, replay->model->events[index].api);
-    replay->stats.failed_out_of_memory++;
-    if (replay->oom.failures++ == 0)
-        replay->oom.first_event = index;
-    replay->oom.last_event = index;
-    replay->oom.allocations_after_last_failure = 0;
+    if (vt_api_is_device_reset(event->api))
+        vt_accounting_remove(&replay->accounting, vt_key_space_of_api(event->api), event->address, &removed,
+                             VT_FROM_TRACE);
+    else
+        vt_accounting_free(&replay->accounting, event->api, event->address, &removed, VT_FROM_TRACE);
 }
 
 const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
@@ -664,24 +570,24 @@ const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
         return NULL;
     size_t index = replay->next_event++;
     const struct vt_model_event *event = &model->events[index];
+    struct alloc_record record;
     switch (event->type) {
     case VT_RECORD_ALLOC:
-        apply_alloc(replay, event, index);
+    case VT_RECORD_MAP:
+        record = record_of_event(replay, event);
+        vt_accounting_allocation(&replay->accounting, &record, index, VT_FROM_TRACE);
         break;
     case VT_RECORD_FREE:
         apply_free(replay, event);
         break;
     case VT_RECORD_FREE_UNKNOWN:
-        count_call(replay, event->api);
-        if (!vt_api_is_device_reset(event->api)) /* a reset's call, not a free */
-            replay->stats.unknown_frees++;
+        if (vt_api_is_device_reset(event->api)) /* a reset's call (its frees follow), not a free */
+            vt_accounting_count_call(&replay->accounting, event->api, VT_FROM_TRACE);
+        else
+            vt_accounting_unknown_free(&replay->accounting, event->api);
         break;
     case VT_RECORD_OOM:
-        apply_oom(replay, index);
-        break;
-    case VT_RECORD_MAP:
-        count_call(replay, VT_API_cuMemMap);
-        insert_live(replay, VT_SPACE_MAPPINGS, event, model->maps[event->detail].handle, index);
+        vt_accounting_out_of_memory(&replay->accounting, event->api, index);
         break;
     default:
         break; /* MARKER, DROPPED, END: nothing to apply */
@@ -710,8 +616,7 @@ void vt_replay_all(struct vt_replay *replay, vt_replay_visit *visit, void *conte
 
 void vt_replay_finish(struct vt_replay *replay)
 {
-    for (int space = 0; space < VT_SPACE_COUNT; space++)
-        alloc_table_clear(&replay->live[space]);
+    vt_accounting_clear(&replay->accounting);
 }
 
 /* ---- groups ------------------------------------------------------------------------------------ */
@@ -859,9 +764,9 @@ void vt_groups_collect_live(struct vt_groups *groups, const struct vt_replay *re
     struct live_collection collection = {.builder = {.out = groups, .device = device}};
     for (int space = 0; space < VT_SPACE_COUNT; space++) {
         collection.mappings = space == VT_SPACE_MAPPINGS;
-        alloc_table_for_each(&replay->live[space], collect_live_record, &collection);
+        alloc_table_for_each(&replay->accounting.live[space], collect_live_record, &collection);
     }
-    groups->incomplete |= replay->out_of_memory || !replay->track_live;
+    groups->incomplete |= replay->accounting.out_of_memory || !replay->accounting.track_live;
     builder_finish(&collection.builder, kind_then_bytes);
 }
 
@@ -872,7 +777,7 @@ void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_mod
     struct group_builder builder = {.out = groups, .device = device};
     for (size_t i = 0; i < model->event_count; i++) {
         const struct vt_model_event *event = &model->events[i];
-        if (event->type != VT_RECORD_ALLOC || !vt_kind_is_memory_use(event->kind) || vt_event_allocated_nothing(event))
+        if (!vt_event_allocated_memory(event))
             continue; /* a zero-byte request is no allocation site */
         if (device != VT_GROUPS_ALL_DEVICES && event->device != device)
             continue;

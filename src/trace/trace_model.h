@@ -3,17 +3,18 @@
  *
  * Loading keeps the definitions (process, devices, modules, stacks, threads) and every event in
  * one compact array (struct vt_model_event, 40 bytes; no allocation per event). Replaying applies
- * the events in order to a replay state — running bytes per device and kind, peaks, call counts,
- * out-of-memory state and, optionally, the live set under the format's key rules (pointers,
- * cuMemCreate handles, reservations and mappings are separate key spaces, as in the shim's
- * recorder) — so the numbers match the exit report's.
+ * the events in order to an accounting (common/memory_accounting.h, the very code the shim's
+ * recorder runs) — running bytes per device and kind, peaks, call counts, out-of-memory state and,
+ * optionally, the live set under the format's key rules (pointers, cuMemCreate handles,
+ * reservations and mappings are separate key spaces) — so the numbers match the exit report's.
+ * Peak and out-of-memory event numbers are indices in model->events, times are since the start.
  *
  * Typical uses:
  *   whole run:      vt_replay_start(&r, model, true); vt_replay_all(&r, visit, ctx) or a loop of
- *                   vt_replay_step(); r.usage[...] then holds peaks and end values.
+ *                   vt_replay_step(); r.accounting.usage[...] then holds peaks and end values.
  *   live set at T:  vt_replay_start(&r, model, true); vt_replay_until_time(&r, T);
  *                   vt_groups_collect_live(&groups, &r, device, false);
- *   peak snapshot:  the peak's event index is usage[slot].in_use.peak_event:
+ *   peak snapshot:  the peak's event index is accounting.usage[slot].in_use.peak_event:
  *                   vt_replay_until_event(&r, peak_event + 1), then group as above.
  */
 #ifndef VT_TRACE_TRACE_MODEL_H
@@ -25,6 +26,7 @@
 #include <stdio.h>
 
 #include "common/alloc_table.h"
+#include "common/memory_accounting.h"
 #include "trace/trace_reader.h"
 #include "vramtrace/events.h"
 #include "vramtrace/trace_format.h"
@@ -188,81 +190,25 @@ size_t vt_model_events_until(const struct vt_trace_model *model, uint64_t time_n
 
 /* ---- replay ---------------------------------------------------------------------------------- */
 
-#define VT_MODEL_MAX_DEVICES 64
-/* Usage slots: slot 0 is the host (pinned memory not tied to a device), slot d + 1 device d.
- * Ordinals beyond VT_MODEL_MAX_DEVICES fall in slot 0, as in the shim. */
-#define VT_MODEL_SLOT_COUNT (VT_MODEL_MAX_DEVICES + 1)
+#define VT_MODEL_MAX_DEVICES VT_MAX_DEVICES
+/* Usage slots (vt_slot_of_device): slot 0 is the host (pinned memory not tied to a device), slot
+ * d + 1 device d; ordinals beyond VT_MODEL_MAX_DEVICES fall in slot 0, as in the shim. */
+#define VT_MODEL_SLOT_COUNT VT_SLOT_COUNT
 
-static inline int vt_slot_of_device(int device)
+/* Whether an event is a successful allocation of memory (vt_allocated_memory: not a zero-byte
+ * request, a null result, address space or a mapping): an allocation, a site, a recovery. */
+static inline bool vt_event_allocated_memory(const struct vt_model_event *event)
 {
-    return device >= 0 && device < VT_MODEL_MAX_DEVICES ? device + 1 : 0;
+    return event->type == VT_RECORD_ALLOC && vt_allocated_memory(event->kind, event->address, event->size_bytes);
 }
-
-static inline int vt_device_of_slot(int slot)
-{
-    return slot - 1; /* -1: host */
-}
-
-/* Whether a kind counts as memory in use (device, host-pinned, managed): address space and mapped
- * ranges are placement, never use. */
-static inline bool vt_kind_is_memory_use(unsigned kind)
-{
-    return kind == VT_KIND_DEVICE || kind == VT_KIND_HOST_PINNED || kind == VT_KIND_MANAGED;
-}
-
-/* Whether a successful ALLOC allocated nothing: a zero-byte request (cudaMalloc(ptr, 0) succeeds
- * with NULL) or a null result. It is a call (calls by API, zero_byte_requests), never an
- * allocation, a site, a live allocation or a leak, as in the recorder. */
-static inline bool vt_event_allocated_nothing(const struct vt_model_event *event)
-{
-    return event->address == 0 || event->size_bytes == 0;
-}
-
-struct vt_usage_counter {
-    uint64_t current_bytes;
-    uint64_t live_count;
-    uint64_t peak_bytes;
-    uint64_t peak_time_ns; /* when peak_bytes was first reached */
-    size_t peak_event;     /* the event that reached it (index in model->events) */
-};
-
-struct vt_slot_usage {
-    struct vt_usage_counter by_kind[VT_KIND_COUNT];
-    struct vt_usage_counter in_use; /* the kinds that are memory use, together */
-};
-
-enum vt_key_space {
-    VT_SPACE_POINTERS,         /* device, managed and pinned pointers: one address space */
-    VT_SPACE_PHYSICAL_HANDLES, /* cuMemCreate / cuMemRelease */
-    VT_SPACE_RESERVATIONS,     /* cuMemAddressReserve / cuMemAddressFree */
-    VT_SPACE_MAPPINGS,         /* cuMemMap / cuMemUnmap */
-    VT_SPACE_COUNT
-};
-
-enum vt_key_space vt_key_space_of_api(unsigned api);
-
-struct vt_replay_stats {
-    uint64_t calls_by_api[VT_API_COUNT];
-    /* of memory (not of address space or mappings, which only count calls) */
-    uint64_t allocations, frees, unknown_frees, failed_out_of_memory;
-    uint64_t zero_byte_requests; /* successful requests that allocated nothing: calls, not allocations */
-};
-
-struct vt_replay_oom {
-    uint64_t failures;
-    uint64_t allocations_after_last_failure; /* > 0: recovered */
-    size_t first_event, last_event;          /* indices in model->events, valid when failures > 0 */
-};
 
 struct vt_replay {
     const struct vt_trace_model *model;
     size_t next_event;  /* events [0, next_event) are applied */
-    bool track_live;    /* live tables kept (needed for the live set and for exact key reuse) */
-    struct vt_slot_usage usage[VT_MODEL_SLOT_COUNT];
-    struct vt_replay_stats stats;
-    struct vt_replay_oom oom;
-    struct alloc_table live[VT_SPACE_COUNT]; /* alloc_record: address = key, thread_id = thread index */
-    bool out_of_memory;  /* a live table could not grow: the live set is incomplete */
+    /* usage, stats, oom (first_event, last_event: indices in model->events) and, with track_live,
+     * the live tables (alloc_record: address = key, thread_id = thread index); out_of_memory: a
+     * live table could not grow, the live set is incomplete */
+    struct vt_accounting accounting;
 };
 
 /* Starts a replay at the beginning of the trace. With track_live false no live set is kept and a

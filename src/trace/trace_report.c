@@ -24,8 +24,8 @@ static void collect_oom(struct vt_report *report)
                 report->oom.first_detail = &model->ooms[event->detail];
             }
             report->oom.allocations_after_last_failure = 0;
-        } else if (event->type == VT_RECORD_ALLOC && vt_kind_is_memory_use(event->kind) && report->oom.failures) {
-            report->oom.allocations_after_last_failure++;
+        } else if (vt_event_allocated_memory(event) && report->oom.failures) {
+            report->oom.allocations_after_last_failure++; /* as the accounting's: no zero-byte request */
         }
     }
 }
@@ -76,8 +76,8 @@ bool vt_report_build(struct vt_report *report, const struct vt_trace_model *mode
     struct vt_replay replay;
     vt_replay_start(&replay, model, true);
     vt_replay_all(&replay, NULL, NULL);
-    memcpy(report->usage, replay.usage, sizeof report->usage);
-    report->stats = replay.stats;
+    memcpy(report->usage, replay.accounting.usage, sizeof report->usage);
+    report->stats = replay.accounting.stats;
     if (!options->at_time) {
         vt_groups_collect_live(&report->live, &replay, options->device);
         report->live_time_ns = model->duration_ns;

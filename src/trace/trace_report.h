@@ -34,7 +34,7 @@ struct vt_report {
     const struct vt_trace_model *model;
     struct vt_report_options options;
     struct vt_slot_usage usage[VT_MODEL_SLOT_COUNT]; /* over the whole run */
-    struct vt_replay_stats stats;
+    struct vt_accounting_stats stats;
     struct vt_report_oom oom;
     struct vt_groups live;    /* at the end of the trace (what leaked), or at options.at_ns */
     uint64_t live_time_ns;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "trace/trace_model.h"
+#include "trace/trace_report.h"
 #include "trace_builder.h"
 
 #define MIB (1ull << 20)
@@ -93,10 +94,10 @@ static void assert_peaks_of_peak_trace(const struct vt_replay *replay)
     cr_assert_eq(host->in_use.peak_bytes, MIB);
     cr_assert_eq(host->by_kind[VT_KIND_HOST_PINNED].peak_time_ns, 50 * MS);
     cr_assert_eq(host->in_use.current_bytes, 0);
-    cr_assert_eq(replay->stats.allocations, 5, "reservations are calls, not allocations");
-    cr_assert_eq(replay->stats.frees, 3);
-    cr_assert_eq(replay->stats.calls_by_api[VT_API_cudaMalloc], 3);
-    cr_assert_eq(replay->stats.calls_by_api[VT_API_cuMemAddressReserve], 1);
+    cr_assert_eq(replay->accounting.stats.allocations, 5, "reservations are calls, not allocations");
+    cr_assert_eq(replay->accounting.stats.frees, 3);
+    cr_assert_eq(replay->accounting.stats.calls_by_api[VT_API_cudaMalloc], 3);
+    cr_assert_eq(replay->accounting.stats.calls_by_api[VT_API_cuMemAddressReserve], 1);
 }
 
 Test(model, peaks_per_device_and_kind_with_and_without_live_tables)
@@ -245,8 +246,8 @@ Test(model, handle_and_pointer_key_spaces_are_separate)
     cr_assert_eq(gpu->in_use.current_bytes, 4 * MIB, "the pointer outlives the released handle");
     cr_assert_eq(gpu->in_use.peak_bytes, 6 * MIB);
     cr_assert_eq(gpu->by_kind[VT_KIND_MAPPED_RANGE].current_bytes, 0);
-    cr_assert_eq(replay.stats.unknown_frees, 0);
-    cr_assert_eq(replay.stats.frees, 1, "the unmap is not a free of memory");
+    cr_assert_eq(replay.accounting.stats.unknown_frees, 0);
+    cr_assert_eq(replay.accounting.stats.frees, 1, "the unmap is not a free of memory");
     vt_groups_collect_live(&groups, &replay, VT_GROUPS_ALL_DEVICES);
     cr_assert_eq(groups.group_count, 2, "the pointer and the reservation");
     cr_assert_eq(groups.groups[0].api, VT_API_cudaMalloc);
@@ -274,8 +275,8 @@ Test(model, reserved_address_space_is_never_use)
     cr_assert_eq(gpu->in_use.current_bytes, 0);
     cr_assert_eq(gpu->by_kind[VT_KIND_ADDRESS_SPACE].peak_bytes, 2ull << 40);
     cr_assert_eq(gpu->by_kind[VT_KIND_ADDRESS_SPACE].current_bytes, 1ull << 40);
-    cr_assert_eq(replay.stats.allocations, 0);
-    cr_assert_eq(replay.stats.frees, 0);
+    cr_assert_eq(replay.accounting.stats.allocations, 0);
+    cr_assert_eq(replay.accounting.stats.frees, 0);
     cr_assert_not(model.complete, "no END record");
     vt_replay_finish(&replay);
     vt_model_free(&model);
@@ -300,11 +301,11 @@ Test(model, key_reuse_without_a_free_replaces_the_stale_record)
     cr_assert_eq(gpu->in_use.current_bytes, 3 * MIB);
     cr_assert_eq(gpu->in_use.live_count, 1);
     cr_assert_eq(gpu->in_use.peak_bytes, 8 * MIB);
-    cr_assert_eq(replay.live[VT_SPACE_POINTERS].live_count, 1);
-    cr_assert_eq(replay.stats.allocations, 2, "a null result allocated nothing: a call, not an allocation");
-    cr_assert_eq(replay.stats.zero_byte_requests, 1);
-    cr_assert_eq(replay.stats.calls_by_api[VT_API_cudaMalloc], 3);
-    cr_assert_eq(replay.stats.unknown_frees, 1);
+    cr_assert_eq(replay.accounting.live[VT_SPACE_POINTERS].live_count, 1);
+    cr_assert_eq(replay.accounting.stats.allocations, 2, "a null result allocated nothing: a call, not an allocation");
+    cr_assert_eq(replay.accounting.stats.zero_byte_requests, 1);
+    cr_assert_eq(replay.accounting.stats.calls_by_api[VT_API_cudaMalloc], 3);
+    cr_assert_eq(replay.accounting.stats.unknown_frees, 1);
     vt_replay_finish(&replay);
     vt_model_free(&model);
 }
@@ -362,24 +363,33 @@ Test(model, out_of_memory_failures_and_recovery)
     tb_free(&builder, 40, VT_API_cudaFree, VT_KIND_DEVICE, 0, 0x1000, 15ull << 30);
     tb_alloc(&builder, 50, VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x2000, 2ull << 30, 2);
     tb_alloc(&builder, 60, VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x3000, 1ull << 30, 2);
+    tb_alloc(&builder, 70, VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0, 0, 2); /* zero bytes: no recovery */
     struct vt_trace_model model;
     load(&model, tb_write(&builder, tb_temp_path("oom.trace")));
     cr_assert_eq(model.oom_count, 2);
     struct vt_replay replay;
     vt_replay_start(&replay, &model, false);
     vt_replay_all(&replay, NULL, NULL);
-    cr_assert_eq(replay.oom.failures, 2);
-    cr_assert_eq(replay.oom.first_event, 1);
-    cr_assert_eq(replay.oom.last_event, 2);
-    cr_assert_eq(replay.oom.allocations_after_last_failure, 2);
-    const struct vt_model_event *first = &model.events[replay.oom.first_event];
+    cr_assert_eq(replay.accounting.oom.failures, 2);
+    cr_assert_eq(replay.accounting.oom.first_event, 1);
+    cr_assert_eq(replay.accounting.oom.last_event, 2);
+    cr_assert_eq(replay.accounting.oom.allocations_after_last_failure, 2);
+    const struct vt_model_event *first = &model.events[replay.accounting.oom.first_event];
     cr_assert_eq(first->size_bytes, 4ull << 30);
     cr_assert_eq(first->stack_id, 2);
     cr_assert_eq(model.ooms[first->detail].device_free_bytes, 1ull << 30);
     cr_assert_eq(model.ooms[first->detail].device_total_bytes, 16ull << 30);
-    cr_assert_eq(replay.stats.failed_out_of_memory, 2);
-    cr_assert_eq(replay.stats.calls_by_api[VT_API_cudaMalloc], 5);
+    cr_assert_eq(replay.accounting.stats.failed_out_of_memory, 2);
+    cr_assert_eq(replay.accounting.stats.calls_by_api[VT_API_cudaMalloc], 6);
+    cr_assert_eq(replay.accounting.stats.zero_byte_requests, 1);
     vt_replay_finish(&replay);
+
+    struct vt_report report; /* the report's per-device count follows the same rule */
+    struct vt_report_options options = {.device = VT_GROUPS_ALL_DEVICES};
+    cr_assert(vt_report_build(&report, &model, &options));
+    cr_assert_eq(report.oom.failures, 2);
+    cr_assert_eq(report.oom.allocations_after_last_failure, 2);
+    vt_report_free(&report);
     vt_model_free(&model);
 }
 

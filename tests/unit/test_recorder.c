@@ -11,9 +11,9 @@ static void start_recorder(void)
 
 TestSuite(recorder, .init = start_recorder);
 
-static struct slot_usage usage[RECORDER_SLOT_COUNT];
+static struct vt_slot_usage usage[RECORDER_SLOT_COUNT];
 
-static const struct memory_counter *device_counter(int device, enum vt_memory_kind kind)
+static const struct vt_usage_counter *device_counter(int device, enum vt_memory_kind kind)
 {
     recorder_read_usage(usage);
     return &usage[device + 1].by_kind[kind];
@@ -39,10 +39,10 @@ Test(recorder, current_and_peak_per_device_and_kind)
 
     struct recorder_stats stats;
     recorder_read_stats(&stats);
-    cr_assert_eq(stats.allocations, 5);
-    cr_assert_eq(stats.frees, 1);
-    cr_assert_eq(stats.calls_by_api[VT_API_cudaMalloc], 3);
-    cr_assert_eq(stats.calls_by_api[VT_API_cudaFree], 1);
+    cr_assert_eq(stats.events.allocations, 5);
+    cr_assert_eq(stats.events.frees, 1);
+    cr_assert_eq(stats.events.calls_by_api[VT_API_cudaMalloc], 3);
+    cr_assert_eq(stats.events.calls_by_api[VT_API_cudaFree], 1);
 }
 
 Test(recorder, unknown_free_is_counted_not_fatal)
@@ -50,8 +50,8 @@ Test(recorder, unknown_free_is_counted_not_fatal)
     recorder_record_free(VT_API_cudaFree, 0xdead000, 0);
     struct recorder_stats stats;
     recorder_read_stats(&stats);
-    cr_assert_eq(stats.unknown_frees, 1);
-    cr_assert_eq(stats.frees, 0);
+    cr_assert_eq(stats.events.unknown_frees, 1);
+    cr_assert_eq(stats.events.frees, 0);
     cr_assert_eq(device_counter(0, VT_KIND_DEVICE)->current_bytes, 0);
 }
 

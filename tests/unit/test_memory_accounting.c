@@ -1,0 +1,262 @@
+/* Unit tests of common/memory_accounting.[ch]: the one accounting of the recorder and the replay
+ * (peaks, key reuse, unknown frees, device resets, zero-byte requests, kinds that are not memory
+ * use, usage slots, out-of-memory counters), from hooks and from a trace. */
+#include <criterion/criterion.h>
+
+#include "common/memory_accounting.h"
+
+static struct vt_accounting accounting;
+
+static void start_tracked(void)
+{
+    vt_accounting_start(&accounting, true);
+}
+
+static void finish(void)
+{
+    vt_accounting_clear(&accounting);
+}
+
+TestSuite(memory_accounting, .init = start_tracked, .fini = finish);
+
+static struct alloc_record record(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                                  uint64_t size, uint64_t time_ns)
+{
+    return (struct alloc_record){.address = address, .size_bytes = size, .timestamp_ns = time_ns,
+                                 .device = (int16_t)device, .kind = (uint8_t)kind, .api = (uint16_t)api};
+}
+
+static void allocate(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address, uint64_t size,
+                     uint64_t time_ns, uint64_t event)
+{
+    struct alloc_record allocated = record(api, kind, device, address, size, time_ns);
+    vt_accounting_allocation(&accounting, &allocated, event, VT_FROM_HOOKS);
+}
+
+static bool free_key(enum vt_api api, uint64_t key)
+{
+    struct alloc_record removed;
+    return vt_accounting_free(&accounting, api, key, &removed, VT_FROM_HOOKS);
+}
+
+static const struct vt_slot_usage *usage_of(int device)
+{
+    return &accounting.usage[vt_slot_of_device(device)];
+}
+
+Test(memory_accounting, peaks_keep_their_first_time_and_event)
+{
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 100, 10, 1);
+    allocate(VT_API_cudaMallocManaged, VT_KIND_MANAGED, 0, 0x2000, 200, 20, 2);
+    cr_assert(free_key(VT_API_cudaFree, 0x2000));
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x3000, 200, 40, 4); /* back to 300: not a new peak */
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x4000, 1, 50, 5);   /* 301: the peak */
+
+    const struct vt_usage_counter *in_use = &usage_of(0)->in_use;
+    cr_assert_eq(in_use->current_bytes, 301);
+    cr_assert_eq(in_use->live_count, 3);
+    cr_assert_eq(in_use->peak_bytes, 301);
+    cr_assert_eq(in_use->peak_time_ns, 50);
+    cr_assert_eq(in_use->peak_event, 5);
+    const struct vt_usage_counter *managed = &usage_of(0)->by_kind[VT_KIND_MANAGED];
+    cr_assert_eq(managed->current_bytes, 0);
+    cr_assert_eq(managed->peak_bytes, 200);
+    cr_assert_eq(managed->peak_event, 2);
+    const struct vt_usage_counter *device = &usage_of(0)->by_kind[VT_KIND_DEVICE];
+    cr_assert_eq(device->peak_bytes, 301);
+    cr_assert_eq(device->peak_time_ns, 50);
+    cr_assert_eq(accounting.stats.allocations, 4);
+    cr_assert_eq(accounting.stats.frees, 1);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cudaMalloc], 3);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cudaFree], 1);
+}
+
+Test(memory_accounting, a_reused_key_retires_the_stale_record)
+{
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 100, 10, 1);
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 1, 0x1000, 30, 20, 2); /* its free went unseen */
+
+    cr_assert_eq(usage_of(0)->in_use.current_bytes, 0, "the stale record is no longer counted");
+    cr_assert_eq(usage_of(0)->in_use.live_count, 0);
+    cr_assert_eq(usage_of(0)->in_use.peak_bytes, 100);
+    cr_assert_eq(usage_of(1)->in_use.current_bytes, 30);
+    cr_assert_eq(accounting.live[VT_SPACE_POINTERS].live_count, 1);
+    cr_assert_eq(accounting.stats.allocations, 2);
+    cr_assert_eq(accounting.stats.frees, 0, "a stale record is not a free");
+
+    struct alloc_record removed;
+    cr_assert(vt_accounting_free(&accounting, VT_API_cudaFree, 0x1000, &removed, VT_FROM_HOOKS));
+    cr_assert_eq(removed.device, 1);
+    cr_assert_eq(removed.size_bytes, 30);
+    cr_assert_eq(usage_of(1)->in_use.current_bytes, 0);
+}
+
+Test(memory_accounting, an_unknown_free_changes_no_counter)
+{
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 100, 10, 1);
+    cr_assert_not(free_key(VT_API_cudaFree, 0x9000));
+    cr_assert_not(free_key(VT_API_cuMemRelease, 0x1000), "a handle is not a pointer: other key space");
+
+    cr_assert_eq(accounting.stats.unknown_frees, 2);
+    cr_assert_eq(accounting.stats.frees, 0);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cudaFree], 1);
+    cr_assert_eq(usage_of(0)->in_use.current_bytes, 100);
+
+    vt_accounting_unknown_free(&accounting, VT_API_cuMemFree);
+    cr_assert_eq(accounting.stats.unknown_frees, 3);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cuMemFree], 1);
+}
+
+struct reset_seen {
+    uint64_t addresses[8];
+    unsigned count;
+};
+
+static void seen_by_reset(const struct alloc_record *freed, void *context)
+{
+    struct reset_seen *seen = context;
+    seen->addresses[seen->count++] = freed->address;
+}
+
+Test(memory_accounting, a_device_reset_frees_that_devices_device_and_managed_memory)
+{
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 100, 10, 1);
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 1, 0x2000, 200, 20, 2);
+    allocate(VT_API_cudaMallocManaged, VT_KIND_MANAGED, 0, 0x3000, 300, 30, 3);
+    allocate(VT_API_cudaHostAlloc, VT_KIND_HOST_PINNED, -1, 0x4000, 400, 40, 4);
+    allocate(VT_API_cuMemCreate, VT_KIND_DEVICE, 0, 0x77, 500, 50, 5);
+
+    struct reset_seen seen = {.count = 0};
+    vt_accounting_reset_device(&accounting, VT_API_cudaDeviceReset, 0, seen_by_reset, &seen);
+
+    cr_assert_eq(seen.count, 2);
+    cr_assert_eq(seen.addresses[0], 0x1000, "oldest first");
+    cr_assert_eq(seen.addresses[1], 0x3000);
+    cr_assert_eq(usage_of(0)->in_use.current_bytes, 500, "the cuMemCreate handle is not a pointer");
+    cr_assert_eq(usage_of(1)->in_use.current_bytes, 200);
+    cr_assert_eq(usage_of(-1)->in_use.current_bytes, 400);
+    cr_assert_eq(accounting.stats.frees, 2);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cudaDeviceReset], 1);
+    cr_assert_eq(accounting.live[VT_SPACE_POINTERS].live_count, 2);
+    cr_assert_eq(accounting.live[VT_SPACE_PHYSICAL_HANDLES].live_count, 1);
+}
+
+Test(memory_accounting, a_zero_byte_request_is_a_call_only)
+{
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0, 0, 10, 1);      /* cudaMalloc(ptr, 0) */
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 0, 20, 2); /* a size of zero */
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0, 64, 30, 3);     /* a null result */
+    allocate(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, 0, 0, 0, 40, 4);
+
+    cr_assert_eq(accounting.stats.zero_byte_requests, 3, "of memory only");
+    cr_assert_eq(accounting.stats.allocations, 0);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cudaMalloc], 3);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cuMemAddressReserve], 1);
+    for (int space = 0; space < VT_SPACE_COUNT; space++)
+        cr_assert_eq(accounting.live[space].live_count, 0);
+    cr_assert_eq(usage_of(0)->by_kind[VT_KIND_DEVICE].live_count, 0);
+    cr_assert_eq(usage_of(0)->in_use.peak_bytes, 0);
+}
+
+Test(memory_accounting, reservations_and_mappings_are_not_memory_use)
+{
+    allocate(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, 0, 0x100000, 1 << 20, 10, 1);
+    allocate(VT_API_cuMemCreate, VT_KIND_DEVICE, 0, 0x42, 1 << 16, 20, 2);
+    allocate(VT_API_cuMemMap, VT_KIND_MAPPED_RANGE, 0, 0x100000, 1 << 16, 30, 3);
+
+    const struct vt_slot_usage *gpu = usage_of(0);
+    cr_assert_eq(gpu->in_use.current_bytes, 1 << 16, "only the physical memory");
+    cr_assert_eq(gpu->by_kind[VT_KIND_ADDRESS_SPACE].current_bytes, 1 << 20);
+    cr_assert_eq(gpu->by_kind[VT_KIND_MAPPED_RANGE].current_bytes, 1 << 16);
+    cr_assert_eq(accounting.stats.allocations, 1);
+    cr_assert_eq(accounting.live[VT_SPACE_RESERVATIONS].live_count, 1);
+    cr_assert_eq(accounting.live[VT_SPACE_PHYSICAL_HANDLES].live_count, 1);
+    cr_assert_eq(accounting.live[VT_SPACE_MAPPINGS].live_count, 1, "the same address as the reservation");
+
+    cr_assert(free_key(VT_API_cuMemUnmap, 0x100000));
+    cr_assert(free_key(VT_API_cuMemAddressFree, 0x100000));
+    cr_assert(free_key(VT_API_cuMemRelease, 0x42));
+    cr_assert_eq(accounting.stats.frees, 1, "unmapping and freeing address space are not frees of memory");
+    cr_assert_eq(gpu->in_use.current_bytes, 0);
+    cr_assert_eq(gpu->by_kind[VT_KIND_ADDRESS_SPACE].peak_bytes, 1 << 20);
+}
+
+Test(memory_accounting, devices_beyond_the_maximum_fall_in_the_host_slot)
+{
+    cr_assert_eq(vt_slot_of_device(-1), 0);
+    cr_assert_eq(vt_slot_of_device(0), 1);
+    cr_assert_eq(vt_slot_of_device(VT_MAX_DEVICES - 1), VT_MAX_DEVICES);
+    cr_assert_eq(vt_slot_of_device(VT_MAX_DEVICES), 0);
+    cr_assert_eq(vt_slot_of_device(-7), 0);
+    cr_assert_eq(vt_device_of_slot(0), -1);
+
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, VT_MAX_DEVICES + 3, 0x1000, 100, 10, 1);
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, VT_MAX_DEVICES - 1, 0x2000, 50, 20, 2);
+    cr_assert_eq(accounting.usage[0].by_kind[VT_KIND_DEVICE].current_bytes, 100);
+    cr_assert_eq(accounting.usage[VT_MAX_DEVICES].in_use.current_bytes, 50);
+    cr_assert(free_key(VT_API_cudaFree, 0x1000));
+    cr_assert_eq(accounting.usage[0].in_use.current_bytes, 0);
+}
+
+Test(memory_accounting, out_of_memory_failures_and_recovery)
+{
+    cr_assert(vt_accounting_out_of_memory(&accounting, VT_API_cudaMalloc, 3));
+    cr_assert_not(vt_accounting_out_of_memory(&accounting, VT_API_cudaMalloc, 4));
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0, 0, 10, 5); /* a zero-byte request is no recovery */
+    cr_assert_eq(accounting.oom.allocations_after_last_failure, 0);
+    allocate(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, 0, 0x100000, 4096, 10, 6);
+    cr_assert_eq(accounting.oom.allocations_after_last_failure, 0, "nor is address space");
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 10, 20, 7);
+
+    cr_assert_eq(accounting.oom.failures, 2);
+    cr_assert_eq(accounting.oom.first_event, 3);
+    cr_assert_eq(accounting.oom.last_event, 4);
+    cr_assert_eq(accounting.oom.allocations_after_last_failure, 1);
+    cr_assert_eq(accounting.stats.failed_out_of_memory, 2);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cudaMalloc], 4);
+}
+
+/* From a trace without live tables: a FREE is applied with the record it carries; unknown kinds and
+ * APIs (a file can hold anything) count nothing. */
+Test(memory_accounting, from_a_trace_without_live_tables)
+{
+    vt_accounting_clear(&accounting);
+    vt_accounting_start(&accounting, false);
+    struct alloc_record allocated = record(VT_API_cudaMalloc, VT_KIND_DEVICE, 2, 0x1000, 100, 10);
+    vt_accounting_allocation(&accounting, &allocated, 1, VT_FROM_TRACE);
+    struct alloc_record strange = record(VT_API_COUNT + 5, VT_KIND_COUNT + 1, 2, 0x2000, 7, 20);
+    vt_accounting_allocation(&accounting, &strange, 2, VT_FROM_TRACE);
+    cr_assert_eq(accounting.live[VT_SPACE_POINTERS].live_count, 0);
+    cr_assert_eq(usage_of(2)->in_use.current_bytes, 100);
+    cr_assert_eq(accounting.stats.allocations, 1);
+
+    struct alloc_record carried = {.device = 2, .kind = VT_KIND_DEVICE, .size_bytes = 100};
+    cr_assert(vt_accounting_free(&accounting, VT_API_cudaFree, 0x1000, &carried, VT_FROM_TRACE));
+    cr_assert_eq(usage_of(2)->in_use.current_bytes, 0);
+    cr_assert_eq(usage_of(2)->in_use.peak_event, 1);
+    cr_assert_eq(accounting.stats.frees, 1);
+}
+
+/* The same events from hooks and from a trace (with live tables) give the same accounting. */
+Test(memory_accounting, hooks_and_trace_agree)
+{
+    static struct vt_accounting from_trace;
+    vt_accounting_start(&from_trace, true);
+    struct alloc_record events[] = {
+        record(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 100, 10),
+        record(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 50, 20), /* reused key */
+        record(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0, 0, 30),       /* zero bytes */
+        record(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, 0, 0x100000, 4096, 40),
+        record(VT_API_cudaHostAlloc, VT_KIND_HOST_PINNED, -1, 0x5000, 10, 50),
+    };
+    for (size_t i = 0; i < sizeof events / sizeof *events; i++) {
+        vt_accounting_allocation(&accounting, &events[i], i, VT_FROM_HOOKS);
+        vt_accounting_allocation(&from_trace, &events[i], i, VT_FROM_TRACE);
+    }
+    struct alloc_record removed;
+    vt_accounting_free(&accounting, VT_API_cudaFree, 0x5000, &removed, VT_FROM_HOOKS);
+    vt_accounting_free(&from_trace, VT_API_cudaFree, 0x5000, &removed, VT_FROM_TRACE);
+    cr_assert_eq(memcmp(accounting.usage, from_trace.usage, sizeof accounting.usage), 0);
+    cr_assert_eq(memcmp(&accounting.stats, &from_trace.stats, sizeof accounting.stats), 0);
+    vt_accounting_clear(&from_trace);
+}
