@@ -180,6 +180,10 @@ bool vt_python_file_is_library(const char *file_name)
         if (strstr(file_name, library_parts[i]))
             return true;
     /* the standard library: .../lib/python3.12/x.py, but not .../lib/python3.12/site-packages (above) */
-    const char *lib = strstr(file_name, "/lib/python");
-    return lib && strchr(lib + strlen("/lib/python"), '/') != NULL;
+    for (const char *lib = strstr(file_name, "/lib/python"); lib; lib = strstr(lib + 1, "/lib/python")) {
+        const char *version = lib + strlen("/lib/python");
+        if (*version >= '0' && *version <= '9' && strchr(version, '/'))
+            return true;
+    }
+    return false;
 }
