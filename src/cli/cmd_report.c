@@ -298,6 +298,149 @@ static void text_usage(const struct text_output *text)
     fputc('\n', out);
 }
 
+/* ---- text: the PyTorch layer -------------------------------------------------------------------- */
+
+static void text_torch_summary(FILE *out, const struct vt_torch_device_summary *summary, const char *when)
+{
+    char reserved[32], tensors[32], cached[32], largest[32], fragmented[32];
+    fprintf(out, "PyTorch's caching allocator on device %d %s: %s reserved in %llu segment(s) = %s in %llu tensor(s) "
+                 "+ %s cached and free in %llu block(s) (largest free block %s; %s fragmented)\n",
+            summary->device, when, vt_format_bytes(summary->reserved_bytes, reserved, sizeof reserved),
+            (unsigned long long)summary->segment_count,
+            vt_format_bytes(summary->tensor_bytes, tensors, sizeof tensors), (unsigned long long)summary->tensor_count,
+            vt_format_bytes(summary->cached_free_bytes, cached, sizeof cached),
+            (unsigned long long)summary->cached_free_blocks,
+            vt_format_bytes(summary->largest_free_block, largest, sizeof largest),
+            vt_format_bytes(vt_torch_fragmented_bytes(summary), fragmented, sizeof fragmented));
+}
+
+/* The driver's used memory beyond the process's CUDA allocations: contexts, other processes. */
+static bool driver_beyond(const struct vt_report_torch_device *device, uint64_t *used, uint64_t *beyond)
+{
+    const struct vt_torch_device_summary *summary = &device->summary;
+    if (!summary->driver_total_bytes)
+        return false;
+    *used = summary->driver_total_bytes - summary->driver_free_bytes;
+    *beyond = *used > device->cuda_live_bytes ? *used - device->cuda_live_bytes : 0;
+    return true;
+}
+
+/* The tensor groups of `device`: `title` groups up to --top, then one line for the rest. */
+static void text_tensor_groups(const struct text_output *text, const struct vt_torch_groups *groups, int device,
+                               const char *title)
+{
+    FILE *out = text->out;
+    char human[32], requested[32], line[1024];
+    uint64_t rest_bytes = 0, rest_count = 0, rest_groups = 0, shown = 0;
+    for (size_t i = 0; i < groups->group_count; i++) {
+        const struct vt_torch_group *group = &groups->groups[i];
+        if (group->device != device)
+            continue;
+        if (shown++ >= text->top) {
+            rest_bytes += group->bytes;
+            rest_count += group->count;
+            rest_groups++;
+            continue;
+        }
+        fprintf(out, "%s of %llu byte(s) (%s; %s requested) in %llu tensor(s) on device %d", title,
+                (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
+                vt_format_bytes(group->requested_bytes, requested, sizeof requested),
+                (unsigned long long)group->count, group->device);
+        if (vt_torch_user_line(text->report->model, group->stack_id, line, sizeof line))
+            fprintf(out, ", allocated at %s", line);
+        fprintf(out, ":\n");
+        if (group->stack_id)
+            text_stack(text, group->stack_id);
+        else
+            fprintf(out, "    (no Python stack: PyTorch's history was not on when it was allocated)\n");
+        fputc('\n', out);
+    }
+    if (rest_groups)
+        fprintf(out, "... and %llu more group(s): %llu byte(s) (%s) in %llu tensor(s) (--top %u shows %u)\n\n",
+                (unsigned long long)rest_groups, (unsigned long long)rest_bytes,
+                vt_format_bytes(rest_bytes, human, sizeof human), (unsigned long long)rest_count, text->top, text->top);
+}
+
+/* Per device: PyTorch's reserved memory split into tensors and cache, what the driver reports
+ * beyond the process's CUDA memory, the memory outside PyTorch's allocator, and the tensors (the
+ * leaks at exit, the live ones at --at) by stack; then what the leak sections below leave out. */
+static void text_torch(const struct text_output *text)
+{
+    FILE *out = text->out;
+    const struct vt_report_torch *torch = &text->report->torch;
+    if (!torch->snapshot)
+        return;
+    char when[96], moment[48], human[32], other[32];
+    snprintf(when, sizeof when, "%s (%.3f s)", vt_torch_moment_name(torch->snapshot, moment, sizeof moment),
+             seconds(torch->snapshot->time_ns));
+    uint64_t held_bytes = 0, held_count = 0;
+    for (size_t d = 0; d < torch->device_count; d++) {
+        const struct vt_report_torch_device *device = &torch->devices[d];
+        const struct vt_torch_device_summary *summary = &device->summary;
+        uint64_t outside_bytes, outside_count, used, beyond;
+        memory_totals(&device->outside, &outside_bytes, &outside_count);
+        held_bytes += device->outside.torch_bytes;
+        held_count += device->outside.torch_count;
+        text_torch_summary(out, summary, when);
+        if (driver_beyond(device, &used, &beyond))
+            fprintf(out, "  the driver reported %s used of %s on device %d; %s beyond the process's CUDA allocations "
+                         "(contexts, other processes)\n",
+                    vt_format_bytes(used, human, sizeof human),
+                    vt_format_bytes(summary->driver_total_bytes, other, sizeof other), summary->device,
+                    vt_format_bytes(beyond, moment, sizeof moment));
+        fprintf(out, "  outside PyTorch's allocator on device %d: %llu byte(s) (%s) in %llu allocation(s)%s\n\n",
+                summary->device, (unsigned long long)outside_bytes, vt_format_bytes(outside_bytes, human, sizeof human),
+                (unsigned long long)outside_count, outside_count ? " (by stack under the memory kinds below)" : "");
+        uint64_t bytes = 0, count = 0;
+        for (size_t i = 0; i < torch->tensors.group_count; i++)
+            if (torch->tensors.groups[i].device == summary->device) {
+                bytes += torch->tensors.groups[i].bytes;
+                count += torch->tensors.groups[i].count;
+            }
+        if (count == 0)
+            fprintf(out, "Tensors on device %d: %s\n\n", summary->device, torch->leaked ? "no leaks" : "none");
+        else
+            fprintf(out, "Tensors on device %d: %llu byte(s) (%s) %s in %llu tensor(s)\n\n", summary->device,
+                    (unsigned long long)bytes, vt_format_bytes(bytes, human, sizeof human),
+                    torch->leaked ? "still allocated at exit (leaked)" : "live", (unsigned long long)count);
+        text_tensor_groups(text, &torch->tensors, summary->device, torch->leaked ? "Leak" : "Live");
+    }
+    fprintf(out, "CUDA memory held in PyTorch's segments %s: %llu byte(s) (%s) in %llu allocation(s): its cache, "
+                 "not %s (its tensors are above). The CUDA memory below is outside PyTorch's allocator.\n\n",
+            torch->leaked ? "at exit" : "then", (unsigned long long)held_bytes,
+            vt_format_bytes(held_bytes, human, sizeof human), (unsigned long long)held_count,
+            torch->leaked ? "leaks" : "tensors");
+}
+
+/* PyTorch's view of its first out-of-memory: the failing request and its line, the cache's free
+ * and fragmented bytes, and the largest live tensors with their lines. */
+static void text_torch_out_of_memory(const struct text_output *text)
+{
+    FILE *out = text->out;
+    const struct vt_report_torch_oom *oom = &text->report->torch_oom;
+    if (!oom->snapshot)
+        return;
+    char human[32], line[1024];
+    fprintf(out, "PyTorch's view of the out-of-memory (its snapshot at %.3f s):\n", seconds(oom->snapshot->time_ns));
+    if (oom->snapshot->oom_requested_bytes) {
+        fprintf(out, "The failing request: %llu byte(s) (%s) on device %d",
+                (unsigned long long)oom->snapshot->oom_requested_bytes,
+                vt_format_bytes(oom->snapshot->oom_requested_bytes, human, sizeof human), oom->snapshot->oom_device);
+        if (vt_torch_user_line(text->report->model, oom->snapshot->oom_stack_id, line, sizeof line))
+            fprintf(out, ", at %s", line);
+        fprintf(out, ":\n");
+        if (oom->snapshot->oom_stack_id)
+            text_stack(text, oom->snapshot->oom_stack_id);
+        fputc('\n', out);
+    }
+    text_torch_summary(out, &oom->summary, "then");
+    fputc('\n', out);
+    fprintf(out, "Live tensors on device %d then: %llu byte(s) (%s) in %llu tensor(s), largest first:\n\n",
+            oom->summary.device, (unsigned long long)oom->tensors.bytes,
+            vt_format_bytes(oom->tensors.bytes, human, sizeof human), (unsigned long long)oom->tensors.count);
+    text_tensor_groups(text, &oom->tensors, oom->summary.device, "Live");
+}
+
 static void text_live(const struct text_output *text)
 {
     FILE *out = text->out;
@@ -468,7 +611,7 @@ static void text_summary(const struct text_output *text)
 {
     const struct vt_report *report = text->report;
     uint64_t bytes, count;
-    memory_totals(&report->live, &bytes, &count);
+    vt_report_summary(report, &bytes, &count);
     if (report->options.at_time)
         fprintf(text->out, "SUMMARY: vramtrace: %llu byte(s) live at %.3f s in %llu allocation(s).\n",
                 (unsigned long long)bytes, seconds(report->live_time_ns), (unsigned long long)count);
@@ -482,8 +625,10 @@ static void render_text(FILE *out, const struct vt_report *report, struct vt_sym
     struct text_output text = {out, report, symbolizer, top};
     text_header(&text);
     text_usage(&text);
+    text_torch(&text);
     text_live(&text);
     text_out_of_memory(&text);
+    text_torch_out_of_memory(&text);
     text_peaks(&text);
     text_sites(&text, &report->sites_by_bytes, "bytes allocated", NULL, NULL);
     text_sites(&text, &report->sites_by_count, "number of allocations", &report->sites_by_bytes, "bytes");

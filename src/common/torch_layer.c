@@ -2,6 +2,8 @@
  * any hook (a report, the CLI): it may allocate. */
 #include "common/torch_layer.h"
 
+#include "vramtrace/events.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +59,60 @@ bool vt_torch_view_owns(const struct vt_torch_view *view, int device, uint64_t a
     uint64_t offset = address - segment->address;
     return segment->device == device && offset < segment->size_bytes &&
            size_bytes <= segment->size_bytes - offset;
+}
+
+void vt_torch_handles_note(struct vt_torch_handles *handles, const struct vt_torch_view *view,
+                           const struct alloc_record *record)
+{
+    if (record->kind != VT_KIND_MAPPED_RANGE || !vt_torch_view_owns(view, record->device, record->address, record->size_bytes))
+        return;
+    if (handles->count == handles->capacity) {
+        size_t capacity = handles->capacity ? handles->capacity * 2 : 64;
+        uint64_t *grown = realloc(handles->handles, capacity * sizeof *grown);
+        if (!grown) {
+            handles->incomplete = true;
+            return;
+        }
+        handles->handles = grown;
+        handles->capacity = capacity;
+    }
+    handles->handles[handles->count++] = record->backing_handle;
+}
+
+static int compare_handles(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void vt_torch_handles_sort(struct vt_torch_handles *handles)
+{
+    if (handles->count > 1)
+        qsort(handles->handles, handles->count, sizeof *handles->handles, compare_handles);
+}
+
+void vt_torch_handles_free(struct vt_torch_handles *handles)
+{
+    free(handles->handles);
+    memset(handles, 0, sizeof *handles);
+}
+
+bool vt_torch_view_holds(const struct vt_torch_view *view, const struct vt_torch_handles *handles,
+                         const struct alloc_record *record)
+{
+    switch (record->kind) {
+    case VT_KIND_DEVICE:
+        if (record->api == VT_API_cuMemCreate)
+            return handles->count && bsearch(&record->address, handles->handles, handles->count,
+                                             sizeof record->address, compare_handles) != NULL;
+        return vt_torch_view_owns(view, record->device, record->address, record->size_bytes);
+    case VT_KIND_ADDRESS_SPACE: /* an expandable segment's reservation */
+        return vt_torch_view_overlaps(view, record->address, record->size_bytes);
+    case VT_KIND_MAPPED_RANGE:
+        return vt_torch_view_owns(view, record->device, record->address, record->size_bytes);
+    default:
+        return false;
+    }
 }
 
 /* The summary slot of `device` in out[0..*count), added in device order when new. */

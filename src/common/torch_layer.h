@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/alloc_table.h"
 #include "vramtrace/trace_format.h"
 
 struct vt_torch_segment {
@@ -61,6 +62,24 @@ bool vt_torch_view_owns(const struct vt_torch_view *view, int device, uint64_t a
 /* Whether [address, address + size) meets any segment (of any device): an expandable segment's
  * address reservation. */
 bool vt_torch_view_overlaps(const struct vt_torch_view *view, uint64_t address, uint64_t size_bytes);
+
+/* The cuMemCreate handles whose live mapping lies inside a segment (an expandable segment's
+ * memory): note every live record (mapped ranges are kept), sort, then ask vt_torch_view_holds. */
+struct vt_torch_handles {
+    uint64_t *handles;
+    size_t count, capacity;
+    bool incomplete; /* out of memory: some are missing */
+};
+void vt_torch_handles_note(struct vt_torch_handles *handles, const struct vt_torch_view *view,
+                           const struct alloc_record *record);
+void vt_torch_handles_sort(struct vt_torch_handles *handles);
+void vt_torch_handles_free(struct vt_torch_handles *handles);
+
+/* Whether a live record (alloc_table's) is memory PyTorch's allocator holds in its segments: a
+ * cudaMalloc pointer inside one, a cuMemCreate handle mapped inside one, a reservation meeting one,
+ * a mapping inside one. Such memory is PyTorch's cache, not memory of its own. */
+bool vt_torch_view_holds(const struct vt_torch_view *view, const struct vt_torch_handles *handles,
+                         const struct alloc_record *record);
 
 /* A block's bytes count as a tensor's while it is active or pending free (PyTorch's
  * allocated_bytes); only inactive blocks are cached and free. */
