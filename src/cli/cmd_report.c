@@ -944,6 +944,157 @@ static void json_calls(struct json_output *output)
     vt_json_object_end(json);
 }
 
+/* ---- JSON: the PyTorch layer ------------------------------------------------------------------- */
+
+static void json_user_frame(struct json_output *output, uint32_t stack_id)
+{
+    struct vt_json *json = &output->json;
+    struct vt_user_frame frame;
+    if (!vt_torch_user_frame(output->report->model, stack_id, &frame)) {
+        vt_json_null(json, "user_frame");
+        return;
+    }
+    vt_json_object_begin(json, "user_frame");
+    vt_json_string(json, "function", frame.function_name);
+    vt_json_string(json, "file", frame.file_name);
+    vt_json_int(json, "line", frame.line);
+    vt_json_object_end(json);
+}
+
+static void json_torch_summary(struct vt_json *json, const struct vt_torch_device_summary *summary)
+{
+    vt_json_int(json, "device", summary->device);
+    vt_json_uint(json, "reserved_bytes", summary->reserved_bytes);
+    vt_json_uint(json, "segment_count", summary->segment_count);
+    vt_json_uint(json, "tensor_bytes", summary->tensor_bytes);
+    vt_json_uint(json, "tensor_count", summary->tensor_count);
+    vt_json_uint(json, "cached_free_bytes", summary->cached_free_bytes);
+    vt_json_uint(json, "largest_free_block_bytes", summary->largest_free_block);
+    vt_json_uint(json, "fragmented_bytes", vt_torch_fragmented_bytes(summary));
+    vt_json_uint(json, "driver_free_bytes", summary->driver_free_bytes);
+    vt_json_uint(json, "driver_total_bytes", summary->driver_total_bytes);
+}
+
+/* {"bytes", "count", "groups": [...], "more_groups": {...}}: tensors by stack, of `device` or all. */
+static void json_tensor_groups(struct json_output *output, const char *key, const struct vt_torch_groups *groups)
+{
+    struct vt_json *json = &output->json;
+    vt_json_object_begin(json, key);
+    vt_json_uint(json, "bytes", groups->bytes);
+    vt_json_uint(json, "count", groups->count);
+    vt_json_array_begin(json, "groups");
+    uint64_t rest_groups = 0, rest_bytes = 0, rest_count = 0;
+    for (size_t i = 0; i < groups->group_count; i++) {
+        const struct vt_torch_group *group = &groups->groups[i];
+        if (i >= output->top) {
+            rest_groups++;
+            rest_bytes += group->bytes;
+            rest_count += group->count;
+            continue;
+        }
+        vt_json_object_begin(json, NULL);
+        vt_json_int(json, "device", group->device);
+        vt_json_uint(json, "bytes", group->bytes);
+        vt_json_uint(json, "requested_bytes", group->requested_bytes);
+        vt_json_uint(json, "count", group->count);
+        json_user_frame(output, group->stack_id);
+        json_stack(output, group->stack_id);
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
+    vt_json_object_begin(json, "more_groups");
+    vt_json_uint(json, "groups", rest_groups);
+    vt_json_uint(json, "bytes", rest_bytes);
+    vt_json_uint(json, "count", rest_count);
+    vt_json_object_end(json);
+    vt_json_object_end(json);
+}
+
+static void json_torch_moment(struct vt_json *json, const struct vt_model_torch_snapshot *snapshot)
+{
+    static const char *const moments[] = {"other", "exit", "out_of_memory", "live_dump"};
+    vt_json_uint(json, "snapshot", snapshot->number);
+    vt_json_string(json, "moment", snapshot->moment < 4 ? moments[snapshot->moment] : "other");
+    if (snapshot->moment == VT_TORCH_AT_DUMP)
+        vt_json_uint(json, "dump_number", snapshot->dump_number);
+    else
+        vt_json_null(json, "dump_number");
+    json_time(json, "time_ns", "time_s", snapshot->time_ns);
+}
+
+static void json_torch_devices(struct json_output *output)
+{
+    struct vt_json *json = &output->json;
+    const struct vt_report_torch *torch = &output->report->torch;
+    vt_json_array_begin(json, "devices");
+    for (size_t d = 0; d < torch->device_count; d++) {
+        const struct vt_report_torch_device *device = &torch->devices[d];
+        uint64_t outside_bytes, outside_count, used, beyond;
+        memory_totals(&device->outside, &outside_bytes, &outside_count);
+        vt_json_object_begin(json, NULL);
+        json_torch_summary(json, &device->summary);
+        vt_json_uint(json, "cuda_live_bytes", device->cuda_live_bytes);
+        if (driver_beyond(device, &used, &beyond))
+            vt_json_uint(json, "driver_used_beyond_cuda_bytes", beyond);
+        else
+            vt_json_null(json, "driver_used_beyond_cuda_bytes");
+        vt_json_uint(json, "held_in_segments_bytes", device->outside.torch_bytes);
+        vt_json_uint(json, "held_in_segments_count", device->outside.torch_count);
+        vt_json_uint(json, "outside_torch_bytes", outside_bytes);
+        vt_json_uint(json, "outside_torch_count", outside_count);
+        vt_json_array_begin(json, "outside_torch_groups");
+        for (size_t i = 0; i < device->outside.group_count && i < output->top; i++)
+            if (vt_kind_is_memory_use(device->outside.groups[i].kind))
+                json_group(output, &device->outside, &device->outside.groups[i]);
+        vt_json_array_end(json);
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
+}
+
+static void json_torch_out_of_memory(struct json_output *output)
+{
+    struct vt_json *json = &output->json;
+    const struct vt_report_torch_oom *oom = &output->report->torch_oom;
+    if (!oom->snapshot) {
+        vt_json_null(json, "out_of_memory");
+        return;
+    }
+    vt_json_object_begin(json, "out_of_memory");
+    json_torch_moment(json, oom->snapshot);
+    vt_json_uint(json, "requested_bytes", oom->snapshot->oom_requested_bytes);
+    json_user_frame(output, oom->snapshot->oom_stack_id);
+    json_stack(output, oom->snapshot->oom_stack_id);
+    vt_json_object_begin(json, "allocator");
+    json_torch_summary(json, &oom->summary);
+    vt_json_object_end(json);
+    json_tensor_groups(output, "tensors", &oom->tensors);
+    vt_json_object_end(json);
+}
+
+/* "torch" (docs/report-json.md): only in reports of traces with PyTorch's snapshots. */
+static void json_torch(struct json_output *output)
+{
+    struct vt_json *json = &output->json;
+    const struct vt_report *report = output->report;
+    if (report->model->torch_snapshot_count == 0)
+        return;
+    vt_json_object_begin(json, "torch");
+    vt_json_uint(json, "snapshots", report->model->torch_snapshot_count);
+    if (!report->torch.snapshot) {
+        vt_json_null(json, "at");
+    } else {
+        vt_json_object_begin(json, "at");
+        json_torch_moment(json, report->torch.snapshot);
+        vt_json_string(json, "what", report->torch.leaked ? "leaked" : "live");
+        json_torch_devices(output);
+        json_tensor_groups(output, "tensors", &report->torch.tensors);
+        vt_json_object_end(json);
+    }
+    json_torch_out_of_memory(output);
+    vt_json_object_end(json);
+}
+
 static void render_json(FILE *out, const struct vt_report *report, struct vt_symbolizer *symbolizer, unsigned top)
 {
     struct json_output output = {.report = report, .symbolizer = symbolizer, .top = top};
@@ -964,8 +1115,9 @@ static void render_json(FILE *out, const struct vt_report *report, struct vt_sym
     json_sites(&output, "by_count", &report->sites_by_count);
     vt_json_object_end(json);
     json_calls(&output);
+    json_torch(&output);
     uint64_t bytes, count;
-    memory_totals(&report->live, &bytes, &count);
+    vt_report_summary(report, &bytes, &count);
     vt_json_object_begin(json, "summary");
     vt_json_string(json, "what", report->options.at_time ? "live" : "leaked");
     vt_json_uint(json, "bytes", bytes);
