@@ -1080,7 +1080,16 @@ static void json_torch(struct json_output *output)
     if (report->model->torch_snapshot_count == 0)
         return;
     vt_json_object_begin(json, "torch");
-    vt_json_uint(json, "snapshots", report->model->torch_snapshot_count);
+    vt_json_array_begin(json, "snapshots");
+    for (size_t i = 0; i < report->model->torch_snapshot_count; i++) {
+        const struct vt_model_torch_snapshot *snapshot = &report->model->torch_snapshots[i];
+        vt_json_object_begin(json, NULL);
+        json_torch_moment(json, snapshot);
+        vt_json_bool(json, "history", snapshot->flags & VT_TORCH_HISTORY);
+        vt_json_uint(json, "cost_ns", snapshot->cost_ns);
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
     if (!report->torch.snapshot) {
         vt_json_null(json, "at");
     } else {
