@@ -3,7 +3,10 @@
  * devices, usage per device and kind, the leaks grouped by stack (or the live set at --at), each
  * device's peak with exactly what was live then, the out-of-memory state, the top allocation
  * sites, and the SUMMARY line — as text shaped like the exit report, or as JSON
- * (docs/report-json.md). The content is computed by src/trace/trace_report.c. */
+ * (docs/report-json.md). With PyTorch's snapshots in the trace (docs/pytorch.md) it adds the tensor
+ * layer — per device reserved = tensors + cached free, fragmentation, the driver's view; tensors by
+ * stack with their Python line; PyTorch's OOM — and leaves PyTorch's cache out of the leaks, as the
+ * exit report does. The content is computed by src/trace/trace_report.c. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
 #include "commands.h"
@@ -12,6 +15,7 @@
 #include "trace/json_writer.h"
 #include "trace/symbolize.h"
 #include "trace/trace_report.h"
+#include "trace/trace_torch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +48,9 @@ static void print_help(FILE *out)
             "first; each device's peak snapshot (exactly the allocations live when it peaked); the\n"
             "out-of-memory failures; and the allocation sites with the most bytes and the most calls.\n"
             "A trace that is still being written, or whose process was killed, is reported up to\n"
-            "its last complete chunk.\n"
+            "its last complete chunk. With PyTorch (docs/pytorch.md), its tensors still allocated at\n"
+            "exit are the leaks, grouped by the Python line that allocated them, and its cached free\n"
+            "memory is not (as in the exit report).\n"
             "\n"
             "Options:\n"
             "  --format text|json   output format (default text; JSON: docs/report-json.md)\n"
