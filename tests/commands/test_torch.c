@@ -3,7 +3,8 @@
  * run --simulate`: the model loads the snapshots; `vramtrace report` names the lines that hold the
  * leaked tensors and its SUMMARY equals the exit report's; the OOM section shows PyTorch's failing
  * line and largest live tensors; `vramtrace diff` between two live dumps of a loop that keeps its
- * losses shows the growth at the loss's line; flame and timeline show the tensor layer. */
+ * losses shows the growth at the loss's line, and `report --at` a live dump's tensors as live;
+ * flame and timeline show the tensor layer. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -167,6 +168,13 @@ Test(command_torch, diff_between_two_live_dumps_shows_the_growth_at_the_line_tha
     snprintf(from, sizeof from, "%" PRIu64 "ns", model.torch_snapshots[0].time_ns);
     snprintf(to, sizeof to, "%" PRIu64 "ns", model.torch_snapshots[1].time_ns);
     vt_model_free(&model);
+
+    /* report --at: the newest snapshot at or before, its tensors live (not leaked) */
+    char *at_dump = cli_output((const char *[]){"report", "--at", from, trace, NULL});
+    cr_assert(strstr(at_dump, "PyTorch's caching allocator on device 0 at live dump 1 ("), "%s", at_dump);
+    cr_assert(strstr(at_dump, "Tensors on device 0: 526336 byte(s) (514.0 KiB) live in 8 tensor(s)"), "%s", at_dump);
+    cr_assert(strstr(at_dump, "SUMMARY: vramtrace: 526336 byte(s) live at "), "%s", at_dump);
+    free(at_dump);
 
     char *diff = cli_output((const char *[]){"diff", trace, "--from", from, "--to", to, NULL});
     const char *lines = strstr(diff, "Tensors by Python line, largest growth first");
