@@ -306,19 +306,6 @@ static void text_usage(const struct text_output *text)
 
 /* ---- text: the PyTorch layer -------------------------------------------------------------------- */
 
-static void text_torch_summary(FILE *out, const struct vt_torch_device_summary *summary, const char *when)
-{
-    char reserved[32], tensors[32], cached[32], largest[32], fragmented[32];
-    fprintf(out, "PyTorch's caching allocator on device %d %s: %s reserved in %llu segment(s) = %s in %llu tensor(s) "
-                 "+ %s cached and free in %llu block(s) (largest free block %s; %s fragmented)\n",
-            summary->device, when, vt_format_bytes(summary->reserved_bytes, reserved, sizeof reserved),
-            (unsigned long long)summary->segment_count,
-            vt_format_bytes(summary->tensor_bytes, tensors, sizeof tensors), (unsigned long long)summary->tensor_count,
-            vt_format_bytes(summary->cached_free_bytes, cached, sizeof cached),
-            (unsigned long long)summary->cached_free_blocks,
-            vt_format_bytes(summary->largest_free_block, largest, sizeof largest),
-            vt_format_bytes(vt_torch_fragmented_bytes(summary), fragmented, sizeof fragmented));
-}
 
 /* The driver's used memory beyond the process's CUDA allocations: contexts, other processes. */
 static bool driver_beyond(const struct vt_report_torch_device *device, uint64_t *used, uint64_t *beyond)
@@ -336,7 +323,7 @@ static void text_tensor_groups(const struct text_output *text, const struct vt_t
                                const char *title)
 {
     FILE *out = text->out;
-    char human[32], requested[32], line[1024];
+    char line[1024];
     uint64_t rest_bytes = 0, rest_count = 0, rest_groups = 0, shown = 0;
     for (size_t i = 0; i < groups->group_count; i++) {
         const struct vt_torch_group *group = &groups->groups[i];
@@ -348,10 +335,7 @@ static void text_tensor_groups(const struct text_output *text, const struct vt_t
             rest_groups++;
             continue;
         }
-        fprintf(out, "%s of %llu byte(s) (%s; %s requested) in %llu tensor(s) on device %d", title,
-                (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
-                vt_format_bytes(group->requested_bytes, requested, sizeof requested),
-                (unsigned long long)group->count, group->device);
+        vt_torch_print_group_head(out, title, group);
         if (vt_torch_user_line(text->report->model, group->stack_id, line, sizeof line))
             fprintf(out, ", allocated at %s", line);
         fprintf(out, ":\n");
@@ -361,10 +345,10 @@ static void text_tensor_groups(const struct text_output *text, const struct vt_t
             fprintf(out, "    (no Python stack: PyTorch's history was not on when it was allocated)\n");
         fputc('\n', out);
     }
-    if (rest_groups)
-        fprintf(out, "... and %llu more group(s): %llu byte(s) (%s) in %llu tensor(s) (--top %u shows %u)\n\n",
-                (unsigned long long)rest_groups, (unsigned long long)rest_bytes,
-                vt_format_bytes(rest_bytes, human, sizeof human), (unsigned long long)rest_count, text->top, text->top);
+    if (rest_groups) {
+        vt_torch_print_rest(out, rest_groups, rest_bytes, rest_count);
+        fprintf(out, " (--top %u shows %u)\n\n", text->top, text->top);
+    }
 }
 
 /* Per device: PyTorch's reserved memory split into tensors and cache, what the driver reports
@@ -387,7 +371,7 @@ static void text_torch(const struct text_output *text)
         memory_totals(&device->outside, &outside_bytes, &outside_count);
         held_bytes += device->outside.torch_bytes;
         held_count += device->outside.torch_count;
-        text_torch_summary(out, summary, when);
+        vt_torch_print_summary(out, summary, when);
         if (driver_beyond(device, &used, &beyond))
             fprintf(out, "  the driver reported %s used of %s on device %d; %s beyond the process's CUDA allocations "
                          "(contexts, other processes)\n",
@@ -439,7 +423,7 @@ static void text_torch_out_of_memory(const struct text_output *text)
             text_stack(text, oom->snapshot->oom_stack_id);
         fputc('\n', out);
     }
-    text_torch_summary(out, &oom->summary, "then");
+    vt_torch_print_summary(out, &oom->summary, "then");
     fputc('\n', out);
     fprintf(out, "Live tensors on device %d then: %llu byte(s) (%s) in %llu tensor(s), largest first:\n\n",
             oom->summary.device, (unsigned long long)oom->tensors.bytes,

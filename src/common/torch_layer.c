@@ -2,6 +2,7 @@
  * any hook (a report, the CLI): it may allocate. */
 #include "common/torch_layer.h"
 
+#include "common/format.h"
 #include "vramtrace/events.h"
 
 #include <stdlib.h>
@@ -170,6 +171,20 @@ size_t vt_torch_view_summarize(const struct vt_torch_view *view, struct vt_torch
     return count;
 }
 
+void vt_torch_print_summary(FILE *out, const struct vt_torch_device_summary *summary, const char *when)
+{
+    char reserved[32], tensors[32], cached[32], largest[32], fragmented[32];
+    fprintf(out, "PyTorch's caching allocator on device %d %s: %s reserved in %llu segment(s) = %s in %llu tensor(s) "
+                 "+ %s cached and free in %llu block(s) (largest free block %s; %s fragmented)\n",
+            summary->device, when, vt_format_bytes(summary->reserved_bytes, reserved, sizeof reserved),
+            (unsigned long long)summary->segment_count,
+            vt_format_bytes(summary->tensor_bytes, tensors, sizeof tensors), (unsigned long long)summary->tensor_count,
+            vt_format_bytes(summary->cached_free_bytes, cached, sizeof cached),
+            (unsigned long long)summary->cached_free_blocks,
+            vt_format_bytes(summary->largest_free_block, largest, sizeof largest),
+            vt_format_bytes(vt_torch_fragmented_bytes(summary), fragmented, sizeof fragmented));
+}
+
 static int compare_by_key(const void *a, const void *b)
 {
     const struct vt_torch_group *x = a, *y = b;
@@ -225,6 +240,22 @@ void vt_torch_groups_free(struct vt_torch_groups *groups)
 {
     free(groups->groups);
     memset(groups, 0, sizeof *groups);
+}
+
+void vt_torch_print_group_head(FILE *out, const char *title, const struct vt_torch_group *group)
+{
+    char human[32], requested[32];
+    fprintf(out, "%s of %llu byte(s) (%s; %s requested) in %llu tensor(s) on device %d", title,
+            (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
+            vt_format_bytes(group->requested_bytes, requested, sizeof requested), (unsigned long long)group->count,
+            group->device);
+}
+
+void vt_torch_print_rest(FILE *out, uint64_t groups, uint64_t bytes, uint64_t count)
+{
+    char human[32];
+    fprintf(out, "... and %llu more group(s): %llu byte(s) (%s) in %llu tensor(s)", (unsigned long long)groups,
+            (unsigned long long)bytes, vt_format_bytes(bytes, human, sizeof human), (unsigned long long)count);
 }
 
 bool vt_python_file_is_library(const char *file_name)

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/alloc_table.h"
 #include "vramtrace/trace_format.h"
@@ -107,6 +108,11 @@ static inline uint64_t vt_torch_fragmented_bytes(const struct vt_torch_device_su
     return summary->cached_free_bytes - summary->largest_free_block;
 }
 
+/* "PyTorch's caching allocator on device D WHEN: R reserved in N segment(s) = T in M tensor(s) +
+ * F cached and free in B block(s) (largest free block L; X fragmented)\n": the line the shim's
+ * reports and `vramtrace report` print for a device. */
+void vt_torch_print_summary(FILE *out, const struct vt_torch_device_summary *summary, const char *when);
+
 /* The summary of each device the snapshot names, in device order, into out[0..capacity);
  * returns how many devices there are (more than capacity: the rest are left out). */
 size_t vt_torch_view_summarize(const struct vt_torch_view *view, struct vt_torch_device_summary *out,
@@ -131,6 +137,12 @@ struct vt_torch_groups {
  * (device, stack). False when out of memory (the groups are then empty). */
 bool vt_torch_group_tensors(const struct vt_torch_view *view, int device, struct vt_torch_groups *groups);
 void vt_torch_groups_free(struct vt_torch_groups *groups);
+
+/* "TITLE of N byte(s) (H; R requested) in M tensor(s) on device D" (no newline: the caller adds
+ * ", allocated at LINE:" and the stack): the head of a tensor group in every report. */
+void vt_torch_print_group_head(FILE *out, const char *title, const struct vt_torch_group *group);
+/* "... and N more group(s): B byte(s) (H) in M tensor(s)" (no newline): what a --top limit left out. */
+void vt_torch_print_rest(FILE *out, uint64_t groups, uint64_t bytes, uint64_t count);
 
 /* Whether a Python source file is a library's rather than the user's: under site-packages or
  * dist-packages, the standard library (".../lib/pythonX.Y/"), a package named torch, or a

@@ -136,7 +136,7 @@ bool vt_torch_lines_collect(const struct vt_trace_model *model, const struct vt_
         struct vt_torch_line *line = &lines->lines[i];
         if (merged > 0 && vt_torch_line_compare(&lines->lines[merged - 1], line) == 0) {
             struct vt_torch_line *into = &lines->lines[merged - 1];
-            if (line->bytes > largest_part) {
+            if (line->bytes > largest_part || (line->bytes == largest_part && line->stack_id < into->stack_id)) {
                 largest_part = line->bytes;
                 into->stack_id = line->stack_id;
             }
