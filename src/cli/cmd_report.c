@@ -301,6 +301,9 @@ static void text_usage(const struct text_output *text)
     }
     if (!any)
         fprintf(out, "  (no memory was allocated)\n");
+    if (report->torch.snapshot)
+        fprintf(out, "  (the CUDA level: PyTorch's segments count here, its cache included; its tensors and the "
+                     "memory outside it are below)\n");
     fputc('\n', out);
 }
 

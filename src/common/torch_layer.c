@@ -4,6 +4,7 @@
 
 #include "common/format.h"
 #include "vramtrace/events.h"
+#include "vramtrace/frames.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -269,4 +270,23 @@ bool vt_python_file_is_library(const char *file_name)
     /* the standard library: .../lib/python3.12/x.py, but not .../lib/python3.12/site-packages (above) */
     const char *lib = strstr(file_name, "/lib/python");
     return lib && strchr(lib + strlen("/lib/python"), '/') != NULL;
+}
+
+long vt_python_user_frame(const uint64_t *frames, unsigned depth,
+                          const char *(*file_of)(uint64_t frame, void *context), void *context)
+{
+    long chosen = -1;
+    for (unsigned i = 0; frames && i < depth; i++) {
+        if (!vt_frame_is_python(frames[i]))
+            continue;
+        const char *file_name = file_of(frames[i], context);
+        if (!file_name)
+            continue;
+        bool library = vt_python_file_is_library(file_name);
+        if (chosen < 0 || !library)
+            chosen = (long)i;
+        if (!library)
+            break;
+    }
+    return chosen;
 }

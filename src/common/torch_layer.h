@@ -150,4 +150,11 @@ void vt_torch_print_rest(FILE *out, uint64_t groups, uint64_t bytes, uint64_t co
  * is not a library's as the line that holds the memory. */
 bool vt_python_file_is_library(const char *file_name);
 
+/* The user frame of a stack (frame words of vramtrace/frames.h, innermost first): the first Python
+ * frame whose file is not a library's, else the innermost Python frame; `file_of` gives a Python
+ * frame's file name (NULL: its code is unknown, the frame is skipped). Returns its index in
+ * frames, or -1 when there is none. The shim's reports and the CLI's name a tensor's line by it. */
+long vt_python_user_frame(const uint64_t *frames, unsigned depth,
+                          const char *(*file_of)(uint64_t frame, void *context), void *context);
+
 #endif

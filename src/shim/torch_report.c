@@ -19,30 +19,25 @@
 
 enum { MAX_DEVICES_SHOWN = 64 };
 
+_Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "stack frames are 64-bit words");
+
+static const char *code_file(uint64_t frame, void *context)
+{
+    (void)context;
+    const struct python_code *code = python_code_get(vt_python_frame_code(frame));
+    return code ? code->file_name : NULL;
+}
+
 bool torch_report_user_line(uint32_t stack_id, char *out, size_t size)
 {
     unsigned depth = 0;
-    const uintptr_t *frames = stack_frames(stack_id, &depth);
-    const struct python_code *chosen = NULL;
-    uint32_t chosen_offset = 0;
-    for (unsigned i = 0; frames && i < depth; i++) {
-        if (!vt_frame_is_python(frames[i]))
-            continue;
-        const struct python_code *code = python_code_get(vt_python_frame_code(frames[i]));
-        if (!code)
-            continue;
-        bool library = vt_python_file_is_library(code->file_name);
-        if (!chosen || !library) {
-            chosen = code;
-            chosen_offset = vt_python_frame_offset(frames[i]);
-        }
-        if (!library)
-            break;
-    }
-    if (!chosen)
+    const uint64_t *frames = (const uint64_t *)stack_frames(stack_id, &depth);
+    long at = vt_python_user_frame(frames, depth, code_file, NULL);
+    if (at < 0)
         return false;
+    const struct python_code *chosen = python_code_get(vt_python_frame_code(frames[at]));
     int line = vt_python_line(chosen->line_table_format, chosen->line_table, chosen->line_table_bytes,
-                              (int)chosen->first_line, chosen_offset);
+                              (int)chosen->first_line, vt_python_frame_offset(frames[at]));
     snprintf(out, size, "%s %s:%d", chosen->function_name, chosen->file_name, line);
     return true;
 }

@@ -49,32 +49,24 @@ const char *vt_torch_moment_name(const struct vt_model_torch_snapshot *snapshot,
     return out;
 }
 
+static const char *code_file(uint64_t frame, void *context)
+{
+    const struct vt_model_code *code = vt_model_find_code(context, vt_python_frame_code(frame));
+    return code ? code->file_name : NULL;
+}
+
 bool vt_torch_user_frame(const struct vt_trace_model *model, uint32_t stack_id, struct vt_user_frame *frame)
 {
     unsigned depth = 0;
     const uint64_t *frames = vt_model_stack_frames(model, stack_id, &depth);
-    const struct vt_model_code *chosen = NULL;
-    uint32_t chosen_offset = 0;
-    for (unsigned i = 0; frames && i < depth; i++) {
-        if (!vt_frame_is_python(frames[i]))
-            continue;
-        const struct vt_model_code *code = vt_model_find_code(model, vt_python_frame_code(frames[i]));
-        if (!code)
-            continue;
-        bool library = vt_python_file_is_library(code->file_name);
-        if (!chosen || !library) {
-            chosen = code;
-            chosen_offset = vt_python_frame_offset(frames[i]);
-        }
-        if (!library)
-            break;
-    }
-    if (!chosen)
+    long at = vt_python_user_frame(frames, depth, code_file, (void *)model);
+    if (at < 0)
         return false;
+    const struct vt_model_code *chosen = vt_model_find_code(model, vt_python_frame_code(frames[at]));
     frame->file_name = chosen->file_name;
     frame->function_name = chosen->function_name;
     frame->line = vt_python_line(chosen->line_table_format, chosen->line_table, chosen->line_table_bytes,
-                                 (int)chosen->first_line, chosen_offset);
+                                 (int)chosen->first_line, vt_python_frame_offset(frames[at]));
     return true;
 }
 
