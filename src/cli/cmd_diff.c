@@ -2,13 +2,17 @@
  * memory of each allocation site (call stack, API and kind) grew from one moment to another, of
  * one trace or of two runs, largest growth first, with totals. Sites are matched by their
  * symbolized frames (function and source line, or module+offset), never by address, so two runs
- * of the same program line up. The tool for "memory creeps up every epoch". */
+ * of the same program line up. The tool for "memory creeps up every epoch". Where both moments have
+ * a snapshot of PyTorch's caching allocator (trace_torch.h), it also shows tensor growth per Python
+ * line (each tensor's user frame: what shows a loss kept every step), and the CUDA sites leave out
+ * the memory PyTorch's segments hold. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
 #include "commands.h"
 #include "common/format.h"
 #include "common/options.h"
 #include "trace/json_writer.h"
+#include "trace/trace_torch.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -39,6 +43,8 @@ struct diff_side {
     struct vt_trace_model *model;
     struct vt_symbolizer *symbolizer;
     uint64_t bytes, count; /* live memory then */
+    const struct vt_model_torch_snapshot *torch; /* PyTorch's snapshot for the moment; NULL: none */
+    uint64_t tensor_bytes, tensor_count;
 };
 
 struct diff_settings {
@@ -61,7 +67,8 @@ static void print_help(FILE *out)
             "largest first, with the change in allocation count and the totals. Sites of two runs\n"
             "match by their symbolized frames (function and source line; module+offset where the\n"
             "function is unknown), so addresses may differ; a rebuilt program whose lines moved\n"
-            "shows moved sites as new ones.\n"
+            "shows moved sites as new ones. With PyTorch's snapshots at both moments\n"
+            "(docs/pytorch.md), it also lists tensor growth per Python line.\n"
             "\n"
             "Options:\n"
             "  --from TIME          the first moment (one trace: default the start, when nothing is\n"
@@ -171,7 +178,7 @@ static bool add_side(struct vt_cli_site_table *table, struct diff_side *side, in
     else if (side->moment == AT_END)
         vt_replay_all(&replay, NULL, NULL);
     struct vt_groups groups;
-    vt_groups_collect_live(&groups, &replay, device);
+    vt_groups_collect_live_outside_torch(&groups, &replay, device, side->torch ? &side->torch->view : NULL);
     bool ok = !groups.incomplete;
     struct vt_text key = {0};
     for (size_t i = 0; ok && i < groups.group_count; i++) {
@@ -186,6 +193,49 @@ static bool add_side(struct vt_cli_site_table *table, struct diff_side *side, in
     vt_text_free(&key);
     vt_groups_free(&groups);
     vt_replay_finish(&replay);
+    return ok;
+}
+
+/* PyTorch's snapshot for a side's moment: the newest at or before its time, or the exit snapshot
+ * at its end (else the newest); the start has none (nothing is live). */
+static const struct vt_model_torch_snapshot *side_snapshot(const struct diff_side *side)
+{
+    if (side->moment == AT_TIME)
+        return vt_torch_snapshot_at(side->model, side->time_ns);
+    if (side->moment == AT_END) {
+        const struct vt_model_torch_snapshot *exit = vt_torch_exit_snapshot(side->model);
+        return exit ? exit : vt_torch_snapshot_at(side->model, UINT64_MAX);
+    }
+    return NULL;
+}
+
+/* Adds the tensors of `side` by Python line ("function file:line" of their user frame, the file's
+ * last component so that two runs match) to the table, on side `index`. The start (no snapshot)
+ * adds nothing. */
+static bool add_tensor_side(struct vt_cli_site_table *table, struct diff_side *side, int index, int device)
+{
+    if (!side->torch)
+        return true;
+    struct vt_torch_lines lines;
+    if (!vt_torch_lines_collect(side->model, side->torch, device == VT_GROUPS_ALL_DEVICES ? VT_TORCH_ALL_DEVICES : device,
+                                &lines))
+        return false;
+    bool ok = true;
+    char key[1200];
+    for (size_t i = 0; ok && i < lines.line_count; i++) {
+        const struct vt_torch_line *line = &lines.lines[i];
+        if (line->frame.file_name)
+            snprintf(key, sizeof key, "%s %s:%d", line->frame.function_name, vt_path_basename(line->frame.file_name),
+                     line->frame.line);
+        else
+            snprintf(key, sizeof key, "(no Python stack)");
+        struct vt_group group = {.bytes = line->bytes, .count = line->count, .stack_id = line->stack_id,
+                                 .kind = VT_KIND_DEVICE};
+        ok = vt_cli_site_add(table, key, index, &group);
+    }
+    side->tensor_bytes = lines.bytes;
+    side->tensor_count = lines.count;
+    vt_torch_lines_free(&lines);
     return ok;
 }
 
@@ -243,14 +293,16 @@ static void render_text(FILE *out, const struct vt_cli_site_table *table, const 
     char first[1200], second[1200], human[32], human2[32], growth[64];
     fprintf(out, "vramtrace diff: live GPU memory %s -> %s\n\n", moment(&sides[0], first, sizeof first),
             moment(&sides[1], second, sizeof second));
-    fprintf(out, "Total: %" PRIu64 " byte(s) (%s) in %" PRIu64 " allocation(s) -> %" PRIu64 " byte(s) (%s) in %" PRIu64
+    bool torch = sides[0].torch || sides[1].torch;
+    fprintf(out, "%s: %" PRIu64 " byte(s) (%s) in %" PRIu64 " allocation(s) -> %" PRIu64 " byte(s) (%s) in %" PRIu64
                  " allocation(s): %s, %+" PRId64 " allocation(s)\n\n",
-            sides[0].bytes, vt_format_bytes(sides[0].bytes, human, sizeof human), sides[0].count, sides[1].bytes,
+            torch ? "Total outside PyTorch's segments (its tensors are below)" : "Total", sides[0].bytes, vt_format_bytes(sides[0].bytes, human, sizeof human), sides[0].count, sides[1].bytes,
             vt_format_bytes(sides[1].bytes, human2, sizeof human2), sides[1].count,
             signed_bytes((int64_t)(sides[1].bytes - sides[0].bytes), growth, sizeof growth),
             (int64_t)(sides[1].count - sides[0].count));
     if (table->count == 0) {
-        fprintf(out, "No memory is live at either moment.\n");
+        fprintf(out, torch ? "No CUDA memory outside PyTorch's segments is live at either moment.\n"
+                           : "No memory is live at either moment.\n");
         return;
     }
     fprintf(out, "Sites by growth, largest first (%zu site(s)):\n\n", table->count);
@@ -274,6 +326,38 @@ static void render_text(FILE *out, const struct vt_cli_site_table *table, const 
         fprintf(out, "... and %zu more site(s): %s, %+" PRId64 " allocation(s) together (--top %u shows %u)\n",
                 table->count - shown, signed_bytes(bytes, growth, sizeof growth), count, top, top);
     }
+}
+
+/* Tensor growth per Python line, largest first. */
+static void render_text_tensors(FILE *out, const struct vt_cli_site_table *lines, const struct diff_side sides[2],
+                                unsigned top)
+{
+    char human[32], human2[32], growth[64], where[1200];
+    fprintf(out, "\nPyTorch's tensors: %" PRIu64 " byte(s) (%s) in %" PRIu64 " tensor(s) -> %" PRIu64 " byte(s) (%s) in %"
+                 PRIu64 " tensor(s): %s, %+" PRId64 " tensor(s)\n\n",
+            sides[0].tensor_bytes, vt_format_bytes(sides[0].tensor_bytes, human, sizeof human), sides[0].tensor_count,
+            sides[1].tensor_bytes, vt_format_bytes(sides[1].tensor_bytes, human2, sizeof human2),
+            sides[1].tensor_count, signed_bytes((int64_t)(sides[1].tensor_bytes - sides[0].tensor_bytes), growth,
+                                                sizeof growth),
+            (int64_t)(sides[1].tensor_count - sides[0].tensor_count));
+    if (lines->count == 0)
+        return;
+    fprintf(out, "Tensors by Python line, largest growth first (%zu line(s)):\n\n", lines->count);
+    size_t shown = lines->count < top ? lines->count : top;
+    for (size_t i = 0; i < shown; i++) {
+        const struct vt_cli_site *line = &lines->sites[i];
+        const struct diff_side *side = &sides[line->side];
+        if (!vt_torch_user_line(side->model, line->stack_id, where, sizeof where))
+            snprintf(where, sizeof where, "(no Python stack: PyTorch's history was off)");
+        fprintf(out, "%s, %+" PRId64 " tensor(s) (%" PRIu64 " -> %" PRIu64 " byte(s), %" PRIu64 " -> %" PRIu64
+                     " tensor(s)) at %s:\n",
+                signed_bytes(growth_bytes(line), growth, sizeof growth), growth_count(line), line->bytes[0],
+                line->bytes[1], line->count[0], line->count[1], where);
+        vt_cli_print_stack(out, side->symbolizer, side->model, line->stack_id, false);
+        fputc('\n', out);
+    }
+    if (shown < lines->count)
+        fprintf(out, "... and %zu more line(s) (--top %u shows %u)\n", lines->count - shown, top, top);
 }
 
 /* ---- JSON ------------------------------------------------------------------------------------ */
@@ -315,8 +399,59 @@ static void json_frames(struct vt_json *json, const struct diff_side *side, uint
     vt_json_array_end(json);
 }
 
-static void render_json(FILE *out, const struct vt_cli_site_table *table, const struct diff_side sides[2], unsigned top,
-                        int device)
+/* "torch": tensor growth per Python line (only when both moments have PyTorch's snapshots). */
+static void json_tensors(struct vt_json *json, const struct vt_cli_site_table *lines, const struct diff_side sides[2],
+                         unsigned top)
+{
+    vt_json_object_begin(json, "torch");
+    for (int i = 0; i < 2; i++) {
+        vt_json_object_begin(json, i ? "b" : "a");
+        if (sides[i].torch) {
+            vt_json_uint(json, "snapshot", sides[i].torch->number);
+            vt_json_seconds(json, "snapshot_time_s", sides[i].torch->time_ns);
+        } else {
+            vt_json_null(json, "snapshot");
+            vt_json_null(json, "snapshot_time_s");
+        }
+        vt_json_uint(json, "bytes", sides[i].tensor_bytes);
+        vt_json_uint(json, "count", sides[i].tensor_count);
+        vt_json_object_end(json);
+    }
+    vt_json_object_begin(json, "growth");
+    vt_json_int(json, "bytes", (int64_t)(sides[1].tensor_bytes - sides[0].tensor_bytes));
+    vt_json_int(json, "count", (int64_t)(sides[1].tensor_count - sides[0].tensor_count));
+    vt_json_object_end(json);
+    vt_json_uint(json, "line_count", lines->count);
+    vt_json_array_begin(json, "lines");
+    for (size_t i = 0; i < lines->count && i < top; i++) {
+        const struct vt_cli_site *line = &lines->sites[i];
+        const struct diff_side *side = &sides[line->side];
+        struct vt_user_frame frame;
+        vt_json_object_begin(json, NULL);
+        if (vt_torch_user_frame(side->model, line->stack_id, &frame)) {
+            vt_json_string(json, "function", frame.function_name);
+            vt_json_string(json, "file", frame.file_name);
+            vt_json_int(json, "line", frame.line);
+        } else {
+            vt_json_null(json, "function");
+            vt_json_null(json, "file");
+            vt_json_null(json, "line");
+        }
+        vt_json_int(json, "growth_bytes", growth_bytes(line));
+        vt_json_int(json, "growth_count", growth_count(line));
+        vt_json_uint(json, "a_bytes", line->bytes[0]);
+        vt_json_uint(json, "a_count", line->count[0]);
+        vt_json_uint(json, "b_bytes", line->bytes[1]);
+        vt_json_uint(json, "b_count", line->count[1]);
+        json_frames(json, side, line->stack_id);
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
+    vt_json_object_end(json);
+}
+
+static void render_json(FILE *out, const struct vt_cli_site_table *table, const struct vt_cli_site_table *lines,
+                        const struct diff_side sides[2], unsigned top, int device)
 {
     struct vt_json json;
     vt_json_start(&json, out);
@@ -350,6 +485,8 @@ static void render_json(FILE *out, const struct vt_cli_site_table *table, const 
         vt_json_object_end(&json);
     }
     vt_json_array_end(&json);
+    if (lines)
+        json_tensors(&json, lines, sides, top);
     vt_json_object_end(&json);
     vt_json_finish(&json);
 }
@@ -369,21 +506,35 @@ static int compare(const struct diff_settings *settings, struct diff_side sides[
             sides[1].symbolizer = sides[0].symbolizer;
         }
     }
-    struct vt_cli_site_table table = {0};
+    /* the tensor layer: when both moments have a snapshot (the start: when the other one has) */
+    for (int i = 0; i < 2; i++)
+        sides[i].torch = side_snapshot(&sides[i]);
+    bool tensors = (sides[0].torch || sides[0].moment == AT_START) && sides[1].torch;
+    if (!tensors)
+        sides[0].torch = sides[1].torch = NULL;
+    struct vt_cli_site_table table = {0}, lines = {0};
     int device = settings->common.device;
-    if (!add_side(&table, &sides[0], 0, device) || !add_side(&table, &sides[1], 1, device)) {
+    if (!add_side(&table, &sides[0], 0, device) || !add_side(&table, &sides[1], 1, device) ||
+        !add_tensor_side(&lines, &sides[0], 0, device) || !add_tensor_side(&lines, &sides[1], 1, device)) {
         fprintf(stderr, "vramtrace " COMMAND ": out of memory while grouping the live memory\n");
         vt_cli_site_table_free(&table);
+        vt_cli_site_table_free(&lines);
         return VT_CLI_EXIT_UNREADABLE;
     }
     if (table.sites)
         qsort(table.sites, table.count, sizeof *table.sites, by_growth);
-    if (settings->json)
-        render_json(stdout, &table, sides, settings->top, settings->common.device);
-    else
+    if (lines.sites)
+        qsort(lines.sites, lines.count, sizeof *lines.sites, by_growth);
+    if (settings->json) {
+        render_json(stdout, &table, tensors ? &lines : NULL, sides, settings->top, settings->common.device);
+    } else {
         render_text(stdout, &table, sides, settings->top);
+        if (tensors)
+            render_text_tensors(stdout, &lines, sides, settings->top);
+    }
     fflush(stdout);
     vt_cli_site_table_free(&table);
+    vt_cli_site_table_free(&lines);
     return 0;
 }
 

@@ -2,10 +2,14 @@
  * of flamegraph.pl, speedscope and inferno: one line per stack, outermost frame first, the
  * allocating API as the leaf, then the bytes ("main;load_weights;cudaMalloc 3145728"). What is
  * counted: what is live at the end (--leaks, the default), what is live at each device's peak
- * (--peak), or everything allocated over the run (--allocated). */
+ * (--peak), what is live at a time (--at), or everything allocated over the run (--allocated).
+ * Where the trace has a snapshot of PyTorch's caching allocator for the moment (the exit snapshot
+ * for --leaks, the newest at or before --at), the stacks are the tensors' Python stacks (leaf
+ * "torch_tensor") plus the CUDA memory outside PyTorch's segments: the cache is not counted. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
 #include "commands.h"
+#include "trace/trace_torch.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -13,13 +17,15 @@
 
 #define COMMAND "flame"
 
-enum flame_option { OPTION_LEAKS, OPTION_PEAK, OPTION_ALLOCATED };
-enum flame_measure { MEASURE_LEAKS, MEASURE_PEAK, MEASURE_ALLOCATED };
+enum flame_option { OPTION_LEAKS, OPTION_PEAK, OPTION_ALLOCATED, OPTION_AT };
+enum flame_measure { MEASURE_LEAKS, MEASURE_PEAK, MEASURE_ALLOCATED, MEASURE_AT };
+#define TENSOR_LEAF "torch_tensor"
 
 static const struct vt_cli_option_spec flame_options[] = {
     {"--leaks", 0, false, OPTION_LEAKS},
     {"--peak", 0, false, OPTION_PEAK},
     {"--allocated", 0, false, OPTION_ALLOCATED},
+    {"--at", 0, true, OPTION_AT},
     {"--device", 0, true, VT_CLI_DEVICE_ID},
     {NULL, 0, false, 0},
 };
@@ -27,12 +33,13 @@ static const struct vt_cli_option_spec flame_options[] = {
 struct flame_settings {
     struct vt_cli_common_arguments common; /* the trace, --device */
     enum flame_measure measure;
+    uint64_t at_ns; /* MEASURE_AT */
 };
 
 static void print_help(FILE *out)
 {
     fprintf(out,
-            "Usage: vramtrace flame TRACE [--leaks|--peak|--allocated] [--device N]\n"
+            "Usage: vramtrace flame TRACE [--leaks|--peak|--at TIME|--allocated] [--device N]\n"
             "\n"
             "Prints GPU memory by call stack as folded stacks, one line per stack: the frames from\n"
             "the outermost (left) to the innermost, the allocating API as the leaf, then the bytes:\n"
@@ -41,10 +48,16 @@ static void print_help(FILE *out)
             "inside a name becomes ':' and white space '_'. When the lines cover more than one\n"
             "device (or devices and pinned host memory), each starts with a \"device_N\" or \"host\"\n"
             "frame. Feed it to flamegraph.pl, inferno-flamegraph or speedscope.\n"
+            "With PyTorch (docs/pytorch.md), where the trace has its allocator's snapshot for the\n"
+            "moment (at exit for --leaks; the newest at or before --at), the lines are the tensors'\n"
+            "Python stacks with the leaf \"" TENSOR_LEAF "\", plus the CUDA memory outside PyTorch's\n"
+            "segments; its cached free memory is not counted.\n"
             "\n"
             "What is counted (one of):\n"
             "  --leaks       memory still live at the end of the trace (default)\n"
             "  --peak        memory live at each device's peak (exactly the allocations live then)\n"
+            "  --at TIME     memory live at TIME: seconds since the start (12.5) or with a unit:\n"
+            "                ns, us, ms, s, m, h (1500ms, 2m)\n"
             "  --allocated   all memory allocated over the run, freed or not\n"
             "Options:\n"
             "  --device N    only device N\n"
@@ -73,7 +86,13 @@ static int parse_arguments(int argc, char **argv, struct flame_settings *setting
         measure_given = option->long_name;
         settings->measure = option->id == OPTION_PEAK        ? MEASURE_PEAK
                             : option->id == OPTION_ALLOCATED ? MEASURE_ALLOCATED
+                            : option->id == OPTION_AT        ? MEASURE_AT
                                                              : MEASURE_LEAKS;
+        if (option->id == OPTION_AT && !vt_cli_parse_time(value, "s", &settings->at_ns))
+            return vt_cli_usage_error(COMMAND,
+                                      "--at '%s' is not a time; use seconds since the start (12.5) or a number with "
+                                      "a unit: ns, us, ms, s, m, h (1500ms, 2m)",
+                                      value);
     }
     return vt_cli_end_of_arguments(COMMAND, status, &settings->common, "vramtrace flame TRACE");
 }
@@ -82,7 +101,8 @@ static int parse_arguments(int argc, char **argv, struct flame_settings *setting
 
 struct slot_groups {
     int slot;
-    struct vt_groups groups;
+    struct vt_groups groups;      /* with a tensor layer: outside PyTorch's segments */
+    struct vt_torch_groups tensors; /* PyTorch's tensors on the slot's device (empty: none) */
 };
 
 static bool has_memory(const struct vt_groups *groups)
@@ -98,20 +118,31 @@ static bool has_memory(const struct vt_groups *groups)
 static long collect_groups(const struct flame_settings *settings, const struct vt_trace_model *model,
                            struct slot_groups per_slot[VT_MODEL_SLOT_COUNT], size_t *slot_count)
 {
+    const struct vt_model_torch_snapshot *torch = settings->measure == MEASURE_LEAKS ? vt_torch_exit_snapshot(model)
+                                                  : settings->measure == MEASURE_AT
+                                                      ? vt_torch_snapshot_at(model, settings->at_ns)
+                                                      : NULL;
     struct vt_replay replay;
     vt_replay_start(&replay, model, true);
-    vt_replay_all(&replay, NULL, NULL);
+    if (settings->measure == MEASURE_AT)
+        vt_replay_until_time(&replay, settings->at_ns);
+    else
+        vt_replay_all(&replay, NULL, NULL);
     int slots[VT_MODEL_SLOT_COUNT];
     *slot_count = vt_cli_used_slots(&replay, settings->common.device, slots);
     long with_memory = 0;
     bool incomplete = replay.accounting.out_of_memory;
     for (size_t i = 0; i < *slot_count; i++) {
         int device = vt_device_of_slot(slots[i]);
-        per_slot[i].slot = slots[i];
+        per_slot[i] = (struct slot_groups){.slot = slots[i]};
         if (settings->measure == MEASURE_ALLOCATED) {
             vt_groups_collect_sites(&per_slot[i].groups, model, device, VT_GROUPS_BY_BYTES);
-        } else if (settings->measure == MEASURE_LEAKS) {
-            vt_groups_collect_live(&per_slot[i].groups, &replay, device);
+        } else if (settings->measure == MEASURE_LEAKS || settings->measure == MEASURE_AT) {
+            vt_groups_collect_live_outside_torch(&per_slot[i].groups, &replay, device, torch ? &torch->view : NULL);
+            if (torch && device >= 0) {
+                incomplete |= !vt_torch_group_tensors(&torch->view, device, &per_slot[i].tensors);
+                with_memory += per_slot[i].tensors.count > 0 && !has_memory(&per_slot[i].groups);
+            }
         } else {
             struct vt_replay at_peak;
             vt_replay_start(&at_peak, model, true);
@@ -150,8 +181,9 @@ static void append_symbols(struct vt_text *line, const struct vt_symbol *symbol,
     vt_text_append(line, ";");
 }
 
+/* The frames of `stack_id`, outermost first, then `leaf` (the API, or TENSOR_LEAF). */
 static void folded_stack(struct vt_text *line, const struct vt_trace_model *model, struct vt_symbolizer *symbolizer,
-                         const struct vt_group *group, const char *root)
+                         uint32_t stack_id, const char *leaf, const char *root)
 {
     vt_text_clear(line);
     vt_text_append(line, "");
@@ -160,15 +192,15 @@ static void folded_stack(struct vt_text *line, const struct vt_trace_model *mode
         vt_text_append(line, ";");
     }
     unsigned depth = 0;
-    const uint64_t *frames = vt_model_stack_frames(model, group->stack_id, &depth);
+    const uint64_t *frames = vt_model_stack_frames(model, stack_id, &depth);
     char name[1024];
-    if (!frames && group->stack_id != 0) {
-        snprintf(name, sizeof name, "[stack %u not in the trace];", group->stack_id);
+    if (!frames && stack_id != 0) {
+        snprintf(name, sizeof name, "[stack %u not in the trace];", stack_id);
         vt_text_append(line, name);
     }
     for (unsigned i = depth; i-- > 0;)
         append_symbols(line, vt_symbolize(symbolizer, frames[i]), frames[i]);
-    append_frame(line, vt_api_name(group->api));
+    append_frame(line, leaf);
 }
 
 static int by_bytes_then_key(const void *a, const void *b)
@@ -192,8 +224,19 @@ static bool fold(struct vt_cli_site_table *table, const struct vt_trace_model *m
             const struct vt_group *group = &groups->groups[i];
             if (!vt_kind_is_memory_use(group->kind) || group->bytes == 0)
                 continue;
-            folded_stack(&line, model, symbolizer, group, device_roots ? root : NULL);
+            folded_stack(&line, model, symbolizer, group->stack_id, vt_api_name(group->api), device_roots ? root : NULL);
             if (line.failed || !vt_cli_site_add(table, line.text, 0, group)) {
+                vt_text_free(&line);
+                return false;
+            }
+        }
+        const struct vt_torch_groups *tensors = &per_slot[s].tensors;
+        for (size_t i = 0; i < tensors->group_count; i++) {
+            const struct vt_torch_group *tensor = &tensors->groups[i];
+            struct vt_group as_group = {.bytes = tensor->bytes, .count = tensor->count, .stack_id = tensor->stack_id,
+                                        .kind = VT_KIND_DEVICE};
+            folded_stack(&line, model, symbolizer, tensor->stack_id, TENSOR_LEAF, device_roots ? root : NULL);
+            if (line.failed || !vt_cli_site_add(table, line.text, 0, &as_group)) {
                 vt_text_free(&line);
                 return false;
             }
@@ -230,13 +273,16 @@ int vt_cmd_flame(int argc, char **argv)
         if (table.count == 0)
             fprintf(stderr, "vramtrace " COMMAND ": %s\n",
                     settings.measure == MEASURE_LEAKS  ? "no memory is live at the end of the trace: no leaks"
+                    : settings.measure == MEASURE_AT   ? "no memory is live at that time"
                     : settings.measure == MEASURE_PEAK ? "no memory was in use: no peak"
                                                        : "no memory was allocated");
         fflush(stdout);
     }
     vt_cli_site_table_free(&table);
-    for (size_t i = 0; i < slot_count; i++)
+    for (size_t i = 0; i < slot_count; i++) {
         vt_groups_free(&per_slot[i].groups);
+        vt_torch_groups_free(&per_slot[i].tensors);
+    }
     vt_symbolizer_close(symbolizer);
     vt_model_free(&model);
     return status;

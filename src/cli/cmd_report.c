@@ -3,7 +3,10 @@
  * devices, usage per device and kind, the leaks grouped by stack (or the live set at --at), each
  * device's peak with exactly what was live then, the out-of-memory state, the top allocation
  * sites, and the SUMMARY line — as text shaped like the exit report, or as JSON
- * (docs/report-json.md). The content is computed by src/trace/trace_report.c. */
+ * (docs/report-json.md). With PyTorch's snapshots in the trace (docs/pytorch.md) it adds the tensor
+ * layer — per device reserved = tensors + cached free, fragmentation, the driver's view; tensors by
+ * stack with their Python line; PyTorch's OOM — and leaves PyTorch's cache out of the leaks, as the
+ * exit report does. The content is computed by src/trace/trace_report.c. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
 #include "commands.h"
@@ -12,6 +15,7 @@
 #include "trace/json_writer.h"
 #include "trace/symbolize.h"
 #include "trace/trace_report.h"
+#include "trace/trace_torch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +48,9 @@ static void print_help(FILE *out)
             "first; each device's peak snapshot (exactly the allocations live when it peaked); the\n"
             "out-of-memory failures; and the allocation sites with the most bytes and the most calls.\n"
             "A trace that is still being written, or whose process was killed, is reported up to\n"
-            "its last complete chunk.\n"
+            "its last complete chunk. With PyTorch (docs/pytorch.md), its tensors still allocated at\n"
+            "exit are the leaks, grouped by the Python line that allocated them, and its cached free\n"
+            "memory is not (as in the exit report).\n"
             "\n"
             "Options:\n"
             "  --format text|json   output format (default text; JSON: docs/report-json.md)\n"
@@ -295,7 +301,137 @@ static void text_usage(const struct text_output *text)
     }
     if (!any)
         fprintf(out, "  (no memory was allocated)\n");
+    if (report->torch.snapshot)
+        fprintf(out, "  (the CUDA level: PyTorch's segments count here, its cache included; its tensors and the "
+                     "memory outside it are below)\n");
     fputc('\n', out);
+}
+
+/* ---- text: the PyTorch layer -------------------------------------------------------------------- */
+
+
+/* The driver's used memory beyond the process's CUDA allocations: contexts, other processes. */
+static bool driver_beyond(const struct vt_report_torch_device *device, uint64_t *used, uint64_t *beyond)
+{
+    const struct vt_torch_device_summary *summary = &device->summary;
+    if (!summary->driver_total_bytes)
+        return false;
+    *used = summary->driver_total_bytes - summary->driver_free_bytes;
+    *beyond = *used > device->cuda_live_bytes ? *used - device->cuda_live_bytes : 0;
+    return true;
+}
+
+/* The tensor groups of `device`: `title` groups up to --top, then one line for the rest. */
+static void text_tensor_groups(const struct text_output *text, const struct vt_torch_groups *groups, int device,
+                               const char *title)
+{
+    FILE *out = text->out;
+    char line[1024];
+    uint64_t rest_bytes = 0, rest_count = 0, rest_groups = 0, shown = 0;
+    for (size_t i = 0; i < groups->group_count; i++) {
+        const struct vt_torch_group *group = &groups->groups[i];
+        if (group->device != device)
+            continue;
+        if (shown++ >= text->top) {
+            rest_bytes += group->bytes;
+            rest_count += group->count;
+            rest_groups++;
+            continue;
+        }
+        vt_torch_print_group_head(out, title, group);
+        if (vt_torch_user_line(text->report->model, group->stack_id, line, sizeof line))
+            fprintf(out, ", allocated at %s", line);
+        fprintf(out, ":\n");
+        if (group->stack_id)
+            text_stack(text, group->stack_id);
+        else
+            fprintf(out, "    (no Python stack: PyTorch's history was not on when it was allocated)\n");
+        fputc('\n', out);
+    }
+    if (rest_groups) {
+        vt_torch_print_rest(out, rest_groups, rest_bytes, rest_count);
+        fprintf(out, " (--top %u shows %u)\n\n", text->top, text->top);
+    }
+}
+
+/* Per device: PyTorch's reserved memory split into tensors and cache, what the driver reports
+ * beyond the process's CUDA memory, the memory outside PyTorch's allocator, and the tensors (the
+ * leaks at exit, the live ones at --at) by stack; then what the leak sections below leave out. */
+static void text_torch(const struct text_output *text)
+{
+    FILE *out = text->out;
+    const struct vt_report_torch *torch = &text->report->torch;
+    if (!torch->snapshot)
+        return;
+    char when[96], moment[48], human[32], other[32];
+    snprintf(when, sizeof when, "%s (%.3f s)", vt_torch_moment_name(torch->snapshot, moment, sizeof moment),
+             seconds(torch->snapshot->time_ns));
+    uint64_t held_bytes = 0, held_count = 0;
+    for (size_t d = 0; d < torch->device_count; d++) {
+        const struct vt_report_torch_device *device = &torch->devices[d];
+        const struct vt_torch_device_summary *summary = &device->summary;
+        uint64_t outside_bytes, outside_count, used, beyond;
+        memory_totals(&device->outside, &outside_bytes, &outside_count);
+        held_bytes += device->outside.torch_bytes;
+        held_count += device->outside.torch_count;
+        vt_torch_print_summary(out, summary, when);
+        if (driver_beyond(device, &used, &beyond))
+            fprintf(out, "  the driver reported %s used of %s on device %d; %s beyond the process's CUDA allocations "
+                         "(contexts, other processes)\n",
+                    vt_format_bytes(used, human, sizeof human),
+                    vt_format_bytes(summary->driver_total_bytes, other, sizeof other), summary->device,
+                    vt_format_bytes(beyond, moment, sizeof moment));
+        fprintf(out, "  outside PyTorch's allocator on device %d: %llu byte(s) (%s) in %llu allocation(s)%s\n\n",
+                summary->device, (unsigned long long)outside_bytes, vt_format_bytes(outside_bytes, human, sizeof human),
+                (unsigned long long)outside_count, outside_count ? " (by stack under the memory kinds below)" : "");
+        uint64_t bytes = 0, count = 0;
+        for (size_t i = 0; i < torch->tensors.group_count; i++)
+            if (torch->tensors.groups[i].device == summary->device) {
+                bytes += torch->tensors.groups[i].bytes;
+                count += torch->tensors.groups[i].count;
+            }
+        if (count == 0)
+            fprintf(out, "Tensors on device %d: %s\n\n", summary->device, torch->leaked ? "no leaks" : "none");
+        else
+            fprintf(out, "Tensors on device %d: %llu byte(s) (%s) %s in %llu tensor(s)\n\n", summary->device,
+                    (unsigned long long)bytes, vt_format_bytes(bytes, human, sizeof human),
+                    torch->leaked ? "still allocated at exit (leaked)" : "live", (unsigned long long)count);
+        text_tensor_groups(text, &torch->tensors, summary->device, torch->leaked ? "Leak" : "Live");
+    }
+    fprintf(out, "CUDA memory held in PyTorch's segments %s: %llu byte(s) (%s) in %llu allocation(s): its cache, "
+                 "not %s (its tensors are above). The CUDA memory below is outside PyTorch's allocator.\n\n",
+            torch->leaked ? "at exit" : "then", (unsigned long long)held_bytes,
+            vt_format_bytes(held_bytes, human, sizeof human), (unsigned long long)held_count,
+            torch->leaked ? "leaks" : "tensors");
+}
+
+/* PyTorch's view of its first out-of-memory: the failing request and its line, the cache's free
+ * and fragmented bytes, and the largest live tensors with their lines. */
+static void text_torch_out_of_memory(const struct text_output *text)
+{
+    FILE *out = text->out;
+    const struct vt_report_torch_oom *oom = &text->report->torch_oom;
+    if (!oom->snapshot)
+        return;
+    char human[32], line[1024];
+    fprintf(out, "PyTorch's view of the out-of-memory (its snapshot at %.3f s):\n", seconds(oom->snapshot->time_ns));
+    if (oom->snapshot->oom_requested_bytes) {
+        fprintf(out, "The failing request: %llu byte(s) (%s) on device %d",
+                (unsigned long long)oom->snapshot->oom_requested_bytes,
+                vt_format_bytes(oom->snapshot->oom_requested_bytes, human, sizeof human), oom->snapshot->oom_device);
+        if (vt_torch_user_line(text->report->model, oom->snapshot->oom_stack_id, line, sizeof line))
+            fprintf(out, ", at %s", line);
+        fprintf(out, ":\n");
+        if (oom->snapshot->oom_stack_id)
+            text_stack(text, oom->snapshot->oom_stack_id);
+        fputc('\n', out);
+    }
+    vt_torch_print_summary(out, &oom->summary, "then");
+    fputc('\n', out);
+    fprintf(out, "Live tensors on device %d then: %llu byte(s) (%s) in %llu tensor(s), largest first:\n\n",
+            oom->summary.device, (unsigned long long)oom->tensors.bytes,
+            vt_format_bytes(oom->tensors.bytes, human, sizeof human), (unsigned long long)oom->tensors.count);
+    text_tensor_groups(text, &oom->tensors, oom->summary.device, "Live");
 }
 
 static void text_live(const struct text_output *text)
@@ -468,7 +604,7 @@ static void text_summary(const struct text_output *text)
 {
     const struct vt_report *report = text->report;
     uint64_t bytes, count;
-    memory_totals(&report->live, &bytes, &count);
+    vt_report_summary(report, &bytes, &count);
     if (report->options.at_time)
         fprintf(text->out, "SUMMARY: vramtrace: %llu byte(s) live at %.3f s in %llu allocation(s).\n",
                 (unsigned long long)bytes, seconds(report->live_time_ns), (unsigned long long)count);
@@ -482,8 +618,10 @@ static void render_text(FILE *out, const struct vt_report *report, struct vt_sym
     struct text_output text = {out, report, symbolizer, top};
     text_header(&text);
     text_usage(&text);
+    text_torch(&text);
     text_live(&text);
     text_out_of_memory(&text);
+    text_torch_out_of_memory(&text);
     text_peaks(&text);
     text_sites(&text, &report->sites_by_bytes, "bytes allocated", NULL, NULL);
     text_sites(&text, &report->sites_by_count, "number of allocations", &report->sites_by_bytes, "bytes");
@@ -799,6 +937,166 @@ static void json_calls(struct json_output *output)
     vt_json_object_end(json);
 }
 
+/* ---- JSON: the PyTorch layer ------------------------------------------------------------------- */
+
+static void json_user_frame(struct json_output *output, uint32_t stack_id)
+{
+    struct vt_json *json = &output->json;
+    struct vt_user_frame frame;
+    if (!vt_torch_user_frame(output->report->model, stack_id, &frame)) {
+        vt_json_null(json, "user_frame");
+        return;
+    }
+    vt_json_object_begin(json, "user_frame");
+    vt_json_string(json, "function", frame.function_name);
+    vt_json_string(json, "file", frame.file_name);
+    vt_json_int(json, "line", frame.line);
+    vt_json_object_end(json);
+}
+
+static void json_torch_summary(struct vt_json *json, const struct vt_torch_device_summary *summary)
+{
+    vt_json_int(json, "device", summary->device);
+    vt_json_uint(json, "reserved_bytes", summary->reserved_bytes);
+    vt_json_uint(json, "segment_count", summary->segment_count);
+    vt_json_uint(json, "tensor_bytes", summary->tensor_bytes);
+    vt_json_uint(json, "tensor_count", summary->tensor_count);
+    vt_json_uint(json, "cached_free_bytes", summary->cached_free_bytes);
+    vt_json_uint(json, "largest_free_block_bytes", summary->largest_free_block);
+    vt_json_uint(json, "fragmented_bytes", vt_torch_fragmented_bytes(summary));
+    vt_json_uint(json, "driver_free_bytes", summary->driver_free_bytes);
+    vt_json_uint(json, "driver_total_bytes", summary->driver_total_bytes);
+}
+
+/* {"bytes", "count", "groups": [...], "more_groups": {...}}: tensors by stack, of `device` or all. */
+static void json_tensor_groups(struct json_output *output, const char *key, const struct vt_torch_groups *groups)
+{
+    struct vt_json *json = &output->json;
+    vt_json_object_begin(json, key);
+    vt_json_uint(json, "bytes", groups->bytes);
+    vt_json_uint(json, "count", groups->count);
+    vt_json_array_begin(json, "groups");
+    uint64_t rest_groups = 0, rest_bytes = 0, rest_count = 0;
+    for (size_t i = 0; i < groups->group_count; i++) {
+        const struct vt_torch_group *group = &groups->groups[i];
+        if (i >= output->top) {
+            rest_groups++;
+            rest_bytes += group->bytes;
+            rest_count += group->count;
+            continue;
+        }
+        vt_json_object_begin(json, NULL);
+        vt_json_int(json, "device", group->device);
+        vt_json_uint(json, "bytes", group->bytes);
+        vt_json_uint(json, "requested_bytes", group->requested_bytes);
+        vt_json_uint(json, "count", group->count);
+        json_user_frame(output, group->stack_id);
+        json_stack(output, group->stack_id);
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
+    vt_json_object_begin(json, "more_groups");
+    vt_json_uint(json, "groups", rest_groups);
+    vt_json_uint(json, "bytes", rest_bytes);
+    vt_json_uint(json, "count", rest_count);
+    vt_json_object_end(json);
+    vt_json_object_end(json);
+}
+
+static void json_torch_moment(struct vt_json *json, const struct vt_model_torch_snapshot *snapshot)
+{
+    static const char *const moments[] = {"other", "exit", "out_of_memory", "live_dump"};
+    vt_json_uint(json, "snapshot", snapshot->number);
+    vt_json_string(json, "moment", snapshot->moment < 4 ? moments[snapshot->moment] : "other");
+    if (snapshot->moment == VT_TORCH_AT_DUMP)
+        vt_json_uint(json, "dump_number", snapshot->dump_number);
+    else
+        vt_json_null(json, "dump_number");
+    json_time(json, "time_ns", "time_s", snapshot->time_ns);
+}
+
+static void json_torch_devices(struct json_output *output)
+{
+    struct vt_json *json = &output->json;
+    const struct vt_report_torch *torch = &output->report->torch;
+    vt_json_array_begin(json, "devices");
+    for (size_t d = 0; d < torch->device_count; d++) {
+        const struct vt_report_torch_device *device = &torch->devices[d];
+        uint64_t outside_bytes, outside_count, used, beyond;
+        memory_totals(&device->outside, &outside_bytes, &outside_count);
+        vt_json_object_begin(json, NULL);
+        json_torch_summary(json, &device->summary);
+        vt_json_uint(json, "cuda_live_bytes", device->cuda_live_bytes);
+        if (driver_beyond(device, &used, &beyond))
+            vt_json_uint(json, "driver_used_beyond_cuda_bytes", beyond);
+        else
+            vt_json_null(json, "driver_used_beyond_cuda_bytes");
+        vt_json_uint(json, "held_in_segments_bytes", device->outside.torch_bytes);
+        vt_json_uint(json, "held_in_segments_count", device->outside.torch_count);
+        vt_json_uint(json, "outside_torch_bytes", outside_bytes);
+        vt_json_uint(json, "outside_torch_count", outside_count);
+        vt_json_array_begin(json, "outside_torch_groups");
+        for (size_t i = 0; i < device->outside.group_count && i < output->top; i++)
+            if (vt_kind_is_memory_use(device->outside.groups[i].kind))
+                json_group(output, &device->outside, &device->outside.groups[i]);
+        vt_json_array_end(json);
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
+}
+
+static void json_torch_out_of_memory(struct json_output *output)
+{
+    struct vt_json *json = &output->json;
+    const struct vt_report_torch_oom *oom = &output->report->torch_oom;
+    if (!oom->snapshot) {
+        vt_json_null(json, "out_of_memory");
+        return;
+    }
+    vt_json_object_begin(json, "out_of_memory");
+    json_torch_moment(json, oom->snapshot);
+    vt_json_uint(json, "requested_bytes", oom->snapshot->oom_requested_bytes);
+    json_user_frame(output, oom->snapshot->oom_stack_id);
+    json_stack(output, oom->snapshot->oom_stack_id);
+    vt_json_object_begin(json, "allocator");
+    json_torch_summary(json, &oom->summary);
+    vt_json_object_end(json);
+    json_tensor_groups(output, "tensors", &oom->tensors);
+    vt_json_object_end(json);
+}
+
+/* "torch" (docs/report-json.md): only in reports of traces with PyTorch's snapshots. */
+static void json_torch(struct json_output *output)
+{
+    struct vt_json *json = &output->json;
+    const struct vt_report *report = output->report;
+    if (report->model->torch_snapshot_count == 0)
+        return;
+    vt_json_object_begin(json, "torch");
+    vt_json_array_begin(json, "snapshots");
+    for (size_t i = 0; i < report->model->torch_snapshot_count; i++) {
+        const struct vt_model_torch_snapshot *snapshot = &report->model->torch_snapshots[i];
+        vt_json_object_begin(json, NULL);
+        json_torch_moment(json, snapshot);
+        vt_json_bool(json, "history", snapshot->flags & VT_TORCH_HISTORY);
+        vt_json_uint(json, "cost_ns", snapshot->cost_ns);
+        vt_json_object_end(json);
+    }
+    vt_json_array_end(json);
+    if (!report->torch.snapshot) {
+        vt_json_null(json, "at");
+    } else {
+        vt_json_object_begin(json, "at");
+        json_torch_moment(json, report->torch.snapshot);
+        vt_json_string(json, "what", report->torch.leaked ? "leaked" : "live");
+        json_torch_devices(output);
+        json_tensor_groups(output, "tensors", &report->torch.tensors);
+        vt_json_object_end(json);
+    }
+    json_torch_out_of_memory(output);
+    vt_json_object_end(json);
+}
+
 static void render_json(FILE *out, const struct vt_report *report, struct vt_symbolizer *symbolizer, unsigned top)
 {
     struct json_output output = {.report = report, .symbolizer = symbolizer, .top = top};
@@ -819,8 +1117,9 @@ static void render_json(FILE *out, const struct vt_report *report, struct vt_sym
     json_sites(&output, "by_count", &report->sites_by_count);
     vt_json_object_end(json);
     json_calls(&output);
+    json_torch(&output);
     uint64_t bytes, count;
-    memory_totals(&report->live, &bytes, &count);
+    vt_report_summary(report, &bytes, &count);
     vt_json_object_begin(json, "summary");
     vt_json_string(json, "what", report->options.at_time ? "live" : "leaked");
     vt_json_uint(json, "bytes", bytes);

@@ -2,12 +2,16 @@
  * JSON (what Perfetto UI and chrome://tracing open) or as CSV. One counter track per device and
  * kind of memory, sampled where it changes but at most once per --interval of trace time (the
  * sample of each track's peak is always kept, exactly); instant events for out-of-memory
- * failures, live dumps and other markers, lost events, each device's peak and the end. */
+ * failures, live dumps and other markers, lost events, each device's peak and the end. Where the
+ * trace has snapshots of PyTorch's caching allocator, two more tracks per device: PyTorch's
+ * allocated (tensor) and reserved (segment) bytes, from its history anchored at the snapshots'
+ * exact totals (trace_torch.h), sampled like the others. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
 #include "commands.h"
 #include "common/format.h"
 #include "trace/json_writer.h"
+#include "trace/trace_torch.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -92,6 +96,23 @@ static int parse_arguments(int argc, char **argv, struct timeline_settings *sett
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
+/* Tracks per slot: one per kind of memory, then PyTorch's two. */
+enum { TRACK_TORCH_ALLOCATED = VT_KIND_COUNT, TRACK_TORCH_RESERVED, TRACK_KINDS };
+
+static const char *track_kind_name(unsigned kind)
+{
+    return kind == TRACK_TORCH_ALLOCATED ? "torch_allocated"
+           : kind == TRACK_TORCH_RESERVED ? "torch_reserved"
+                                          : vt_memory_kind_name(kind);
+}
+
+/* A change of one of PyTorch's tracks. */
+struct torch_sample {
+    uint64_t time_ns, bytes;
+    int slot;
+    unsigned kind; /* TRACK_TORCH_* */
+};
+
 struct track {
     bool shown;
     char name[64];      /* "device 0: device memory" */
@@ -109,7 +130,9 @@ struct timeline {
     FILE *out;
     uint64_t pid;
     bool first_event_written;
-    struct track tracks[VT_MODEL_SLOT_COUNT][VT_KIND_COUNT];
+    struct track tracks[VT_MODEL_SLOT_COUNT][TRACK_KINDS];
+    struct torch_sample *torch_samples; /* in time order */
+    size_t torch_sample_count, torch_next;
     int used_slots[VT_MODEL_SLOT_COUNT];
     size_t used_slot_count;
     uint64_t current_bucket;
@@ -152,7 +175,7 @@ static void write_sample(struct timeline *timeline, int slot, unsigned kind, uin
         if (slot > 0)
             snprintf(device, sizeof device, "%d", vt_device_of_slot(slot));
         fprintf(timeline->out, "%" PRIu64 ".%09" PRIu64 ",%s,%s,%" PRIu64 "\n", time_ns / 1000000000u,
-                time_ns % 1000000000u, device, vt_memory_kind_name(kind), bytes);
+                time_ns % 1000000000u, device, track_kind_name(kind), bytes);
         return;
     }
     begin_event(timeline, track->name, "C", time_ns);
@@ -177,7 +200,7 @@ static void flush_all_pending(struct timeline *timeline)
         int earliest_slot = 0;
         unsigned earliest_kind = 0;
         for (size_t i = 0; i < timeline->used_slot_count; i++)
-            for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++) {
+            for (unsigned kind = 0; kind < TRACK_KINDS; kind++) {
                 struct track *track = &timeline->tracks[timeline->used_slots[i]][kind];
                 if (track->pending && (!earliest || track->pending_time_ns < earliest->pending_time_ns)) {
                     earliest = track;
@@ -263,10 +286,31 @@ static void instant_peak(struct timeline *timeline, int slot, uint64_t time_ns, 
     fputs("}}", out);
 }
 
+/* PyTorch's samples up to time_ns become their tracks' pending samples, in the interval they fall
+ * in (with --interval 0, each is written at once). */
+static void feed_torch_samples(struct timeline *timeline, uint64_t time_ns)
+{
+    uint64_t interval = timeline->settings->interval_ns;
+    while (timeline->torch_next < timeline->torch_sample_count &&
+           timeline->torch_samples[timeline->torch_next].time_ns <= time_ns) {
+        const struct torch_sample *sample = &timeline->torch_samples[timeline->torch_next++];
+        uint64_t bucket = interval ? sample->time_ns / interval : UINT64_MAX - 1;
+        if (bucket != timeline->current_bucket || !interval) {
+            flush_all_pending(timeline);
+            timeline->current_bucket = bucket;
+        }
+        struct track *track = &timeline->tracks[sample->slot][sample->kind];
+        track->pending = true;
+        track->pending_time_ns = sample->time_ns;
+        track->pending_value = sample->bytes;
+    }
+}
+
 /* After each event of the second replay: samples, instants. */
 static void visit_event(const struct vt_model_event *event, size_t index, const struct vt_replay *replay, void *context)
 {
     struct timeline *timeline = context;
+    feed_torch_samples(timeline, event->time_ns);
     uint64_t interval = timeline->settings->interval_ns;
     uint64_t bucket = interval ? event->time_ns / interval : index;
     if (bucket != timeline->current_bucket) {
@@ -307,7 +351,52 @@ static void visit_event(const struct vt_model_event *event, size_t index, const 
     }
 }
 
-static void choose_tracks(struct timeline *timeline)
+static int by_time(const void *a, const void *b)
+{
+    const struct torch_sample *x = a, *y = b;
+    if (x->time_ns != y->time_ns)
+        return x->time_ns < y->time_ns ? -1 : 1;
+    if (x->slot != y->slot)
+        return x->slot < y->slot ? -1 : 1;
+    return (x->kind > y->kind) - (x->kind < y->kind);
+}
+
+/* PyTorch's tracks of a device slot and their samples; false when out of memory. */
+static bool choose_torch_tracks(struct timeline *timeline, int slot, size_t *capacity)
+{
+    struct vt_torch_levels levels;
+    if (!vt_torch_levels_collect(timeline->model, vt_device_of_slot(slot), &levels))
+        return false;
+    char where[32];
+    for (unsigned kind = TRACK_TORCH_ALLOCATED; kind < TRACK_KINDS && levels.level_count; kind++) {
+        struct track *track = &timeline->tracks[slot][kind];
+        track->shown = true;
+        track->peak_event = SIZE_MAX;
+        snprintf(track->name, sizeof track->name, "%s: PyTorch %s",
+                 vt_cli_device_name(vt_device_of_slot(slot), where, sizeof where),
+                 kind == TRACK_TORCH_ALLOCATED ? "allocated" : "reserved");
+    }
+    bool ok = true;
+    for (size_t i = 0; ok && i < levels.level_count; i++)
+        for (unsigned kind = TRACK_TORCH_ALLOCATED; ok && kind < TRACK_KINDS; kind++) {
+            if (timeline->torch_sample_count == *capacity) {
+                size_t grown = *capacity ? *capacity * 2 : 256;
+                struct torch_sample *bigger = realloc(timeline->torch_samples, grown * sizeof *bigger);
+                if (!(ok = bigger != NULL))
+                    break;
+                timeline->torch_samples = bigger;
+                *capacity = grown;
+            }
+            const struct vt_torch_level *level = &levels.levels[i];
+            timeline->torch_samples[timeline->torch_sample_count++] = (struct torch_sample){
+                level->time_ns, kind == TRACK_TORCH_ALLOCATED ? level->allocated_bytes : level->reserved_bytes, slot,
+                kind};
+        }
+    vt_torch_levels_free(&levels);
+    return ok;
+}
+
+static bool choose_tracks(struct timeline *timeline)
 {
     timeline->used_slot_count =
         vt_cli_used_slots(timeline->totals, timeline->settings->common.device, timeline->used_slots);
@@ -325,6 +414,15 @@ static void choose_tracks(struct timeline *timeline)
                      vt_cli_device_name(vt_device_of_slot(slot), where, sizeof where), vt_memory_kind_name(kind));
         }
     }
+    if (timeline->model->torch_snapshot_count == 0)
+        return true;
+    size_t capacity = 0;
+    for (size_t i = 0; i < timeline->used_slot_count; i++)
+        if (timeline->used_slots[i] > 0 && !choose_torch_tracks(timeline, timeline->used_slots[i], &capacity))
+            return false;
+    if (timeline->torch_samples)
+        qsort(timeline->torch_samples, timeline->torch_sample_count, sizeof *timeline->torch_samples, by_time);
+    return true;
 }
 
 static void write_metadata(struct timeline *timeline)
@@ -373,11 +471,12 @@ static void write_other_data(struct timeline *timeline)
     fputs("]}}\n", out);
 }
 
-static void write_timeline(struct timeline *timeline)
+static bool write_timeline(struct timeline *timeline)
 {
     const struct vt_trace_model *model = timeline->model;
     timeline->pid = model->process.present ? model->process.pid : 1;
-    choose_tracks(timeline);
+    if (!choose_tracks(timeline))
+        return false;
     if (timeline->settings->csv) {
         fputs("time_s,device,kind,bytes\n", timeline->out);
     } else {
@@ -388,13 +487,15 @@ static void write_timeline(struct timeline *timeline)
     vt_replay_start(&replay, model, true);
     vt_replay_all(&replay, visit_event, timeline);
     vt_replay_finish(&replay);
+    feed_torch_samples(timeline, UINT64_MAX);
     flush_all_pending(timeline);
     if (timeline->settings->csv)
-        return;
+        return true;
     begin_instant(timeline, model->complete ? "end of trace" : "end of trace (incomplete: no END record)",
                   model->duration_ns);
     fprintf(timeline->out, "\"complete\": %s}}", model->complete ? "true" : "false");
     write_other_data(timeline);
+    return true;
 }
 
 /* Writes the timeline of a loaded trace whose whole-run totals are `totals`; returns the exit status. */
@@ -415,8 +516,15 @@ static int write_output(const struct timeline_settings *settings, const struct v
     }
     *timeline = (struct timeline){
         .settings = settings, .model = model, .totals = totals, .out = out, .current_bucket = UINT64_MAX};
-    write_timeline(timeline);
+    bool written = write_timeline(timeline);
+    free(timeline->torch_samples);
     free(timeline);
+    if (!written) {
+        fprintf(stderr, "vramtrace " COMMAND ": out of memory\n");
+        if (out != stdout)
+            fclose(out);
+        return VT_CLI_EXIT_UNREADABLE;
+    }
     bool write_failed = ferror(out) != 0;
     if ((out == stdout ? fflush(out) : fclose(out)) != 0 || write_failed) {
         fprintf(stderr, "vramtrace " COMMAND ": writing %s failed: %s\n",

@@ -2,6 +2,10 @@
  * any hook (a report, the CLI): it may allocate. */
 #include "common/torch_layer.h"
 
+#include "common/format.h"
+#include "vramtrace/events.h"
+#include "vramtrace/frames.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +63,60 @@ bool vt_torch_view_owns(const struct vt_torch_view *view, int device, uint64_t a
            size_bytes <= segment->size_bytes - offset;
 }
 
+void vt_torch_handles_note(struct vt_torch_handles *handles, const struct vt_torch_view *view,
+                           const struct alloc_record *record)
+{
+    if (record->kind != VT_KIND_MAPPED_RANGE || !vt_torch_view_owns(view, record->device, record->address, record->size_bytes))
+        return;
+    if (handles->count == handles->capacity) {
+        size_t capacity = handles->capacity ? handles->capacity * 2 : 64;
+        uint64_t *grown = realloc(handles->handles, capacity * sizeof *grown);
+        if (!grown) {
+            handles->incomplete = true;
+            return;
+        }
+        handles->handles = grown;
+        handles->capacity = capacity;
+    }
+    handles->handles[handles->count++] = record->backing_handle;
+}
+
+static int compare_handles(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void vt_torch_handles_sort(struct vt_torch_handles *handles)
+{
+    if (handles->count > 1)
+        qsort(handles->handles, handles->count, sizeof *handles->handles, compare_handles);
+}
+
+void vt_torch_handles_free(struct vt_torch_handles *handles)
+{
+    free(handles->handles);
+    memset(handles, 0, sizeof *handles);
+}
+
+bool vt_torch_view_holds(const struct vt_torch_view *view, const struct vt_torch_handles *handles,
+                         const struct alloc_record *record)
+{
+    switch (record->kind) {
+    case VT_KIND_DEVICE:
+        if (record->api == VT_API_cuMemCreate)
+            return handles->count && bsearch(&record->address, handles->handles, handles->count,
+                                             sizeof record->address, compare_handles) != NULL;
+        return vt_torch_view_owns(view, record->device, record->address, record->size_bytes);
+    case VT_KIND_ADDRESS_SPACE: /* an expandable segment's reservation */
+        return vt_torch_view_overlaps(view, record->address, record->size_bytes);
+    case VT_KIND_MAPPED_RANGE:
+        return vt_torch_view_owns(view, record->device, record->address, record->size_bytes);
+    default:
+        return false;
+    }
+}
+
 /* The summary slot of `device` in out[0..*count), added in device order when new. */
 static struct vt_torch_device_summary *summary_of(struct vt_torch_device_summary *out, size_t capacity,
                                                  size_t *count, int32_t device)
@@ -112,6 +170,20 @@ size_t vt_torch_view_summarize(const struct vt_torch_view *view, struct vt_torch
         }
     }
     return count;
+}
+
+void vt_torch_print_summary(FILE *out, const struct vt_torch_device_summary *summary, const char *when)
+{
+    char reserved[32], tensors[32], cached[32], largest[32], fragmented[32];
+    fprintf(out, "PyTorch's caching allocator on device %d %s: %s reserved in %llu segment(s) = %s in %llu tensor(s) "
+                 "+ %s cached and free in %llu block(s) (largest free block %s; %s fragmented)\n",
+            summary->device, when, vt_format_bytes(summary->reserved_bytes, reserved, sizeof reserved),
+            (unsigned long long)summary->segment_count,
+            vt_format_bytes(summary->tensor_bytes, tensors, sizeof tensors), (unsigned long long)summary->tensor_count,
+            vt_format_bytes(summary->cached_free_bytes, cached, sizeof cached),
+            (unsigned long long)summary->cached_free_blocks,
+            vt_format_bytes(summary->largest_free_block, largest, sizeof largest),
+            vt_format_bytes(vt_torch_fragmented_bytes(summary), fragmented, sizeof fragmented));
 }
 
 static int compare_by_key(const void *a, const void *b)
@@ -171,6 +243,22 @@ void vt_torch_groups_free(struct vt_torch_groups *groups)
     memset(groups, 0, sizeof *groups);
 }
 
+void vt_torch_print_group_head(FILE *out, const char *title, const struct vt_torch_group *group)
+{
+    char human[32], requested[32];
+    fprintf(out, "%s of %llu byte(s) (%s; %s requested) in %llu tensor(s) on device %d", title,
+            (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
+            vt_format_bytes(group->requested_bytes, requested, sizeof requested), (unsigned long long)group->count,
+            group->device);
+}
+
+void vt_torch_print_rest(FILE *out, uint64_t groups, uint64_t bytes, uint64_t count)
+{
+    char human[32];
+    fprintf(out, "... and %llu more group(s): %llu byte(s) (%s) in %llu tensor(s)", (unsigned long long)groups,
+            (unsigned long long)bytes, vt_format_bytes(bytes, human, sizeof human), (unsigned long long)count);
+}
+
 bool vt_python_file_is_library(const char *file_name)
 {
     if (file_name[0] == '<')
@@ -186,4 +274,23 @@ bool vt_python_file_is_library(const char *file_name)
             return true;
     }
     return false;
+}
+
+long vt_python_user_frame(const uint64_t *frames, unsigned depth,
+                          const char *(*file_of)(uint64_t frame, void *context), void *context)
+{
+    long chosen = -1;
+    for (unsigned i = 0; frames && i < depth; i++) {
+        if (!vt_frame_is_python(frames[i]))
+            continue;
+        const char *file_name = file_of(frames[i], context);
+        if (!file_name)
+            continue;
+        bool library = vt_python_file_is_library(file_name);
+        if (chosen < 0 || !library)
+            chosen = (long)i;
+        if (!library)
+            break;
+    }
+    return chosen;
 }

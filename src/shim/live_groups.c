@@ -29,8 +29,7 @@ struct group_entry {
 struct collection {
     int device;
     const struct vt_torch_view *torch;     /* leave PyTorch's segments out (NULL: none) */
-    uint64_t *torch_handles;               /* cuMemCreate handles mapped inside them, sorted */
-    size_t torch_handle_count, torch_handle_capacity;
+    struct vt_torch_handles torch_handles; /* cuMemCreate handles mapped inside them */
     struct group_entry *entries;
     struct live_groups *groups;
     size_t mapping_capacity;
@@ -53,50 +52,11 @@ static void keep_mapping(struct collection *collection, const struct alloc_recor
         (struct mapped_range){record->backing_handle, record->address, record->size_bytes};
 }
 
-static int compare_handles(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* First pass: the physical handles PyTorch's expandable segments map. */
 static void note_torch_handle(const struct alloc_record *record, void *context)
 {
     struct collection *collection = context;
-    if (record->kind != VT_KIND_MAPPED_RANGE ||
-        !vt_torch_view_owns(collection->torch, record->device, record->address, record->size_bytes))
-        return;
-    if (collection->torch_handle_count == collection->torch_handle_capacity) {
-        size_t capacity = collection->torch_handle_capacity ? collection->torch_handle_capacity * 2 : 64;
-        uint64_t *grown = realloc(collection->torch_handles, capacity * sizeof *grown);
-        if (!grown) {
-            collection->groups->incomplete = true;
-            return;
-        }
-        collection->torch_handles = grown;
-        collection->torch_handle_capacity = capacity;
-    }
-    collection->torch_handles[collection->torch_handle_count++] = record->backing_handle;
-}
-
-/* Whether a live record is memory PyTorch's allocator holds in its segments. */
-static bool held_by_torch(const struct collection *collection, const struct alloc_record *record)
-{
-    const struct vt_torch_view *torch = collection->torch;
-    switch (record->kind) {
-    case VT_KIND_DEVICE:
-        if (record->api == VT_API_cuMemCreate)
-            return collection->torch_handle_count &&
-                   bsearch(&record->address, collection->torch_handles, collection->torch_handle_count,
-                           sizeof record->address, compare_handles) != NULL;
-        return vt_torch_view_owns(torch, record->device, record->address, record->size_bytes);
-    case VT_KIND_ADDRESS_SPACE: /* an expandable segment's reservation */
-        return vt_torch_view_overlaps(torch, record->address, record->size_bytes);
-    case VT_KIND_MAPPED_RANGE:
-        return vt_torch_view_owns(torch, record->device, record->address, record->size_bytes);
-    default:
-        return false;
-    }
+    vt_torch_handles_note(&collection->torch_handles, collection->torch, record);
 }
 
 static void add_record(const struct alloc_record *record, void *context)
@@ -104,7 +64,7 @@ static void add_record(const struct alloc_record *record, void *context)
     struct collection *collection = context;
     if (collection->device != LIVE_GROUPS_ALL_DEVICES && record->device != collection->device)
         return;
-    if (collection->torch && held_by_torch(collection, record)) {
+    if (collection->torch && vt_torch_view_holds(collection->torch, &collection->torch_handles, record)) {
         if (record->kind == VT_KIND_DEVICE) {
             collection->groups->torch_bytes += record->size_bytes;
             collection->groups->torch_count++;
@@ -166,11 +126,11 @@ void live_groups_collect_outside_torch(struct live_groups *groups, int device, c
     struct collection collection = {.device = device, .torch = torch, .groups = groups};
     if (torch) {
         recorder_visit_live(note_torch_handle, &collection);
-        qsort(collection.torch_handles, collection.torch_handle_count, sizeof *collection.torch_handles,
-              compare_handles);
+        vt_torch_handles_sort(&collection.torch_handles);
+        groups->incomplete |= collection.torch_handles.incomplete;
     }
     recorder_visit_live(add_record, &collection);
-    free(collection.torch_handles);
+    vt_torch_handles_free(&collection.torch_handles);
     size_t count = HASH_COUNT(collection.entries);
     groups->groups = calloc(count ? count : 1, sizeof *groups->groups);
     struct group_entry *entry, *next;

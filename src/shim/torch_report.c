@@ -19,30 +19,25 @@
 
 enum { MAX_DEVICES_SHOWN = 64 };
 
+_Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "stack frames are 64-bit words");
+
+static const char *code_file(uint64_t frame, void *context)
+{
+    (void)context;
+    const struct python_code *code = python_code_get(vt_python_frame_code(frame));
+    return code ? code->file_name : NULL;
+}
+
 bool torch_report_user_line(uint32_t stack_id, char *out, size_t size)
 {
     unsigned depth = 0;
-    const uintptr_t *frames = stack_frames(stack_id, &depth);
-    const struct python_code *chosen = NULL;
-    uint32_t chosen_offset = 0;
-    for (unsigned i = 0; frames && i < depth; i++) {
-        if (!vt_frame_is_python(frames[i]))
-            continue;
-        const struct python_code *code = python_code_get(vt_python_frame_code(frames[i]));
-        if (!code)
-            continue;
-        bool library = vt_python_file_is_library(code->file_name);
-        if (!chosen || !library) {
-            chosen = code;
-            chosen_offset = vt_python_frame_offset(frames[i]);
-        }
-        if (!library)
-            break;
-    }
-    if (!chosen)
+    const uint64_t *frames = (const uint64_t *)stack_frames(stack_id, &depth);
+    long at = vt_python_user_frame(frames, depth, code_file, NULL);
+    if (at < 0)
         return false;
+    const struct python_code *chosen = python_code_get(vt_python_frame_code(frames[at]));
     int line = vt_python_line(chosen->line_table_format, chosen->line_table, chosen->line_table_bytes,
-                              (int)chosen->first_line, chosen_offset);
+                              (int)chosen->first_line, vt_python_frame_offset(frames[at]));
     snprintf(out, size, "%s %s:%d", chosen->function_name, chosen->file_name, line);
     return true;
 }
@@ -54,16 +49,7 @@ static double seconds(uint64_t since_start_ns)
 
 static void render_device_summary(FILE *out, const struct vt_torch_device_summary *summary, const char *when)
 {
-    char reserved[32], tensors[32], cached[32], largest[32], fragmented[32];
-    fprintf(out, "PyTorch's caching allocator on device %d %s: %s reserved in %llu segment(s) = %s in %llu tensor(s) "
-                 "+ %s cached and free in %llu block(s) (largest free block %s; %s fragmented)\n",
-            summary->device, when, vt_format_bytes(summary->reserved_bytes, reserved, sizeof reserved),
-            (unsigned long long)summary->segment_count,
-            vt_format_bytes(summary->tensor_bytes, tensors, sizeof tensors), (unsigned long long)summary->tensor_count,
-            vt_format_bytes(summary->cached_free_bytes, cached, sizeof cached),
-            (unsigned long long)summary->cached_free_blocks,
-            vt_format_bytes(summary->largest_free_block, largest, sizeof largest),
-            vt_format_bytes(vt_torch_fragmented_bytes(summary), fragmented, sizeof fragmented));
+    vt_torch_print_summary(out, summary, when);
     if (summary->driver_total_bytes) {
         char used[32], total[32];
         uint64_t used_bytes = summary->driver_total_bytes - summary->driver_free_bytes;
@@ -77,7 +63,7 @@ static void render_device_summary(FILE *out, const struct vt_torch_device_summar
 static void render_tensor_groups(FILE *out, struct symbolizer *symbolizer, const struct vt_torch_groups *groups,
                                  const char *title, unsigned top)
 {
-    char human[32], requested[32], line[1024];
+    char line[1024];
     uint64_t rest_bytes = 0, rest_count = 0, rest_groups = 0;
     for (size_t i = 0; i < groups->group_count; i++) {
         const struct vt_torch_group *group = &groups->groups[i];
@@ -87,10 +73,7 @@ static void render_tensor_groups(FILE *out, struct symbolizer *symbolizer, const
             rest_groups++;
             continue;
         }
-        fprintf(out, "%s of %llu byte(s) (%s; %s requested) in %llu tensor(s) on device %d", title,
-                (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
-                vt_format_bytes(group->requested_bytes, requested, sizeof requested),
-                (unsigned long long)group->count, group->device);
+        vt_torch_print_group_head(out, title, group);
         if (torch_report_user_line(group->stack_id, line, sizeof line))
             fprintf(out, ", allocated at %s", line);
         fprintf(out, ":\n");
@@ -100,10 +83,10 @@ static void render_tensor_groups(FILE *out, struct symbolizer *symbolizer, const
             fprintf(out, "    (no Python stack: PyTorch's history was not on when it was allocated)\n");
         fputc('\n', out);
     }
-    if (rest_groups)
-        fprintf(out, "... and %llu more group(s): %llu byte(s) (%s) in %llu tensor(s)\n\n",
-                (unsigned long long)rest_groups, (unsigned long long)rest_bytes,
-                vt_format_bytes(rest_bytes, human, sizeof human), (unsigned long long)rest_count);
+    if (rest_groups) {
+        vt_torch_print_rest(out, rest_groups, rest_bytes, rest_count);
+        fprintf(out, "\n\n");
+    }
 }
 
 void torch_report_render(FILE *out, struct symbolizer *symbolizer, const struct torch_snapshot *snapshot,

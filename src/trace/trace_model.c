@@ -38,6 +38,7 @@ struct loader {
     struct vt_trace_model *model;
     size_t device_capacity, module_capacity, thread_capacity, frame_capacity, event_capacity;
     size_t oom_capacity, map_capacity, marker_capacity, stack_capacity, code_capacity;
+    size_t torch_snapshot_capacity;
     uint64_t last_time_ns;
     bool out_of_memory;
     /* progress */
@@ -350,6 +351,103 @@ static bool add_event(struct loader *loader, const struct vt_trace_record *recor
     }
 }
 
+/* ---- PyTorch snapshots: a record naming a snapshot no TORCH_SNAPSHOT defined is ignored; the first
+ * definition of a number stands. Memory grows with the records present. */
+
+static bool add_torch_snapshot(struct loader *loader, const struct vt_trace_record *record)
+{
+    struct vt_trace_model *model = loader->model;
+    uint32_t index;
+    if (vt_id_map_get(&model->torch_snapshot_ids, record->torch_snapshot.number, &index))
+        return true;
+    if (model->torch_snapshot_count >= UINT32_MAX ||
+        !reserve_one(&model->torch_snapshots, &loader->torch_snapshot_capacity, model->torch_snapshot_count,
+                     sizeof *model->torch_snapshots) ||
+        !vt_id_map_put(&model->torch_snapshot_ids, record->torch_snapshot.number,
+                       (uint32_t)model->torch_snapshot_count))
+        return false;
+    model->torch_snapshots[model->torch_snapshot_count++] = (struct vt_model_torch_snapshot){
+        .time_ns = record->torch_snapshot.timestamp_ns,
+        .number = record->torch_snapshot.number,
+        .moment = record->torch_snapshot.moment,
+        .dump_number = record->torch_snapshot.dump_number,
+        .flags = record->torch_snapshot.flags,
+        .oom_device = record->torch_snapshot.oom_device,
+        .oom_stack_id = record->torch_snapshot.oom_stack_id,
+        .oom_requested_bytes = record->torch_snapshot.oom_requested_bytes,
+        .cost_ns = record->torch_snapshot.cost_ns,
+    };
+    return true;
+}
+
+static struct vt_model_torch_snapshot *torch_snapshot_named(struct vt_trace_model *model, uint32_t number)
+{
+    uint32_t index;
+    return vt_id_map_get(&model->torch_snapshot_ids, number, &index) ? &model->torch_snapshots[index] : NULL;
+}
+
+static bool add_torch_part(struct loader *loader, const struct vt_trace_record *record)
+{
+    struct vt_model_torch_snapshot *snapshot;
+    struct vt_torch_view *view;
+    switch (record->type) {
+    case VT_RECORD_TORCH_DEVICE:
+        if (!(snapshot = torch_snapshot_named(loader->model, record->torch_device.snapshot)))
+            return true;
+        view = &snapshot->view;
+        if (!reserve_one(&view->devices, &snapshot->device_capacity, view->device_count, sizeof *view->devices))
+            return false;
+        view->devices[view->device_count++] = (struct vt_torch_device_memory){
+            record->torch_device.device, record->torch_device.free_bytes, record->torch_device.total_bytes};
+        return true;
+    case VT_RECORD_TORCH_SEGMENT:
+        if (!(snapshot = torch_snapshot_named(loader->model, record->torch_segment.snapshot)))
+            return true;
+        view = &snapshot->view;
+        if (!reserve_one(&view->segments, &snapshot->segment_capacity, view->segment_count, sizeof *view->segments))
+            return false;
+        view->segments[view->segment_count++] = (struct vt_torch_segment){
+            .address = record->torch_segment.address,
+            .size_bytes = record->torch_segment.size_bytes,
+            .stream = record->torch_segment.stream,
+            .device = record->torch_segment.device,
+            .flags = record->torch_segment.flags,
+            .stack_id = record->torch_segment.stack_id,
+        };
+        return true;
+    case VT_RECORD_TORCH_BLOCK:
+        if (!(snapshot = torch_snapshot_named(loader->model, record->torch_block.snapshot)))
+            return true;
+        view = &snapshot->view;
+        if (!reserve_one(&view->blocks, &snapshot->block_capacity, view->block_count, sizeof *view->blocks))
+            return false;
+        view->blocks[view->block_count++] = (struct vt_torch_block){
+            .address = record->torch_block.address,
+            .size_bytes = record->torch_block.size_bytes,
+            .requested_bytes = record->torch_block.requested_bytes,
+            .device = record->torch_block.device,
+            .state = record->torch_block.state,
+            .stack_id = record->torch_block.stack_id,
+        };
+        return true;
+    default: /* TORCH_TRACE */
+        if (!(snapshot = torch_snapshot_named(loader->model, record->torch_trace.snapshot)))
+            return true;
+        if (!reserve_one(&snapshot->history, &snapshot->history_capacity, snapshot->history_count,
+                         sizeof *snapshot->history))
+            return false;
+        snapshot->history[snapshot->history_count++] = (struct vt_model_torch_history){
+            .address = record->torch_trace.address,
+            .size_bytes = record->torch_trace.size_bytes,
+            .time_ns = record->torch_trace.time_ns,
+            .device = record->torch_trace.device,
+            .action = record->torch_trace.action,
+            .stack_id = record->torch_trace.stack_id,
+        };
+        return true;
+    }
+}
+
 static bool add_record(struct loader *loader, const struct vt_trace_record *record)
 {
     switch (record->type) {
@@ -365,6 +463,13 @@ static bool add_record(struct loader *loader, const struct vt_trace_record *reco
         return add_thread(loader, record);
     case VT_RECORD_CODE:
         return add_code(loader, record);
+    case VT_RECORD_TORCH_SNAPSHOT:
+        return add_torch_snapshot(loader, record);
+    case VT_RECORD_TORCH_DEVICE:
+    case VT_RECORD_TORCH_SEGMENT:
+    case VT_RECORD_TORCH_BLOCK:
+    case VT_RECORD_TORCH_TRACE:
+        return add_torch_part(loader, record);
     default:
         return add_event(loader, record);
     }
@@ -421,6 +526,8 @@ enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char
     model->skipped_bytes = reader.skipped_bytes;
     model->stopped_at = reader.chunk_offset;
     vt_trace_reader_close(&reader);
+    for (size_t i = 0; i < model->torch_snapshot_count; i++)
+        vt_torch_view_prepare(&model->torch_snapshots[i].view);
     if (!ok) {
         vt_model_free(model);
         snprintf(error, error_size, "cannot load %s: out of memory", path);
@@ -455,6 +562,15 @@ void vt_model_free(struct vt_trace_model *model)
     free(model->codes);
     vt_id_map_free(&model->stack_ids);
     vt_id_map_free(&model->code_ids);
+    for (size_t i = 0; i < model->torch_snapshot_count; i++) {
+        struct vt_model_torch_snapshot *snapshot = &model->torch_snapshots[i];
+        free(snapshot->view.segments);
+        free(snapshot->view.blocks);
+        free(snapshot->view.devices);
+        free(snapshot->history);
+    }
+    free(model->torch_snapshots);
+    vt_id_map_free(&model->torch_snapshot_ids);
     free(model->events);
     free(model->ooms);
     free(model->maps);
@@ -744,13 +860,28 @@ struct live_collection {
     struct group_builder builder;
     bool mappings;
     size_t mapping_capacity;
+    const struct vt_torch_view *torch;     /* leave PyTorch's segments out (NULL: none) */
+    struct vt_torch_handles torch_handles; /* cuMemCreate handles mapped inside them */
 };
+
+static void note_torch_handle(const struct alloc_record *record, void *context)
+{
+    struct live_collection *collection = context;
+    vt_torch_handles_note(&collection->torch_handles, collection->torch, record);
+}
 
 static void collect_live_record(const struct alloc_record *record, void *context)
 {
     struct live_collection *collection = context;
     if (collection->builder.device != VT_GROUPS_ALL_DEVICES && record->device != collection->builder.device)
         return;
+    if (collection->torch && vt_torch_view_holds(collection->torch, &collection->torch_handles, record)) {
+        if (record->kind == VT_KIND_DEVICE) {
+            collection->builder.out->torch_bytes += record->size_bytes;
+            collection->builder.out->torch_count++;
+        }
+        return;
+    }
     if (collection->mappings)
         keep_mapping(&collection->builder, record, &collection->mapping_capacity);
     else
@@ -760,12 +891,24 @@ static void collect_live_record(const struct alloc_record *record, void *context
 
 void vt_groups_collect_live(struct vt_groups *groups, const struct vt_replay *replay, int device)
 {
+    vt_groups_collect_live_outside_torch(groups, replay, device, NULL);
+}
+
+void vt_groups_collect_live_outside_torch(struct vt_groups *groups, const struct vt_replay *replay, int device,
+                                          const struct vt_torch_view *torch)
+{
     memset(groups, 0, sizeof *groups);
-    struct live_collection collection = {.builder = {.out = groups, .device = device}};
+    struct live_collection collection = {.builder = {.out = groups, .device = device}, .torch = torch};
+    if (torch) {
+        alloc_table_for_each(&replay->accounting.live[VT_SPACE_MAPPINGS], note_torch_handle, &collection);
+        vt_torch_handles_sort(&collection.torch_handles);
+        groups->incomplete |= collection.torch_handles.incomplete;
+    }
     for (int space = 0; space < VT_SPACE_COUNT; space++) {
         collection.mappings = space == VT_SPACE_MAPPINGS;
         alloc_table_for_each(&replay->accounting.live[space], collect_live_record, &collection);
     }
+    vt_torch_handles_free(&collection.torch_handles);
     groups->incomplete |= replay->accounting.out_of_memory || !replay->accounting.track_live;
     builder_finish(&collection.builder, kind_then_bytes);
 }

@@ -27,6 +27,7 @@
 
 #include "common/alloc_table.h"
 #include "common/memory_accounting.h"
+#include "common/torch_layer.h"
 #include "trace/trace_reader.h"
 #include "vramtrace/events.h"
 #include "vramtrace/trace_format.h"
@@ -121,6 +122,33 @@ struct vt_model_stack {
     bool defined;
 };
 
+/* An entry of PyTorch's allocator history (TORCH_TRACE; the stream is not kept). */
+struct vt_model_torch_history {
+    uint64_t address, size_bytes;
+    uint64_t time_ns;   /* since the trace started; 0 unknown */
+    int32_t device;
+    uint32_t action;    /* enum vt_torch_action */
+    uint32_t stack_id;
+};
+
+/* A snapshot of PyTorch's caching allocator (TORCH_SNAPSHOT and the DEVICE, SEGMENT, BLOCK and
+ * TRACE records naming it). Its view is vt_torch_view_prepare'd once the trace is loaded. */
+struct vt_model_torch_snapshot {
+    uint64_t time_ns;             /* when the shim received it */
+    uint32_t number;              /* 1, 2, ... in the process */
+    uint32_t moment;              /* enum vt_torch_moment */
+    uint32_t dump_number;         /* VT_TORCH_AT_DUMP */
+    uint32_t flags;               /* enum vt_torch_snapshot_flags */
+    int32_t oom_device;           /* VT_TORCH_AT_OOM; -1 otherwise */
+    uint32_t oom_stack_id;
+    uint64_t oom_requested_bytes; /* 0 unknown */
+    uint64_t cost_ns;
+    struct vt_torch_view view;
+    struct vt_model_torch_history *history;
+    size_t history_count;
+    size_t segment_capacity, block_capacity, device_capacity, history_capacity;
+};
+
 struct vt_trace_model {
     char *path;
     struct vt_model_process process;
@@ -150,6 +178,10 @@ struct vt_trace_model {
     size_t map_count;
     struct vt_model_marker *markers;
     size_t marker_count;
+
+    struct vt_model_torch_snapshot *torch_snapshots; /* in the order written (by time) */
+    size_t torch_snapshot_count;
+    struct vt_id_map torch_snapshot_ids;            /* snapshot number -> index */
 
     uint64_t dropped_events;   /* sum of DROPPED records */
     uint64_t duration_ns;      /* time of the last event */
@@ -258,6 +290,7 @@ struct vt_groups {
     struct vt_group_mapping *mappings; /* live mapped ranges (live sets only) */
     size_t mapping_count;
     bool incomplete;              /* out of memory while grouping, or the replay's live set is */
+    uint64_t torch_bytes, torch_count; /* ..._outside_torch: device memory left out (PyTorch's cache) */
 };
 
 enum vt_group_order { VT_GROUPS_BY_BYTES, VT_GROUPS_BY_COUNT };
@@ -265,6 +298,11 @@ enum vt_group_order { VT_GROUPS_BY_BYTES, VT_GROUPS_BY_COUNT };
 /* Groups the replay's live set (track_live) on `device` (or VT_GROUPS_ALL_DEVICES). Mapped ranges
  * are kept as mappings, not groups. */
 void vt_groups_collect_live(struct vt_groups *groups, const struct vt_replay *replay, int device);
+/* The same, leaving out the memory PyTorch's caching allocator holds in the segments of `torch`
+ * (vt_torch_view_holds): the CUDA layer outside PyTorch, as the shim's exit report groups it. What
+ * is left out is counted in torch_bytes and torch_count (device memory) instead. */
+void vt_groups_collect_live_outside_torch(struct vt_groups *groups, const struct vt_replay *replay, int device,
+                                          const struct vt_torch_view *torch);
 /* Groups every successful allocation of memory (kinds that are memory use) over the whole run:
  * the allocation sites, largest first by bytes allocated or by count, whatever their kind. */
 void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_model *model, int device,

@@ -214,7 +214,7 @@ bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader)
 
 static bool known_record_type(uint32_t type)
 {
-    return type >= VT_RECORD_PROCESS && type <= VT_RECORD_CODE;
+    return type >= VT_RECORD_PROCESS && type <= VT_RECORD_TORCH_TRACE;
 }
 
 bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record)

@@ -1,6 +1,8 @@
 /* trace/trace_report.c — the content of `vramtrace report` (see trace_report.h). Three replays:
  * the whole run (usage, calls, the live set at the end), up to --at, and one that stops at each
- * device's peak in turn to take its snapshot. */
+ * device's peak in turn to take its snapshot. With PyTorch's snapshots in the trace, the live set is
+ * the CUDA memory outside PyTorch's segments plus the tensors of the snapshot of that moment (the
+ * exit report's accounting). */
 #include "trace/trace_report.h"
 
 #include <stdlib.h>
@@ -66,6 +68,67 @@ static bool take_peak_snapshots(struct vt_report *report)
     return true;
 }
 
+/* The live set at the replay's point: with a tensor layer, outside PyTorch's segments, and per
+ * device what PyTorch held. */
+static bool collect_live(struct vt_report *report, const struct vt_replay *replay,
+                         const struct vt_model_torch_snapshot *snapshot)
+{
+    struct vt_report_torch *torch = &report->torch;
+    int device = report->options.device;
+    torch->snapshot = snapshot;
+    vt_groups_collect_live_outside_torch(&report->live, replay, device, snapshot ? &snapshot->view : NULL);
+    if (!snapshot)
+        return true;
+    struct vt_torch_device_summary summaries[VT_MODEL_MAX_DEVICES];
+    size_t count = vt_torch_view_summarize(&snapshot->view, summaries, VT_MODEL_MAX_DEVICES);
+    if (count > VT_MODEL_MAX_DEVICES)
+        count = VT_MODEL_MAX_DEVICES;
+    torch->devices = calloc(count ? count : 1, sizeof *torch->devices);
+    if (!torch->devices)
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        if (device != VT_GROUPS_ALL_DEVICES && summaries[i].device != device)
+            continue;
+        struct vt_report_torch_device *shown = &torch->devices[torch->device_count++];
+        shown->summary = summaries[i];
+        vt_groups_collect_live_outside_torch(&shown->outside, replay, summaries[i].device, &snapshot->view);
+        shown->cuda_live_bytes = vt_replay_usage(replay, summaries[i].device)->in_use.current_bytes;
+    }
+    return vt_torch_group_tensors(&snapshot->view, device == VT_GROUPS_ALL_DEVICES ? VT_TORCH_ALL_DEVICES : device,
+                                  &torch->tensors);
+}
+
+static bool collect_torch_oom(struct vt_report *report)
+{
+    struct vt_report_torch_oom *oom = &report->torch_oom;
+    const struct vt_model_torch_snapshot *snapshot = vt_torch_oom_snapshot(report->model);
+    int device = report->options.device;
+    if (!snapshot || (device != VT_GROUPS_ALL_DEVICES && snapshot->oom_device != device))
+        return true;
+    oom->snapshot = snapshot;
+    oom->summary.device = snapshot->oom_device;
+    struct vt_torch_device_summary summaries[VT_MODEL_MAX_DEVICES];
+    size_t count = vt_torch_view_summarize(&snapshot->view, summaries, VT_MODEL_MAX_DEVICES);
+    for (size_t i = 0; i < count && i < VT_MODEL_MAX_DEVICES; i++)
+        if (summaries[i].device == snapshot->oom_device)
+            oom->summary = summaries[i];
+    return vt_torch_group_tensors(&snapshot->view, snapshot->oom_device, &oom->tensors);
+}
+
+void vt_report_summary(const struct vt_report *report, uint64_t *bytes, uint64_t *count)
+{
+    *bytes = *count = 0;
+    for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++)
+        if (vt_kind_is_memory_use(kind)) {
+            *bytes += report->live.bytes_by_kind[kind];
+            *count += report->live.count_by_kind[kind];
+        }
+    if (report->torch.snapshot) {
+        *bytes += report->torch.tensors.bytes;
+        *count += report->torch.tensors.count;
+    }
+}
+
 bool vt_report_build(struct vt_report *report, const struct vt_trace_model *model,
                      const struct vt_report_options *options)
 {
@@ -78,18 +141,22 @@ bool vt_report_build(struct vt_report *report, const struct vt_trace_model *mode
     vt_replay_all(&replay, NULL, NULL);
     memcpy(report->usage, replay.accounting.usage, sizeof report->usage);
     report->stats = replay.accounting.stats;
+    bool ok = true;
     if (!options->at_time) {
-        vt_groups_collect_live(&report->live, &replay, options->device);
+        report->torch.leaked = true;
+        ok = collect_live(report, &replay, vt_torch_exit_snapshot(model));
         report->live_time_ns = model->duration_ns;
     }
     vt_replay_finish(&replay);
     if (options->at_time) {
         vt_replay_start(&replay, model, true);
         vt_replay_until_time(&replay, options->at_ns);
-        vt_groups_collect_live(&report->live, &replay, options->device);
+        ok = collect_live(report, &replay, vt_torch_snapshot_at(model, options->at_ns));
         report->live_time_ns = options->at_ns;
         vt_replay_finish(&replay);
     }
+    if (!ok || !collect_torch_oom(report))
+        return false;
     collect_oom(report);
     if (report->oom.first) { /* what was live on the failing device: the OOM report's live set */
         vt_replay_start(&replay, model, true);
@@ -111,5 +178,10 @@ void vt_report_free(struct vt_report *report)
     vt_groups_free(&report->oom.live);
     vt_groups_free(&report->sites_by_bytes);
     vt_groups_free(&report->sites_by_count);
+    for (size_t i = 0; i < report->torch.device_count; i++)
+        vt_groups_free(&report->torch.devices[i].outside);
+    free(report->torch.devices);
+    vt_torch_groups_free(&report->torch.tensors);
+    vt_torch_groups_free(&report->torch_oom.tensors);
     memset(report, 0, sizeof *report);
 }

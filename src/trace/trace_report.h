@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "trace/trace_model.h"
+#include "trace/trace_torch.h"
 
 struct vt_report_options {
     int device;     /* VT_GROUPS_ALL_DEVICES, or only this device */
@@ -30,23 +31,52 @@ struct vt_report_oom {
     struct vt_groups live; /* live on the first failure's device when it failed (the OOM report's) */
 };
 
+/* The PyTorch layer of a device at the report's moment (its snapshot, docs/pytorch.md). */
+struct vt_report_torch_device {
+    struct vt_torch_device_summary summary;
+    struct vt_groups outside;  /* the CUDA memory live then outside PyTorch's segments, by stack */
+    uint64_t cuda_live_bytes;  /* the process's CUDA memory in use on the device then */
+};
+
+struct vt_report_torch {
+    const struct vt_model_torch_snapshot *snapshot; /* NULL: no tensor layer at that moment */
+    bool leaked;                       /* the exit snapshot: tensors still allocated are leaks */
+    struct vt_report_torch_device *devices; /* in device order, those --device shows */
+    size_t device_count;
+    struct vt_torch_groups tensors;    /* tensors by stack, of --device */
+};
+
+/* PyTorch's view of its first out-of-memory (the OOM snapshot). */
+struct vt_report_torch_oom {
+    const struct vt_model_torch_snapshot *snapshot; /* NULL: none */
+    struct vt_torch_device_summary summary;         /* of the failing device */
+    struct vt_torch_groups tensors;                 /* live on it, largest first */
+};
+
 struct vt_report {
     const struct vt_trace_model *model;
     struct vt_report_options options;
     struct vt_slot_usage usage[VT_MODEL_SLOT_COUNT]; /* over the whole run */
     struct vt_accounting_stats stats;
     struct vt_report_oom oom;
-    struct vt_groups live;    /* at the end of the trace (what leaked), or at options.at_ns */
+    struct vt_groups live;    /* at the end of the trace (what leaked), or at options.at_ns; with a
+                                 tensor layer then, outside PyTorch's segments (torch.snapshot) */
     uint64_t live_time_ns;
     struct vt_report_peak *peaks; /* devices by ordinal, then the host; only those that held memory */
     size_t peak_count;
     struct vt_groups sites_by_bytes, sites_by_count;
+    struct vt_report_torch torch;
+    struct vt_report_torch_oom torch_oom;
 };
 
 /* False only when out of memory. */
 bool vt_report_build(struct vt_report *report, const struct vt_trace_model *model,
                      const struct vt_report_options *options);
 void vt_report_free(struct vt_report *report);
+
+/* The SUMMARY line's numbers: the live set's memory (outside PyTorch's segments when there is a
+ * tensor layer) plus PyTorch's tensors then — at exit, exactly what the shim's SUMMARY counts. */
+void vt_report_summary(const struct vt_report *report, uint64_t *bytes, uint64_t *count);
 
 /* Whether usage slot `slot` is shown under the report's --device choice. */
 bool vt_report_shows_slot(const struct vt_report *report, int slot);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/python_lines.h"
+#include "trace/trace_model.h"
 #include "trace_builder.h"
 #include "vramtrace/frames.h"
 
@@ -247,4 +248,58 @@ Test(hostile_traces, fifo_without_a_writer_is_refused_at_once)
     free(run.out);
     free(run.err);
     free(path);
+}
+
+/* PyTorch's records (TORCH_*) name their snapshot by number: any 32-bit number works through a map,
+ * a record naming a snapshot that no TORCH_SNAPSHOT defined is ignored, and the first definition of
+ * a number stands. The CUDA allocation inside the snapshot's segment is its cache, not a leak. */
+Test(hostile_traces, torch_records_naming_unknown_or_huge_snapshots)
+{
+    struct trace_builder builder;
+    small_trace_start(&builder); /* 10 MiB at 0xA000000 on device 0 */
+    struct vt_trace_record snapshot = {.type = VT_RECORD_TORCH_SNAPSHOT};
+    snapshot.torch_snapshot.timestamp_ns = 200 * MS;
+    snapshot.torch_snapshot.number = 0xFFFFFFFFu;
+    snapshot.torch_snapshot.moment = VT_TORCH_AT_EXIT;
+    snapshot.torch_snapshot.oom_device = -1;
+    tb_record(&builder, &snapshot);
+    snapshot.torch_snapshot.moment = VT_TORCH_AT_DUMP; /* the same number again: ignored */
+    tb_record(&builder, &snapshot);
+    struct vt_trace_record segment = {.type = VT_RECORD_TORCH_SEGMENT};
+    segment.torch_segment.snapshot = 0xFFFFFFFFu;
+    segment.torch_segment.address = 0xA000000;
+    segment.torch_segment.size_bytes = 10 * MIB;
+    tb_record(&builder, &segment);
+    struct vt_trace_record block = {.type = VT_RECORD_TORCH_BLOCK};
+    block.torch_block.snapshot = 0xFFFFFFFFu;
+    block.torch_block.address = 0xA000000;
+    block.torch_block.size_bytes = 1 * MIB;
+    block.torch_block.state = VT_TORCH_BLOCK_ACTIVE;
+    block.torch_block.stack_id = 0xFFFFFFF0u; /* not in the trace */
+    tb_record(&builder, &block);
+    for (uint32_t unknown = 1; unknown <= 1000; unknown++) { /* none of them defined */
+        block.torch_block.snapshot = unknown;
+        tb_record(&builder, &block);
+        struct vt_trace_record entry = {.type = VT_RECORD_TORCH_TRACE};
+        entry.torch_trace.snapshot = unknown;
+        entry.torch_trace.action = VT_TORCH_ACTION_ALLOC;
+        entry.torch_trace.size_bytes = 1 * MIB;
+        tb_record(&builder, &entry);
+    }
+    tb_end(&builder, 300 * MS);
+    const char *path = tb_write(&builder, tb_temp_path("torch-snapshots.trace"));
+    char *flame = every_command_ok(path);
+    cr_assert(strstr(flame, "[stack 4294967280 not in the trace];torch_tensor 1048576"), "flame:\n%s", flame);
+    cr_assert_null(strstr(flame, "cudaMalloc 10485760"), "the segment is PyTorch's cache:\n%s", flame);
+    free(flame);
+
+    struct vt_trace_model model;
+    char error[512];
+    cr_assert_eq(vt_model_load(&model, path, NULL, error, sizeof error), VT_TRACE_OPENED, "%s", error);
+    cr_assert_eq(model.torch_snapshot_count, 1);
+    cr_assert_eq(model.torch_snapshots[0].moment, VT_TORCH_AT_EXIT);
+    cr_assert_eq(model.torch_snapshots[0].view.segment_count, 1);
+    cr_assert_eq(model.torch_snapshots[0].view.block_count, 1);
+    cr_assert_eq(model.torch_snapshots[0].history_count, 0);
+    vt_model_free(&model);
 }

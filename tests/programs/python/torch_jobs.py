@@ -81,6 +81,39 @@ def spawned():
     print(f"spawned: child exit code {child.exitcode}")
 
 
+def _live_dump(number):
+    """Asks vramtrace for live dump `number` of this process (what `vramtrace dump` does: the dump
+    signal) and waits until PyTorch's snapshot for it has landed in the trace."""
+    import signal
+    import time
+
+    name = os.environ.get("VRAMTRACE_DUMP_SIGNAL", "SIGRTMIN+7").upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    if name.startswith("SIGRTMIN"):
+        number_of_signal = signal.SIGRTMIN + int(name[len("SIGRTMIN"):] or 0)
+    else:
+        number_of_signal = getattr(signal, name)
+    base = sys.modules["vramtrace_bootstrap"]._output_base()
+    os.kill(os.getpid(), number_of_signal)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(f"{base}.torch-dump-{number}.pickle") and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def keep_losses_dumped():
+    """keep_losses with a live dump after step 2 and after step 6: between them four more losses."""
+    model = torch.nn.Linear(256, 256).cuda()
+    losses = []
+    for step in range(6):
+        batch = torch.randn(64, 256, device="cuda")
+        loss = model(batch).sum()  # site: dumped loss
+        losses.append(loss)
+        if step == 1:
+            _live_dump(1)
+    _live_dump(2)
+    return losses
+
+
 def report_bootstrap():
     print(f"bootstrap loaded: {'vramtrace_bootstrap' in sys.modules}")
 
