@@ -31,6 +31,22 @@ check "keep_losses: exit 0" grep -q "exit 0" "$out/keep/stdout.txt"
 check "keep_losses: five kept losses are a leak, at their line" grep -q "in 5 tensor(s) on device 0, allocated at keep_losses .*torch_jobs.py:21" "$out/keep/stderr.txt"
 check "keep_losses: the cache is not a leak" grep -q "CUDA memory held in PyTorch's segments at exit" "$out/keep/stderr.txt"
 echo "keep_losses: $(summary keep)"
+# vramtrace report on the trace: the same accounting as the exit report
+"$cli" report "$out/keep/job.trace" >"$out/keep/report.txt" 2>&1
+check "keep_losses: vramtrace report's SUMMARY = the exit report's" \
+    test "$(grep -o 'SUMMARY: vramtrace: [0-9]* byte(s) leaked in [0-9]* allocation(s)' "$out/keep/report.txt")" = "$(summary keep)"
+"$cli" report --format json "$out/keep/job.trace" >"$out/keep/report.json" 2>/dev/null
+check "keep_losses: JSON report has the torch object" python3 -c "import json,sys; r=json.load(open('$out/keep/report.json')); sys.exit(0 if r.get('torch') else 1)"
+
+# A loop that keeps its losses, dumped twice: diff shows the growth at the line that keeps them
+run_job dumped torch_jobs.py keep_losses_dumped
+times=$("$cli" report --format json "$out/dumped/job.trace" 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(str(s["time_ns"]) + "ns" for s in json.load(sys.stdin)["torch"]["snapshots"] if s["moment"] == "live_dump"))')
+"$cli" diff "$out/dumped/job.trace" --from "${times%% *}" --to "${times##* }" >"$out/dumped/diff.txt" 2>&1
+check "dumped: diff puts the kept losses' line first" bash -c "grep -A3 -i 'tensor' '$out/dumped/diff.txt' | grep -q 'torch_jobs.py:$(grep -n 'site: dumped loss' "$root/tests/programs/python/torch_jobs.py" | cut -d: -f1)'"
+check "dumped: exit 0" grep -q "exit 0" "$out/dumped/stdout.txt"
+head -30 "$out/dumped/diff.txt"
 
 run_job fragmentation torch_layer_jobs.py fragmentation
 allocated=$(grep -o 'allocated: [0-9]*' "$out/fragmentation/stdout.txt" | cut -d' ' -f2)
@@ -46,6 +62,8 @@ run_job freed torch_layer_jobs.py freed_everything
 check "freed: nothing leaked" grep -q "SUMMARY: vramtrace: 0 byte(s) leaked in 0 allocation(s)" "$out/freed/stderr.txt"
 
 run_job oom torch_jobs.py out_of_memory
+"$cli" report "$out/oom/job.trace" >"$out/oom/report.txt" 2>&1
+check "oom: vramtrace report names the failing line" grep -q "torch_jobs.py:33" "$out/oom/report.txt"
 check "oom: PyTorch's section in the OOM report" grep -q "PyTorch's view of the out-of-memory" "$out/oom/job.oom.txt"
 check "oom: the failing line" grep -q "The failing request: .* at out_of_memory .*torch_jobs.py:33" "$out/oom/job.oom.txt"
 check "oom: the live tensor's line" grep -q "allocated at out_of_memory .*torch_jobs.py:31" "$out/oom/job.oom.txt"
