@@ -1,7 +1,9 @@
 /* cli/locate.c — decides where libvramtrace.so and the simulated CUDA device directory are.
  * meson compiles in where they lie within a build tree and where they are installed; a vramtrace
  * running from a build tree (wherever that tree now is) uses the shim of that tree, an installed
- * one uses the installed shim. */
+ * one the shim installed with it: found from the executable's own place (<prefix>/<bindir>), so an
+ * installed tree that was moved or copied (meson install --destdir) still works, else at the
+ * paths compiled in. */
 #define _GNU_SOURCE
 #include "locate.h"
 
@@ -43,12 +45,49 @@ static const char *build_tree_path(const char *relative)
     return slot;
 }
 
+/* The prefix of the installed tree this executable lies in, when it sits at <prefix>/<bindir>/
+ * with bindir relative (meson's default) and <prefix>/<libdir>/libvramtrace.so exists; NULL
+ * otherwise (the compiled-in paths are used). */
+static const char *install_prefix(void)
+{
+    static char prefix[PATH_MAX];
+    static int known = -1;
+    if (known < 0) {
+        known = 0;
+        char executable[PATH_MAX], shim[PATH_MAX * 2];
+        const char *bindir = VT_INSTALL_BINDIR, *libdir = VT_INSTALL_LIBDIR;
+        char suffix[PATH_MAX];
+        snprintf(suffix, sizeof suffix, "/%s/vramtrace", bindir);
+        size_t length = realpath("/proc/self/exe", executable) ? strlen(executable) : 0;
+        if (bindir[0] != '/' && libdir[0] != '/' && length > strlen(suffix) &&
+            strcmp(executable + length - strlen(suffix), suffix) == 0) {
+            snprintf(prefix, sizeof prefix, "%.*s", (int)(length - strlen(suffix)), executable);
+            snprintf(shim, sizeof shim, "%s/%s/libvramtrace.so", prefix, libdir);
+            known = access(shim, F_OK) == 0;
+        }
+    }
+    return known ? prefix : NULL;
+}
+
+/* An installed file: under this tree's prefix when it has one, else at the compiled-in path. */
+static const char *installed_path(const char *below_libdir, const char *compiled_in)
+{
+    static char path[2][PATH_MAX * 2];
+    static int next;
+    if (!install_prefix())
+        return compiled_in;
+    char *slot = path[next++ % 2];
+    snprintf(slot, sizeof path[0], "%s/%s/%s", install_prefix(), VT_INSTALL_LIBDIR, below_libdir);
+    return slot;
+}
+
 const char *vt_expected_shim_path(void)
 {
     const char *override = getenv(VT_ENV_LIBRARY);
     if (override && *override)
         return override;
-    return build_tree_root() ? build_tree_path(VT_BUILD_SHIM_RELATIVE) : VT_INSTALL_SHIM_PATH;
+    return build_tree_root() ? build_tree_path(VT_BUILD_SHIM_RELATIVE)
+                             : installed_path("libvramtrace.so", VT_INSTALL_SHIM_PATH);
 }
 
 /* ld.so splits LD_PRELOAD at colons and blanks, so such a path cannot be preloaded. */
@@ -93,7 +132,8 @@ bool vt_locate_shim(char *path, size_t path_size, char *why, size_t why_size)
 
 bool vt_locate_simulated_cuda_dir(char *path, size_t path_size, char *why, size_t why_size)
 {
-    const char *directory = build_tree_root() ? build_tree_path(VT_BUILD_SIM_RELATIVE) : VT_INSTALL_SIM_DIR;
+    const char *directory = build_tree_root() ? build_tree_path(VT_BUILD_SIM_RELATIVE)
+                                              : installed_path("vramtrace/simulated_cuda", VT_INSTALL_SIM_DIR);
     struct stat info;
     errno = 0;
     if (stat(directory, &info) != 0 || !S_ISDIR(info.st_mode)) {
