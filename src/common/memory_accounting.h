@@ -11,8 +11,9 @@
  *     of an allocation or free says which) and their rules: an allocation at a key that is still
  *     live retires the stale record first (its free went by a path nobody saw); a free of a key
  *     that is not live is an unknown free; a device reset frees the device's device and managed
- *     memory; what cannot be stored (out of memory) is not counted either, so the counters are
- *     always the sum of the live records;
+ *     memory; cuMemCreate memory is freed once released and unmapped ("virtual memory" below);
+ *     what cannot be stored (out of memory) is not counted either, so the counters are always the
+ *     sum of the live records;
  *   - the call counts, allocation and free counts and the out-of-memory counters.
  *
  * The recorder applies each hook's event (under its lock: nothing here locks); the replay applies
@@ -289,8 +290,8 @@ void vt_accounting_reset_device(struct vt_accounting *accounting, unsigned api, 
  * CUDA's rules (docs/architecture.md, "Virtual memory", with the sources): physical memory from
  * cuMemCreate is in use from its creation until its handle is released *and* no mapping uses it
  * (cuMemRelease of a mapped handle frees nothing yet: the last cuMemUnmap does); one cuMemUnmap
- * removes every mapping inside its range; a cuMemAddressFree removes the reservation and the
- * mappings inside it. A physical record keeps the count of its live mappings and whether it was
+ * removes every mapping inside its range; a cuMemAddressFree removes the reservation (CUDA refuses
+ * it while a mapping is inside; should a driver not, those mappings go with it). A physical record keeps the count of its live mappings and whether it was
  * released (alloc_record.physical).
  *
  * The recorder decides with the functions below, which show each record they remove, with its

@@ -274,13 +274,18 @@ CUresult shim_wrapper_cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t 
 }
 SHIM_EXPORT(cuMemAddressReserve, "cuMemAddressReserve")
 
+/* Recorded after the real call, and only when it succeeded: CUDA refuses to free a reservation
+ * that still holds a mapping (docs/architecture.md, "Virtual memory"), and such a failure must not
+ * free the mappings' memory in the accounting. (The cost: another thread's cuMemAddressReserve
+ * that gets the same range back before this record is taken is retired by it; address space only.) */
 CUresult shim_wrapper_cuMemAddressFree(CUdeviceptr ptr, size_t size)
 {
     REAL_OR_RETURN(cuMemAddressFree, MISSING);
     if (!hook_begin())
         return real(ptr, size);
-    recorder_record_unmap(VT_API_cuMemAddressFree, ptr, size);
     CUresult status = real(ptr, size);
+    if (status == CUDA_SUCCESS)
+        recorder_record_unmap(VT_API_cuMemAddressFree, ptr, size);
     hook_end();
     return status;
 }

@@ -3,7 +3,8 @@
  * only: a PROT_NONE mapping, never counted against capacity), cuMemCreate / cuMemRelease
  * (physical memory: a memfd, counted against the device until it is released and no mapping uses
  * it, as CUDA frees it), cuMemMap / cuMemUnmap (the memfd mapped over part of a reservation; one
- * unmap, or the address free of a reservation, removes every mapping inside its range),
+ * unmap removes every mapping inside its range; a reservation is freed only once nothing is
+ * mapped in it),
  * cuMemSetAccess and cuMemGetAllocationGranularity.
  *
  * These calls are rare, so one lock and plain lists guard the state.
@@ -177,16 +178,17 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CU
     return CUDA_SUCCESS;
 }
 
+/* A reservation that still holds a mapping is not freed (CUDA_ERROR_INVALID_VALUE, as the real
+ * driver 580 answers on an H200; docs/architecture.md, "Virtual memory"). */
 CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
 {
     CUresult result = CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&vmm_lock);
     for (struct address_range **link = &reservations; *link; link = &(*link)->next) {
         struct address_range *reservation = *link;
-        if (reservation->address == ptr && reservation->size == size) {
+        if (reservation->address == ptr && reservation->size == size && mapped_bytes_within(ptr, size) == 0) {
             *link = reservation->next;
             free(reservation);
-            forget_mappings_within(ptr, size);
             munmap((void *)(uintptr_t)ptr, size);
             result = CUDA_SUCCESS;
             break;

@@ -1,7 +1,7 @@
 /* Integration tests of issue 9, point 3: CUDA's rules for when cuMemCreate memory is freed
- * (released *and* no longer mapped; one cuMemUnmap over several mappings; an address free removes
- * the mappings inside), on the simulated device (cuMemGetInfo), in the exit report and in
- * `vramtrace report` of the trace alike. tests/programs/vmm_lifetime.c says what it does; its
+ * (released *and* no longer mapped; one cuMemUnmap over several mappings; a reservation that still
+ * holds a mapping is not freed, and its refused cuMemAddressFree changes nothing), on the simulated
+ * device (cuMemGetInfo), in the exit report and in `vramtrace report` of the trace alike. tests/programs/vmm_lifetime.c says what it does; its
  * granularity G is 2 MiB: peak 5G (10 MiB), 2G (4 MiB) in 2 allocations left, 3 frees. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -20,14 +20,16 @@ static const char *const expected_output =
     "vmm_lifetime: one cuMemUnmap over A and B: 2G in use\n"
     "vmm_lifetime: D mapped and released: 2G in use\n"
     "vmm_lifetime: C released while mapped: 2G in use\n"
-    "vmm_lifetime: C's reservation freed: 1G in use\n"
+    "vmm_lifetime: cuMemAddressFree of C's reservation while C is mapped: CUDA_ERROR_INVALID_VALUE\n"
+    "vmm_lifetime: C still mapped: 2G in use\n"
+    "vmm_lifetime: C unmapped: 1G in use\n"
     "vmm_lifetime: E created: 2G in use\n"
     "vmm_lifetime: done\n";
 
 static const char *const calls =
     "Calls: 5 allocation(s), 3 free(s), 0 free(s) of unknown addresses, 0 failed out of memory";
 static const char *const calls_by_api =
-    "Calls by API: cuMemCreate=5 cuMemRelease=4 cuMemMap=4 cuMemUnmap=1 cuMemAddressReserve=2 cuMemAddressFree=1\n";
+    "Calls by API: cuMemCreate=5 cuMemRelease=4 cuMemMap=4 cuMemUnmap=2 cuMemAddressReserve=2 cuMemAddressFree=1\n";
 
 Test(vmm_lifetime, the_simulated_device_the_exit_report_and_the_trace_follow_cuda)
 {

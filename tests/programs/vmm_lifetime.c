@@ -4,7 +4,9 @@
  *   - A (2G) and B (G) mapped side by side in reservation R1, C (G) mapped in reservation R2;
  *   - A and B released while mapped: still in use; D (G) created: 5G in use, the peak;
  *   - one cuMemUnmap over A and B: both freed (3G);
- *   - D mapped in R1, then released: still in use; C released, then R2's cuMemAddressFree: C freed;
+ *   - D mapped in R1, then released: still in use; C released: still in use; R2's cuMemAddressFree
+ *     refused while C is mapped in it (CUDA_ERROR_INVALID_VALUE, as on a real driver); C unmapped:
+ *     freed; R2 freed;
  *   - E (G) created and kept.
  * It ends with D (released, still mapped) and E (never mapped) in use: 2G in 2 allocations, R1
  * still reserved. After each step it prints what cuMemGetInfo says is in use (in units of G).
@@ -90,8 +92,13 @@ int main(void)
     print_in_use("D mapped and released");
     CHECK_CU(release(c));
     print_in_use("C released while mapped");
+    CUresult refused = address_free(r2, 4 * g);
+    printf("vmm_lifetime: cuMemAddressFree of C's reservation while C is mapped: %s\n",
+           refused == CUDA_ERROR_INVALID_VALUE ? "CUDA_ERROR_INVALID_VALUE" : "not refused");
+    print_in_use("C still mapped");
+    CHECK_CU(unmap(r2, g));
+    print_in_use("C unmapped");
     CHECK_CU(address_free(r2, 4 * g));
-    print_in_use("C's reservation freed");
     create_memory(1);
     print_in_use("E created");
     printf("vmm_lifetime: done\n");
