@@ -52,6 +52,16 @@ enum vt_trace_record_type {
     VT_RECORD_TORCH_TRACE = 19,    /* an entry of the allocator's history ring */
 };
 
+/* FREE.flags (a varint after the stream; absent: 0). The rules that write them are the
+ * accounting's (src/common/memory_accounting.h, "virtual memory"). */
+enum vt_free_flags {
+    VT_FREE_FOLLOWS = 1,      /* not a call: a consequence of the call before it (another mapping of one
+                                 cuMemUnmap, a mapping inside a freed reservation, physical memory whose
+                                 last mapping went) */
+    VT_FREE_STILL_MAPPED = 2, /* a cuMemRelease of a handle that mappings still use: the call, the handle
+                                 released, nothing freed; its memory goes with its last mapping */
+};
+
 /* TORCH_SNAPSHOT.moment */
 enum vt_torch_moment {
     VT_TORCH_AT_EXIT = 1,

@@ -28,7 +28,13 @@ struct alloc_record {
     int16_t device;
     uint8_t kind; /* enum vt_memory_kind */
     uint16_t api; /* enum vt_api */
-    uint64_t backing_handle; /* mapped ranges: the cuMemCreate handle behind them */
+    union {
+        uint64_t backing_handle; /* mapped ranges: the cuMemCreate handle behind them */
+        struct {
+            uint32_t mappings; /* live mappings of it */
+            uint32_t released; /* cuMemRelease seen: it goes with its last mapping */
+        } physical;              /* cuMemCreate handles (common/memory_accounting.h) */
+    };
 };
 
 struct alloc_slot {

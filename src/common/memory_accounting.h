@@ -11,8 +11,9 @@
  *     of an allocation or free says which) and their rules: an allocation at a key that is still
  *     live retires the stale record first (its free went by a path nobody saw); a free of a key
  *     that is not live is an unknown free; a device reset frees the device's device and managed
- *     memory; what cannot be stored (out of memory) is not counted either, so the counters are
- *     always the sum of the live records;
+ *     memory; cuMemCreate memory is freed once released and unmapped ("virtual memory" below);
+ *     what cannot be stored (out of memory) is not counted either, so the counters are always the
+ *     sum of the live records;
  *   - the call counts, allocation and free counts and the out-of-memory counters.
  *
  * The recorder applies each hook's event (under its lock: nothing here locks); the replay applies
@@ -94,6 +95,19 @@ static inline enum vt_key_space vt_key_space_of_api(unsigned api)
     default:
         return VT_SPACE_POINTERS;
     }
+}
+
+/* The key space of a freed record: its API's, except that the VMM frees also remove what follows
+ * from them (a cuMemUnmap or cuMemAddressFree frees mappings and physical memory, see "virtual
+ * memory" below): there the freed record's kind says which table it was in. */
+static inline enum vt_key_space vt_key_space_of_freed(unsigned api, unsigned kind)
+{
+    enum vt_key_space space = vt_key_space_of_api(api);
+    if (space == VT_SPACE_POINTERS)
+        return space;
+    if (kind == VT_KIND_MAPPED_RANGE)
+        return VT_SPACE_MAPPINGS;
+    return kind == VT_KIND_ADDRESS_SPACE ? VT_SPACE_RESERVATIONS : VT_SPACE_PHYSICAL_HANDLES;
 }
 
 struct vt_usage_counter {
@@ -207,11 +221,12 @@ static inline void vt_accounting_count_call(struct vt_accounting *accounting, un
 bool vt_accounting_replace_stale(struct vt_accounting *accounting, struct alloc_table *table,
                                  const struct alloc_record *record);
 
-/* A successful allocation through record->api (an ALLOC, or a cuMemMap with its MAPPED_RANGE
- * record): the call is counted; unless it allocated nothing, `record` becomes live under its key
- * (record->address) in the key space of its API, replacing a stale record there, and is counted.
- * (always_inline: as a call of its own, the recorder's calls cost more than the work.) */
-static inline __attribute__((always_inline)) void vt_accounting_allocation(struct vt_accounting *accounting,
+/* A successful allocation through record->api (an ALLOC; a cuMemMap goes through
+ * vt_accounting_map): the call is counted; unless it allocated nothing, `record` becomes live under
+ * its key (record->address) in the key space of its API, replacing a stale record there, and is
+ * counted (returns true). (always_inline: as a call of its own, the recorder's calls cost more than
+ * the work.) */
+static inline __attribute__((always_inline)) bool vt_accounting_allocation(struct vt_accounting *accounting,
                                                                           const struct alloc_record *record,
                                                                           uint64_t event, enum vt_event_source source)
 {
@@ -227,14 +242,15 @@ static inline __attribute__((always_inline)) void vt_accounting_allocation(struc
         }
     }
     if (nothing)
-        return;
+        return false;
     if (vt_accounting_has_tables(accounting, source)) {
         struct alloc_table *table = &accounting->live[vt_key_space_of_api(record->api)];
         if (__builtin_expect(!alloc_table_insert(table, record), 0) &&
             !vt_accounting_replace_stale(accounting, table, record))
-            return; /* not stored, so not counted */
+            return false; /* not stored, so not counted */
     }
     vt_accounting_add(accounting, record, event, source);
+    return true;
 }
 
 /* The live record at `key` in `space` is freed (the call is the caller's to count). Returns true
@@ -269,6 +285,47 @@ void vt_accounting_unknown_free(struct vt_accounting *accounting, unsigned api);
  * `removed` (may be NULL) after its removal. Without live tables nothing is known to free. */
 void vt_accounting_reset_device(struct vt_accounting *accounting, unsigned api, int device,
                                 void (*removed)(const struct alloc_record *record, void *context), void *context);
+
+/* ---- virtual memory (cuMemCreate, cuMemMap, cuMemUnmap, cuMemRelease, cuMemAddressFree) ----------
+ * CUDA's rules (docs/architecture.md, "Virtual memory", with the sources): physical memory from
+ * cuMemCreate is in use from its creation until its handle is released *and* no mapping uses it
+ * (cuMemRelease of a mapped handle frees nothing yet: the last cuMemUnmap does); one cuMemUnmap
+ * removes every mapping inside its range; a cuMemAddressFree removes the reservation (CUDA refuses
+ * it while a mapping is inside; should a driver not, those mappings go with it). A physical record keeps the count of its live mappings and whether it was
+ * released (alloc_record.physical).
+ *
+ * The recorder decides with the functions below, which show each record they remove, with its
+ * VT_FREE_* flags, to `removed` (the trace's FREE records). The replay follows those records with
+ * vt_accounting_apply_free, so both reach the same figures without deciding twice. */
+
+typedef void vt_accounting_removed_fn(const struct alloc_record *record, unsigned flags, void *context);
+
+/* A successful cuMemMap (`record`: kind VT_KIND_MAPPED_RANGE, backing_handle the handle): as
+ * vt_accounting_allocation, and the handle's physical record counts one more mapping. */
+void vt_accounting_map(struct vt_accounting *accounting, const struct alloc_record *record, uint64_t event,
+                       enum vt_event_source source);
+
+/* cuMemRelease of `handle` (the recorder's; its call counted). Returns false, an unknown free, when
+ * the handle is not live; else true with the physical record in *released and *flags 0 when it was
+ * freed, VT_FREE_STILL_MAPPED when mappings keep it in use. */
+bool vt_accounting_release(struct vt_accounting *accounting, uint64_t handle, struct alloc_record *released,
+                           unsigned *flags);
+
+/* cuMemUnmap(address, size) or cuMemAddressFree(address, size) through `api` (the recorder's; one
+ * call): an address free first removes the reservation at `address` (flags 0; its own size bounds
+ * the range); then every mapping that starts inside the range is removed, and after each, its
+ * physical memory when that was released and this was its last mapping. The first record shown
+ * has flags 0 (the call), the others VT_FREE_FOLLOWS. Returns false, an unknown free, when nothing
+ * was removed. */
+bool vt_accounting_unmap(struct vt_accounting *accounting, unsigned api, uint64_t address, uint64_t size,
+                         vt_accounting_removed_fn *removed, void *context);
+
+/* The replay's FREE record of `key` through `api` with its VT_FREE_* flags; *removed holds the
+ * record's kind, device and size (and is the freed record on return, with live tables). A reset's
+ * FREE and a VT_FREE_FOLLOWS are not calls; a VT_FREE_STILL_MAPPED is the call of a release that
+ * freed nothing (the handle marked released). Returns whether something was removed. */
+bool vt_accounting_apply_free(struct vt_accounting *accounting, unsigned api, unsigned flags, uint64_t key,
+                              struct alloc_record *removed);
 
 /* An allocation through `api` failed with out-of-memory (event `event`): a call, a failure.
  * Returns true for the first one. */

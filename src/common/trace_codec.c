@@ -267,6 +267,8 @@ static void encode_payload(struct writer *w, struct vt_trace_deltas *d, const st
             put_varint(w, e->stack_id);
         put_varint(w, e->thread_index);
         put_stream(w, d, e->stream);
+        if (record->type == VT_RECORD_FREE && e->flags) /* appended: absent means 0 */
+            put_varint(w, e->flags);
         break;
     case VT_RECORD_FREE_UNKNOWN:
         put_time(w, d, e->timestamp_ns);
@@ -444,6 +446,8 @@ static void decode_payload(struct reader *r, struct vt_trace_deltas *d, struct v
             e->stack_id = (uint32_t)get_varint(r);
         e->thread_index = (uint32_t)get_varint(r);
         e->stream = get_stream(r, d);
+        if (record->type == VT_RECORD_FREE && r->at < r->end) /* absent before vramtrace 0.3 */
+            e->flags = (uint8_t)get_varint(r);
         break;
     case VT_RECORD_FREE_UNKNOWN:
         e->timestamp_ns = get_time(r, d);

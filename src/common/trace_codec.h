@@ -35,6 +35,7 @@ struct vt_trace_event {
     int32_t device;        /* -1 = host */
     uint16_t api;          /* enum vt_api */
     uint8_t kind;          /* enum vt_memory_kind */
+    uint8_t flags;         /* FREE: enum vt_free_flags (0 when absent) */
 };
 
 struct vt_trace_record {

@@ -6,9 +6,10 @@
  * A driver call made while a runtime wrapper is active (the runtime's cudaMalloc calling
  * cuMemAlloc) is nested and passes through: one user call, one event.
  *
- * Virtual memory: cuMemCreate / cuMemRelease are physical memory (counted), cuMemMap /
- * cuMemUnmap place it at addresses (recorded, so reports can say what a handle backs, never
- * counted), cuMemAddressReserve / cuMemAddressFree are address space only (recorded, never counted).
+ * Virtual memory: cuMemCreate / cuMemRelease are physical memory (counted until released and
+ * unmapped), cuMemMap / cuMemUnmap place it at addresses (recorded, so reports can say what a
+ * handle backs, never counted as memory), cuMemAddressReserve / cuMemAddressFree are address space
+ * only (recorded, never counted). An unmap or address free covers a range: the hooks pass its size.
  */
 #include <stdint.h>
 
@@ -59,6 +60,13 @@ static void record_driver_free(enum vt_api api, uint64_t address, CUstream strea
 {
     if (address)
         recorder_record_free(api, address, (uintptr_t)stream);
+}
+
+static void record_handle_release(enum vt_api api, uint64_t handle, CUstream stream)
+{
+    (void)api, (void)stream; /* DEFINE_MEM_FREE's form: always cuMemRelease, no stream */
+    if (handle)
+        recorder_record_release(handle);
 }
 
 #define MISSING CUDA_ERROR_NOT_INITIALIZED
@@ -127,24 +135,25 @@ CUresult shim_wrapper_cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Fl
 SHIM_EXPORT(cuMemHostAlloc, "cuMemHostAlloc")
 
 
-/* The frees that take one argument: a pointer, or a cuMemCreate handle. The record goes before the
- * real free. */
-#define DEFINE_MEM_FREE(id, exported, api, argument_type)                                      \
+/* The frees that take one argument: a pointer, or a cuMemCreate handle (`record` says which). The
+ * record goes before the real free. */
+#define DEFINE_MEM_FREE(id, exported, api, argument_type, record)                              \
     CUresult shim_wrapper_##id(argument_type key)                                              \
     {                                                                                          \
         REAL_OR_RETURN(id, MISSING);                                                           \
         if (!hook_begin())                                                                     \
             return real(key);                                                                  \
-        record_driver_free(api, (uint64_t)(uintptr_t)key, 0);                                  \
+        record(api, (uint64_t)(uintptr_t)key, 0);                                              \
         CUresult status = real(key);                                                           \
         hook_end();                                                                            \
         return status;                                                                         \
     }                                                                                          \
     SHIM_EXPORT(id, exported)
 
-DEFINE_MEM_FREE(cuMemFree_v2, "cuMemFree_v2", VT_API_cuMemFree, CUdeviceptr)
-DEFINE_MEM_FREE(cuMemFreeHost, "cuMemFreeHost", VT_API_cuMemFreeHost, void *)
-DEFINE_MEM_FREE(cuMemRelease, "cuMemRelease", VT_API_cuMemRelease, CUmemGenericAllocationHandle)
+DEFINE_MEM_FREE(cuMemFree_v2, "cuMemFree_v2", VT_API_cuMemFree, CUdeviceptr, record_driver_free)
+DEFINE_MEM_FREE(cuMemFreeHost, "cuMemFreeHost", VT_API_cuMemFreeHost, void *, record_driver_free)
+DEFINE_MEM_FREE(cuMemRelease, "cuMemRelease", VT_API_cuMemRelease, CUmemGenericAllocationHandle,
+                record_handle_release)
 
 /* The stream-ordered functions come in two variants (legacy and per-thread default stream) with
  * one signature and one behaviour; each macro defines the wrapper for one variant. */
@@ -243,7 +252,7 @@ CUresult shim_wrapper_cuMemUnmap(CUdeviceptr ptr, size_t size)
     REAL_OR_RETURN(cuMemUnmap, MISSING);
     if (!hook_begin())
         return real(ptr, size);
-    recorder_record_free(VT_API_cuMemUnmap, ptr, 0);
+    recorder_record_unmap(VT_API_cuMemUnmap, ptr, size);
     CUresult status = real(ptr, size);
     hook_end();
     return status;
@@ -265,13 +274,18 @@ CUresult shim_wrapper_cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t 
 }
 SHIM_EXPORT(cuMemAddressReserve, "cuMemAddressReserve")
 
+/* Recorded after the real call, and only when it succeeded: CUDA refuses to free a reservation
+ * that still holds a mapping (docs/architecture.md, "Virtual memory"), and such a failure must not
+ * free the mappings' memory in the accounting. (The cost: another thread's cuMemAddressReserve
+ * that gets the same range back before this record is taken is retired by it; address space only.) */
 CUresult shim_wrapper_cuMemAddressFree(CUdeviceptr ptr, size_t size)
 {
     REAL_OR_RETURN(cuMemAddressFree, MISSING);
     if (!hook_begin())
         return real(ptr, size);
-    recorder_record_free(VT_API_cuMemAddressFree, ptr, 0);
     CUresult status = real(ptr, size);
+    if (status == CUDA_SUCCESS)
+        recorder_record_unmap(VT_API_cuMemAddressFree, ptr, size);
     hook_end();
     return status;
 }

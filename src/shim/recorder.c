@@ -82,9 +82,10 @@ static bool trace_new_stacks(void)
     return true;
 }
 
-/* Under the lock: one event record for `record` (an ALLOC, FREE or MAP of it). */
+/* Under the lock: one event record for `record` (an ALLOC, FREE or MAP of it; `flags` a FREE's). */
 static __attribute__((noinline)) void write_trace_event(enum vt_trace_record_type type,
-                                                        const struct alloc_record *record, uint64_t stream)
+                                                        const struct alloc_record *record, uint64_t stream,
+                                                        unsigned flags)
 {
     if (!trace_new_stacks())
         return; /* an event whose stack is not in the trace is not written either */
@@ -100,6 +101,7 @@ static __attribute__((noinline)) void write_trace_event(enum vt_trace_record_typ
         .device = record->device,
         .api = record->api,
         .kind = record->kind,
+        .flags = (uint8_t)flags,
     };
     trace_writer_append(&event);
 }
@@ -108,7 +110,7 @@ static __attribute__((noinline)) void write_trace_event(enum vt_trace_record_typ
 static inline void trace_event(enum vt_trace_record_type type, const struct alloc_record *record, uint64_t stream)
 {
     if (trace_writer_enabled())
-        write_trace_event(type, record, stream);
+        write_trace_event(type, record, stream, 0);
 }
 
 /* --- records from outside the hooks (PyTorch's snapshots, shim/torch_snapshot.c) ------------------ */
@@ -268,7 +270,7 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
         record.device = physical->device;
         record.stack_id = physical->stack_id;
     }
-    vt_accounting_allocation(&accounting, &record, 0, VT_FROM_HOOKS);
+    vt_accounting_map(&accounting, &record, 0, VT_FROM_HOOKS);
     trace_event(VT_RECORD_MAP, &record, 0);
     shim_lock_give(&recorder_lock);
 }
@@ -290,14 +292,60 @@ void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
     shim_lock_give(&recorder_lock);
 }
 
+/* Under the lock: the FREE record of `removed` by the call `call` (its API and time). */
+static void trace_free_by(const struct alloc_record *call, const struct alloc_record *removed, unsigned flags)
+{
+    if (!trace_writer_enabled())
+        return;
+    struct alloc_record freed = *removed;
+    freed.api = call->api;
+    freed.timestamp_ns = call->timestamp_ns;
+    write_trace_event(VT_RECORD_FREE, &freed, 0, flags);
+}
+
+/* Under the lock: the FREE_UNKNOWN record of the call `call` at its address. */
+static void trace_unknown_free(const struct alloc_record *call)
+{
+    trace_event(VT_RECORD_FREE_UNKNOWN, call, 0);
+}
+
+void recorder_record_release(uint64_t handle)
+{
+    trace_writer_ensure_started();
+    shim_lock_take(&recorder_lock);
+    struct alloc_record call = {.address = handle, .timestamp_ns = event_clock_now_ns(&event_clock),
+                                .api = VT_API_cuMemRelease};
+    struct alloc_record released;
+    unsigned flags;
+    if (vt_accounting_release(&accounting, handle, &released, &flags))
+        trace_free_by(&call, &released, flags);
+    else
+        trace_unknown_free(&call);
+    shim_lock_give(&recorder_lock);
+}
+
+/* Under the lock (vt_accounting_unmap's `removed`): the FREE record of a mapping, reservation or
+ * physical memory an unmap or address free removed. */
+static void trace_unmapped(const struct alloc_record *removed, unsigned flags, void *context)
+{
+    trace_free_by(context, removed, flags);
+}
+
+void recorder_record_unmap(enum vt_api api, uint64_t address, uint64_t size_bytes)
+{
+    trace_writer_ensure_started();
+    shim_lock_take(&recorder_lock);
+    struct alloc_record call = {.address = address, .timestamp_ns = event_clock_now_ns(&event_clock),
+                                .api = (uint16_t)api};
+    if (!vt_accounting_unmap(&accounting, api, address, size_bytes, trace_unmapped, &call))
+        trace_unknown_free(&call);
+    shim_lock_give(&recorder_lock);
+}
+
 /* Under the lock: the FREE record of an allocation a device reset freed. */
 static void trace_reset_free(const struct alloc_record *freed, void *context)
 {
-    const struct alloc_record *call = context;
-    struct alloc_record removed = *freed;
-    removed.api = call->api;
-    removed.timestamp_ns = call->timestamp_ns;
-    trace_event(VT_RECORD_FREE, &removed, 0);
+    trace_free_by(context, freed, 0);
 }
 
 void recorder_record_device_reset(enum vt_api api, int device)
@@ -306,7 +354,7 @@ void recorder_record_device_reset(enum vt_api api, int device)
     shim_lock_take(&recorder_lock);
     struct alloc_record call = {.timestamp_ns = event_clock_now_ns(&event_clock), .device = (int16_t)device,
                                 .api = (uint16_t)api};
-    trace_event(VT_RECORD_FREE_UNKNOWN, &call, 0); /* the call itself (vt_api_is_device_reset) */
+    trace_unknown_free(&call); /* the call itself (vt_api_is_device_reset) */
     vt_accounting_reset_device(&accounting, api, device, trace_reset_free, &call);
     shim_lock_give(&recorder_lock);
 }

@@ -91,6 +91,13 @@ void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind,
 void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t handle);
 /* A free of `address` (or handle) through `api`; unknown ones are counted, never fatal. */
 void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream);
+/* cuMemRelease of `handle`: its memory is freed now, or with its last mapping (the accounting's
+ * rule, common/memory_accounting.h "virtual memory"). */
+void recorder_record_release(uint64_t handle);
+/* cuMemUnmap or cuMemAddressFree (`api`) of [address, address + size_bytes): every mapping inside
+ * is removed (and the reservation at `address`, for an address free), and the physical memory
+ * whose last mapping went, when released; one FREE record each. */
+void recorder_record_unmap(enum vt_api api, uint64_t address, uint64_t size_bytes);
 /* A reset of `device` (cudaDeviceReset, cuDevicePrimaryCtxReset) through `api`: every live device
  * and managed allocation of that device is freed, one FREE record each. */
 void recorder_record_device_reset(enum vt_api api, int device);

@@ -1,8 +1,11 @@
 /* simulated_cuda/driver_vmm.c — owns the driver's virtual-memory family, the calls PyTorch's
  * expandable segments, JAX and NCCL use: cuMemAddressReserve / cuMemAddressFree (address space
  * only: a PROT_NONE mapping, never counted against capacity), cuMemCreate / cuMemRelease
- * (physical memory: a memfd, counted against the device), cuMemMap / cuMemUnmap (the memfd mapped
- * over part of a reservation), cuMemSetAccess and cuMemGetAllocationGranularity.
+ * (physical memory: a memfd, counted against the device until it is released and no mapping uses
+ * it, as CUDA frees it), cuMemMap / cuMemUnmap (the memfd mapped over part of a reservation; one
+ * unmap removes every mapping inside its range; a reservation is freed only once nothing is
+ * mapped in it),
+ * cuMemSetAccess and cuMemGetAllocationGranularity.
  *
  * These calls are rare, so one lock and plain lists guard the state.
  */
@@ -19,12 +22,15 @@ struct physical_memory {
     int fd;
     size_t size;
     int device;
+    unsigned mappings; /* live mappings of it */
+    bool released;     /* cuMemRelease'd (no longer in physical_handles): it goes with its last mapping */
     UT_hash_handle hh;
 };
 
 struct address_range {
     uint64_t address;
     size_t size;
+    struct physical_memory *memory; /* mappings: what backs them */
     struct address_range *next;
 };
 
@@ -86,12 +92,23 @@ static bool cuts_a_mapping(uint64_t address, size_t size)
     return false;
 }
 
+/* Physical memory nothing holds any more (released, no mapping): its capacity goes back. */
+static void free_physical(struct physical_memory *memory)
+{
+    close(memory->fd);
+    sim_capacity_release(memory->device, memory->size);
+    free(memory);
+}
+
 static void forget_mappings_within(uint64_t address, size_t size)
 {
     for (struct address_range **link = &mappings; *link;) {
         struct address_range *mapping = *link;
         if (range_contains(&(struct address_range){.address = address, .size = size}, mapping->address, mapping->size)) {
             *link = mapping->next;
+            struct physical_memory *memory = mapping->memory;
+            if (--memory->mappings == 0 && memory->released)
+                free_physical(memory); /* its last mapping: CUDA frees a released handle's memory now */
             free(mapping);
         } else {
             link = &mapping->next;
@@ -99,12 +116,12 @@ static void forget_mappings_within(uint64_t address, size_t size)
     }
 }
 
-static bool remember_range(struct address_range **list, uint64_t address, size_t size)
+static bool remember_range(struct address_range **list, uint64_t address, size_t size, struct physical_memory *memory)
 {
     struct address_range *range = malloc(sizeof *range);
     if (!range)
         return false;
-    *range = (struct address_range){.address = address, .size = size, .next = *list};
+    *range = (struct address_range){.address = address, .size = size, .memory = memory, .next = *list};
     *list = range;
     return true;
 }
@@ -151,7 +168,7 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CU
         munmap((void *)(aligned + size), tail);
 
     pthread_mutex_lock(&vmm_lock);
-    bool remembered = remember_range(&reservations, aligned, size);
+    bool remembered = remember_range(&reservations, aligned, size, NULL);
     pthread_mutex_unlock(&vmm_lock);
     if (!remembered) {
         munmap((void *)aligned, size);
@@ -161,16 +178,17 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CU
     return CUDA_SUCCESS;
 }
 
+/* A reservation that still holds a mapping is not freed (CUDA_ERROR_INVALID_VALUE, as the real
+ * driver 580 answers on an H200; docs/architecture.md, "Virtual memory"). */
 CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
 {
     CUresult result = CUDA_ERROR_INVALID_VALUE;
     pthread_mutex_lock(&vmm_lock);
     for (struct address_range **link = &reservations; *link; link = &(*link)->next) {
         struct address_range *reservation = *link;
-        if (reservation->address == ptr && reservation->size == size) {
+        if (reservation->address == ptr && reservation->size == size && mapped_bytes_within(ptr, size) == 0) {
             *link = reservation->next;
             free(reservation);
-            forget_mappings_within(ptr, size);
             munmap((void *)(uintptr_t)ptr, size);
             result = CUDA_SUCCESS;
             break;
@@ -204,9 +222,7 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CU
         sim_capacity_release(device, size);
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
-    memory->fd = fd;
-    memory->size = size;
-    memory->device = device;
+    *memory = (struct physical_memory){.fd = fd, .size = size, .device = device};
     pthread_mutex_lock(&vmm_lock);
     memory->handle = next_handle++;
     HASH_ADD(hh, physical_handles, handle, sizeof memory->handle, memory);
@@ -215,22 +231,22 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CU
     return CUDA_SUCCESS;
 }
 
-/* Physical memory stops counting when its handle is released; mappings that still use it keep
- * the memfd's pages alive until they are unmapped, as on a GPU. */
+/* The handle is gone at once (it cannot be mapped again); its memory stays counted until no
+ * mapping uses it: "the memory allocation will be freed when all outstanding mappings to the memory
+ * are unmapped" (CUDA's cuMemRelease). */
 CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
 {
     struct physical_memory *memory;
     pthread_mutex_lock(&vmm_lock);
     HASH_FIND(hh, physical_handles, &handle, sizeof handle, memory);
-    if (memory)
+    if (memory) {
         HASH_DELETE(hh, physical_handles, memory);
+        memory->released = true;
+        if (memory->mappings == 0)
+            free_physical(memory);
+    }
     pthread_mutex_unlock(&vmm_lock);
-    if (!memory)
-        return CUDA_ERROR_INVALID_VALUE;
-    close(memory->fd);
-    sim_capacity_release(memory->device, memory->size);
-    free(memory);
-    return CUDA_SUCCESS;
+    return memory ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 /* ---- mappings --------------------------------------------------------------------------- */
@@ -255,10 +271,12 @@ CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAlloc
         void *mapped = mmap((void *)(uintptr_t)ptr, size, PROT_NONE, MAP_SHARED | MAP_FIXED, memory->fd, 0);
         if (mapped == MAP_FAILED)
             result = CUDA_ERROR_OUT_OF_MEMORY;
-        else if (!remember_range(&mappings, ptr, size))
+        else if (!remember_range(&mappings, ptr, size, memory))
             result = reserve_again(ptr, size) ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_UNKNOWN;
-        else
+        else {
+            memory->mappings++;
             result = CUDA_SUCCESS;
+        }
     }
     pthread_mutex_unlock(&vmm_lock);
     return result;

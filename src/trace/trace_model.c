@@ -309,6 +309,7 @@ static bool add_event(struct loader *loader, const struct vt_trace_record *recor
     case VT_RECORD_FREE:
         copy_allocation_fields(event, decoded);
         event->detail = decoded->thread_index;
+        event->flags = decoded->flags;
         return true;
     case VT_RECORD_FREE_UNKNOWN:
         event->address = decoded->address;
@@ -667,16 +668,13 @@ static struct alloc_record record_of_event(const struct vt_replay *replay, const
     };
 }
 
-/* A FREE: the freed record is the live one at its key (with live tables) or the one it carries.
- * A reset's FREE records are not calls: the reset's call is its FREE_UNKNOWN record. */
+/* A FREE: the freed record is the live one at its key (with live tables) or the one it carries;
+ * whether it is a call is the accounting's rule (vt_accounting_apply_free: a reset's FREE records
+ * and those that follow a VMM call are not). */
 static void apply_free(struct vt_replay *replay, const struct vt_model_event *event)
 {
     struct alloc_record removed = {.device = event->device, .kind = event->kind, .size_bytes = event->size_bytes};
-    if (vt_api_is_device_reset(event->api))
-        vt_accounting_remove(&replay->accounting, vt_key_space_of_api(event->api), event->address, &removed,
-                             VT_FROM_TRACE);
-    else
-        vt_accounting_free(&replay->accounting, event->api, event->address, &removed, VT_FROM_TRACE);
+    vt_accounting_apply_free(&replay->accounting, event->api, event->flags, event->address, &removed);
 }
 
 const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
@@ -689,9 +687,12 @@ const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
     struct alloc_record record;
     switch (event->type) {
     case VT_RECORD_ALLOC:
-    case VT_RECORD_MAP:
         record = record_of_event(replay, event);
         vt_accounting_allocation(&replay->accounting, &record, index, VT_FROM_TRACE);
+        break;
+    case VT_RECORD_MAP:
+        record = record_of_event(replay, event);
+        vt_accounting_map(&replay->accounting, &record, index, VT_FROM_TRACE);
         break;
     case VT_RECORD_FREE:
         apply_free(replay, event);

@@ -49,6 +49,7 @@ struct vt_model_event {
     uint8_t type;        /* enum vt_trace_record_type */
     uint8_t kind;        /* enum vt_memory_kind (ALLOC, FREE, OOM, MAP) */
     uint16_t api;        /* enum vt_api (ALLOC, FREE, FREE_UNKNOWN, OOM, MAP) */
+    uint8_t flags;       /* FREE: enum vt_free_flags */
 };
 
 struct vt_model_oom {

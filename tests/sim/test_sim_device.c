@@ -239,6 +239,36 @@ Test(sim_vmm, expandable_segment_sequence)
     cr_assert_eq(DRIVER(cuMemAddressFree, 10020)(base, 64 * GIB), CUDA_ERROR_INVALID_VALUE);
 }
 
+/* CUDA's rules: memory is freed once released *and* unmapped; one unmap over two mappings; a
+ * reservation holding a mapping is not freed (docs/architecture.md, "Virtual memory"). */
+Test(sim_vmm, released_memory_counts_until_its_last_mapping_goes)
+{
+    setenv("VRAMTRACE_SIMULATE", "8M", 1);
+    CUmemAllocationProp prop = {.type = CU_MEM_ALLOCATION_TYPE_PINNED,
+                                .location = {.type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0}};
+    CUmemGenericAllocationHandle first, second, third;
+    CUdeviceptr base;
+    size_t free_bytes, total_bytes;
+    PFN_cuMemGetInfo_v3020 get_info = DRIVER_AS("cuMemGetInfo_v2", cuMemGetInfo, 3020);
+    cr_assert_eq(DRIVER(cuMemAddressReserve, 10020)(&base, 16 * MIB, 0, 0, 0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuMemCreate, 10020)(&first, 2 * MIB, &prop, 0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuMemCreate, 10020)(&second, 4 * MIB, &prop, 0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuMemMap, 10020)(base, 2 * MIB, 0, first, 0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuMemMap, 10020)(base + 2 * MIB, 4 * MIB, 0, second, 0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuMemRelease, 10020)(first), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuMemRelease, 10020)(second), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuMemMap, 10020)(base + 8 * MIB, 2 * MIB, 0, first, 0), CUDA_ERROR_INVALID_VALUE,
+                 "a released handle cannot be mapped again");
+    cr_assert_eq(get_info(&free_bytes, &total_bytes), CUDA_SUCCESS);
+    cr_assert_eq(free_bytes, 2 * MIB, "released but mapped: still counted");
+    cr_assert_eq(DRIVER(cuMemCreate, 10020)(&third, 4 * MIB, &prop, 0), CUDA_ERROR_OUT_OF_MEMORY);
+    cr_assert_eq(DRIVER(cuMemAddressFree, 10020)(base, 16 * MIB), CUDA_ERROR_INVALID_VALUE, "mappings inside");
+    cr_assert_eq(DRIVER(cuMemUnmap, 10020)(base, 6 * MIB), CUDA_SUCCESS, "one unmap over both mappings");
+    cr_assert_eq(get_info(&free_bytes, &total_bytes), CUDA_SUCCESS);
+    cr_assert_eq(free_bytes, 8 * MIB, "both freed with their last mapping");
+    cr_assert_eq(DRIVER(cuMemAddressFree, 10020)(base, 16 * MIB), CUDA_SUCCESS);
+}
+
 static void *allocate_and_free_many(void *arguments)
 {
     PFN_cuMemAlloc_v3020 mem_alloc = ((void **)arguments)[0];

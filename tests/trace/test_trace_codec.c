@@ -9,6 +9,7 @@
 #include "common/trace_codec.h"
 #include "vramtrace/frames.h"
 #include "vramtrace/events.h"
+#include "vramtrace/trace_format.h"
 
 static struct vt_trace_text text(const char *value)
 {
@@ -267,6 +268,38 @@ Test(codec, extra_trailing_bytes_of_a_later_version_are_ignored)
     cr_assert_eq(vt_trace_decode(&cursor, buffer + length, &deltas, &decoded, frames), VT_DECODE_RECORD);
     cr_assert_eq(decoded.type, VT_RECORD_END);
     cr_assert_eq(decoded.end.timestamp_ns, 30);
+}
+
+/* FREE's flags (VMM frees that follow a call, a release of a mapped handle) are appended: written
+ * only when not 0, so a FREE without them, as every trace before them has, decodes with flags 0. */
+Test(codec, free_flags_are_appended_and_absent_means_zero)
+{
+    struct vt_trace_record records[3] = {{.type = VT_RECORD_FREE}, {.type = VT_RECORD_FREE}, {.type = VT_RECORD_FREE}};
+    records[0].event = (struct vt_trace_event){.timestamp_ns = 2000, .api = VT_API_cuMemUnmap, .kind = VT_KIND_MAPPED_RANGE,
+                                               .address = 0x200000, .size_bytes = 2 << 20, .thread_index = 1};
+    records[1].event = records[0].event;
+    records[1].event.address = 0x400000;
+    records[1].event.flags = VT_FREE_FOLLOWS;
+    records[2].event = (struct vt_trace_event){.timestamp_ns = 2100, .api = VT_API_cuMemRelease, .kind = VT_KIND_DEVICE,
+                                               .address = 0x42, .size_bytes = 2 << 20, .thread_index = 1,
+                                               .flags = VT_FREE_STILL_MAPPED};
+    struct vt_trace_record decoded[3];
+    static uint64_t frames[3][VT_TRACE_MAX_FRAMES];
+    round_trip(records, 3, decoded, frames);
+    for (int i = 0; i < 3; i++) {
+        assert_same_event(&decoded[i].event, &records[i].event);
+        cr_assert_eq(decoded[i].event.flags, records[i].event.flags, "record %d", i);
+    }
+
+    uint8_t with_flags[64], without[64];
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
+    size_t plain = vt_trace_encode(without, sizeof without, &deltas, &records[0]);
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
+    records[0].event.flags = VT_FREE_FOLLOWS;
+    cr_assert_eq(vt_trace_encode(with_flags, sizeof with_flags, &deltas, &records[0]), plain + 1,
+                 "one byte more, and only when set");
+    cr_assert_eq(memcmp(with_flags + 2, without + 2, plain - 2), 0, "the fields before are unchanged");
 }
 
 Test(codec, unknown_record_type_is_skipped_whole)

@@ -1,9 +1,11 @@
 /* Unit tests of common/memory_accounting.[ch]: the one accounting of the recorder and the replay
  * (peaks, key reuse, unknown frees, device resets, zero-byte requests, kinds that are not memory
- * use, usage slots, out-of-memory counters), from hooks and from a trace. */
+ * use, usage slots, out-of-memory counters, CUDA's virtual-memory rules), from hooks and from a
+ * trace. */
 #include <criterion/criterion.h>
 
 #include "common/memory_accounting.h"
+#include "vramtrace/trace_format.h"
 
 static struct vt_accounting accounting;
 
@@ -259,4 +261,216 @@ Test(memory_accounting, hooks_and_trace_agree)
     cr_assert_eq(memcmp(accounting.usage, from_trace.usage, sizeof accounting.usage), 0);
     cr_assert_eq(memcmp(&accounting.stats, &from_trace.stats, sizeof accounting.stats), 0);
     vt_accounting_clear(&from_trace);
+}
+
+/* ---- virtual memory: the recorder's decisions, and the replay of the FREE records they write ---- */
+
+/* Every VMM event goes to the recorder's accounting (`accounting`, from hooks) and, as the trace
+ * would carry it, to a replay with live tables and one without: all three must agree. */
+static struct vt_accounting replayed, fast;
+
+static void start_vmm(void)
+{
+    vt_accounting_start(&accounting, true);
+    vt_accounting_start(&replayed, true);
+    vt_accounting_start(&fast, false);
+}
+
+static void finish_vmm(void)
+{
+    vt_accounting_clear(&accounting);
+    vt_accounting_clear(&replayed);
+    vt_accounting_clear(&fast);
+}
+
+TestSuite(vmm_accounting, .init = start_vmm, .fini = finish_vmm);
+
+#define MiB (1u << 20)
+#define BASE 0x7f0000000000ull
+
+struct written_free {
+    struct alloc_record record; /* kind, device, size and key of the FREE */
+    unsigned flags;
+};
+static struct written_free written[16];
+static size_t written_count;
+
+static void vmm_allocate(enum vt_api api, enum vt_memory_kind kind, uint64_t key, uint64_t size, uint64_t handle)
+{
+    struct alloc_record allocated = record(api, kind, 0, key, size, 10);
+    allocated.backing_handle = handle;
+    if (api == VT_API_cuMemMap) {
+        vt_accounting_map(&accounting, &allocated, 0, VT_FROM_HOOKS);
+        vt_accounting_map(&replayed, &allocated, 0, VT_FROM_TRACE);
+        vt_accounting_map(&fast, &allocated, 0, VT_FROM_TRACE);
+    } else {
+        vt_accounting_allocation(&accounting, &allocated, 0, VT_FROM_HOOKS);
+        vt_accounting_allocation(&replayed, &allocated, 0, VT_FROM_TRACE);
+        vt_accounting_allocation(&fast, &allocated, 0, VT_FROM_TRACE);
+    }
+}
+
+static void write_free(const struct alloc_record *removed, unsigned flags, void *context)
+{
+    (void)context;
+    cr_assert_lt(written_count, sizeof written / sizeof *written);
+    written[written_count++] = (struct written_free){*removed, flags};
+}
+
+/* The trace's FREE records since the last call, applied to both replays. */
+static void replay_written(unsigned api)
+{
+    for (size_t i = 0; i < written_count; i++)
+        for (int side = 0; side < 2; side++) {
+            struct alloc_record carried = written[i].record;
+            vt_accounting_apply_free(side ? &fast : &replayed, api, written[i].flags, written[i].record.address,
+                                     &carried);
+        }
+    if (written_count == 0) { /* the FREE_UNKNOWN */
+        vt_accounting_unknown_free(&replayed, api);
+        vt_accounting_unknown_free(&fast, api);
+    }
+}
+
+static unsigned release(uint64_t handle)
+{
+    struct alloc_record released;
+    unsigned flags = 0;
+    written_count = 0;
+    if (vt_accounting_release(&accounting, handle, &released, &flags))
+        write_free(&released, flags, NULL);
+    replay_written(VT_API_cuMemRelease);
+    return flags;
+}
+
+static size_t unmap(enum vt_api api, uint64_t address, uint64_t size)
+{
+    written_count = 0;
+    bool removed = vt_accounting_unmap(&accounting, api, address, size, write_free, NULL);
+    cr_assert_eq(removed, written_count > 0);
+    replay_written(api);
+    return written_count;
+}
+
+static void assert_written(size_t index, enum vt_memory_kind kind, uint64_t key, unsigned flags)
+{
+    cr_assert_eq(written[index].record.kind, kind, "record %zu", index);
+    cr_assert_eq(written[index].record.address, key, "record %zu", index);
+    cr_assert_eq(written[index].flags, flags, "record %zu", index);
+}
+
+static void assert_replays_agree(void)
+{
+    cr_assert_eq(memcmp(accounting.usage, replayed.usage, sizeof accounting.usage), 0);
+    cr_assert_eq(memcmp(&accounting.stats, &replayed.stats, sizeof accounting.stats), 0);
+    cr_assert_eq(memcmp(accounting.usage, fast.usage, sizeof accounting.usage), 0);
+    cr_assert_eq(memcmp(&accounting.stats, &fast.stats, sizeof accounting.stats), 0, "without live tables too");
+    for (int space = 0; space < VT_SPACE_COUNT; space++)
+        cr_assert_eq(accounting.live[space].live_count, replayed.live[space].live_count, "space %d", space);
+}
+
+static uint64_t in_use(void)
+{
+    return usage_of(0)->in_use.current_bytes;
+}
+
+Test(vmm_accounting, a_release_before_the_unmap_keeps_the_bytes_in_use_until_the_unmap)
+{
+    vmm_allocate(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, BASE, 4 * MiB, 0);
+    vmm_allocate(VT_API_cuMemCreate, VT_KIND_DEVICE, 0x42, MiB, 0);
+    vmm_allocate(VT_API_cuMemMap, VT_KIND_MAPPED_RANGE, BASE, MiB, 0x42);
+
+    cr_assert_eq(release(0x42), VT_FREE_STILL_MAPPED, "the handle is released, its memory still mapped");
+    cr_assert_eq(in_use(), MiB, "CUDA frees it with its last mapping");
+    cr_assert_eq(accounting.stats.frees, 0);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cuMemRelease], 1);
+    assert_replays_agree();
+
+    cr_assert_eq(unmap(VT_API_cuMemUnmap, BASE, MiB), 2);
+    assert_written(0, VT_KIND_MAPPED_RANGE, BASE, 0);
+    assert_written(1, VT_KIND_DEVICE, 0x42, VT_FREE_FOLLOWS);
+    cr_assert_eq(in_use(), 0);
+    cr_assert_eq(usage_of(0)->in_use.peak_bytes, MiB);
+    cr_assert_eq(accounting.stats.frees, 1);
+    cr_assert_eq(accounting.live[VT_SPACE_PHYSICAL_HANDLES].live_count, 0);
+    cr_assert_eq(accounting.live[VT_SPACE_MAPPINGS].live_count, 0);
+    assert_replays_agree();
+}
+
+Test(vmm_accounting, an_unmap_before_the_release_leaves_the_release_to_free)
+{
+    vmm_allocate(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, BASE, 4 * MiB, 0);
+    vmm_allocate(VT_API_cuMemCreate, VT_KIND_DEVICE, 0x42, MiB, 0);
+    vmm_allocate(VT_API_cuMemMap, VT_KIND_MAPPED_RANGE, BASE, MiB, 0x42);
+    cr_assert_eq(unmap(VT_API_cuMemUnmap, BASE, MiB), 1, "not released: the memory stays");
+    cr_assert_eq(in_use(), MiB);
+    cr_assert_eq(release(0x42), 0);
+    assert_written(0, VT_KIND_DEVICE, 0x42, 0);
+    cr_assert_eq(in_use(), 0);
+    cr_assert_eq(release(0x42), 0, "twice: an unknown free");
+    cr_assert_eq(written_count, 0);
+    cr_assert_eq(accounting.stats.unknown_frees, 1);
+    assert_replays_agree();
+}
+
+Test(vmm_accounting, one_unmap_removes_every_mapping_inside_its_range)
+{
+    vmm_allocate(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, BASE, 4 * MiB, 0);
+    vmm_allocate(VT_API_cuMemCreate, VT_KIND_DEVICE, 0x42, MiB, 0);
+    vmm_allocate(VT_API_cuMemCreate, VT_KIND_DEVICE, 0x43, 2 * MiB, 0);
+    vmm_allocate(VT_API_cuMemMap, VT_KIND_MAPPED_RANGE, BASE, MiB, 0x42);
+    vmm_allocate(VT_API_cuMemMap, VT_KIND_MAPPED_RANGE, BASE + MiB, 2 * MiB, 0x43);
+    cr_assert_eq(release(0x42), VT_FREE_STILL_MAPPED);
+    cr_assert_eq(release(0x43), VT_FREE_STILL_MAPPED);
+    cr_assert_eq(in_use(), 3 * MiB);
+
+    cr_assert_eq(unmap(VT_API_cuMemUnmap, BASE, 3 * MiB), 4);
+    assert_written(0, VT_KIND_MAPPED_RANGE, BASE, 0);
+    assert_written(1, VT_KIND_DEVICE, 0x42, VT_FREE_FOLLOWS);
+    assert_written(2, VT_KIND_MAPPED_RANGE, BASE + MiB, VT_FREE_FOLLOWS);
+    assert_written(3, VT_KIND_DEVICE, 0x43, VT_FREE_FOLLOWS);
+    cr_assert_eq(in_use(), 0);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cuMemUnmap], 1, "one call");
+    cr_assert_eq(accounting.stats.frees, 2);
+    cr_assert_eq(accounting.stats.unknown_frees, 0);
+    cr_assert_eq(usage_of(0)->by_kind[VT_KIND_MAPPED_RANGE].current_bytes, 0);
+    assert_replays_agree();
+
+    cr_assert_eq(unmap(VT_API_cuMemUnmap, BASE, 3 * MiB), 0, "nothing mapped there any more");
+    cr_assert_eq(accounting.stats.unknown_frees, 1);
+    assert_replays_agree();
+}
+
+Test(vmm_accounting, a_handle_mapped_twice_goes_with_its_last_mapping)
+{
+    vmm_allocate(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, BASE, 4 * MiB, 0);
+    vmm_allocate(VT_API_cuMemCreate, VT_KIND_DEVICE, 0x42, MiB, 0);
+    vmm_allocate(VT_API_cuMemMap, VT_KIND_MAPPED_RANGE, BASE, MiB, 0x42);
+    vmm_allocate(VT_API_cuMemMap, VT_KIND_MAPPED_RANGE, BASE + 2 * MiB, MiB, 0x42);
+    cr_assert_eq(release(0x42), VT_FREE_STILL_MAPPED);
+    cr_assert_eq(unmap(VT_API_cuMemUnmap, BASE, MiB), 1);
+    cr_assert_eq(in_use(), MiB, "still mapped once");
+    cr_assert_eq(unmap(VT_API_cuMemUnmap, BASE + 2 * MiB, MiB), 2);
+    cr_assert_eq(in_use(), 0);
+    assert_replays_agree();
+}
+
+Test(vmm_accounting, an_address_free_removes_the_mappings_inside_it)
+{
+    vmm_allocate(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, BASE, 4 * MiB, 0);
+    vmm_allocate(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, BASE + 8 * MiB, 4 * MiB, 0);
+    vmm_allocate(VT_API_cuMemCreate, VT_KIND_DEVICE, 0x42, MiB, 0);
+    vmm_allocate(VT_API_cuMemCreate, VT_KIND_DEVICE, 0x43, MiB, 0);
+    vmm_allocate(VT_API_cuMemMap, VT_KIND_MAPPED_RANGE, BASE + MiB, MiB, 0x42);
+    vmm_allocate(VT_API_cuMemMap, VT_KIND_MAPPED_RANGE, BASE + 8 * MiB, MiB, 0x43); /* the other reservation */
+    cr_assert_eq(release(0x42), VT_FREE_STILL_MAPPED);
+
+    cr_assert_eq(unmap(VT_API_cuMemAddressFree, BASE, 4 * MiB), 3);
+    assert_written(0, VT_KIND_ADDRESS_SPACE, BASE, 0);
+    assert_written(1, VT_KIND_MAPPED_RANGE, BASE + MiB, VT_FREE_FOLLOWS);
+    assert_written(2, VT_KIND_DEVICE, 0x42, VT_FREE_FOLLOWS);
+    cr_assert_eq(in_use(), MiB, "0x43: not released, and mapped elsewhere");
+    cr_assert_eq(accounting.live[VT_SPACE_MAPPINGS].live_count, 1);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cuMemAddressFree], 1);
+    assert_replays_agree();
 }
