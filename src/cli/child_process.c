@@ -137,6 +137,15 @@ static _Noreturn void die_from_signal(int signal_number)
     exit(128 + signal_number); /* a signal whose default action does not terminate */
 }
 
+static void (*child_end_callback)(long pid, int wait_status, void *context);
+static void *child_end_context;
+
+void vt_at_child_end(void (*at_end)(long pid, int wait_status, void *context), void *context)
+{
+    child_end_callback = at_end;
+    child_end_context = context;
+}
+
 int vt_run_child(char *const argv[], const char *who)
 {
     sigset_t original_mask;
@@ -177,6 +186,8 @@ int vt_run_child(char *const argv[], const char *who)
 
     relay_target_pid = 0;
     restore_original_actions();
+    if (child_end_callback)
+        child_end_callback((long)child, status, child_end_context);
     if (WIFSIGNALED(status))
         die_from_signal(WTERMSIG(status));
     return WEXITSTATUS(status);

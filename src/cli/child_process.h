@@ -9,6 +9,10 @@
  * process dies from the same signal (returning 128 + signal only if that is impossible). */
 int vt_run_child(char *const argv[], const char *who);
 
+/* Called once the child has ended, before vt_run_child exits or returns, with its pid and wait
+ * status (NULL: nothing). Call before vt_run_child. */
+void vt_at_child_end(void (*at_end)(long pid, int wait_status, void *context), void *context);
+
 /* Relays `signal_number` to the child as well (the live-dump signal). Call before vt_run_child. */
 void vt_relay_also(int signal_number);
 

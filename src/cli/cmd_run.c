@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define WHO "vramtrace run"
@@ -26,6 +28,29 @@ static int usage_error(const char *format, const char *detail)
     fprintf(stderr, format, detail);
     fprintf(stderr, "\nTry 'vramtrace run --help'.\n");
     return USAGE_ERROR;
+}
+
+/* ---- after the program ---- */
+
+/* When the program died by a signal (killed, crashed, interrupted), its exit report was not
+ * printed: say where its trace is, which holds everything up to its last flush. The path is the
+ * one the shim chose (vt_resolve_output_paths with the program's name and pid); nothing is said
+ * when no trace file is there (VRAMTRACE_OUTPUT=none, the shim not loaded, no allocation made). */
+static void say_where_the_trace_is(long pid, int wait_status, void *context)
+{
+    if (!WIFSIGNALED(wait_status))
+        return;
+    const char *program = context, *slash = strrchr(program, '/');
+    char trace[PATH_MAX], report[PATH_MAX];
+    vt_resolve_output_paths(getenv(VT_ENV_OUTPUT), getenv(VT_ENV_REPORT), slash ? slash + 1 : program, pid, trace,
+                            sizeof trace, report, sizeof report);
+    struct stat info;
+    if (!trace[0] || stat(trace, &info) != 0 || !S_ISREG(info.st_mode))
+        return;
+    int signal_number = WTERMSIG(wait_status);
+    fprintf(stderr, WHO ": %s (pid %ld) ended by signal %d (SIG%s): no exit report; its trace holds everything up "
+                    "to its last flush: vramtrace report %s\n",
+            program, pid, signal_number, sigabbrev_np(signal_number) ? sigabbrev_np(signal_number) : "?", trace);
 }
 
 /* ---- --help, generated from vt_options[] ---- */
@@ -345,5 +370,6 @@ int vt_cmd_run(int argc, char **argv)
     const char *dump_signal_text = getenv(VT_ENV_DUMP_SIGNAL);
     if (vt_parse_dump_signal(dump_signal_text ? dump_signal_text : VT_DEFAULT_DUMP_SIGNAL, &dump_signal))
         vt_relay_also(dump_signal);
+    vt_at_child_end(say_where_the_trace_is, argv[index]);
     return vt_run_child(argv + index, WHO);
 }

@@ -1,6 +1,7 @@
 /* tests/cli/test_cli_exit_status.c — `vramtrace run` exits the way the program did: same exit
  * code, or death by the same signal; and it prints nothing itself, passing the program's
- * stdin, stdout and stderr through byte for byte. */
+ * stdin, stdout and stderr through byte for byte — except, when a traced program dies by a
+ * signal, one line saying where its trace is. */
 #include "cli_harness.h"
 
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -62,6 +63,25 @@ Test(cli_exit_status, death_by_signal_propagates)
         cr_assert_eq(run.errors_length, 0, "the CLI printed: %s", run.errors);
         free_captured_run(&run);
     }
+}
+
+/* A traced program that dies by a signal writes no exit report: run says where its trace is. */
+Test(cli_exit_status, death_by_signal_says_where_the_trace_is)
+{
+    const char *program = VT_PROGRAMS_DIR "/oom_abort";
+    if (!file_exists(program) || !file_exists(VT_SIM_DIR))
+        cr_skip_test("tests/programs/oom_abort or the simulated device is not built");
+    char directory[] = "/tmp/vt-cli-signal-XXXXXX", trace[64];
+    cr_assert_not_null(mkdtemp(directory));
+    snprintf(trace, sizeof trace, "%s/job.trace", directory);
+    struct captured_run run = run_cli(ARGS("run", "--simulate", "-o", trace, program),
+                                      ENV("VRAMTRACE_LIBRARY=" VT_SHIM_PATH), NULL);
+    assert_killed_by(run.status, SIGABRT);
+    char wanted[256];
+    snprintf(wanted, sizeof wanted, "ended by signal %d (SIGABRT): no exit report; its trace holds everything up to "
+             "its last flush: vramtrace report %s\n", SIGABRT, trace);
+    cr_assert(strstr(run.errors, wanted), "wanted \"%s\" in: %s", wanted, run.errors);
+    free_captured_run(&run);
 }
 
 Test(cli_exit_status, stdout_and_stderr_pass_through_byte_identical)
