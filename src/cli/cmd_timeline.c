@@ -118,7 +118,7 @@ struct track {
     char name[64];      /* "device 0: device memory" */
     size_t peak_event;  /* the event whose sample is always kept */
     bool emitted_any;
-    uint64_t emitted_value;
+    uint64_t emitted_value, emitted_time_ns;
     bool pending;       /* the latest change of the current interval, not written yet */
     uint64_t pending_time_ns, pending_value;
 };
@@ -170,6 +170,7 @@ static void write_sample(struct timeline *timeline, int slot, unsigned kind, uin
     struct track *track = &timeline->tracks[slot][kind];
     track->emitted_any = true;
     track->emitted_value = bytes;
+    track->emitted_time_ns = time_ns;
     if (timeline->settings->csv) {
         char device[16] = "host";
         if (slot > 0)
@@ -430,7 +431,7 @@ static void write_metadata(struct timeline *timeline)
     const struct vt_model_process *process = &timeline->model->process;
     char name[512];
     if (process->present)
-        snprintf(name, sizeof name, "%s (pid %" PRIu64 ")", process->program, process->pid);
+        snprintf(name, sizeof name, "%s", process->program); /* the viewer adds the pid */
     else
         snprintf(name, sizeof name, "%s", timeline->model->path);
     begin_event(timeline, "process_name", "M", 0);
@@ -471,6 +472,19 @@ static void write_other_data(struct timeline *timeline)
     fputs("]}}\n", out);
 }
 
+/* A counter track is drawn up to its last sample: one more sample of each track's last value at
+ * the end of the trace, so memory held to the end is drawn to the end (JSON only: CSV rows are
+ * changes). */
+static void extend_tracks_to(struct timeline *timeline, uint64_t end_ns)
+{
+    for (size_t i = 0; i < timeline->used_slot_count; i++)
+        for (unsigned kind = 0; kind < TRACK_KINDS; kind++) {
+            const struct track *track = &timeline->tracks[timeline->used_slots[i]][kind];
+            if (track->shown && track->emitted_any && track->emitted_time_ns < end_ns)
+                write_sample(timeline, timeline->used_slots[i], kind, end_ns, track->emitted_value);
+        }
+}
+
 static bool write_timeline(struct timeline *timeline)
 {
     const struct vt_trace_model *model = timeline->model;
@@ -491,6 +505,7 @@ static bool write_timeline(struct timeline *timeline)
     flush_all_pending(timeline);
     if (timeline->settings->csv)
         return true;
+    extend_tracks_to(timeline, model->duration_ns);
     begin_instant(timeline, model->complete ? "end of trace" : "end of trace (incomplete: no END record)",
                   model->duration_ns);
     fprintf(timeline->out, "\"complete\": %s}}", model->complete ? "true" : "false");

@@ -51,14 +51,14 @@ static struct json_value *parse_timeline(const char *text)
 
 struct track_summary {
     size_t samples;
-    double max_bytes, last_bytes, max_time_us;
+    double max_bytes, last_bytes, max_time_us, last_time_us;
 };
 
 /* The samples of counter `name`, checking that their timestamps never go back. */
 static struct track_summary summarize_track(const struct json_value *document, const char *name)
 {
     const struct json_value *events = json_member(document, "traceEvents");
-    struct track_summary summary = {0, -1, -1, 0};
+    struct track_summary summary = {0, -1, -1, 0, 0};
     double previous_ts = -1;
     for (size_t i = 0; i < events->count; i++) {
         const struct json_value *event = &events->items[i];
@@ -69,6 +69,7 @@ static struct track_summary summarize_track(const struct json_value *document, c
         previous_ts = ts;
         summary.samples++;
         summary.last_bytes = bytes;
+        summary.last_time_us = ts;
         if (bytes > summary.max_bytes) {
             summary.max_bytes = bytes;
             summary.max_time_us = ts;
@@ -111,9 +112,15 @@ Test(timeline, leaky_is_valid_chrome_json_whose_counter_peaks_at_the_report_peak
     cr_assert_not_null(peak_event);
     cr_assert_eq(json_member_number(json_member(peak_event, "args"), "bytes"), (double)peak);
     cr_assert_eq(json_member_number(peak_event, "ts"), device.max_time_us, "the peak instant is at the peak sample");
-    cr_assert_not_null(find_instant(document, "end of trace"));
+    const struct json_value *end = find_instant(document, "end of trace");
+    cr_assert_not_null(end);
+    cr_assert_eq(device.last_time_us, json_member_number(end, "ts"), "memory held to the end is drawn to the end");
+    cr_assert_eq(pinned.last_time_us, json_member_number(end, "ts"));
     const struct json_value *other = json_member(document, "otherData");
     cr_assert_str_eq(json_member_string(other, "program"), "leaky");
+    const struct json_value *events = json_member(document, "traceEvents");
+    cr_assert_str_eq(json_member_string(json_member(&events->items[0], "args"), "name"), "leaky",
+                     "the process's name alone: the viewer shows its pid beside it");
     json_free(document);
     process_result_free(&run);
     free(report);
@@ -129,7 +136,8 @@ Test(timeline, the_interval_coalesces_samples_but_keeps_the_exact_peak)
     cr_assert_eq(run.exit_code, 0, "%s", run.err);
     struct json_value *document = parse_timeline(run.out);
     struct track_summary device = summarize_track(document, "device 0: device memory");
-    cr_assert_leq(device.samples, 2, "one interval: at most its last value and the peak (%zu)", device.samples);
+    cr_assert_leq(device.samples, 3, "one interval: at most its last value, the peak and the end of the trace (%zu)",
+                  device.samples);
     cr_assert_eq(device.max_bytes, (double)report_device0_peak(report));
     cr_assert_eq(device.last_bytes, LEAKY_LEAKED_BYTES);
 
