@@ -11,13 +11,16 @@
 #include "commands.h"
 #include "trace/trace_torch.h"
 
+#include "trace/json_writer.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 
 #define COMMAND "flame"
 
-enum flame_option { OPTION_LEAKS, OPTION_PEAK, OPTION_ALLOCATED, OPTION_AT };
+enum flame_option { OPTION_LEAKS, OPTION_PEAK, OPTION_ALLOCATED, OPTION_AT, OPTION_FORMAT };
 enum flame_measure { MEASURE_LEAKS, MEASURE_PEAK, MEASURE_ALLOCATED, MEASURE_AT };
 #define TENSOR_LEAF "torch_tensor"
 
@@ -26,6 +29,7 @@ static const struct vt_cli_option_spec flame_options[] = {
     {"--peak", 0, false, OPTION_PEAK},
     {"--allocated", 0, false, OPTION_ALLOCATED},
     {"--at", 0, true, OPTION_AT},
+    {"--format", 0, true, OPTION_FORMAT},
     {"--device", 0, true, VT_CLI_DEVICE_ID},
     {NULL, 0, false, 0},
 };
@@ -34,6 +38,7 @@ struct flame_settings {
     struct vt_cli_common_arguments common; /* the trace, --device */
     enum flame_measure measure;
     uint64_t at_ns; /* MEASURE_AT */
+    bool speedscope; /* --format speedscope */
 };
 
 static void print_help(FILE *out)
@@ -60,6 +65,8 @@ static void print_help(FILE *out)
             "                ns, us, ms, s, m, h (1500ms, 2m)\n"
             "  --allocated   all memory allocated over the run, freed or not\n"
             "Options:\n"
+            "  --format F    folded (default) or speedscope: speedscope's own JSON file format, the\n"
+            "                same stacks with their unit, bytes (open it at https://www.speedscope.app)\n"
             "  --device N    only device N\n"
             "  -h, --help    show this help\n"
             "\n"
@@ -67,7 +74,8 @@ static void print_help(FILE *out)
             "\n"
             "Examples:\n"
             "  vramtrace flame train.trace | flamegraph.pl --countname bytes > leaks.svg\n"
-            "  vramtrace flame --peak --device 1 train.trace > peak.folded   # speedscope peak.folded\n");
+            "  vramtrace flame --peak --device 1 train.trace > peak.folded   # speedscope peak.folded\n"
+            "  vramtrace flame --format speedscope train.trace > leaks.speedscope.json\n");
 }
 
 static int parse_arguments(int argc, char **argv, struct flame_settings *settings)
@@ -80,7 +88,13 @@ static int parse_arguments(int argc, char **argv, struct flame_settings *setting
     const char *value, *measure_given = NULL;
     int status;
     while (vt_cli_next_own_option(&parser, &settings->common, print_help, &option, &value, &status)) {
-        /* --leaks, --peak or --allocated */
+        if (option->id == OPTION_FORMAT) {
+            if (strcmp(value, "folded") != 0 && strcmp(value, "speedscope") != 0)
+                return vt_cli_usage_error(COMMAND, "--format '%s' is not valid; accepted: folded, speedscope", value);
+            settings->speedscope = strcmp(value, "speedscope") == 0;
+            continue;
+        }
+        /* --leaks, --peak, --at or --allocated */
         if (measure_given && strcmp(measure_given, option->long_name) != 0)
             return vt_cli_usage_error(COMMAND, "%s and %s: choose one", measure_given, option->long_name);
         measure_given = option->long_name;
@@ -248,6 +262,91 @@ static bool fold(struct vt_cli_site_table *table, const struct vt_trace_model *m
     return true;
 }
 
+/* ---- speedscope ---------------------------------------------------------------------------------- */
+
+struct frame_index {
+    UT_hash_handle hh;
+    size_t index;
+    char name[];
+};
+
+/* The frames of a folded key ("a;b;c"), as indices into the shared frame list (added when new). */
+static bool frame_indices(const char *key, struct frame_index **frames, size_t *frame_count, struct vt_text *out)
+{
+    vt_text_clear(out);
+    vt_text_append(out, "");
+    for (const char *start = key; *start;) {
+        size_t length = strcspn(start, ";");
+        struct frame_index *found = NULL;
+        HASH_FIND(hh, *frames, start, length, found);
+        if (!found) {
+            if (!(found = malloc(sizeof *found + length + 1)))
+                return false;
+            memcpy(found->name, start, length);
+            found->name[length] = '\0';
+            found->index = (*frame_count)++;
+            HASH_ADD(hh, *frames, name, length, found);
+        }
+        char number[24];
+        snprintf(number, sizeof number, "%s%zu", out->text[0] ? "," : "", found->index);
+        vt_text_append(out, number);
+        start += length + (start[length] == ';');
+    }
+    return !out->failed;
+}
+
+/* speedscope's file format (https://www.speedscope.app/file-format-schema.json): one "sampled"
+ * profile whose samples are the folded stacks, outermost frame first, weighted by their bytes. */
+static bool print_speedscope(const struct vt_cli_site_table *table, const struct flame_settings *settings)
+{
+    struct frame_index *frames = NULL, *frame, *next;
+    size_t frame_count = 0;
+    struct vt_text *samples = calloc(table->count ? table->count : 1, sizeof *samples);
+    bool ok = samples != NULL;
+    uint64_t total = 0;
+    for (size_t i = 0; ok && i < table->count; i++) {
+        ok = frame_indices(table->sites[i].key, &frames, &frame_count, &samples[i]);
+        total += table->sites[i].bytes[0];
+    }
+    const char **names = ok ? calloc(frame_count ? frame_count : 1, sizeof *names) : NULL;
+    if (names) {
+        HASH_ITER(hh, frames, frame, next)
+            names[frame->index] = frame->name;
+        static const char *const measures[] = {"memory live at the end (leaks)", "memory live at each device's peak",
+                                               "memory allocated over the run", "memory live at the given time"};
+        printf("{\"$schema\": \"https://www.speedscope.app/file-format-schema.json\", \"exporter\": "
+               "\"vramtrace flame " VT_VERSION "\", \"name\": ");
+        struct vt_json json;
+        vt_json_start(&json, stdout);
+        vt_json_string(&json, NULL, settings->common.traces[0]);
+        printf(", \"activeProfileIndex\": 0, \"shared\": {\"frames\": [");
+        for (size_t i = 0; i < frame_count; i++) {
+            printf("%s{\"name\": ", i ? ", " : "");
+            vt_json_string(&json, NULL, names[i]);
+            printf("}");
+        }
+        printf("]}, \"profiles\": [{\"type\": \"sampled\", \"name\": \"%s\", \"unit\": \"bytes\", "
+               "\"startValue\": 0, \"endValue\": %" PRIu64 ", \"samples\": [",
+               measures[settings->measure], total);
+        for (size_t i = 0; i < table->count; i++)
+            printf("%s[%s]", i ? ", " : "", samples[i].text);
+        printf("], \"weights\": [");
+        for (size_t i = 0; i < table->count; i++)
+            printf("%s%" PRIu64, i ? ", " : "", table->sites[i].bytes[0]);
+        printf("]}]}\n");
+    }
+    ok = names != NULL;
+    free(names);
+    for (size_t i = 0; samples && i < table->count; i++)
+        vt_text_free(&samples[i]);
+    free(samples);
+    HASH_ITER(hh, frames, frame, next) {
+        HASH_DEL(frames, frame);
+        free(frame);
+    }
+    return ok;
+}
+
 int vt_cmd_flame(int argc, char **argv)
 {
     struct flame_settings settings;
@@ -267,8 +366,11 @@ int vt_cmd_flame(int argc, char **argv)
     if (with_memory < 0 || !fold(&table, &model, symbolizer, per_slot, slot_count, with_memory > 1)) {
         fprintf(stderr, "vramtrace " COMMAND ": out of memory while grouping %s\n", settings.common.traces[0]);
         status = VT_CLI_EXIT_UNREADABLE;
+    } else if (settings.speedscope && !print_speedscope(&table, &settings)) {
+        fprintf(stderr, "vramtrace " COMMAND ": out of memory while writing the speedscope file\n");
+        status = VT_CLI_EXIT_UNREADABLE;
     } else {
-        for (size_t i = 0; i < table.count; i++)
+        for (size_t i = 0; !settings.speedscope && i < table.count; i++)
             printf("%s %" PRIu64 "\n", table.sites[i].key, table.sites[i].bytes[0]);
         if (table.count == 0)
             fprintf(stderr, "vramtrace " COMMAND ": %s\n",

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "command_helpers.h"
+#include "json_check.h"
 #include "trace/trace_model.h"
 
 /* Checks every line's shape (frames without white space, joined by single ';', one space, the
@@ -184,4 +185,47 @@ Test(flame, names_with_spaces_and_semicolons_stay_parseable)
     process_result_free(&run);
     free(trace);
     free(directory);
+}
+
+/* --format speedscope: speedscope's file format, the same stacks as the folded lines (frames
+ * outermost first, by index into the shared frames), weighted by their bytes, unit bytes. */
+Test(flame, speedscope_format_holds_the_folded_stacks_with_their_bytes)
+{
+    char *trace = make_trace(VT_EXAMPLES_DIR "/leaky", NULL, NULL, "leaky", NULL);
+    struct process_result folded = flame(NULL, NULL, trace);
+    struct process_result run = run_cli((const char *[]){"flame", "--format", "speedscope", trace, NULL});
+    cr_assert_eq(run.exit_code, 0, "%s", run.err);
+    char error[256];
+    struct json_value *document = json_parse(run.out, error, sizeof error);
+    cr_assert_not_null(document, "%s:\n%s", error, run.out);
+    cr_assert_str_eq(json_member_string(document, "$schema"), "https://www.speedscope.app/file-format-schema.json");
+    const struct json_value *frames = json_member(json_member(document, "shared"), "frames");
+    const struct json_value *profile = &json_member(document, "profiles")->items[0];
+    cr_assert_str_eq(json_member_string(profile, "type"), "sampled");
+    cr_assert_str_eq(json_member_string(profile, "unit"), "bytes");
+    const struct json_value *samples = json_member(profile, "samples"), *weights = json_member(profile, "weights");
+    cr_assert_eq(samples->count, 2);
+    cr_assert_eq(weights->count, 2);
+    cr_assert_eq(json_member_number(profile, "endValue"), 5242880.0);
+    for (size_t i = 0; i < samples->count; i++) { /* each sample, rebuilt as a folded line, is one of the lines */
+        char line[4096] = "";
+        for (size_t f = 0; f < samples->items[i].count; f++) {
+            const struct json_value *frame = &frames->items[(size_t)samples->items[i].items[f].number];
+            strcat(line, f ? ";" : "");
+            strcat(line, json_member_string(frame, "name"));
+        }
+        snprintf(line + strlen(line), sizeof line - strlen(line), " %.0f", weights->items[i].number);
+        char *found = line_containing(folded.out, line);
+        cr_assert_not_null(found, "%s not among:\n%s", line, folded.out);
+        cr_assert_str_eq(found, line);
+        free(found);
+    }
+    json_free(document);
+    process_result_free(&run);
+    process_result_free(&folded);
+    run = run_cli((const char *[]){"flame", "--format", "svg", trace, NULL});
+    cr_assert_eq(run.exit_code, 2);
+    cr_assert(strstr(run.err, "accepted: folded, speedscope"), "%s", run.err);
+    process_result_free(&run);
+    free(trace);
 }
