@@ -62,7 +62,7 @@ static void render_peaks(FILE *out)
         if (device->in_use.peak_bytes == 0)
             continue;
         any = true;
-        fprintf(out, "  device %d: %llu byte(s) (%s) at %.3f s; peak by kind: device %llu, managed %llu\n",
+        fprintf(out, "  device %d: %llu byte(s) (%s) at %.9f s; peak by kind: device %llu, managed %llu\n",
                 slot - 1, (unsigned long long)device->in_use.peak_bytes,
                 vt_format_bytes(device->in_use.peak_bytes, human, sizeof human),
                 seconds_since_start(device->in_use.peak_time_ns),
@@ -72,7 +72,7 @@ static void render_peaks(FILE *out)
     const struct vt_usage_counter *pinned = &usage[0].by_kind[VT_KIND_HOST_PINNED];
     if (pinned->peak_bytes) {
         any = true;
-        fprintf(out, "  host (pinned): %llu byte(s) (%s) at %.3f s\n", (unsigned long long)pinned->peak_bytes,
+        fprintf(out, "  host (pinned): %llu byte(s) (%s) at %.9f s\n", (unsigned long long)pinned->peak_bytes,
                 vt_format_bytes(pinned->peak_bytes, human, sizeof human),
                 seconds_since_start(pinned->peak_time_ns));
     }
@@ -96,7 +96,7 @@ static void render_out_of_memory(FILE *out)
         torch_snapshot_release();
         return;
     }
-    fprintf(out, "Out of memory: %llu failed allocation(s); the first: %s of %llu byte(s) (%s) on %s %d at %.3f s.\n",
+    fprintf(out, "Out of memory: %llu failed allocation(s); the first: %s of %llu byte(s) (%s) on %s %d at %.9f s.\n",
             (unsigned long long)oom.failures, vt_api_name(oom.first.api), (unsigned long long)oom.first.size_bytes,
             vt_format_bytes(oom.first.size_bytes, human, sizeof human), oom.first.device < 0 ? "host" : "device",
             oom.first.device, seconds_since_start(oom.first.timestamp_ns));

@@ -214,6 +214,15 @@ Test(report_traced, peak_shift_snapshot_holds_the_peak_not_the_exit)
     report = report_of(&traced, (const char *[]){"--at", "0", NULL});
     cr_assert(strstr(report.out, "SUMMARY: vramtrace: 0 byte(s) live at 0.000 s in 0 allocation(s).\n"), "%s", report.out);
     process_result_free(&report);
+
+    /* the peak's time as the exit report prints it, given back to --at, lands on the peak */
+    const char *printed = strstr(traced.run.err, "device 0: 31457280 byte(s) (30.0 MiB) at ");
+    cr_assert_not_null(printed, "%s", traced.run.err);
+    char seconds[32];
+    cr_assert_eq(sscanf(printed + strlen("device 0: 31457280 byte(s) (30.0 MiB) at "), "%31s", seconds), 1);
+    report = report_of(&traced, (const char *[]){"--at", seconds, NULL});
+    cr_assert(strstr(report.out, "SUMMARY: vramtrace: 31457280 byte(s) live at "), "--at %s:\n%s", seconds, report.out);
+    process_result_free(&report);
     free_traced(&traced);
 }
 
