@@ -4,7 +4,8 @@
 # main archive, so they are not installed from here).
 set -euo pipefail
 
-packages=(meson ninja-build pkg-config gcc g++ libcriterion-dev libunwind-dev uthash-dev libdw-dev libelf-dev libzstd-dev)
+# chromium: headless, for the test of `vramtrace html` in a browser (tests/commands/test_html.py)
+packages=(meson ninja-build pkg-config gcc g++ libcriterion-dev libunwind-dev uthash-dev libdw-dev libelf-dev libzstd-dev chromium)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -16,7 +16,8 @@
     X(diff, "growth of live memory per allocation site: two traces, or two times of one") \
     X(top, "live view of a trace that is being written: use, peak, top sites") \
     X(dump, "ask a running traced process to write a live snapshot now") \
-    X(export, "write a trace in another tool's format: PyTorch's memory_viz snapshot")
+    X(export, "write a trace in another tool's format: PyTorch's memory_viz snapshot") \
+    X(html, "one self-contained HTML page: timeline, live sets by stack, peaks, leaks, OOM")
 
 #define VT_CLI_DECLARE_COMMAND(name, summary) int vt_cmd_##name(int argc, char **argv);
 VT_CLI_COMMAND_LIST(VT_CLI_DECLARE_COMMAND)

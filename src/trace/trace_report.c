@@ -115,14 +115,29 @@ static bool collect_torch_oom(struct vt_report *report)
     return vt_torch_group_tensors(&snapshot->view, snapshot->oom_device, &oom->tensors);
 }
 
-void vt_report_summary(const struct vt_report *report, uint64_t *bytes, uint64_t *count)
+void vt_report_memory_totals(const struct vt_groups *groups, uint64_t *bytes, uint64_t *count)
 {
     *bytes = *count = 0;
     for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++)
         if (vt_kind_is_memory_use(kind)) {
-            *bytes += report->live.bytes_by_kind[kind];
-            *count += report->live.count_by_kind[kind];
+            *bytes += groups->bytes_by_kind[kind];
+            *count += groups->count_by_kind[kind];
         }
+}
+
+bool vt_report_driver_beyond(const struct vt_report_torch_device *device, uint64_t *used, uint64_t *beyond)
+{
+    const struct vt_torch_device_summary *summary = &device->summary;
+    if (!summary->driver_total_bytes)
+        return false;
+    *used = summary->driver_total_bytes - summary->driver_free_bytes;
+    *beyond = *used > device->cuda_live_bytes ? *used - device->cuda_live_bytes : 0;
+    return true;
+}
+
+void vt_report_summary(const struct vt_report *report, uint64_t *bytes, uint64_t *count)
+{
+    vt_report_memory_totals(&report->live, bytes, count);
     if (report->torch.snapshot) {
         *bytes += report->torch.tensors.bytes;
         *count += report->torch.tensors.count;

@@ -1,7 +1,7 @@
 /* trace/trace_report.h — what `vramtrace report` shows, computed from a loaded trace: usage per
  * device and kind over the run, the live set at the end (the leaks) or at a chosen time, each
  * device's peak with exactly the allocations live at that moment, the out-of-memory state, the
- * allocation sites, and the call counts. The text and JSON renderings are the command's. */
+ * allocation sites, and the call counts. src/cli/report_render.h renders it (text, JSON, HTML). */
 #ifndef VT_TRACE_TRACE_REPORT_H
 #define VT_TRACE_TRACE_REPORT_H
 
@@ -77,6 +77,13 @@ void vt_report_free(struct vt_report *report);
 /* The SUMMARY line's numbers: the live set's memory (outside PyTorch's segments when there is a
  * tensor layer) plus PyTorch's tensors then — at exit, exactly what the shim's SUMMARY counts. */
 void vt_report_summary(const struct vt_report *report, uint64_t *bytes, uint64_t *count);
+
+/* A live set's bytes and count over the kinds that are memory use (leaked memory). */
+void vt_report_memory_totals(const struct vt_groups *groups, uint64_t *bytes, uint64_t *count);
+
+/* The driver's used memory on a device of the PyTorch layer, and how much of it lies beyond the
+ * process's CUDA allocations (contexts, other processes); false when the driver's view is unknown. */
+bool vt_report_driver_beyond(const struct vt_report_torch_device *device, uint64_t *used, uint64_t *beyond);
 
 /* Whether usage slot `slot` is shown under the report's --device choice. */
 bool vt_report_shows_slot(const struct vt_report *report, int slot);
