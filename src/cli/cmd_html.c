@@ -3,7 +3,8 @@
  * embedded as JSON. The page's data is computed here, on the command line's side, so that the page
  * stays responsive for traces of millions of events (docs/commands.md, "vramtrace html"):
  *   - "report": the members of `vramtrace report --format json` (report_json.c over vt_report_build):
- *     metadata, usage, leaks, peaks with their snapshots, OOM, sites, the PyTorch layer;
+ *     metadata, usage, leaks, peaks with their snapshots, OOM, sites, the PyTorch layer — except
+ *     that stacks are written once, in "stacks" (id -> frames), and referred to by their stack_id;
  *   - "tracks": usage over time per device and kind (and PyTorch's allocated/reserved), each cut
  *     into at most TRACK_BUCKETS buckets of trace time keeping the bucket's maximum (with its exact
  *     time: the peak is never lost) and its last value;
@@ -462,6 +463,20 @@ static void write_oom_markers(struct vt_json *json, const struct vt_trace_model 
     vt_json_array_end(json);
 }
 
+/* "stacks": {"<stack id>": [frames]} of every stack the data refers to. */
+static void write_stacks(struct vt_report_json *output)
+{
+    const struct vt_id_map *refs = output->stack_refs;
+    vt_json_object_begin(&output->json, "stacks");
+    for (size_t i = 0; i < refs->capacity; i++)
+        if (refs->keys[i]) {
+            char key[16];
+            snprintf(key, sizeof key, "%u", (unsigned)(refs->keys[i] - 1));
+            vt_report_json_frames(output, key, (uint32_t)(refs->keys[i] - 1));
+        }
+    vt_json_object_end(&output->json);
+}
+
 /* ---- the page ---------------------------------------------------------------------------------- */
 
 /* The page's data as JSON into a memory buffer. */
@@ -471,7 +486,8 @@ static bool render_data(char **data, size_t *size, const struct vt_report *repor
     FILE *memory = open_memstream(data, size);
     if (!memory)
         return false;
-    struct vt_report_json output = {.report = report, .symbolizer = symbolizer, .top = top};
+    struct vt_id_map stack_refs = {0};
+    struct vt_report_json output = {.report = report, .symbolizer = symbolizer, .top = top, .stack_refs = &stack_refs};
     struct vt_json *json = &output.json;
     struct tracks tracks;
     struct moments moments = {0};
@@ -493,12 +509,14 @@ static bool render_data(char **data, size_t *size, const struct vt_report *repor
         vt_json_object_end(json);
         write_tracks(json, &tracks);
         write_oom_markers(json, report->model);
-        ok = write_moments(&output, &moments);
+        ok = write_moments(&output, &moments) && !output.out_of_memory;
+        write_stacks(&output);
         vt_json_object_end(json);
         vt_json_finish(json);
     }
     tracks_free(&tracks);
     free(moments.moments);
+    vt_id_map_free(&stack_refs);
     return fclose(memory) == 0 && ok;
 }
 

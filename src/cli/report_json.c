@@ -51,17 +51,25 @@ static void json_frame(struct vt_json *json, uint64_t frame, const struct vt_sym
     vt_json_object_end(json);
 }
 
-void vt_report_json_stack(struct vt_report_json *output, uint32_t stack_id)
+void vt_report_json_frames(struct vt_report_json *output, const char *key, uint32_t stack_id)
 {
     struct vt_json *json = &output->json;
     unsigned depth;
     const uint64_t *frames = vt_model_stack_frames(output->report->model, stack_id, &depth);
-    vt_json_uint(json, "stack_id", stack_id);
-    vt_json_array_begin(json, "frames");
+    vt_json_array_begin(json, key);
     for (unsigned i = 0; frames && i < depth; i++)
         for (const struct vt_symbol *symbol = vt_symbolize(output->symbolizer, frames[i]); symbol; symbol = symbol->caller)
             json_frame(json, frames[i], symbol);
     vt_json_array_end(json);
+}
+
+void vt_report_json_stack(struct vt_report_json *output, uint32_t stack_id)
+{
+    vt_json_uint(&output->json, "stack_id", stack_id);
+    if (!output->stack_refs)
+        vt_report_json_frames(output, "frames", stack_id);
+    else if (!vt_id_map_put(output->stack_refs, stack_id, 0))
+        output->out_of_memory = true;
 }
 
 void vt_report_json_group(struct vt_report_json *output, const struct vt_groups *groups, const struct vt_group *group)

@@ -5,6 +5,7 @@
 #ifndef VT_CLI_REPORT_RENDER_H
 #define VT_CLI_REPORT_RENDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -24,6 +25,10 @@ struct vt_report_json {
     const struct vt_report *report;
     struct vt_symbolizer *symbolizer;
     unsigned top;
+    /* NULL: stacks are written in place ("frames"). Else only their "stack_id", and the ids are
+     * put here, for the page to write each stack once (vt_report_json_frames). */
+    struct vt_id_map *stack_refs;
+    bool out_of_memory; /* putting an id in stack_refs failed */
 };
 
 /* The members of the report's object (docs/report-json.md), into the object open in output->json. */
@@ -32,8 +37,10 @@ void vt_report_json_members(struct vt_report_json *output);
 void vt_report_json_time(struct vt_json *json, const char *key_ns, const char *key_s, uint64_t nanoseconds);
 /* The ordinal, or null for the host. */
 void vt_report_json_device(struct vt_json *json, const char *key, int device);
-/* "stack_id" and "frames" (symbolized, inlined calls expanded). */
+/* "stack_id" and "frames" (symbolized, inlined calls expanded); only "stack_id" with stack_refs. */
 void vt_report_json_stack(struct vt_report_json *output, uint32_t stack_id);
+/* A stack's frames as the array `key` (NULL inside an array). */
+void vt_report_json_frames(struct vt_report_json *output, const char *key, uint32_t stack_id);
 /* One group as an object: kind, api, bytes, count, mapped_at (cuMemCreate, with `groups`), stack. */
 void vt_report_json_group(struct vt_report_json *output, const struct vt_groups *groups, const struct vt_group *group);
 /* "user_frame": the stack's first user Python frame, or null. */
