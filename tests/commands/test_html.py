@@ -180,9 +180,9 @@ def png_pixels(path, max_rows):
     return width, height, rows
 
 
-def check_screenshot(browser, profile, html_path, png_path):
+def check_screenshot(browser, profile, html_path, click, png_path):
     chromium(browser, profile, ["--hide-scrollbars", "--window-size=1280,1400", "--screenshot=" + png_path],
-             "file://" + html_path + "#click=0.5")
+             "file://" + html_path + click)
     width, height, rows = png_pixels(png_path, 700)
     counts = {}
     for row in rows:
@@ -226,10 +226,10 @@ def main():
         check_dom(browser, profile, pages["leaky"], peak_click(leaky), False)
         check_dom(browser, profile, pages["torch"], peak_click(torch), True)
         shots = {"leaky": os.path.join(work, "leaky.png")}
-        check_screenshot(browser, profile, pages["leaky"], shots["leaky"])
+        check_screenshot(browser, profile, pages["leaky"], peak_click(leaky), shots["leaky"])
         if keep:
             shots["torch"] = os.path.join(work, "torch_oom.png")
-            check_screenshot(browser, profile, pages["torch"], shots["torch"])
+            check_screenshot(browser, profile, pages["torch"], peak_click(torch), shots["torch"])
             os.makedirs(keep, exist_ok=True)
             for path in list(pages.values()) + list(shots.values()):
                 shutil.copy(path, keep)
