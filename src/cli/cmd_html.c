@@ -42,11 +42,12 @@ enum html_option { OPTION_OUTPUT, OPTION_TOP };
 static const struct vt_cli_option_spec html_options[] = {
     {"--output", 'o', true, OPTION_OUTPUT},
     {"--top", 0, true, OPTION_TOP},
+    {"--device", 0, true, VT_CLI_DEVICE_ID},
     {NULL, 0, false, 0},
 };
 
 struct html_settings {
-    struct vt_cli_common_arguments common; /* the trace */
+    struct vt_cli_common_arguments common; /* the trace, --device */
     const char *output_path;               /* NULL: stdout */
     unsigned top;
 };
@@ -54,7 +55,7 @@ struct html_settings {
 static void print_help(FILE *out)
 {
     fprintf(out,
-            "Usage: vramtrace html TRACE [-o FILE] [--top N]\n"
+            "Usage: vramtrace html TRACE [-o FILE] [--top N] [--device N]\n"
             "\n"
             "Writes one self-contained HTML page (scripts and styles inlined, nothing fetched) that\n"
             "any browser opens: a zoomable timeline per device and kind of memory (and PyTorch's\n"
@@ -69,6 +70,7 @@ static void print_help(FILE *out)
             "Options:\n"
             "  -o, --output FILE   write to FILE instead of stdout\n"
             "  --top N             groups shown per live set and per list (default %d)\n"
+            "  --device N          only device N\n"
             "  -h, --help          show this help\n"
             "\n"
             "Exit status: 0 written, 1 the trace cannot be read or the output written, 2 usage error.\n"
@@ -201,6 +203,8 @@ static bool collect_tracks(struct tracks *tracks, const struct vt_report *report
     tracks->duration_ns = model->duration_ns;
     for (int slot = 1; slot <= VT_MODEL_SLOT_COUNT; slot++) {
         int shown = slot % VT_MODEL_SLOT_COUNT; /* devices first, the host last */
+        if (!vt_report_shows_slot(report, shown))
+            continue;
         for (unsigned kind = 0; kind < VT_KIND_COUNT; kind++) {
             uint64_t peak = report->usage[shown].by_kind[kind].peak_bytes;
             if (kind == VT_KIND_MAPPED_RANGE || peak == 0)
@@ -306,6 +310,12 @@ static int by_events_named_first(const void *left, const void *right)
     return (a->time_ns > b->time_ns) - (a->time_ns < b->time_ns);
 }
 
+/* Whether an event's device is the --device shown (or every device is). */
+static bool shows_device(const struct vt_report *report, int device)
+{
+    return report->options.device == VT_GROUPS_ALL_DEVICES || report->options.device == device;
+}
+
 static bool collect_moments(struct moments *moments, const struct vt_report *report)
 {
     const struct vt_trace_model *model = report->model;
@@ -318,7 +328,7 @@ static bool collect_moments(struct moments *moments, const struct vt_report *rep
     }
     size_t ooms = 0;
     for (size_t i = 0; ok && i < model->event_count && ooms < MAX_OOM_MOMENTS; i++)
-        if (model->events[i].type == VT_RECORD_OOM) {
+        if (model->events[i].type == VT_RECORD_OOM && shows_device(report, model->events[i].device)) {
             snprintf(why, sizeof why, "out of memory #%zu", ++ooms);
             ok = moment_add(moments, i, model->events[i].time_ns, false, NULL, why);
         }
@@ -353,7 +363,8 @@ static bool write_moment(struct vt_report_json *output, const struct moment *mom
 {
     struct vt_json *json = &output->json;
     struct vt_groups groups = {0};
-    vt_groups_collect_live(&groups, replay, VT_GROUPS_ALL_DEVICES);
+    const struct vt_report *report = output->report;
+    vt_groups_collect_live(&groups, replay, report->options.device);
     const struct vt_group **order = calloc(groups.group_count ? groups.group_count : 1, sizeof *order);
     if (!order) {
         vt_groups_free(&groups);
@@ -371,7 +382,7 @@ static bool write_moment(struct vt_report_json *output, const struct moment *mom
     vt_json_array_begin(json, "in_use");
     for (int slot = 1; slot <= VT_MODEL_SLOT_COUNT; slot++) {
         const struct vt_usage_counter *in_use = &replay->accounting.usage[slot % VT_MODEL_SLOT_COUNT].in_use;
-        if (in_use->current_bytes == 0)
+        if (in_use->current_bytes == 0 || !vt_report_shows_slot(report, slot % VT_MODEL_SLOT_COUNT))
             continue;
         vt_json_object_begin(json, NULL);
         vt_report_json_device(json, "device", vt_device_of_slot(slot % VT_MODEL_SLOT_COUNT));
@@ -406,7 +417,9 @@ static bool write_moment(struct vt_report_json *output, const struct moment *mom
     bool ok = true;
     if (moment->torch) {
         struct vt_torch_groups tensors = {0};
-        ok = vt_torch_group_tensors(&moment->torch->view, VT_TORCH_ALL_DEVICES, &tensors);
+        int device = report->options.device;
+        ok = vt_torch_group_tensors(&moment->torch->view, device == VT_GROUPS_ALL_DEVICES ? VT_TORCH_ALL_DEVICES : device,
+                                    &tensors);
         if (ok)
             vt_report_json_tensor_groups(output, "tensors", &tensors);
         vt_torch_groups_free(&tensors);
@@ -445,13 +458,14 @@ static bool write_moments(struct vt_report_json *output, const struct moments *m
 }
 
 /* "ooms": each failure's time and device (up to MAX_OOM_MARKERS), for the timeline's marks. */
-static void write_oom_markers(struct vt_json *json, const struct vt_trace_model *model)
+static void write_oom_markers(struct vt_json *json, const struct vt_report *report)
 {
+    const struct vt_trace_model *model = report->model;
     size_t written = 0;
     vt_json_array_begin(json, "ooms");
     for (size_t i = 0; i < model->event_count && written < MAX_OOM_MARKERS; i++) {
         const struct vt_model_event *event = &model->events[i];
-        if (event->type != VT_RECORD_OOM)
+        if (event->type != VT_RECORD_OOM || !shows_device(report, event->device))
             continue;
         written++;
         vt_json_object_begin(json, NULL);
@@ -508,7 +522,7 @@ static bool render_data(char **data, size_t *size, const struct vt_report *repor
         vt_report_json_members(&output);
         vt_json_object_end(json);
         write_tracks(json, &tracks);
-        write_oom_markers(json, report->model);
+        write_oom_markers(json, report);
         ok = write_moments(&output, &moments) && !output.out_of_memory;
         write_stacks(&output);
         vt_json_object_end(json);

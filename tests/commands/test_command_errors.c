@@ -1,4 +1,4 @@
-/* What every analysis command (timeline, flame, diff, top, dump) does with its command line and
+/* What every analysis command (timeline, flame, diff, top, dump, html) does with its command line and
  * with traces it cannot fully read: --help, usage errors (exit 2, with the way to --help),
  * unreadable files (exit 1 with the reader's message), a trace cut short (the reader's warning,
  * then what precedes the cut), and a --device the trace does not have. */
@@ -11,7 +11,7 @@
 
 #include "command_helpers.h"
 
-static const char *const trace_commands[] = {"timeline", "flame", "diff", "top"};
+static const char *const trace_commands[] = {"timeline", "flame", "diff", "top", "html"};
 #define TRACE_COMMAND_COUNT (sizeof trace_commands / sizeof trace_commands[0])
 
 /* `vramtrace COMMAND ARG1 ARG2 [--to 1s for diff, --once for top]` */
@@ -34,7 +34,7 @@ static struct process_result run_on(const char *command, const char *first, cons
 
 Test(command_errors, help_and_usage_errors)
 {
-    const char *all[] = {"timeline", "flame", "diff", "top", "dump"};
+    const char *all[] = {"timeline", "flame", "diff", "top", "dump", "html"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         char usage[64], try_help[96];
         snprintf(usage, sizeof usage, "Usage: vramtrace %s ", all[i]);

@@ -212,6 +212,9 @@ def main():
         pages = {"leaky": os.path.join(work, "leaky.html"), "torch": os.path.join(work, "torch_oom.html")}
         leaky = check_structure(cli, leaky_trace, pages["leaky"])
         torch = check_structure(cli, torch_trace, pages["torch"])
+        one_device = page_data(run([cli, "html", "--device", "0", leaky_trace]))
+        if {t["device"] for t in one_device["tracks"]} != {0} or [p["device"] for p in one_device["report"]["peaks"]] != [0]:
+            fail("--device 0 still shows other devices or the host")
         if not any(t["layer"] == "torch_reserved" for t in torch["tracks"]) or not torch["ooms"]:
             fail("the PyTorch trace's page has no PyTorch layer or no OOM")
         if not any("tensors" in m for m in torch["moments"]):
