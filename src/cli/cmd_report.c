@@ -11,17 +11,11 @@
 #define _GNU_SOURCE
 #include "analysis_common.h"
 #include "commands.h"
-#include "common/format.h"
 #include "common/options.h"
-#include "trace/symbolize.h"
 #include "report_render.h"
-#include "trace/trace_report.h"
-#include "trace/trace_torch.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define COMMAND "report"
