@@ -78,8 +78,17 @@ def check_structure(cli, trace, html_path):
         in_use = [u["bytes"] for u in at_peak[0]["in_use"] if u["device"] == peak["device"]]
         if in_use != [expected_bytes]:
             fail(f"in use at the peak of {peak['device']}: {in_use}, the snapshot has {expected_bytes}")
-    if not any(m["checkpoint"] for m in data["moments"]):
-        fail("no checkpoint moment")
+    checkpoints = [m for m in data["moments"] if m["checkpoint"]]
+    if len(checkpoints) != data["aggregation"]["checkpoints"]:
+        fail(f"{len(checkpoints)} checkpoint moments, expected {data['aggregation']['checkpoints']}")
+    named = len(data["report"]["peaks"]) + min(len(data["ooms"]), 20) + 1 + min(len((data["report"].get("torch") or {}).get("snapshots", [])), 50)
+    if len(data["moments"]) != len(checkpoints) + named:
+        fail(f"{len(data['moments'])} moments: not the {len(checkpoints)} checkpoints and {named} named ones")
+    for moment in data["moments"]:
+        if "same_as" in moment and "groups" not in data["moments"][moment["same_as"]]:
+            fail("a moment refers to one without a live set")
+        if "groups" in moment and len(moment["groups"]) > data["aggregation"]["groups_per_live_set"]:
+            fail("a live set with more groups than --top")
     return data
 
 
