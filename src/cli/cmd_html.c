@@ -429,7 +429,8 @@ static bool write_moment(struct vt_report_json *output, const struct moment *mom
 }
 
 /* "moments": one replay, stopping at each moment in turn. A moment at the same event as the one
- * before it has the same live set: it refers to the first of them ("same_as": its index). */
+ * before it has the same live set: it refers to the first of them ("same_as": its index), unless
+ * it is a PyTorch snapshot (which adds its tensors). */
 static bool write_moments(struct vt_report_json *output, const struct moments *moments)
 {
     struct vt_replay replay;
@@ -439,7 +440,7 @@ static bool write_moments(struct vt_report_json *output, const struct moments *m
     size_t first_of_events = 0;
     for (size_t i = 0; ok && i < moments->count; i++) {
         const struct moment *moment = &moments->moments[i];
-        if (i > 0 && moment->events == moments->moments[i - 1].events) {
+        if (i > 0 && moment->events == moments->moments[i - 1].events && !moment->torch) {
             vt_json_object_begin(&output->json, NULL); /* the same live set at another time */
             vt_report_json_time(&output->json, "time_ns", "time_s", moment->time_ns);
             vt_json_string(&output->json, "why", moment->why);

@@ -6,10 +6,10 @@ of memory (tests/programs/python/torch_jobs.py out_of_memory on tests/standin_to
 page's embedded JSON must parse and agree with `vramtrace report --format json` (same peaks), every
 track must keep its peak exactly, no '<' may appear in the embedded data (the trace is named with
 one). Then headless Chromium (Debian's `chromium`) loads each page with --dump-dom and
-`#click=FRACTION` at the first peak (the same handler as a click on the timeline): no console
-message (an uncaught error would be one), the expected elements present, the live set of the
-nearest moment rendered; and takes a screenshot of the leaky page, decoded here (zlib) to check that it is not blank. Without chromium the test is
-skipped (exit 77), saying so.
+`#click=FRACTION` at a moment with a live set (the page dispatches a mouse click on the timeline
+there): no console message (an uncaught error would be one), the expected elements present, the live
+set of that moment rendered; and takes a screenshot of the leaky page, decoded here (zlib) to check
+that it is not blank. Without chromium the test is skipped (exit 77), saying so.
 
 Usage: test_html.py CLI LEAKY STANDIN_TORCH_DIR LIBC10_CUDA TORCH_JOBS [--keep DIR]
 (--keep: copy the pages and screenshots to DIR; scripts/html-screenshot.sh uses it.)
@@ -114,13 +114,26 @@ def chromium(browser, profile, extra, url):
     return result.stdout
 
 
-def peak_click(data):
-    """#click=FRACTION of the first peak: where the live set is surely not empty."""
-    peak = data["report"]["peaks"][0]
-    return "#click=%.9f" % (peak["time_s"] / data["duration_s"]) if data["duration_s"] else "#click=0"
+def click_target(data):
+    """A moment with a non-empty live set, the one farthest from its neighbours (a click lands on a
+    whole pixel): (#click=FRACTION of it, its time as the page prints it)."""
+    moments = [dict(data["moments"][m["same_as"]], **m) if "same_as" in m else m for m in data["moments"]]
+    times = sorted({m["time_s"] for m in moments})
+    def room(moment):
+        i = times.index(moment["time_s"])
+        before = moment["time_s"] - times[i - 1] if i > 0 else moment["time_s"]
+        after = times[i + 1] - moment["time_s"] if i + 1 < len(times) else data["duration_s"] - moment["time_s"]
+        return min(before, after)
+    best = max((m for m in moments if m["groups"]), key=room)
+    if data["duration_s"] and room(best) < data["duration_s"] / 400:
+        fail(f"no moment with a live set is a few pixels away from the others: {best['time_s']}")
+    fraction = best["time_s"] / data["duration_s"] if data["duration_s"] else 0
+    shown = "%.6f s" % best["time_s"] if best["time_s"] < 10 else "%.3f s" % best["time_s"]
+    return "#click=%.9f" % fraction, shown
 
 
-def check_dom(browser, profile, html_path, click, torch):
+def check_dom(browser, profile, html_path, target, torch):
+    click, shown = target
     dom = chromium(browser, profile, ["--dump-dom"], "file://" + html_path + click)
     for element in ("vt-meta", "vt-timeline", "vt-live", "vt-live-title", "vt-flame", "vt-leaks", "vt-oom", "vt-run"):
         if f'id="{element}"' not in dom:
@@ -128,8 +141,8 @@ def check_dom(browser, profile, html_path, click, torch):
     if 'data-ready="true"' not in dom:
         fail("the page's script did not run to its end")
     title = re.search(r'id="vt-live-title">([^<]*)<', dom)
-    if not title or not re.match(r"Live set at \d+\.\d+ s \(nearest", title.group(1)):
-        fail(f"no live set shown after {click}: {title.group(1) if title else None}")
+    if not title or not title.group(1).startswith(f"Live set at {shown} (nearest"):
+        fail(f"not the live set at {shown} after {click}: {title.group(1) if title else None}")
     live = dom[dom.index('id="vt-live"'):]
     live = live[:live.index("</section>")]
     if "<table" not in live or "Allocated from" not in live:
@@ -235,13 +248,13 @@ def main():
                   "the page was checked but not loaded in a browser")
             return SKIP
         profile = os.path.join(work, "profile")
-        check_dom(browser, profile, pages["leaky"], peak_click(leaky), False)
-        check_dom(browser, profile, pages["torch"], peak_click(torch), True)
+        check_dom(browser, profile, pages["leaky"], click_target(leaky), False)
+        check_dom(browser, profile, pages["torch"], click_target(torch), True)
         shots = {"leaky": os.path.join(work, "leaky.png")}
-        check_screenshot(browser, profile, pages["leaky"], peak_click(leaky), shots["leaky"])
+        check_screenshot(browser, profile, pages["leaky"], click_target(leaky)[0], shots["leaky"])
         if keep:
             shots["torch"] = os.path.join(work, "torch_oom.png")
-            check_screenshot(browser, profile, pages["torch"], peak_click(torch), shots["torch"])
+            check_screenshot(browser, profile, pages["torch"], click_target(torch)[0], shots["torch"])
             os.makedirs(keep, exist_ok=True)
             for path in list(pages.values()) + list(shots.values()):
                 shutil.copy(path, keep)
