@@ -102,8 +102,7 @@ def find_chromium():
 
 def chromium(browser, profile, extra, url):
     args = [browser, "--headless=new", "--disable-gpu", "--no-sandbox", "--no-first-run",
-            "--disable-dev-shm-usage", "--user-data-dir=" + profile, "--enable-logging=stderr", "--v=0",
-            "--virtual-time-budget=5000"] + extra + [url]
+            "--disable-dev-shm-usage", "--user-data-dir=" + profile, "--enable-logging=stderr", "--v=0"] + extra + [url]
     result = subprocess.run(args, capture_output=True, text=True, timeout=90,
                             env=dict(os.environ, HOME=profile))
     if result.returncode != 0:
