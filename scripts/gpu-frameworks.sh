@@ -62,7 +62,7 @@ nocache_plain=$(PYTORCH_NO_CUDA_MEMORY_CACHING=1 python3 "$step" 5 2>/dev/null |
 sanitized=$(PYTORCH_NO_CUDA_MEMORY_CACHING=1 timeout 400 compute-sanitizer --leak-check full --print-limit 1 python3 "$step" 5 2>/dev/null | ms)
 echo "caching off: plain $nocache_plain ms, compute-sanitizer --leak-check full ${sanitized:-timeout} ms"
 # exit delay: the whole run's wall time, plain and traced (20 steps)
-wall() { local start end; start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N); echo "$end - $start" | bc; }
+wall() { python3 -c 'import subprocess, sys, time; t = time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(f"{time.time() - t:.2f}")' "$@"; }
 for round in 1 2; do
     echo "wall round $round: plain $(wall python3 "$step" 20) s, vramtrace $(cd "$out" && wall "$cli" run -q --report=none -o wall$round.trace python3 "$step" 20) s"
 done
