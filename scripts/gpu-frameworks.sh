@@ -59,7 +59,7 @@ for round in 1 2 3; do
 done
 # compute-sanitizer needs caching off; 5 timed steps (it is slow), against plain with caching off
 nocache_plain=$(PYTORCH_NO_CUDA_MEMORY_CACHING=1 python3 "$step" 5 2>/dev/null | ms)
-sanitized=$(PYTORCH_NO_CUDA_MEMORY_CACHING=1 timeout 400 compute-sanitizer --leak-check full --print-limit 1 python3 "$step" 5 2>/dev/null | ms)
+sanitized=$(PYTORCH_NO_CUDA_MEMORY_CACHING=1 timeout 200 compute-sanitizer --leak-check full --print-limit 1 python3 "$step" 5 2>/dev/null | ms)
 echo "caching off: plain $nocache_plain ms, compute-sanitizer --leak-check full ${sanitized:-timeout} ms"
 # exit delay: the whole run's wall time, plain and traced (20 steps)
 wall() { python3 -c 'import subprocess, sys, time; t = time.time(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(f"{time.time() - t:.2f}")' "$@"; }
