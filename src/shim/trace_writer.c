@@ -4,8 +4,9 @@
  * writer thread takes chunk_lock only to swap chunks; compression and I/O happen without any lock.
  * When every chunk is waiting for the writer, an append waits for one (wait_for_free_chunk: it
  * sleeps on chunk_freed, which gives chunk_lock back) as long as the writer makes progress; the
- * writer takes no lock a waiting hook holds, except in the live-dump handler, during which nobody
- * waits. Only a writer stalled for TRACE_STALL_BUDGET_MS (an output nobody reads) drops events.
+ * writer takes no lock a waiting hook holds, except the recorder's in the live-dump handler, and
+ * while it waits for that one nobody waits for it. Only a writer stalled for TRACE_STALL_BUDGET_MS
+ * (an output nobody reads) drops events.
  * Module records are the writer's own: it scans the loaded modules (dl_iterate_phdr) before each
  * flush when the set has changed, and writes them in a chunk of their own.
  */
@@ -40,6 +41,7 @@ enum {
     TRACE_SLOW_WRITER_CHUNKS = 2, /* under VRAMTRACE_TEST_SLOW_WRITER: the bound, and chunks of 64 KiB */
     TRACE_SLOW_WRITER_CHUNK_BYTES = 64 << 10,
     TRACE_STALL_BUDGET_MS = 2000, /* a writer that wrote nothing for this long is stalled: events are dropped */
+    TRACE_HANDLER_WAIT_MS = 10000, /* how long a live dump (symbolizing: seconds) may keep hooks waiting */
     TRACE_ZSTD_LEVEL = 3,
     TRACE_EXIT_WAIT_SECONDS = 10,
 };
@@ -67,11 +69,12 @@ static uint64_t events_dropped, drops_reported, last_time_ns;
 static uint64_t records_queued; /* in chunks handed to the writer and not yet written */
 /* Waiting for a chunk: the writer counts the chunks it has written (its progress) and signals
  * chunk_freed after each; `stalled_at` is the count at which it was found stalled (no waiting
- * again until it moves); no waiting while the writer runs the live-dump handler or after
- * trace_writer_finish began. */
+ * again until it moves). A live dump in progress (writer_in_handler) counts as progress for up to
+ * TRACE_HANDLER_WAIT_MS; no waiting while the dump waits for the recorder's lock
+ * (writer_wants_recorder_lock), nor after trace_writer_finish began. */
 static pthread_cond_t chunk_freed;
 static uint64_t chunks_written, stalled_at = UINT64_MAX;
-static bool writer_in_handler, finishing;
+static bool writer_in_handler, writer_wants_recorder_lock, finishing;
 static uint32_t threads_announced;
 
 static __thread uint32_t this_thread_index __attribute__((tls_model("initial-exec")));
@@ -242,13 +245,26 @@ static uint64_t record_time(const struct vt_trace_record *record)
 }
 
 /* Under chunk_lock, every chunk waiting for the writer: whether this thread may wait for one. Not
- * the writer itself (the live-dump handler appends), not while the writer runs that handler (it
- * may need the recorder's lock, which the waiting hook holds), not at exit, not once the writer is
- * gone, and not again while it stays stalled. */
+ * the writer itself (the live-dump handler appends), not while the writer waits for the recorder's
+ * lock (which the waiting hook holds), not at exit, not once the writer is gone, and not again
+ * while it stays stalled. */
 static bool may_wait_for_writer(void)
 {
     return trace_writer_enabled() && __atomic_load_n(&writer_running, __ATOMIC_ACQUIRE) && !finishing &&
-           !writer_in_handler && chunks_written != stalled_at && !pthread_equal(pthread_self(), writer_thread);
+           !writer_wants_recorder_lock && chunks_written != stalled_at &&
+           !pthread_equal(pthread_self(), writer_thread);
+}
+
+bool trace_writer_recorder_lock_wanted(bool wanted)
+{
+    if (!__atomic_load_n(&writer_running, __ATOMIC_ACQUIRE) || !pthread_equal(pthread_self(), writer_thread))
+        return false;
+    pthread_mutex_lock(&chunk_lock);
+    writer_wants_recorder_lock = wanted;
+    if (wanted)
+        pthread_cond_broadcast(&chunk_freed); /* a waiting hook drops its event and gives the lock back */
+    pthread_mutex_unlock(&chunk_lock);
+    return true;
 }
 
 /* Under chunk_lock, when take_chunk found none: waits (chunk_lock given back while asleep) until the
@@ -262,12 +278,15 @@ static bool wait_for_free_chunk(void)
     wake_writer(REQUEST_FLUSH);
     uint64_t progress = chunks_written;
     struct timespec deadline = deadline_on(CLOCK_MONOTONIC, TRACE_STALL_BUDGET_MS);
+    unsigned handler_waited_ms = 0;
     while (!spare_chunks && chunks_in_memory >= chunk_bound) {
         if (!may_wait_for_writer())
             return false;
         if (pthread_cond_timedwait(&chunk_freed, &chunk_lock, &deadline) != ETIMEDOUT)
             continue;
-        if (chunks_written == progress) {
+        bool dumping = writer_in_handler && handler_waited_ms < TRACE_HANDLER_WAIT_MS;
+        handler_waited_ms += writer_in_handler ? TRACE_STALL_BUDGET_MS : 0;
+        if (chunks_written == progress && !dumping) {
             static bool said;
             __atomic_store_n(&stalled_at, progress, __ATOMIC_RELEASE);
             shim_log_once(&said, "the trace writer wrote nothing for %d ms (is anything reading %s?); events are "
@@ -660,15 +679,15 @@ static bool open_trace_file(void)
     return true;
 }
 
-/* The live dump, on this thread: it takes the recorder's lock, which a hook waiting for a chunk
- * holds. So the chunks are written first (none to wait for), and no hook waits meanwhile. */
+/* The live dump, on this thread. The chunks are written first (its marker then finds one), and
+ * hooks keep waiting while it runs (it takes seconds when it symbolizes), except while it waits for
+ * the recorder's lock (trace_writer_recorder_lock_wanted). */
 static void run_dump_handler(bool file_open)
 {
     if (file_open)
         flush_events();
     pthread_mutex_lock(&chunk_lock);
     writer_in_handler = true;
-    pthread_cond_broadcast(&chunk_freed);
     pthread_mutex_unlock(&chunk_lock);
     dump_handler(__atomic_load_n(&dumps_requested, __ATOMIC_ACQUIRE));
     pthread_mutex_lock(&chunk_lock);

@@ -54,6 +54,10 @@ static inline void trace_writer_ensure_started(void)
 }
 /* Wakes the writer to flush now. Async-signal-safe. */
 void trace_writer_request_flush(void);
+/* On the writer thread, in the dump handler (the recorder reads its tables for a live dump): while
+ * `wanted`, no hook waits for the writer, so a hook waiting with the recorder's lock drops its event
+ * and gives the lock back. Returns whether the caller is the writer thread (else nothing is done). */
+bool trace_writer_recorder_lock_wanted(bool wanted);
 /* Wakes the writer to flush and call `dump` (set by trace_writer_set_dump_handler) from its thread.
  * Async-signal-safe: the live-dump signal handler calls only this. */
 void trace_writer_request_dump(void);
