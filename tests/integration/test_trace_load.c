@@ -1,7 +1,8 @@
 /* Integration tests: the trace under load (docs/reliability.md). Many threads against a slow
  * writer lose no event: the hooks wait for the writer, and the exit report and `vramtrace report`
  * of the trace give the same exact totals. An output nobody reads (a FIFO held open, read only once
- * the shim has said it stalled) loses events, and both reports say how many, the same number. Live
+ * the shim has said it stalled) loses events, and both reports say how many, the same number (and
+ * top, flame, timeline and diff warn of it). Live
  * dumps while hooks wait for the writer (the dump runs on the writer's thread and takes the
  * recorder's lock a waiting hook holds) neither deadlock nor miscount. */
 #define _GNU_SOURCE
@@ -124,8 +125,22 @@ Test(trace_load, an_output_nobody_reads_loses_events_and_every_report_says_how_m
     char *warning;
     cr_assert(asprintf(&warning, "warning: %s: %llu event(s) were lost", trace_path, (unsigned long long)lost) > 0);
     cr_assert(strstr(report.err, warning), "%s", report.err);
-    free(warning);
     process_result_free(&report);
+
+    /* Every other command that reads it warns the same way; top says it on its screen too. */
+    const char *commands[][5] = {{"top", "--once", trace_path}, {"flame", trace_path}, {"timeline", trace_path},
+                                 {"diff", trace_path, trace_path}};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const char *command_argv[6] = {VT_CLI_PATH};
+        for (size_t j = 0; commands[i][j]; j++)
+            command_argv[j + 1] = commands[i][j];
+        struct process_result other = run_process(command_argv, NULL, NULL);
+        cr_assert(strstr(other.err, warning), "vramtrace %s:\n%s", commands[i][0], other.err);
+        if (i == 0)
+            cr_assert_eq(number_after(other.out, "Lost: "), lost, "%s", other.out);
+        process_result_free(&other);
+    }
+    free(warning);
 
     const char *json_argv[] = {VT_CLI_PATH, "report", "--format", "json", trace_path, NULL};
     report = run_process(json_argv, NULL, NULL);
