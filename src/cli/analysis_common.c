@@ -219,7 +219,7 @@ bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const cha
         return false;
     }
     if (announce)
-        vt_model_warn_tail(model, stderr);
+        vt_model_warn_gaps(model, stderr);
     return true;
 }
 

@@ -56,6 +56,8 @@ void config_load(struct shim_config *config, const char *program_name, long pid)
     config->test_inject_code = getenv("VRAMTRACE_TEST_INJECT_CODE");
     const char *unwind_check = getenv("VRAMTRACE_UNWIND_CHECK");
     config->unwind_check = unwind_check && strcmp(unwind_check, "1") == 0;
+    const char *slow_writer = getenv("VRAMTRACE_TEST_SLOW_WRITER");
+    config->slow_writer_ms = slow_writer ? (unsigned)strtoul(slow_writer, NULL, 10) : 0;
     const char *signal_text = valid_setting(VT_ENV_DUMP_SIGNAL);
     if (!signal_text || !vt_parse_dump_signal(signal_text, &config->dump_signal))
         vt_parse_signal(VT_DEFAULT_DUMP_SIGNAL, &config->dump_signal);
