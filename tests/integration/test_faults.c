@@ -6,7 +6,10 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/options.h"
 #include "traced_run.h"
@@ -94,4 +97,78 @@ Test(faults, every_setting_set_to_garbage_is_named_once_and_changes_nothing, .ti
         process_result_free(&run);
         free(directory);
     }
+}
+
+/* The traced program started directly under LD_PRELOAD with its stdout on a pipe; returns its pid
+ * once it printed `ready` (the pipe's read end in *out). */
+static pid_t start_preloaded(const char *const argv[], const char *const environment[], const char *directory,
+                             const char *ready, int *out)
+{
+    int pipe_ends[2];
+    cr_assert_eq(pipe(pipe_ends), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(pipe_ends[1], STDOUT_FILENO);
+        close(pipe_ends[0]);
+        close(pipe_ends[1]);
+        if (chdir(directory) != 0)
+            _exit(126);
+        for (size_t i = 0; environment[i]; i++)
+            putenv((char *)environment[i]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pipe_ends[1]);
+    char text[256] = "";
+    size_t length = 0;
+    while (!strstr(text, ready) && length + 1 < sizeof text) {
+        ssize_t got = read(pipe_ends[0], text + length, sizeof text - 1 - length);
+        cr_assert_gt(got, 0, "the program ended before saying \"%s\": %s", ready, text);
+        length += (size_t)got;
+        text[length] = '\0';
+    }
+    *out = pipe_ends[0];
+    return pid;
+}
+
+/* A crash (SIGSEGV) mid-run: the program dies as it would, and its trace holds what it had
+ * allocated (the writer flushes every 100 ms), read as incomplete. */
+Test(faults, a_crash_mid_run_leaves_a_readable_trace, .timeout = 60)
+{
+    char *directory = make_temp_directory();
+    const char *environment[] = {"LD_PRELOAD=" VT_SHIM_PATH, "LD_LIBRARY_PATH=" VT_SIM_DIR, "VRAMTRACE_SIMULATE=16G",
+                                 "VRAMTRACE_OUTPUT=crash.trace", "VRAMTRACE_QUIET=1", NULL};
+    int out;
+    pid_t pid = start_preloaded((const char *[]){VT_PROGRAMS_DIR "/hold_and_wait", "30", NULL}, environment, directory,
+                                "holding", &out);
+    usleep(400 * 1000); /* past a few flushes */
+    cr_assert_eq(kill(pid, SIGSEGV), 0);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    close(out);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "the program must die of its own crash (%d)", status);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/crash.trace", directory);
+    struct process_result report = run_process((const char *[]){VT_CLI_PATH, "report", path, NULL}, NULL, NULL);
+    cr_assert_eq(report.exit_code, 0, "%s", report.err);
+    cr_assert(strstr(report.out, "SUMMARY: vramtrace: 3145728 byte(s) leaked in 3 allocation(s)."), "%s", report.out);
+    cr_assert(strstr(report.out, "hold_buffers"), "the stacks are there: %s", report.out);
+    process_result_free(&report);
+    free(directory);
+}
+
+/* An output directory that does not exist: said once, the program runs on and exits as it would. */
+Test(faults, a_missing_output_directory_is_said_and_changes_nothing)
+{
+    char *directory = make_temp_directory();
+    const char *environment[] = {"LD_PRELOAD=" VT_SHIM_PATH, "LD_LIBRARY_PATH=" VT_SIM_DIR, "VRAMTRACE_SIMULATE=16G",
+                                 "VRAMTRACE_OUTPUT=no/such/directory/x.trace", NULL};
+    struct process_result run =
+        run_process((const char *[]){VT_PROGRAMS_DIR "/exit_code", "42", NULL}, environment, directory);
+    cr_assert_eq(run.exit_code, 42, "%s", run.err);
+    cr_assert_eq(count_occurrences(run.err, "no/such/directory/x.trace"), 1, "%s", run.err);
+    cr_assert(strstr(run.err, "SUMMARY: vramtrace: 1048576 byte(s) leaked in 1 allocation(s)."), "%s", run.err);
+    process_result_free(&run);
+    free(directory);
 }
