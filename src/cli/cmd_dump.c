@@ -1,6 +1,7 @@
 /* cli/cmd_dump.c — `vramtrace dump PID`: asks a running traced process for a live snapshot. Checks
- * that PID has libvramtrace.so loaded (or, for a `vramtrace run` supervisor, finds its traced
- * child), reads the process's own VRAMTRACE_* settings from /proc/PID/environ, checks that its
+ * that PID has libvramtrace.so loaded (or, for a `vramtrace run` supervisor or any ancestor, finds
+ * its traced descendants of this user: every one that has begun tracing is asked, and the command
+ * says which answered), reads the process's own VRAMTRACE_* settings from /proc/PID/environ, checks that its
  * dump signal is caught, sends it, then waits for the snapshot file the shim writes
  * (<report base>.dump-N.txt, the path computed as the shim does: the templates expanded for that
  * process, relative to its working directory) and prints its path. */
@@ -49,7 +50,8 @@ static void print_help(FILE *out)
             "Asks the running traced process PID to write a live snapshot of the GPU memory it holds\n"
             "now (what the exit report would call leaks, plus peaks and calls so far) and prints the\n"
             "snapshot's path. The process goes on undisturbed; its trace gets a \"live dump\" marker.\n"
-            "PID may be a 'vramtrace run' supervisor: its traced child is asked instead.\n"
+            "PID may be a 'vramtrace run' supervisor (or any ancestor): then every traced descendant\n"
+            "of PID (of this user) that has begun tracing is asked, and it says which pids answered.\n"
             "\n"
             "It sends the process's VRAMTRACE_DUMP_SIGNAL (default " VT_DEFAULT_DUMP_SIGNAL "), read from the\n"
             "process's environment, after checking that the process catches it, and waits for\n"
