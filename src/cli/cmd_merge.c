@@ -602,12 +602,13 @@ static void print_sites(FILE *out, const struct merge *merge, const struct merge
         size_t first = view->order[0];
         for (size_t i = 0; i < merge->rank_count && common; i++)
             equal &= site->bytes[i] == site->bytes[first] && site->count[i] == site->count[first];
+        const char *unit = site->tensor ? "tensor(s)" : "allocation(s)";
         if (common && equal) {
-            fprintf(out, "%" PRIu64 " byte(s) (%s) in %" PRIu64 " allocation(s) on each rank, ", site->bytes[first],
-                    vt_format_bytes(site->bytes[first], human, sizeof human), site->count[first]);
+            fprintf(out, "%" PRIu64 " byte(s) (%s) in %" PRIu64 " %s on each rank, ", site->bytes[first],
+                    vt_format_bytes(site->bytes[first], human, sizeof human), site->count[first], unit);
         } else {
-            fprintf(out, "%" PRIu64 " byte(s) (%s) in %" PRIu64 " allocation(s) in all, ", site->total_bytes,
-                    vt_format_bytes(site->total_bytes, human, sizeof human), site->total_count);
+            fprintf(out, "%" PRIu64 " byte(s) (%s) in %" PRIu64 " %s in all, ", site->total_bytes,
+                    vt_format_bytes(site->total_bytes, human, sizeof human), site->total_count, unit);
             if (!common) {
                 fputs("on some ranks: ", out);
                 const char *separator = "";

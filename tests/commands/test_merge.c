@@ -4,7 +4,9 @@
  * rank 1 also leaks 3 MiB from rank_one_leak and peaks at 69 MiB (the planted imbalance), the others
  * at 6 MiB. Checked: one row per rank in rank order (the traces given out of order), the imbalance
  * naming rank 1 and its ratio, the common leak with its bytes on every rank, the leak of rank 1 as
- * "on some ranks: 1", the same in JSON; a trace without a rank numbered by its place; the errors. */
+ * "on some ranks: 1", the same in JSON; a trace without a rank numbered by its place; PyTorch's
+ * tensors by Python line where the traces have the tensor layer (tests/programs/python/torch_jobs.py
+ * on the stand-in torch); the errors. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <math.h>
@@ -166,6 +168,28 @@ Test(merge, numbers_a_trace_without_a_rank_by_its_place)
     process_result_free(&merged);
     free(unranked);
     free(directory);
+}
+
+Test(merge, counts_pytorchs_tensors_by_python_line)
+{
+    setenv("PYTHONPATH", VT_STANDIN_TORCH_DIR, 1);
+    setenv("VT_LIBC10_CUDA", VT_LIBC10_CUDA_PATH, 1);
+    setenv("PYTHONDONTWRITEBYTECODE", "1", 1);
+    const char *const jobs[] = {VT_SOURCE_DIR "/tests/programs/python/torch_jobs.py", "keep_losses", NULL};
+    char *first = make_trace("python3", jobs, NULL, "keep_losses", NULL);
+    char *second = make_trace("python3", jobs, NULL, "keep_losses", NULL);
+    const char *args[] = {"merge", first, second, NULL};
+    struct process_result merged = run_cli(args);
+    cr_assert_eq(merged.exit_code, 0, "%s", merged.err);
+    /* the 5 kept losses of each run, at the loss's line; PyTorch's segment is its cache, not a leak */
+    cr_assert(strstr(merged.out, "Leaks (live at the end) common to all 2 rank(s): 1 site(s), largest first:\n\n"
+                                 "2560 byte(s) (2.50 KiB) in 5 tensor(s) on each rank, of PyTorch's tensors at "
+                                 "keep_losses torch_jobs.py:"),
+              "%s", merged.out);
+    cr_assert(strstr(merged.out, "Leaks on some ranks only: 0 site(s).\n"), "%s", merged.out);
+    process_result_free(&merged);
+    free(first);
+    free(second);
 }
 
 Test(merge, refuses_no_trace_and_an_unreadable_one)
