@@ -379,13 +379,12 @@ static void number_ranks(struct merge *merge)
 
 /* ---- ordering ------------------------------------------------------------------------------------ */
 
-static const struct merge *sort_merge; /* qsort's context: the rows' ranks */
-
-/* Trace positions by rank, then by the order given. */
-static int by_rank(const void *a, const void *b)
+/* Trace positions by rank, then by the order given (`context`: the merge). */
+static int by_rank(const void *a, const void *b, void *context)
 {
+    const struct merge *merge = context;
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    int64_t rx = sort_merge->ranks[x].rank, ry = sort_merge->ranks[y].rank;
+    int64_t rx = merge->ranks[x].rank, ry = merge->ranks[y].rank;
     if (rx != ry)
         return rx < ry ? -1 : 1;
     return x < y ? -1 : x > y;
@@ -438,8 +437,7 @@ static bool build_view(const struct merge *merge, struct merge_view *view)
         return false;
     for (size_t i = 0; i < merge->rank_count; i++)
         view->order[i] = i;
-    sort_merge = merge;
-    qsort(view->order, merge->rank_count, sizeof *view->order, by_rank);
+    qsort_r(view->order, merge->rank_count, sizeof *view->order, by_rank, (void *)merge);
     for (const struct merge_site *site = merge->sites; site; site = site->hh.next) {
         struct merge_site *entry = (struct merge_site *)site;
         if (site->rank_count == merge->rank_count)
@@ -649,6 +647,16 @@ static void render_text(FILE *out, const struct merge *merge, const struct merge
 
 /* ---- JSON ---------------------------------------------------------------------------------------- */
 
+/* A time as the report's JSON gives it: NAME_ns and NAME_s. */
+static void json_time(struct vt_json *json, const char *name, uint64_t nanoseconds)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s_ns", name);
+    vt_json_uint(json, key, nanoseconds);
+    snprintf(key, sizeof key, "%s_s", name);
+    vt_json_seconds(json, key, nanoseconds);
+}
+
 static void json_device_or_host(struct vt_json *json, const char *key, int device)
 {
     if (device < 0)
@@ -670,14 +678,14 @@ static void json_rank(struct vt_json *json, const struct merge_rank *rank)
     vt_json_uint(json, "pid", rank->pid);
     vt_json_string(json, "program", rank->program);
     vt_json_bool(json, "complete", rank->complete);
-    vt_json_seconds(json, "duration_s", rank->duration_ns);
+    json_time(json, "duration", rank->duration_ns);
     vt_json_array_begin(json, "devices");
     for (size_t d = 0; d < rank->device_count; d++) {
         const struct merge_device *used = &rank->devices[d];
         vt_json_object_begin(json, NULL);
         json_device_or_host(json, "device", used->device);
         vt_json_uint(json, "peak_bytes", used->peak_bytes);
-        vt_json_seconds(json, "peak_time_s", used->peak_time_ns);
+        json_time(json, "peak_time", used->peak_time_ns);
         vt_json_uint(json, "end_bytes", used->end_bytes);
         vt_json_uint(json, "end_count", used->end_count);
         vt_json_object_end(json);
@@ -686,10 +694,11 @@ static void json_rank(struct vt_json *json, const struct merge_rank *rank)
     vt_json_object_begin(json, "oom");
     vt_json_uint(json, "failures", rank->oom_failures);
     if (rank->oom_failures) {
-        vt_json_seconds(json, "first_time_s", rank->oom_first_time_ns);
+        json_time(json, "first_time", rank->oom_first_time_ns);
         json_device_or_host(json, "first_device", rank->oom_first_device);
         vt_json_uint(json, "first_requested_bytes", rank->oom_first_bytes);
     } else {
+        vt_json_null(json, "first_time_ns");
         vt_json_null(json, "first_time_s");
         vt_json_null(json, "first_device");
         vt_json_null(json, "first_requested_bytes");
@@ -708,7 +717,7 @@ static void json_extreme(struct vt_json *json, const char *key, const struct mer
     vt_json_int(json, "rank", rank->rank);
     vt_json_int(json, "device", device->device);
     vt_json_uint(json, "peak_bytes", device->peak_bytes);
-    vt_json_seconds(json, "peak_time_s", device->peak_time_ns);
+    json_time(json, "peak_time", device->peak_time_ns);
     vt_json_object_end(json);
 }
 
