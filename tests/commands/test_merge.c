@@ -170,6 +170,26 @@ Test(merge, numbers_a_trace_without_a_rank_by_its_place)
     free(directory);
 }
 
+Test(merge, names_the_ranks_that_ran_out_of_memory)
+{
+    char *directory = run_job();
+    char *failing = make_trace(VT_PROGRAMS_DIR "/oom", NULL, NULL, "oom", NULL); /* no rank: 0, its place */
+    char ranked[600];
+    snprintf(ranked, sizeof ranked, "%s/job.2.trace", directory);
+    const char *args[] = {"merge", failing, ranked, NULL};
+    struct process_result merged = run_cli(args);
+    cr_assert_eq(merged.exit_code, 0, "%s", merged.err);
+    cr_assert(strstr(merged.out, "Out of memory on 1 of 2 rank(s):\n  rank 0: 1 failure(s), the first at "), "%s",
+              merged.out);
+    cr_assert(strstr(merged.out, " on device 0 (a request of 1099511627776 byte(s))\n"), "%s", merged.out);
+    char *oom_row = line_containing(merged.out, "    0*  ");
+    cr_assert(oom_row && ends_with(oom_row, "  0  1"), "the OOM column: %s", oom_row ? oom_row : merged.out);
+    free(oom_row);
+    process_result_free(&merged);
+    free(failing);
+    free(directory);
+}
+
 Test(merge, counts_pytorchs_tensors_by_python_line)
 {
     setenv("PYTHONPATH", VT_STANDIN_TORCH_DIR, 1);
