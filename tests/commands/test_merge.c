@@ -6,7 +6,7 @@
  * naming rank 1 and its ratio, the common leak with its bytes on every rank, the leak of rank 1 as
  * "on some ranks: 1", the same in JSON; a trace without a rank numbered by its place; PyTorch's
  * tensors by Python line where the traces have the tensor layer (tests/programs/python/torch_jobs.py
- * on the stand-in torch); the errors. */
+ * on the stand-in torch); a rank that ran out of memory; the errors. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <math.h>
