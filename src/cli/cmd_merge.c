@@ -400,6 +400,13 @@ static int by_total(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
+/* The largest and the smallest peak among ranks (rank_count 0: none had one). */
+struct merge_extremes {
+    size_t rank_count;
+    size_t max_index, min_index; /* trace positions */
+    struct merge_device max_device, min_device;
+};
+
 /* What the renderings show, in their order. */
 struct merge_view {
     size_t *order;                  /* trace positions by rank */
@@ -407,23 +414,46 @@ struct merge_view {
     size_t common_count;
     struct merge_site **some;       /* live on some, largest first */
     size_t some_count;
-    /* the imbalance: each rank's largest device peak (no device memory: left out) */
-    bool imbalance;
-    size_t max_index, min_index;
-    struct merge_device max_device, min_device;
-    size_t ranks_with_devices;
+    struct merge_extremes imbalance; /* of each rank's largest device peak */
+    /* of each device ordinal that two ranks or more used (ranks of several nodes) */
+    struct merge_extremes by_device[VT_MODEL_MAX_DEVICES];
 };
 
-/* A rank's largest device peak; false when it used no device. */
-static bool largest_device_peak(const struct merge_rank *rank, struct merge_device *largest)
+/* A rank's peak on `device`, or with VT_GROUPS_ALL_DEVICES its largest device peak; false when it
+ * used no such device. */
+static bool device_peak(const struct merge_rank *rank, int device, struct merge_device *peak)
 {
     bool found = false;
-    for (size_t i = 0; i < rank->device_count; i++)
-        if (rank->devices[i].device >= 0 && (!found || rank->devices[i].peak_bytes > largest->peak_bytes)) {
-            *largest = rank->devices[i];
+    for (size_t i = 0; i < rank->device_count; i++) {
+        const struct merge_device *used = &rank->devices[i];
+        bool wanted = device == VT_GROUPS_ALL_DEVICES ? used->device >= 0 : used->device == device;
+        if (wanted && (!found || used->peak_bytes > peak->peak_bytes)) {
+            *peak = *used;
             found = true;
         }
+    }
     return found;
+}
+
+/* The extremes of the ranks' device_peak(device), the first rank (in rank order) winning ties. */
+static void find_extremes(const struct merge *merge, const size_t *order, int device, struct merge_extremes *extremes)
+{
+    *extremes = (struct merge_extremes){0};
+    for (size_t position = 0; position < merge->rank_count; position++) {
+        size_t i = order[position];
+        struct merge_device peak;
+        if (!device_peak(&merge->ranks[i], device, &peak))
+            continue;
+        if (!extremes->rank_count || peak.peak_bytes > extremes->max_device.peak_bytes) {
+            extremes->max_index = i;
+            extremes->max_device = peak;
+        }
+        if (!extremes->rank_count || peak.peak_bytes < extremes->min_device.peak_bytes) {
+            extremes->min_index = i;
+            extremes->min_device = peak;
+        }
+        extremes->rank_count++;
+    }
 }
 
 static bool build_view(const struct merge *merge, struct merge_view *view)
@@ -447,22 +477,9 @@ static bool build_view(const struct merge *merge, struct merge_view *view)
     }
     qsort(view->common, view->common_count, sizeof *view->common, by_total);
     qsort(view->some, view->some_count, sizeof *view->some, by_total);
-    for (size_t position = 0; position < merge->rank_count; position++) {
-        size_t i = view->order[position];
-        struct merge_device largest;
-        if (!largest_device_peak(&merge->ranks[i], &largest))
-            continue;
-        view->ranks_with_devices++;
-        if (!view->imbalance || largest.peak_bytes > view->max_device.peak_bytes) {
-            view->max_index = i;
-            view->max_device = largest;
-        }
-        if (!view->imbalance || largest.peak_bytes < view->min_device.peak_bytes) {
-            view->min_index = i;
-            view->min_device = largest;
-        }
-        view->imbalance = true;
-    }
+    find_extremes(merge, view->order, VT_GROUPS_ALL_DEVICES, &view->imbalance);
+    for (int device = 0; device < VT_MODEL_MAX_DEVICES; device++)
+        find_extremes(merge, view->order, device, &view->by_device[device]);
     return true;
 }
 
@@ -515,26 +532,37 @@ static void print_rank_rows(FILE *out, const struct merge *merge, const struct m
                     merge->ranks[i].path);
 }
 
-static void print_imbalance(FILE *out, const struct merge *merge, const struct merge_view *view)
+static void print_extreme(FILE *out, const char *label, const struct merge_rank *rank,
+                          const struct merge_device *peak)
 {
     char human[32], device[32];
-    if (!view->imbalance) {
+    fprintf(out, "  %s rank %" PRId64 ", %" PRIu64 " byte(s) (%s) on %s at %.9f s\n", label, rank->rank,
+            peak->peak_bytes, vt_format_bytes(peak->peak_bytes, human, sizeof human),
+            vt_cli_device_name(peak->device, device, sizeof device), (double)peak->peak_time_ns / 1e9);
+}
+
+static void print_extremes(FILE *out, const struct merge *merge, const struct merge_extremes *extremes)
+{
+    print_extreme(out, "largest: ", &merge->ranks[extremes->max_index], &extremes->max_device);
+    print_extreme(out, "smallest:", &merge->ranks[extremes->min_index], &extremes->min_device);
+    fprintf(out, "  largest / smallest: %.2f\n",
+            (double)extremes->max_device.peak_bytes / (double)extremes->min_device.peak_bytes);
+}
+
+static void print_imbalance(FILE *out, const struct merge *merge, const struct merge_view *view)
+{
+    if (!view->imbalance.rank_count) {
         fprintf(out, "\nImbalance: no rank used device memory.\n");
         return;
     }
     fprintf(out, "\nImbalance of the peak across ranks (each rank's largest device peak, %zu rank(s)):\n",
-            view->ranks_with_devices);
-    fprintf(out, "  largest:  rank %" PRId64 ", %" PRIu64 " byte(s) (%s) on %s at %.9f s\n",
-            merge->ranks[view->max_index].rank, view->max_device.peak_bytes,
-            vt_format_bytes(view->max_device.peak_bytes, human, sizeof human),
-            vt_cli_device_name(view->max_device.device, device, sizeof device),
-            (double)view->max_device.peak_time_ns / 1e9);
-    fprintf(out, "  smallest: rank %" PRId64 ", %" PRIu64 " byte(s) (%s) on %s at %.9f s\n",
-            merge->ranks[view->min_index].rank, view->min_device.peak_bytes,
-            vt_format_bytes(view->min_device.peak_bytes, human, sizeof human),
-            vt_cli_device_name(view->min_device.device, device, sizeof device),
-            (double)view->min_device.peak_time_ns / 1e9);
-    fprintf(out, "  largest / smallest: %.2f\n", (double)view->max_device.peak_bytes / (double)view->min_device.peak_bytes);
+            view->imbalance.rank_count);
+    print_extremes(out, merge, &view->imbalance);
+    for (int device = 0; device < VT_MODEL_MAX_DEVICES; device++)
+        if (view->by_device[device].rank_count > 1) {
+            fprintf(out, "Of device %d, used by %zu ranks:\n", device, view->by_device[device].rank_count);
+            print_extremes(out, merge, &view->by_device[device]);
+        }
 }
 
 static void print_ooms(FILE *out, const struct merge *merge, const struct merge_view *view)
@@ -721,6 +749,19 @@ static void json_extreme(struct vt_json *json, const char *key, const struct mer
     vt_json_object_end(json);
 }
 
+/* An imbalance: of `device`, or (VT_GROUPS_ALL_DEVICES) of each rank's largest device peak. */
+static void json_extremes(struct vt_json *json, const char *key, const struct merge *merge,
+                          const struct merge_extremes *extremes, int device)
+{
+    vt_json_object_begin(json, key);
+    if (device != VT_GROUPS_ALL_DEVICES)
+        vt_json_int(json, "device", device);
+    vt_json_uint(json, "rank_count", extremes->rank_count);
+    json_extreme(json, "largest", &merge->ranks[extremes->max_index], &extremes->max_device);
+    json_extreme(json, "smallest", &merge->ranks[extremes->min_index], &extremes->min_device);
+    vt_json_object_end(json);
+}
+
 static void json_site(struct vt_json *json, const struct merge *merge, const struct merge_view *view,
                       const struct merge_site *site)
 {
@@ -790,15 +831,15 @@ static void render_json(FILE *out, const struct merge *merge, const struct merge
     for (size_t position = 0; position < merge->rank_count; position++)
         json_rank(&json, &merge->ranks[view->order[position]]);
     vt_json_array_end(&json);
-    if (view->imbalance) {
-        vt_json_object_begin(&json, "imbalance");
-        vt_json_uint(&json, "rank_count", view->ranks_with_devices);
-        json_extreme(&json, "largest", &merge->ranks[view->max_index], &view->max_device);
-        json_extreme(&json, "smallest", &merge->ranks[view->min_index], &view->min_device);
-        vt_json_object_end(&json);
-    } else {
+    if (view->imbalance.rank_count)
+        json_extremes(&json, "imbalance", merge, &view->imbalance, VT_GROUPS_ALL_DEVICES);
+    else
         vt_json_null(&json, "imbalance");
-    }
+    vt_json_array_begin(&json, "imbalance_by_device");
+    for (int device = 0; device < VT_MODEL_MAX_DEVICES; device++)
+        if (view->by_device[device].rank_count > 1)
+            json_extremes(&json, NULL, merge, &view->by_device[device], device);
+    vt_json_array_end(&json);
     json_sites(&json, "common_sites", merge, view, view->common, view->common_count, top);
     json_sites(&json, "some_sites", merge, view, view->some, view->some_count, top);
     vt_json_object_end(&json);

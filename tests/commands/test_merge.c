@@ -4,7 +4,8 @@
  * rank 1 also leaks 3 MiB from rank_one_leak and peaks at 69 MiB (the planted imbalance), the others
  * at 6 MiB. Checked: one row per rank in rank order (the traces given out of order), the imbalance
  * naming rank 1 and its ratio, the common leak with its bytes on every rank, the leak of rank 1 as
- * "on some ranks: 1", the same in JSON; a trace without a rank numbered by its place; PyTorch's
+ * "on some ranks: 1", the same in JSON; a trace without a rank numbered by its place, and two ranks
+ * on one device compared; PyTorch's
  * tensors by Python line where the traces have the tensor layer (tests/programs/python/torch_jobs.py
  * on the stand-in torch); a rank that ran out of memory; the errors. */
 #define _GNU_SOURCE
@@ -124,6 +125,7 @@ Test(merge, json_has_the_same_ranks_imbalance_and_sites)
     cr_assert_eq(json_member_number(json_member(imbalance, "largest"), "peak_bytes"), 69 * MIB);
     cr_assert_eq(json_member_number(json_member(imbalance, "smallest"), "rank"), 0);
     cr_assert_eq(json_member_number(json_member(imbalance, "smallest"), "peak_bytes"), 6 * MIB);
+    cr_assert_eq(json_member(root, "imbalance_by_device")->count, 0, "each rank on its own device");
 
     cr_assert_eq(json_member_number(root, "common_sites_count"), 1);
     const struct json_value *common = item(json_member(root, "common_sites"), 0);
@@ -150,21 +152,48 @@ Test(merge, json_has_the_same_ranks_imbalance_and_sites)
     free(directory);
 }
 
-Test(merge, numbers_a_trace_without_a_rank_by_its_place)
+Test(merge, numbers_a_trace_without_a_rank_by_its_place_and_compares_ranks_sharing_a_device)
 {
     char *directory = run_job();
     const char *const hold_arguments[] = {"0", NULL};
     char *unranked = make_trace(VT_PROGRAMS_DIR "/hold_and_wait", hold_arguments, NULL, "held", NULL);
-    char ranked[600];
-    snprintf(ranked, sizeof ranked, "%s/job.1.trace", directory);
-    const char *args[] = {"merge", unranked, ranked, NULL};
+    char rank_one[600], rank_zero[600];
+    snprintf(rank_one, sizeof rank_one, "%s/job.1.trace", directory);
+    snprintf(rank_zero, sizeof rank_zero, "%s/job.0.trace", directory);
+    const char *args[] = {"merge", unranked, rank_one, rank_zero, NULL};
     struct process_result merged = run_cli(args);
     cr_assert_eq(merged.exit_code, 0, "%s", merged.err);
-    cr_assert(strstr(merged.out, "\n    0*  "), "the unranked trace is 0, its place:\n%s", merged.out);
-    cr_assert(strstr(merged.out, "\n     1  "), "%s", merged.out);
-    cr_assert(strstr(merged.out, "* the trace has no rank"), "%s", merged.out);
-    cr_assert(strstr(merged.out, "Leaks (live at the end) common to all 2 rank(s): 0 site(s).\n"), "%s", merged.out);
-    cr_assert(strstr(merged.out, "Leaks on some ranks only: 3 site(s)"), "%s", merged.out);
+    const char *out = merged.out;
+    cr_assert(strstr(out, "\n    0*  "), "the unranked trace is 0, its place:\n%s", out);
+    cr_assert(strstr(out, "\n     1  ") && strstr(out, "\n     0  "), "%s", out);
+    cr_assert(strstr(out, "* the trace has no rank"), "%s", out);
+    cr_assert(strstr(out, "note: rank 0 appears in several traces\n"), "%s", out);
+    /* hold_and_wait peaks at 3 MiB on device 0, rank 0 of the job at 6 MiB */
+    cr_assert(strstr(out, "Of device 0, used by 2 ranks:\n"
+                          "  largest:  rank 0, 6291456 byte(s) (6.00 MiB) on device 0 at "),
+              "%s", out);
+    cr_assert(strstr(out, "  smallest: rank 0, 3145728 byte(s) (3.00 MiB) on device 0 at "), "%s", out);
+    cr_assert(strstr(out, "  largest / smallest: 2.00\n"), "%s", out);
+    cr_assert(strstr(out, "Leaks (live at the end) common to all 3 rank(s): 0 site(s).\n"), "%s", out);
+    cr_assert(strstr(out, "Leaks on some ranks only: 3 site(s)"), "%s", out);
+    cr_assert(strstr(out, "on some ranks: 0, 1 (0: 2097152 byte(s) in 1, 1: 2097152 byte(s) in 1), of device memory, "
+                          "cudaMalloc, allocated from:\n    #0 common_leak "),
+              "%s", out);
+
+    const char *json_args[] = {"merge", "--format", "json", unranked, rank_one, rank_zero, NULL};
+    struct process_result json_run = run_cli(json_args);
+    cr_assert_eq(json_run.exit_code, 0, "%s", json_run.err);
+    char error[200];
+    struct json_value *root = json_parse(json_run.out, error, sizeof error);
+    cr_assert_not_null(root, "%s", error);
+    cr_assert(json_member(root, "ranks_from_order")->boolean);
+    cr_assert_eq(json_member(item(json_member(root, "ranks"), 0), "recorded_rank")->type, JSON_NULL);
+    const struct json_value *by_device = json_member(root, "imbalance_by_device");
+    cr_assert_eq(by_device->count, 1);
+    cr_assert_eq(json_member_number(item(by_device, 0), "device"), 0);
+    cr_assert_eq(json_member_number(json_member(item(by_device, 0), "smallest"), "peak_bytes"), 3 * MIB);
+    json_free(root);
+    process_result_free(&json_run);
     process_result_free(&merged);
     free(unranked);
     free(directory);
