@@ -219,7 +219,7 @@ bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const cha
         return false;
     }
     if (announce)
-        vt_model_warn_tail(model, stderr);
+        vt_model_warn_gaps(model, stderr);
     return true;
 }
 
@@ -317,6 +317,41 @@ size_t vt_cli_used_slots(const struct vt_replay *replay, int device, int slots[V
 }
 
 /* ---- allocation sites keyed by text ---------------------------------------------------------- */
+
+void vt_cli_site_key(struct vt_text *key, const struct vt_trace_model *model, struct vt_symbolizer *symbolizer,
+                     const struct vt_group *group)
+{
+    char piece[1200];
+    vt_text_clear(key);
+    snprintf(piece, sizeof piece, "%s|%s", vt_memory_kind_name(group->kind), vt_api_name(group->api));
+    vt_text_append(key, piece);
+    unsigned depth = 0;
+    const uint64_t *frames = vt_model_stack_frames(model, group->stack_id, &depth);
+    if (!frames && group->stack_id) {
+        snprintf(piece, sizeof piece, "|[stack %u not in the trace]", group->stack_id);
+        vt_text_append(key, piece);
+    }
+    for (unsigned i = 0; i < depth; i++)
+        for (const struct vt_symbol *symbol = vt_symbolize(symbolizer, frames[i]); symbol; symbol = symbol->caller) {
+            char name[1024];
+            vt_cli_symbol_name(symbol, frames[i], name, sizeof name);
+            if (symbol->source_file && strcmp(symbol->function, "??") != 0)
+                snprintf(piece, sizeof piece, "|%s %s:%d", name, vt_path_basename(symbol->source_file),
+                         symbol->source_line);
+            else
+                snprintf(piece, sizeof piece, "|%s", name);
+            vt_text_append(key, piece);
+        }
+}
+
+void vt_cli_tensor_line_key(const struct vt_torch_line *line, char *out, size_t size)
+{
+    if (line->frame.file_name)
+        snprintf(out, size, "%s %s:%d", line->frame.function_name, vt_path_basename(line->frame.file_name),
+                 line->frame.line);
+    else
+        snprintf(out, size, "(no Python stack)");
+}
 
 struct site_index_entry {
     const char *key; /* the site's own copy */

@@ -1,4 +1,4 @@
-/* cli/analysis_common.h — what the trace analysis commands (timeline, flame, diff, top, dump)
+/* cli/analysis_common.h — what the trace analysis commands (timeline, flame, diff, top, dump, merge)
  * share: their command-line parsing, time values, loading a trace with the usual messages, naming
  * frames and printing stacks the same way everywhere, and a table of allocation sites keyed by their symbolized
  * frames (which, unlike stack ids and addresses, match across runs). */
@@ -13,6 +13,7 @@
 #include "trace/symbolize.h"
 #include "common/text_buffer.h"
 #include "trace/trace_model.h"
+#include "trace/trace_torch.h"
 
 #define VT_CLI_EXIT_UNREADABLE 1
 #define VT_CLI_EXIT_USAGE 2
@@ -127,6 +128,15 @@ struct vt_cli_site_table {
     void *index; /* key -> position */
     bool out_of_memory;
 };
+
+/* The key of a group's site: kind, API, then each symbol innermost first (the calls inlined into a
+ * frame are symbols of their own) as "function file:line" (the file's last component), "function"
+ * or "module+0xoffset", separated by '|'. key->failed when out of memory. */
+void vt_cli_site_key(struct vt_text *key, const struct vt_trace_model *model, struct vt_symbolizer *symbolizer,
+                     const struct vt_group *group);
+/* The key of PyTorch's tensors of one Python line: "function file:line" (the file's last
+ * component, so that two runs match), or "(no Python stack)". */
+void vt_cli_tensor_line_key(const struct vt_torch_line *line, char *out, size_t size);
 
 /* Adds bytes and count to the site with this key on `side` (creating it). False when out of memory. */
 bool vt_cli_site_add(struct vt_cli_site_table *table, const char *key, int side, const struct vt_group *group);

@@ -140,34 +140,6 @@ static int parse_arguments(int argc, char **argv, struct diff_settings *settings
 
 /* ---- sites ----------------------------------------------------------------------------------- */
 
-/* The site key: kind, API, then each symbol innermost first (the calls inlined into a frame are
- * symbols of their own) as "function file:line" (the file's last component), "function" or
- * "module+0xoffset". */
-static void site_key(struct vt_text *key, const struct diff_side *side, const struct vt_group *group)
-{
-    char piece[1200];
-    vt_text_clear(key);
-    snprintf(piece, sizeof piece, "%s|%s", vt_memory_kind_name(group->kind), vt_api_name(group->api));
-    vt_text_append(key, piece);
-    unsigned depth = 0;
-    const uint64_t *frames = vt_model_stack_frames(side->model, group->stack_id, &depth);
-    if (!frames && group->stack_id) {
-        snprintf(piece, sizeof piece, "|[stack %u not in the trace]", group->stack_id);
-        vt_text_append(key, piece);
-    }
-    for (unsigned i = 0; i < depth; i++)
-        for (const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]); symbol; symbol = symbol->caller) {
-            char name[1024];
-            vt_cli_symbol_name(symbol, frames[i], name, sizeof name);
-            if (symbol->source_file && strcmp(symbol->function, "??") != 0)
-                snprintf(piece, sizeof piece, "|%s %s:%d", name, vt_path_basename(symbol->source_file),
-                         symbol->source_line);
-            else
-                snprintf(piece, sizeof piece, "|%s", name);
-            vt_text_append(key, piece);
-        }
-}
-
 /* Adds the live memory of `side` to the table, on side `index`. */
 static bool add_side(struct vt_cli_site_table *table, struct diff_side *side, int index, int device)
 {
@@ -187,7 +159,7 @@ static bool add_side(struct vt_cli_site_table *table, struct diff_side *side, in
             continue;
         side->bytes += group->bytes;
         side->count += group->count;
-        site_key(&key, side, group);
+        vt_cli_site_key(&key, side->model, side->symbolizer, group);
         ok = !key.failed && vt_cli_site_add(table, key.text, index, group);
     }
     vt_text_free(&key);
@@ -224,11 +196,7 @@ static bool add_tensor_side(struct vt_cli_site_table *table, struct diff_side *s
     char key[1200];
     for (size_t i = 0; ok && i < lines.line_count; i++) {
         const struct vt_torch_line *line = &lines.lines[i];
-        if (line->frame.file_name)
-            snprintf(key, sizeof key, "%s %s:%d", line->frame.function_name, vt_path_basename(line->frame.file_name),
-                     line->frame.line);
-        else
-            snprintf(key, sizeof key, "(no Python stack)");
+        vt_cli_tensor_line_key(line, key, sizeof key);
         struct vt_group group = {.bytes = line->bytes, .count = line->count, .stack_id = line->stack_id,
                                  .kind = VT_KIND_DEVICE};
         ok = vt_cli_site_add(table, key, index, &group);

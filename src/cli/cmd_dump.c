@@ -1,6 +1,7 @@
 /* cli/cmd_dump.c — `vramtrace dump PID`: asks a running traced process for a live snapshot. Checks
- * that PID has libvramtrace.so loaded (or, for a `vramtrace run` supervisor, finds its traced
- * child), reads the process's own VRAMTRACE_* settings from /proc/PID/environ, checks that its
+ * that PID has libvramtrace.so loaded (or, for a `vramtrace run` supervisor or any ancestor, finds
+ * its traced descendants of this user: every one that has begun tracing is asked, and the command
+ * says which answered), reads the process's own VRAMTRACE_* settings from /proc/PID/environ, checks that its
  * dump signal is caught, sends it, then waits for the snapshot file the shim writes
  * (<report base>.dump-N.txt, the path computed as the shim does: the templates expanded for that
  * process, relative to its working directory) and prints its path. */
@@ -49,7 +50,8 @@ static void print_help(FILE *out)
             "Asks the running traced process PID to write a live snapshot of the GPU memory it holds\n"
             "now (what the exit report would call leaks, plus peaks and calls so far) and prints the\n"
             "snapshot's path. The process goes on undisturbed; its trace gets a \"live dump\" marker.\n"
-            "PID may be a 'vramtrace run' supervisor: its traced child is asked instead.\n"
+            "PID may be a 'vramtrace run' supervisor (or any ancestor): then every traced descendant\n"
+            "of PID (of this user) that has begun tracing is asked, and it says which pids answered.\n"
             "\n"
             "It sends the process's VRAMTRACE_DUMP_SIGNAL (default " VT_DEFAULT_DUMP_SIGNAL "), read from the\n"
             "process's environment, after checking that the process catches it, and waits for\n"
@@ -204,36 +206,55 @@ static long parent_of(long pid)
     return parent;
 }
 
-/* The traced descendants of `ancestor` (children first, then theirs): up to `capacity` pids. */
+/* Whether /proc/PID belongs to this user. */
+static bool owned_by_me(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld", pid);
+    struct stat info;
+    return stat(path, &info) == 0 && info.st_uid == getuid();
+}
+
+/* The traced descendants of `ancestor` at any depth (children first, then theirs...) that belong
+ * to this user: up to `capacity` pids. Only descendants: never other traced processes. */
 static size_t traced_descendants(long ancestor, long *found, size_t capacity)
 {
-    size_t count = 0;
-    long generation[256];
-    size_t generation_size = 1;
-    generation[0] = ancestor;
-    for (int depth = 0; depth < 4 && generation_size && count == 0; depth++) {
-        long next[256];
-        size_t next_size = 0;
-        DIR *proc = opendir("/proc");
-        if (!proc)
-            return 0;
-        for (struct dirent *entry; (entry = readdir(proc));) {
-            char *end;
-            long pid = strtol(entry->d_name, &end, 10);
-            if (*end || pid <= 0)
-                continue;
-            long parent = parent_of(pid);
-            for (size_t i = 0; i < generation_size; i++)
-                if (parent == generation[i] && next_size < sizeof next / sizeof next[0])
-                    next[next_size++] = pid;
+    size_t process_count = 0, process_capacity = 0, count = 0;
+    long(*processes)[2] = NULL; /* pid, parent */
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return 0;
+    for (struct dirent *entry; (entry = readdir(proc));) {
+        char *end;
+        long pid = strtol(entry->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        if (process_count == process_capacity) {
+            process_capacity = process_capacity ? 2 * process_capacity : 1024;
+            void *grown = realloc(processes, process_capacity * sizeof *processes);
+            if (!grown)
+                break;
+            processes = grown;
         }
-        closedir(proc);
-        for (size_t i = 0; i < next_size; i++)
-            if (has_shim(next[i]) == 1 && count < capacity)
-                found[count++] = next[i];
-        memcpy(generation, next, next_size * sizeof next[0]);
-        generation_size = next_size;
+        processes[process_count][0] = pid;
+        processes[process_count++][1] = parent_of(pid);
     }
+    closedir(proc);
+    /* breadth first: `queue` holds the ancestor, then its descendants as they are found */
+    long *queue = malloc((process_count + 1) * sizeof *queue);
+    size_t queued = 0;
+    if (queue)
+        queue[queued++] = ancestor;
+    for (size_t next = 0; queue && next < queued; next++)
+        for (size_t i = 0; i < process_count; i++) {
+            if (processes[i][1] != queue[next] || processes[i][0] == ancestor)
+                continue;
+            queue[queued++] = processes[i][0];
+            if (count < capacity && owned_by_me(processes[i][0]) && has_shim(processes[i][0]) == 1)
+                found[count++] = processes[i][0];
+        }
+    free(queue);
+    free(processes);
     return count;
 }
 
@@ -276,6 +297,7 @@ struct target {
     int signal_number;
     const char *signal_text;
     char snapshot_base[PATH_MAX]; /* "<dir>/<name>": the snapshots are <base>.dump-N.txt */
+    char trace_path[PATH_MAX];    /* as the process names it (relative to cwd); empty: none */
 };
 
 /* Where the target writes its snapshots (<base>.dump-N.txt), by the shim's own rules
@@ -297,6 +319,7 @@ static bool snapshot_base(struct target *target, char *why, size_t why_size)
     vt_resolve_output_paths(output, report, target->program, target->pid, trace_path, sizeof trace_path, report_path,
                             sizeof report_path);
     vt_snapshot_base(trace_path, report_path, base, sizeof base);
+    snprintf(target->trace_path, sizeof target->trace_path, "%s", trace_path);
     if (!base[0]) {
         snprintf(why, why_size,
                  "process %ld writes neither a trace nor a report file (" VT_ENV_OUTPUT "=%s, " VT_ENV_REPORT
@@ -333,6 +356,33 @@ static bool read_target(struct target *target, char *why, size_t why_size)
         vt_parse_signal(target->signal_text, &target->signal_number);
     }
     return snapshot_base(target, why, why_size);
+}
+
+/* Whether the target has begun tracing: its trace file is open (the shim opens it with its first
+ * record: a process that never used CUDA, such as a launcher, has no trace and writes no snapshot).
+ * True when it writes no trace file (nothing to tell by). */
+static bool trace_is_open(const struct target *target)
+{
+    if (!target->trace_path[0])
+        return true;
+    char directory[64];
+    snprintf(directory, sizeof directory, "/proc/%ld/fd", target->pid);
+    DIR *fds = opendir(directory);
+    if (!fds)
+        return true;
+    bool open = false;
+    const char *name = vt_path_basename(target->trace_path);
+    for (struct dirent *entry; !open && (entry = readdir(fds));) {
+        char link[64 + sizeof entry->d_name], path[PATH_MAX];
+        snprintf(link, sizeof link, "%s/%s", directory, entry->d_name);
+        ssize_t length = readlink(link, path, sizeof path - 1);
+        if (length <= 0)
+            continue;
+        path[length] = '\0';
+        open = strcmp(vt_path_basename(path), name) == 0;
+    }
+    closedir(fds);
+    return open;
 }
 
 /* Whether the target catches its dump signal; else why not, and what to do. */
@@ -487,96 +537,192 @@ static int print_file(const char *path)
     return 0;
 }
 
-/* Sends the signal and waits for the snapshot; returns the exit status. */
-static int ask_for_snapshot(const struct target *target, const struct dump_settings *settings)
+/* One process asked for a snapshot. */
+struct request {
+    struct target target;
+    bool skipped;  /* one of several: it has not begun tracing (trace_is_open), so it is not asked */
+    bool ready;    /* its settings read and its dump signal caught */
+    bool pending;  /* ready and not asked yet */
+    bool sent, answered, failed;
+    struct dump_files *before;
+    off_t last_size;
+    uint64_t stable_since;
+    char path[PATH_MAX + 32]; /* the snapshot, once answered (or expected, with --wait 0) */
+};
+
+/* Sends the dump signal to the requests of a round (none of them sharing a snapshot base), then
+ * waits for their snapshots until --wait is over. */
+static void ask_round(struct request **round, size_t count, const struct dump_settings *settings,
+                      struct dump_files *now)
 {
-    struct dump_files *before = malloc(sizeof *before), *now = malloc(sizeof *now);
-    if (!before || !now) {
-        free(before);
-        free(now);
-        fprintf(stderr, WHO ": out of memory\n");
-        return VT_CLI_EXIT_UNREADABLE;
+    for (size_t i = 0; i < count; i++) {
+        struct request *request = round[i];
+        list_dump_files(request->target.snapshot_base, request->before);
+        if (kill((pid_t)request->target.pid, request->target.signal_number) != 0) {
+            fprintf(stderr, WHO ": cannot send %s to process %ld: %s\n", request->target.signal_text,
+                    request->target.pid, strerror(errno));
+            request->failed = true;
+            continue;
+        }
+        request->sent = true;
+        request->stable_since = now_ns();
+        request->last_size = -1;
+        if (settings->wait_ns == 0) {
+            snprintf(request->path, sizeof request->path, "%s.dump-%u.txt", request->target.snapshot_base,
+                     highest_dump(request->before) + 1);
+            request->answered = true;
+            fprintf(stderr, WHO ": sent %s to process %ld; not waiting for the snapshot (--wait 0)\n",
+                    request->target.signal_text, request->target.pid);
+        }
     }
-    list_dump_files(target->snapshot_base, before);
-    int status = VT_CLI_EXIT_UNREADABLE;
-    if (kill((pid_t)target->pid, target->signal_number) != 0) {
-        fprintf(stderr, WHO ": cannot send %s to process %ld: %s\n", target->signal_text, target->pid, strerror(errno));
-        goto done;
-    }
-    if (settings->wait_ns == 0) {
-        printf("%s.dump-%u.txt\n", target->snapshot_base, highest_dump(before) + 1);
-        fprintf(stderr, WHO ": sent %s to process %ld; not waiting for the snapshot (--wait 0)\n", target->signal_text,
-                target->pid);
-        status = 0;
-        goto done;
-    }
-    uint64_t deadline = now_ns() + settings->wait_ns, stable_since = now_ns();
-    off_t last_size = -1;
-    char path[PATH_MAX + 32];
-    for (;;) {
-        list_dump_files(target->snapshot_base, now);
-        unsigned number = newest_new_dump(before, now);
-        if (number) {
-            snprintf(path, sizeof path, "%s.dump-%u.txt", target->snapshot_base, number);
-            if (snapshot_complete(path, &last_size, &stable_since)) {
-                printf("%s\n", path);
-                fflush(stdout);
-                status = settings->print ? print_file(path) : 0;
-                break;
+    uint64_t deadline = now_ns() + settings->wait_ns;
+    for (size_t waiting = count; waiting > 0;) {
+        waiting = 0;
+        for (size_t i = 0; i < count; i++) {
+            struct request *request = round[i];
+            if (!request->sent || request->answered || request->failed)
+                continue;
+            list_dump_files(request->target.snapshot_base, now);
+            unsigned number = newest_new_dump(request->before, now);
+            if (number) {
+                snprintf(request->path, sizeof request->path, "%s.dump-%u.txt", request->target.snapshot_base, number);
+                if (snapshot_complete(request->path, &request->last_size, &request->stable_since)) {
+                    request->answered = true;
+                    continue;
+                }
+            }
+            if (now_ns() >= deadline) {
+                fprintf(stderr,
+                        WHO ": no snapshot %s.dump-N.txt appeared within %.3g s after sending %s to process %ld. If "
+                            "the program installed its own handler for that signal after vramtrace did, the signal "
+                            "goes to it instead: start it with another " VT_ENV_DUMP_SIGNAL ". Else try a longer "
+                            "--wait.\n",
+                        request->target.snapshot_base, (double)settings->wait_ns / 1e9, request->target.signal_text,
+                        request->target.pid);
+                request->failed = true;
+            } else if (!process_exists(request->target.pid)) {
+                fprintf(stderr, WHO ": process %ld ended before writing its snapshot\n", request->target.pid);
+                request->failed = true;
+            } else {
+                waiting++;
             }
         }
-        if (now_ns() >= deadline) {
-            fprintf(stderr,
-                    WHO ": no snapshot %s.dump-N.txt appeared within %.3g s after sending %s to process %ld. If the "
-                        "program installed its own handler for that signal after vramtrace did, the signal goes to "
-                        "it instead: start it with another " VT_ENV_DUMP_SIGNAL ". Else try a longer --wait.\n",
-                    target->snapshot_base, (double)settings->wait_ns / 1e9, target->signal_text, target->pid);
-            break;
+        if (waiting)
+            sleep_ns(POLL_NS);
+    }
+}
+
+/* Asks every ready request, in rounds: processes that write their snapshots under the same base
+ * (e.g. a launcher and rank 0 of a '%r' template) are asked one after the other, so that each
+ * snapshot found is the one asked for. */
+static void ask_all(struct request *requests, size_t count, const struct dump_settings *settings)
+{
+    struct request **round = calloc(count, sizeof *round);
+    struct dump_files *now = malloc(sizeof *now);
+    for (size_t i = 0; i < count; i++) {
+        requests[i].before = malloc(sizeof *requests[i].before);
+        requests[i].pending = requests[i].ready;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (!requests[i].before || !round || !now) {
+            fprintf(stderr, WHO ": out of memory\n");
+            goto done;
         }
-        if (!process_exists(target->pid)) {
-            fprintf(stderr, WHO ": process %ld ended before writing its snapshot\n", target->pid);
-            break;
+    for (;;) {
+        size_t round_size = 0;
+        for (size_t i = 0; i < count; i++) {
+            if (!requests[i].pending)
+                continue;
+            bool shared = false;
+            for (size_t j = 0; j < round_size && !shared; j++)
+                shared = strcmp(round[j]->target.snapshot_base, requests[i].target.snapshot_base) == 0;
+            if (!shared) {
+                round[round_size++] = &requests[i];
+                requests[i].pending = false;
+            }
         }
-        sleep_ns(POLL_NS);
+        if (!round_size)
+            break;
+        ask_round(round, round_size, settings, now);
     }
 done:
-    free(before);
+    for (size_t i = 0; i < count; i++)
+        free(requests[i].before);
+    free(round);
     free(now);
-    return status;
 }
 
 /* ---- the command ------------------------------------------------------------------------------ */
 
-/* PID itself when it is traced, else its one traced descendant (said on stderr); 0 after an error. */
-static long traced_process(long pid)
+#define MAX_TARGETS 1024
+
+/* PID itself when it is traced, else its traced descendants (said on stderr): their count in
+ * *count (0 after an error). */
+static long *traced_processes(long pid, size_t *count)
 {
+    *count = 0;
+    long *found = malloc(MAX_TARGETS * sizeof *found);
+    if (!found) {
+        fprintf(stderr, WHO ": out of memory\n");
+        return NULL;
+    }
     int traced = has_shim(pid);
     if (traced < 0) {
         fprintf(stderr, WHO ": cannot read /proc/%ld/maps: %s\n", pid, strerror(errno));
-        return 0;
+        return found;
     }
-    if (traced)
-        return pid;
-    long found[16];
-    size_t count = traced_descendants(pid, found, sizeof found / sizeof found[0]);
-    char name[256];
+    if (traced) {
+        found[(*count)++] = pid;
+        return found;
+    }
+    *count = traced_descendants(pid, found, MAX_TARGETS);
+    char name[256], child_name[256];
     program_name(pid, name, sizeof name);
-    if (count == 0) {
+    if (*count == 0) {
         fprintf(stderr, WHO ": process %ld is not traced by vramtrace (" SHIM_LIBRARY " is not loaded)\n", pid);
-        return 0;
+    } else if (*count == 1) {
+        program_name(found[0], child_name, sizeof child_name);
+        fprintf(stderr, WHO ": process %ld (%s) is not traced itself; asking its traced child %ld (%s)\n", pid, name,
+                found[0], child_name);
+    } else {
+        fprintf(stderr, WHO ": process %ld (%s) is not traced itself; its traced descendants (%zu):", pid, name,
+                *count);
+        for (size_t i = 0; i < *count; i++) {
+            program_name(found[i], child_name, sizeof child_name);
+            fprintf(stderr, " %ld (%s)", found[i], child_name);
+        }
+        fputc('\n', stderr);
     }
-    if (count > 1) {
-        fprintf(stderr, WHO ": process %ld (%s) is not traced itself, and several of its children are:", pid, name);
+    return found;
+}
+
+/* Which processes answered, and which did not (several asked). */
+static void say_who_answered(const struct request *requests, size_t count, const struct dump_settings *settings)
+{
+    size_t answered = 0, skipped = 0;
+    for (size_t i = 0; i < count; i++) {
+        answered += requests[i].answered;
+        skipped += requests[i].skipped;
+    }
+    if (skipped) {
+        fprintf(stderr, WHO ": not asked, as they have not begun tracing (no trace file open: no CUDA use yet):");
         for (size_t i = 0; i < count; i++)
-            fprintf(stderr, " %ld", found[i]);
-        fprintf(stderr, "; name one of them\n");
-        return 0;
+            if (requests[i].skipped)
+                fprintf(stderr, " %ld", requests[i].target.pid);
+        fputc('\n', stderr);
     }
-    char child_name[256];
-    program_name(found[0], child_name, sizeof child_name);
-    fprintf(stderr, WHO ": process %ld (%s) is not traced itself; asking its traced child %ld (%s)\n", pid, name,
-            found[0], child_name);
-    return found[0];
+    fprintf(stderr, WHO ": %zu of %zu traced process(es) %s", answered, count - skipped,
+            settings->wait_ns ? "answered" : "were sent the signal");
+    for (size_t i = 0, shown = 0; i < count; i++)
+        if (requests[i].answered)
+            fprintf(stderr, "%s%ld", shown++ ? ", " : ": ", requests[i].target.pid);
+    if (answered + skipped < count) {
+        fprintf(stderr, "; no snapshot from");
+        for (size_t i = 0, shown = 0; i < count; i++)
+            if (!requests[i].answered && !requests[i].skipped)
+                fprintf(stderr, "%s%ld", shown++ ? ", " : " ", requests[i].target.pid);
+    }
+    fputc('\n', stderr);
 }
 
 int vt_cmd_dump(int argc, char **argv)
@@ -589,15 +735,52 @@ int vt_cmd_dump(int argc, char **argv)
         fprintf(stderr, WHO ": no process %ld\n", settings.pid);
         return VT_CLI_EXIT_UNREADABLE;
     }
-    struct target target = {.pid = traced_process(settings.pid)};
-    if (!target.pid)
-        return VT_CLI_EXIT_UNREADABLE;
-    char why[2 * PATH_MAX];
+    size_t count;
+    long *pids = traced_processes(settings.pid, &count);
+    struct request *requests = count ? calloc(count, sizeof *requests) : NULL;
     int status = VT_CLI_EXIT_UNREADABLE;
-    if (!read_target(&target, why, sizeof why) || !signal_is_caught(&target, why, sizeof why))
-        fprintf(stderr, WHO ": %s\n", why);
-    else
-        status = ask_for_snapshot(&target, &settings);
-    free(target.environment);
+    if (!requests) {
+        if (count)
+            fprintf(stderr, WHO ": out of memory\n");
+        free(pids);
+        return status;
+    }
+    char why[2 * PATH_MAX];
+    size_t asked = 0;
+    for (size_t i = 0; i < count; i++) {
+        struct request *request = &requests[i];
+        request->target.pid = pids[i];
+        if (!read_target(&request->target, why, sizeof why)) {
+            fprintf(stderr, WHO ": %s\n", why);
+            continue;
+        }
+        request->skipped = count > 1 && !trace_is_open(&request->target);
+        if (request->skipped)
+            continue;
+        asked++;
+        request->ready = signal_is_caught(&request->target, why, sizeof why);
+        if (!request->ready)
+            fprintf(stderr, WHO ": %s\n", why);
+    }
+    ask_all(requests, count, &settings);
+    status = asked ? 0 : VT_CLI_EXIT_UNREADABLE;
+    for (size_t i = 0; i < count; i++) {
+        if (requests[i].skipped)
+            continue;
+        if (!requests[i].answered) {
+            status = VT_CLI_EXIT_UNREADABLE;
+            continue;
+        }
+        printf("%s\n", requests[i].path);
+        fflush(stdout);
+        if (settings.print && settings.wait_ns && print_file(requests[i].path) != 0)
+            status = VT_CLI_EXIT_UNREADABLE;
+    }
+    if (count > 1)
+        say_who_answered(requests, count, &settings);
+    for (size_t i = 0; i < count; i++)
+        free(requests[i].target.environment);
+    free(requests);
+    free(pids);
     return status;
 }

@@ -168,8 +168,10 @@ static void print_header(FILE *out, const struct vt_trace_model *model, const st
     else
         fprintf(out, "vramtrace top: trace %s\n", model->path);
     fprintf(out, "%.3f s recorded, %zu event(s); ", (double)model->duration_ns / 1e9, model->event_count);
-    if (model->complete)
+    if (model->complete && !model->dropped_events)
         fprintf(out, "the process ended (the trace is complete)\n");
+    else if (model->complete)
+        fprintf(out, "the process ended (the trace is INCOMPLETE: events were lost)\n");
     else if (settings->once)
         fprintf(out, "no END record yet: still running, or killed\n");
     else
@@ -177,9 +179,9 @@ static void print_header(FILE *out, const struct vt_trace_model *model, const st
                 (double)settings->interval_ns / 1e9);
     if (model->skipped_bytes && !model->complete)
         fprintf(out, "(the last %" PRIu64 " byte(s) of the file are not a complete chunk yet)\n", model->skipped_bytes);
+    char lost[256];
     if (model->dropped_events)
-        fprintf(out, "Dropped: %" PRIu64 " event(s) were lost (the writer could not keep up); figures may be short\n",
-                model->dropped_events);
+        fprintf(out, "Lost: %s\n", vt_format_lost_events(model->dropped_events, lost, sizeof lost));
 }
 
 static void print_frame(FILE *out, const struct vt_trace_model *model, struct vt_symbolizer *symbolizer,
@@ -259,7 +261,7 @@ static int show_frame(const struct top_settings *settings, bool first, bool term
         }
     }
     if (status == 0 && model.complete && !settings->once)
-        vt_model_warn_tail(&model, stderr);
+        vt_model_warn_gaps(&model, stderr);
     vt_model_free(&model);
     return status;
 }

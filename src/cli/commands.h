@@ -14,6 +14,7 @@
     X(timeline, "memory in use over time as Chrome trace JSON (Perfetto UI) or CSV") \
     X(flame, "memory by call stack as folded stacks, for flame graphs") \
     X(diff, "growth of live memory per allocation site: two traces, or two times of one") \
+    X(merge, "the traces of a multi-process job side by side: peaks per rank, imbalance, common leaks") \
     X(top, "live view of a trace that is being written: use, peak, top sites") \
     X(dump, "ask a running traced process to write a live snapshot now") \
     X(export, "write a trace in another tool's format: PyTorch's memory_viz snapshot") \

@@ -122,15 +122,18 @@ static void text_header(const struct text_output *text)
             fprintf(out, "Device %d: %s, %llu byte(s) (%s)\n", device->ordinal, device->name,
                     (unsigned long long)device->total_bytes, vt_format_bytes(device->total_bytes, human, sizeof human));
     }
-    if (model->complete)
+    char lost[256];
+    if (model->complete && !model->dropped_events)
         fprintf(out, "Trace: complete; %zu event(s), %zu stack(s)\n", model->event_count, model->stack_count);
+    else if (model->complete)
+        fprintf(out, "Trace: INCOMPLETE (events were lost: below); %zu event(s), %zu stack(s)\n", model->event_count,
+                model->stack_count);
     else
         fprintf(out, "Trace: INCOMPLETE (no END record: the process was killed or is still running); %zu event(s), "
                      "%zu stack(s); \"leaked\" below means still live where the trace ends\n",
                 model->event_count, model->stack_count);
     if (model->dropped_events)
-        fprintf(out, "Dropped: %llu event(s) were lost (the writer could not keep up); figures may be short\n",
-                (unsigned long long)model->dropped_events);
+        fprintf(out, "Lost: %s\n", vt_format_lost_events(model->dropped_events, lost, sizeof lost));
     fputc('\n', out);
 }
 

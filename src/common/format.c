@@ -19,3 +19,12 @@ const char *vt_format_bytes(uint64_t bytes, char *out, size_t out_size)
     snprintf(out, out_size, value < 10.0 ? "%.2f %s" : "%.1f %s", value, units[unit]);
     return out;
 }
+
+const char *vt_format_lost_events(uint64_t count, char *out, size_t out_size)
+{
+    snprintf(out, out_size,
+             "%llu event(s) were lost from the trace (its writer could not write them in time); leak and peak figures "
+             "read from it may be overstated or understated",
+             (unsigned long long)count);
+    return out;
+}

@@ -19,6 +19,7 @@ import os
 import sys
 
 _DEFAULT_ENTRIES = 10000
+_MAX_ENTRIES = 100000000  # as the settings table (src/common/options.c)
 
 _state = {
     "active": False,        # activate() ran in this process
@@ -50,8 +51,10 @@ def _entries():
         value = int(text) if text else _DEFAULT_ENTRIES
     except ValueError:
         value = -1
-    if value < 0:
-        _say("entries", f"VRAMTRACE_TORCH_ENTRIES={text!r} is not a count (0 or more); using {_DEFAULT_ENTRIES}")
+    if not 0 <= value <= _MAX_ENTRIES:
+        if _shim_function("vramtrace_output_base") is None:  # (the shim already said so at start)
+            _say("entries", f"VRAMTRACE_TORCH_ENTRIES={text!r} is not a count from 0 to {_MAX_ENTRIES}; "
+                            f"using {_DEFAULT_ENTRIES}")
         return _DEFAULT_ENTRIES
     return value
 

@@ -53,9 +53,14 @@ void config_load(struct shim_config *config, const char *program_name, long pid)
     config->flush_interval_ms = count_setting(VT_ENV_FLUSH_MS, VT_DEFAULT_FLUSH_MS);
     config->quiet = flag_setting(VT_ENV_QUIET);
     config->torch_mode = (enum vt_torch_mode)choice_setting(VT_ENV_TORCH, VT_TORCH_AUTO);
+    /* read by the Python bootstrap, checked here too: a bad value is said even in a program that
+     * never gets to PyTorch (the bootstrap stays silent about it when the shim is there) */
+    (void)valid_setting(VT_ENV_TORCH_ENTRIES);
     config->test_inject_code = getenv("VRAMTRACE_TEST_INJECT_CODE");
     const char *unwind_check = getenv("VRAMTRACE_UNWIND_CHECK");
     config->unwind_check = unwind_check && strcmp(unwind_check, "1") == 0;
+    const char *slow_writer = getenv("VRAMTRACE_TEST_SLOW_WRITER");
+    config->slow_writer_ms = slow_writer ? (unsigned)strtoul(slow_writer, NULL, 10) : 0;
     const char *signal_text = valid_setting(VT_ENV_DUMP_SIGNAL);
     if (!signal_text || !vt_parse_dump_signal(signal_text, &config->dump_signal))
         vt_parse_signal(VT_DEFAULT_DUMP_SIGNAL, &config->dump_signal);

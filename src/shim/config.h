@@ -21,6 +21,8 @@ struct shim_config {
                                    stack captured by the fast walk and by libunwind, and compared */
     const char *test_inject_code; /* VRAMTRACE_TEST_INJECT_CODE (for the tests, not a user setting): the
                                      Python code the PyTorch trigger runs instead of the bootstrap's */
+    unsigned slow_writer_ms;      /* VRAMTRACE_TEST_SLOW_WRITER=MS (for the tests, not a user setting): the
+                                     trace writer keeps 2 chunks of 64 KiB and sleeps MS before each */
 };
 
 /* Reads the environment; an invalid value is reported once on stderr (naming the variable and

@@ -296,6 +296,11 @@ void leak_report_write_at_exit(const struct leak_report_options *options)
         snprintf(note, sizeof note, "Trace written to %s (vramtrace report %s)\n", options->trace_path, options->trace_path);
     else if (options->trace_error)
         snprintf(note, sizeof note, "No trace was written: %s\n", options->trace_error);
+    char lost[256];
+    if (options->trace_events_lost)
+        snprintf(note + strlen(note), sizeof note - strlen(note),
+                 "The trace is INCOMPLETE: %s (this report's own figures are exact)\n",
+                 vt_format_lost_events(options->trace_events_lost, lost, sizeof lost));
     if (to_file) {
         char written_to[PATH_MAX];
         FILE *file = output_file_fopen(options->file_path, "report", written_to, sizeof written_to);
@@ -324,7 +329,7 @@ void leak_report_write_at_exit(const struct leak_report_options *options)
         write_all(stderr, body, body_length);
         write_all(stderr, note, strlen(note));
         write_all(stderr, summary, summary_length);
-    } else if (file_failed || options->trace_error) {
+    } else if (file_failed || options->trace_error || options->trace_events_lost) {
         write_all(stderr, note, strlen(note));
     }
     free(body);

@@ -20,6 +20,8 @@ struct leak_report_options {
     const char *trace_path; /* the trace written, or NULL */
     const char *trace_error; /* what failed while writing the trace (then it is incomplete), or NULL */
     uint64_t trace_bytes;    /* how many bytes of the trace reached its file */
+    uint64_t trace_events_lost; /* events the trace writer dropped (its output stalled): the trace then
+                                   lacks them, while this report's own figures stay exact */
     unsigned live_snapshot; /* > 0: a live dump (its number): "in use" instead of "leaked" */
 };
 

@@ -113,11 +113,22 @@ static inline void trace_event(enum vt_trace_record_type type, const struct allo
         write_trace_event(type, record, stream, 0);
 }
 
+/* For the readers of the tables and the work outside the hooks: a live dump reads them on the trace
+ * writer's thread, and a hook holding this lock may be waiting for that writer; the writer has it
+ * stop waiting while it waits for the lock (nothing to do on any other thread). */
+static void take_as_reader(void)
+{
+    bool told = trace_writer_recorder_lock_wanted(true);
+    shim_lock_take(&recorder_lock);
+    if (told)
+        trace_writer_recorder_lock_wanted(false);
+}
+
 /* --- records from outside the hooks (PyTorch's snapshots, shim/torch_snapshot.c) ------------------ */
 
 void recorder_run_locked(void (*work)(void *context), void *context)
 {
-    shim_lock_take(&recorder_lock);
+    take_as_reader();
     work(context);
     shim_lock_give(&recorder_lock);
 }
@@ -392,7 +403,7 @@ bool recorder_record_out_of_memory(const struct oom_event *event, const struct e
 
 void recorder_visit_live(void (*visit)(const struct alloc_record *record, void *context), void *context)
 {
-    shim_lock_take(&recorder_lock);
+    take_as_reader();
     for (int space = 0; space < VT_SPACE_COUNT; space++)
         alloc_table_for_each(&accounting.live[space], visit, context);
     shim_lock_give(&recorder_lock);
@@ -400,14 +411,14 @@ void recorder_visit_live(void (*visit)(const struct alloc_record *record, void *
 
 void recorder_read_usage(struct vt_slot_usage usage[RECORDER_SLOT_COUNT])
 {
-    shim_lock_take(&recorder_lock);
+    take_as_reader();
     memcpy(usage, accounting.usage, sizeof accounting.usage);
     shim_lock_give(&recorder_lock);
 }
 
 void recorder_read_stats(struct recorder_stats *out)
 {
-    shim_lock_take(&recorder_lock);
+    take_as_reader();
     out->events = accounting.stats;
     out->stack_count = stack_count();
     shim_lock_give(&recorder_lock);
@@ -415,7 +426,7 @@ void recorder_read_stats(struct recorder_stats *out)
 
 void recorder_read_oom(struct oom_state *out)
 {
-    shim_lock_take(&recorder_lock);
+    take_as_reader();
     *out = (struct oom_state){accounting.oom.failures, accounting.oom.allocations_after_last_failure, first_oom,
                              last_oom};
     shim_lock_give(&recorder_lock);

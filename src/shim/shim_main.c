@@ -61,6 +61,7 @@ static void configure_trace(void)
         .program_name = program_invocation_short_name,
         .pid = (long)getpid(),
         .start_monotonic_ns = recorder_start_ns(),
+        .slow_writer_ms = config.slow_writer_ms,
     };
     snprintf(trace.path, sizeof trace.path, "%s", config.trace_path);
     trace_writer_configure(&trace);
@@ -291,6 +292,7 @@ __attribute__((destructor)) static void shim_unload(void)
         .trace_path = trace_writer_bytes_written() ? trace_writer_path() : NULL,
         .trace_error = trace_writer_error(),
         .trace_bytes = trace_writer_bytes_written(),
+        .trace_events_lost = trace_writer_events_dropped(),
     };
     leak_report_write_at_exit(&options);
     native_unwind_check_report();

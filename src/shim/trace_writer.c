@@ -2,6 +2,11 @@
  *
  * Appends happen under the recorder's lock and this file's chunk_lock (always in that order). The
  * writer thread takes chunk_lock only to swap chunks; compression and I/O happen without any lock.
+ * When every chunk is waiting for the writer, an append waits for one (wait_for_free_chunk: it
+ * sleeps on chunk_freed, which gives chunk_lock back) as long as the writer makes progress; the
+ * writer takes no lock a waiting hook holds, except the recorder's in the live-dump handler, and
+ * while it waits for that one nobody waits for it. Only a writer stalled for TRACE_STALL_BUDGET_MS
+ * (an output nobody reads) drops events.
  * Module records are the writer's own: it scans the loaded modules (dl_iterate_phdr) before each
  * flush when the set has changed, and writes them in a chunk of their own.
  */
@@ -33,6 +38,10 @@
 enum {
     TRACE_CHUNK_BYTES = 1 << 20,
     TRACE_CHUNKS_IN_MEMORY = 48, /* 48 MiB of raw events waiting at most: the recorder stays under 64 MiB */
+    TRACE_SLOW_WRITER_CHUNKS = 2, /* under VRAMTRACE_TEST_SLOW_WRITER: the bound, and chunks of 64 KiB */
+    TRACE_SLOW_WRITER_CHUNK_BYTES = 64 << 10,
+    TRACE_STALL_BUDGET_MS = 2000, /* a writer that wrote nothing for this long is stalled: events are dropped */
+    TRACE_HANDLER_WAIT_MS = 10000, /* how long a live dump (symbolizing: seconds) may keep hooks waiting */
     TRACE_ZSTD_LEVEL = 3,
     TRACE_EXIT_WAIT_SECONDS = 10,
 };
@@ -54,8 +63,18 @@ static bool enabled, forked_child;
 /* Chunks: guarded by chunk_lock. */
 static pthread_mutex_t chunk_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct raw_chunk *current_chunk, *full_head, *full_tail, *spare_chunks;
-static unsigned chunks_in_memory;
+static unsigned chunks_in_memory, chunk_bound = TRACE_CHUNKS_IN_MEMORY;
+static size_t chunk_capacity = TRACE_CHUNK_BYTES; /* bytes of a chunk's records */
 static uint64_t events_dropped, drops_reported, last_time_ns;
+static uint64_t records_queued; /* in chunks handed to the writer and not yet written */
+/* Waiting for a chunk: the writer counts the chunks it has written (its progress) and signals
+ * chunk_freed after each; `stalled_at` is the count at which it was found stalled (no waiting
+ * again until it moves). A live dump in progress (writer_in_handler) counts as progress for up to
+ * TRACE_HANDLER_WAIT_MS; no waiting while the dump waits for the recorder's lock
+ * (writer_wants_recorder_lock), nor after trace_writer_finish began. */
+static pthread_cond_t chunk_freed;
+static uint64_t chunks_written, stalled_at = UINT64_MAX;
+static bool writer_in_handler, writer_wants_recorder_lock, finishing;
 static uint32_t threads_announced;
 
 static __thread uint32_t this_thread_index __attribute__((tls_model("initial-exec")));
@@ -79,10 +98,39 @@ static ZSTD_CCtx *compressor;
 static uint8_t *compressed_buffer;
 static size_t compressed_capacity;
 
+/* A condition variable on the monotonic clock (deadlines immune to clock changes). */
+static void monotonic_condition_init(pthread_cond_t *condition)
+{
+    pthread_condattr_t attributes;
+    pthread_condattr_init(&attributes);
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    pthread_cond_init(condition, &attributes);
+    pthread_condattr_destroy(&attributes);
+}
+
+/* Now plus `milliseconds` on `clock`: a deadline for the timed waits. */
+static struct timespec deadline_on(clockid_t clock, unsigned milliseconds)
+{
+    struct timespec deadline;
+    clock_gettime(clock, &deadline);
+    deadline.tv_sec += milliseconds / 1000;
+    deadline.tv_nsec += (long)(milliseconds % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    return deadline;
+}
+
 void trace_writer_configure(const struct trace_writer_settings *new_settings)
 {
     settings = *new_settings;
     enabled = settings.path[0] != '\0';
+    if (settings.slow_writer_ms) {
+        chunk_bound = TRACE_SLOW_WRITER_CHUNKS;
+        chunk_capacity = TRACE_SLOW_WRITER_CHUNK_BYTES;
+    }
+    monotonic_condition_init(&chunk_freed);
 }
 
 bool trace_writer_enabled(void)
@@ -140,7 +188,7 @@ static struct raw_chunk *take_chunk(uint64_t base_time_ns)
     if (chunk) {
         spare_chunks = chunk->next;
     } else {
-        if (chunks_in_memory >= TRACE_CHUNKS_IN_MEMORY)
+        if (chunks_in_memory >= chunk_bound)
             return NULL;
         chunk = mmap(NULL, sizeof *chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (chunk == MAP_FAILED)
@@ -164,6 +212,7 @@ static void retire_current_chunk(void)
         current_chunk->next = spare_chunks;
         spare_chunks = current_chunk;
     } else {
+        records_queued += current_chunk->record_count;
         if (full_tail)
             full_tail->next = current_chunk;
         else
@@ -195,6 +244,71 @@ static uint64_t record_time(const struct vt_trace_record *record)
     }
 }
 
+/* Under chunk_lock, every chunk waiting for the writer: whether this thread may wait for one. Not
+ * the writer itself (the live-dump handler appends), not while the writer waits for the recorder's
+ * lock (which the waiting hook holds), not at exit, not once the writer is gone, and not again
+ * while it stays stalled. */
+static bool may_wait_for_writer(void)
+{
+    return trace_writer_enabled() && __atomic_load_n(&writer_running, __ATOMIC_ACQUIRE) && !finishing &&
+           !writer_wants_recorder_lock && chunks_written != stalled_at &&
+           !pthread_equal(pthread_self(), writer_thread);
+}
+
+bool trace_writer_recorder_lock_wanted(bool wanted)
+{
+    if (!__atomic_load_n(&writer_running, __ATOMIC_ACQUIRE) || !pthread_equal(pthread_self(), writer_thread))
+        return false;
+    pthread_mutex_lock(&chunk_lock);
+    writer_wants_recorder_lock = wanted;
+    if (wanted)
+        pthread_cond_broadcast(&chunk_freed); /* a waiting hook drops its event and gives the lock back */
+    pthread_mutex_unlock(&chunk_lock);
+    return true;
+}
+
+/* Under chunk_lock, when take_chunk found none: waits (chunk_lock given back while asleep) until the
+ * writer hands a chunk back. As long as it writes a chunk every TRACE_STALL_BUDGET_MS, the wait
+ * goes on; false when it may not wait, or when the writer wrote nothing for that long: then it is
+ * stalled, and the events are dropped without waiting until it writes again. */
+static bool wait_for_free_chunk(void)
+{
+    if (!may_wait_for_writer())
+        return false;
+    wake_writer(REQUEST_FLUSH);
+    uint64_t progress = chunks_written;
+    struct timespec deadline = deadline_on(CLOCK_MONOTONIC, TRACE_STALL_BUDGET_MS);
+    unsigned handler_waited_ms = 0;
+    while (!spare_chunks && chunks_in_memory >= chunk_bound) {
+        if (!may_wait_for_writer())
+            return false;
+        if (pthread_cond_timedwait(&chunk_freed, &chunk_lock, &deadline) != ETIMEDOUT)
+            continue;
+        bool dumping = writer_in_handler && handler_waited_ms < TRACE_HANDLER_WAIT_MS;
+        handler_waited_ms += writer_in_handler ? TRACE_STALL_BUDGET_MS : 0;
+        if (chunks_written == progress && !dumping) {
+            static bool said;
+            __atomic_store_n(&stalled_at, progress, __ATOMIC_RELEASE);
+            shim_log_once(&said, "the trace writer wrote nothing for %d ms (is anything reading %s?); events are "
+                                 "being dropped, counted in the trace and in the exit report",
+                          TRACE_STALL_BUDGET_MS, settings.path);
+            return false;
+        }
+        progress = chunks_written;
+        deadline = deadline_on(CLOCK_MONOTONIC, TRACE_STALL_BUDGET_MS);
+    }
+    return true;
+}
+
+/* Under chunk_lock: the chunk to append to, waiting for the writer when the bound is reached; NULL
+ * when the record must be dropped. */
+static struct raw_chunk *writable_chunk(void)
+{
+    if (!current_chunk && !(current_chunk = take_chunk(last_time_ns)) && wait_for_free_chunk())
+        current_chunk = take_chunk(last_time_ns);
+    return current_chunk;
+}
+
 /* Under chunk_lock. Returns false when the record had to be dropped. */
 static bool append_locked(const struct vt_trace_record *record)
 {
@@ -202,10 +316,10 @@ static bool append_locked(const struct vt_trace_record *record)
     if (time_ns > last_time_ns)
         last_time_ns = time_ns;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (!current_chunk && !(current_chunk = take_chunk(last_time_ns)))
+        if (!writable_chunk())
             return false;
         size_t written = vt_trace_encode(current_chunk->bytes + current_chunk->used,
-                                         TRACE_CHUNK_BYTES - current_chunk->used, &current_chunk->deltas, record);
+                                         chunk_capacity - current_chunk->used, &current_chunk->deltas, record);
         if (written) {
             current_chunk->used += written;
             current_chunk->record_count++;
@@ -238,8 +352,8 @@ bool trace_writer_append(const struct vt_trace_record *record)
     if (!appended) {
         static bool said;
         __atomic_add_fetch(&events_dropped, 1, __ATOMIC_RELAXED);
-        shim_log_once(&said, "the trace writer cannot keep up with the events (or %s is not writable); "
-                             "events are being dropped and counted in the trace",
+        shim_log_once(&said, "the trace writer cannot take the events (%s is not written to); events are "
+                             "being dropped, counted in the trace and in the exit report",
                       settings.path);
     }
     pthread_mutex_unlock(&chunk_lock);
@@ -296,7 +410,10 @@ static void stop_tracing_after_write_error(void)
     remember_write_error(error);
     shim_log_once(&said, "cannot write the trace to %s: %s; tracing stops here (the exit report is still made)",
                   settings.path, strerror(error));
+    pthread_mutex_lock(&chunk_lock);
     __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&chunk_freed); /* nobody waits for this writer any more */
+    pthread_mutex_unlock(&chunk_lock);
 }
 
 /* Compresses (or stores) one payload and writes it as a chunk. */
@@ -519,10 +636,16 @@ static void flush_events(void)
     pthread_mutex_unlock(&chunk_lock);
     while (chunks) {
         struct raw_chunk *next = chunks->next;
+        if (settings.slow_writer_ms)
+            nanosleep(&(struct timespec){settings.slow_writer_ms / 1000, (long)(settings.slow_writer_ms % 1000) * 1000000L},
+                      NULL);
         write_chunk(chunks->bytes, chunks->used, chunks->base_time_ns, chunks->record_count);
         pthread_mutex_lock(&chunk_lock);
         chunks->next = spare_chunks;
         spare_chunks = chunks;
+        records_queued -= chunks->record_count;
+        __atomic_add_fetch(&chunks_written, 1, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&chunk_freed);
         pthread_mutex_unlock(&chunk_lock);
         chunks = next;
     }
@@ -556,6 +679,22 @@ static bool open_trace_file(void)
     return true;
 }
 
+/* The live dump, on this thread. The chunks are written first (its marker then finds one), and
+ * hooks keep waiting while it runs (it takes seconds when it symbolizes), except while it waits for
+ * the recorder's lock (trace_writer_recorder_lock_wanted). */
+static void run_dump_handler(bool file_open)
+{
+    if (file_open)
+        flush_events();
+    pthread_mutex_lock(&chunk_lock);
+    writer_in_handler = true;
+    pthread_mutex_unlock(&chunk_lock);
+    dump_handler(__atomic_load_n(&dumps_requested, __ATOMIC_ACQUIRE));
+    pthread_mutex_lock(&chunk_lock);
+    writer_in_handler = false;
+    pthread_mutex_unlock(&chunk_lock);
+}
+
 static void *writer_main(void *unused)
 {
     (void)unused;
@@ -576,7 +715,7 @@ static void *writer_main(void *unused)
         }
         unsigned requests = __atomic_exchange_n(&pending_requests, 0, __ATOMIC_ACQ_REL);
         if ((requests & REQUEST_DUMP) && dump_handler)
-            dump_handler(__atomic_load_n(&dumps_requested, __ATOMIC_ACQUIRE));
+            run_dump_handler(file_open);
         uint64_t round = __atomic_add_fetch(&rounds_begun, 1, __ATOMIC_ACQ_REL);
         if (file_open) {
             write_new_modules(&own_records);
@@ -636,11 +775,7 @@ void trace_writer_request_flush(void)
 
 static void init_flush_wait(void)
 {
-    pthread_condattr_t attributes;
-    pthread_condattr_init(&attributes);
-    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-    pthread_cond_init(&flush_wait_signal, &attributes);
-    pthread_condattr_destroy(&attributes);
+    monotonic_condition_init(&flush_wait_signal);
 }
 
 bool trace_writer_flush_and_wait(unsigned timeout_ms)
@@ -653,14 +788,7 @@ bool trace_writer_flush_and_wait(unsigned timeout_ms)
      * appended (the writer numbers a round before it takes them), so round `begun + 1` holds them. */
     uint64_t wanted = __atomic_load_n(&rounds_begun, __ATOMIC_ACQUIRE) + 1;
     wake_writer(REQUEST_FLUSH);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = deadline_on(CLOCK_MONOTONIC, timeout_ms);
     bool done = true;
     pthread_mutex_lock(&flush_wait_lock);
     while (rounds_done < wanted)
@@ -683,28 +811,66 @@ void trace_writer_request_dump(void)
     wake_writer(REQUEST_DUMP);
 }
 
+/* At exit, the writer not joined: what it was given but did not write is lost too. */
+static void count_unwritten_records(void)
+{
+    struct timespec deadline = deadline_on(CLOCK_REALTIME, 1000);
+    if (pthread_mutex_timedlock(&chunk_lock, &deadline) != 0)
+        return;
+    uint64_t unwritten = records_queued + (current_chunk ? current_chunk->record_count : 0);
+    __atomic_add_fetch(&events_dropped, unwritten, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&chunk_lock);
+}
+
+/* Joins the writer: waits while it writes, at most TRACE_EXIT_WAIT_SECONDS in all, and gives up
+ * once it wrote nothing for TRACE_STALL_BUDGET_MS (at once when it is still where the END record
+ * found it stalled). */
+static bool join_writer(void)
+{
+    struct timespec limit = deadline_on(CLOCK_REALTIME, TRACE_EXIT_WAIT_SECONDS * 1000);
+    uint64_t progress = __atomic_load_n(&stalled_at, __ATOMIC_ACQUIRE);
+    for (;;) {
+        uint64_t written = __atomic_load_n(&chunks_written, __ATOMIC_ACQUIRE);
+        struct timespec deadline = deadline_on(CLOCK_REALTIME, TRACE_STALL_BUDGET_MS);
+        if (written == progress || deadline_on(CLOCK_REALTIME, 0).tv_sec >= limit.tv_sec)
+            return false;
+        progress = written;
+        if (deadline.tv_sec > limit.tv_sec)
+            deadline = limit;
+        if (pthread_timedjoin_np(writer_thread, NULL, &deadline) == 0)
+            return true;
+    }
+}
+
 void trace_writer_finish(void)
 {
     if (!__atomic_load_n(&writer_running, __ATOMIC_ACQUIRE) || forked_child)
         return;
-    struct timespec now, lock_deadline, deadline;
+    struct timespec now, lock_deadline = deadline_on(CLOCK_REALTIME, 2000);
     clock_gettime(CLOCK_MONOTONIC, &now);
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    lock_deadline = deadline;
-    lock_deadline.tv_sec += 2;
-    deadline.tv_sec += TRACE_EXIT_WAIT_SECONDS;
     /* The END record only if the chunks are free (not held by this thread, interrupted by a signal
-     * handler that called exit): a trace without it just reads as cut short. */
+     * handler that called exit): a trace without it just reads as cut short. It waits for a chunk
+     * like any event (the exit path holds no lock the writer needs), and gives a writer found
+     * stalled one more budget: an output read again late still gets the DROPPED and END records. */
     if (pthread_mutex_timedlock(&chunk_lock, &lock_deadline) == 0) {
+        __atomic_store_n(&stalled_at, UINT64_MAX, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&chunk_lock);
         struct vt_trace_record end = {.type = VT_RECORD_END};
         end.end.timestamp_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec - settings.start_monotonic_ns;
         trace_writer_append(&end);
+        pthread_mutex_lock(&chunk_lock);
+        finishing = true; /* from here on, nothing waits for the writer */
+        pthread_cond_broadcast(&chunk_freed);
+        pthread_mutex_unlock(&chunk_lock);
+    } else {
+        __atomic_store_n(&finishing, true, __ATOMIC_RELEASE);
     }
     wake_writer(REQUEST_EXIT);
-    if (pthread_timedjoin_np(writer_thread, NULL, &deadline) != 0)
-        shim_log("the trace writer did not finish within %d s; %s may lack its last events",
-                 TRACE_EXIT_WAIT_SECONDS, settings.path);
+    if (!join_writer()) {
+        shim_log("the trace writer did not finish (it wrote nothing for %d ms, or ran %d s); %s lacks its last events",
+                 TRACE_STALL_BUDGET_MS, TRACE_EXIT_WAIT_SECONDS, settings.path);
+        count_unwritten_records();
+    }
     __atomic_store_n(&writer_running, false, __ATOMIC_RELEASE);
 }
 
@@ -714,6 +880,7 @@ void trace_writer_after_fork_in_child(void)
     __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
     pthread_mutex_init(&chunk_lock, NULL);
     pthread_mutex_init(&flush_wait_lock, NULL);
+    monotonic_condition_init(&chunk_freed); /* a parent's thread may have been waiting on it */
     /* The chunks may have been changing at the fork: forget them, free nothing. */
     current_chunk = full_head = full_tail = spare_chunks = NULL;
     /* The child's copies of the parent's descriptors: closing them leaves the parent's alone, and

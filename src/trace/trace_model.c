@@ -581,11 +581,15 @@ void vt_model_free(struct vt_trace_model *model)
     memset(model, 0, sizeof *model);
 }
 
-void vt_model_warn_tail(const struct vt_trace_model *model, FILE *out)
+void vt_model_warn_gaps(const struct vt_trace_model *model, FILE *out)
 {
     struct vt_trace_reader stopped = {.stop_reason = model->stop_reason, .skipped_bytes = model->skipped_bytes,
                                       .chunk_offset = model->stopped_at};
     vt_trace_reader_warn_tail(&stopped, model->path, out);
+    char lost[256];
+    if (model->dropped_events)
+        fprintf(out, "warning: %s: %s\n", model->path,
+                vt_format_lost_events(model->dropped_events, lost, sizeof lost));
 }
 
 const uint64_t *vt_model_stack_frames(const struct vt_trace_model *model, uint32_t stack_id, unsigned *depth)

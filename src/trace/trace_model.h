@@ -200,14 +200,15 @@ struct vt_model_load_options {
 
 /* Loads the trace at `path`. On failure returns the reason and writes a one-line message to
  * error[0..error_size); the model is then empty (vt_model_free is still fine). Out of memory
- * while loading is VT_TRACE_CANNOT_OPEN with a message saying so. The truncated-tail warning is
- * the caller's to print (vt_model_warn_tail). */
+ * while loading is VT_TRACE_CANNOT_OPEN with a message saying so. The warnings about a truncated
+ * tail or lost events are the caller's to print (vt_model_warn_gaps). */
 enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char *path,
                                         const struct vt_model_load_options *options, char *error, size_t error_size);
 void vt_model_free(struct vt_trace_model *model);
 
-/* The truncated-tail warning line, once, when the reader stopped early (see trace_reader.h). */
-void vt_model_warn_tail(const struct vt_trace_model *model, FILE *out);
+/* The warnings about what the trace lacks: the truncated-tail line when the reader stopped early
+ * (see trace_reader.h), and the events lost (DROPPED records: vt_format_lost_events). */
+void vt_model_warn_gaps(const struct vt_trace_model *model, FILE *out);
 
 /* A stack's frames (frame words of vramtrace/frames.h: return addresses and Python frames,
  * innermost first); NULL when the id is 0 or undefined. */

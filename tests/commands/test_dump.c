@@ -1,7 +1,9 @@
 /* Tests of `vramtrace dump PID` with tests/programs/hold_and_wait (3 x 1 MiB held while it sleeps)
  * under the shim: the snapshot path it prints (relative template, the process's working
  * directory), numbered dumps, --print, a `vramtrace run` supervisor (its traced child is asked,
- * with the child's own dump signal and report path), and the refusals: a process without the shim,
+ * with the child's own dump signal and report path), a supervisor of a multi-process job
+ * (tests/programs/rank_job: every traced rank is asked, the launcher that never used CUDA is not, a
+ * stopped rank is named as not answering), and the refusals: a process without the shim,
  * one that ignores its dump signal, one with no trace writer, no such process. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -76,6 +78,76 @@ Test(dump, asks_the_traced_child_of_a_vramtrace_run_supervisor)
     cr_assert_str_eq(run.out, expected, "VRAMTRACE_REPORT of the child, %%p its pid");
     wait_for_success(supervisor);
     process_result_free(&run);
+    free(directory);
+}
+
+/* The pids after `prefix` in `text` ("...: 12, 13, 14"): how many (at most `capacity`). */
+static size_t pids_after(const char *text, const char *prefix, int *pids, size_t capacity)
+{
+    const char *at = strstr(text, prefix);
+    size_t count = 0;
+    for (at = at ? at + strlen(prefix) : NULL; at && count < capacity;) {
+        char *end;
+        long pid = strtol(at, &end, 10);
+        if (end == at)
+            break;
+        pids[count++] = (int)pid;
+        at = strncmp(end, ", ", 2) == 0 ? end + 2 : NULL;
+    }
+    return count;
+}
+
+Test(dump, asks_every_traced_rank_under_a_supervisor_and_names_those_that_did_not_answer)
+{
+    char *directory = make_temp_directory();
+    pid_t supervisor = start_in_background(directory,
+                                           VT_CLI_PATH " run -q --simulate --simulate-devices 3 -o 'job.%r.trace' -- "
+                                                       VT_PROGRAMS_DIR "/rank_job --launch 3 --hold 6",
+                                           "holding");
+    char stdout_path[600];
+    snprintf(stdout_path, sizeof stdout_path, "%s/stdout.txt", directory);
+    for (int i = 0; i < 250; i++) {
+        char *text = read_file_text(stdout_path);
+        size_t holding = text ? count_occurrences(text, " holding") : 0;
+        free(text);
+        if (holding == 3)
+            break;
+        usleep(20000);
+    }
+    char pid_text[16], expected[2000];
+    snprintf(pid_text, sizeof pid_text, "%d", (int)supervisor);
+    struct process_result all = dump(pid_text, NULL);
+    cr_assert_eq(all.exit_code, 0, "%s", all.err);
+    snprintf(expected, sizeof expected, "%s/job.0.dump-1.txt\n%s/job.1.dump-1.txt\n%s/job.2.dump-1.txt\n", directory,
+             directory, directory);
+    cr_assert_str_eq(all.out, expected, "%s", all.err);
+    int ranks[8], launcher[8];
+    cr_assert_eq(pids_after(all.err, "3 of 3 traced process(es) answered: ", ranks, 8), 3, "%s", all.err);
+    cr_assert_eq(pids_after(all.err, "not asked, as they have not begun tracing (no trace file open: no CUDA use "
+                                     "yet): ", launcher, 8), 1, "the launcher: %s", all.err);
+    for (int rank = 0; rank < 3; rank++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/job.%d.dump-1.txt", directory, rank);
+        char *snapshot = read_file_text(path);
+        cr_assert(snapshot && strstr(snapshot, rank == 1 ? "5242880 byte(s) (5.00 MiB) in use in 2 allocation(s)"
+                                                         : "2097152 byte(s) (2.00 MiB) in use in 1 allocation(s)"),
+                  "rank %d: %s", rank, snapshot ? snapshot : "(none)");
+        free(snapshot);
+    }
+
+    /* a stopped rank cannot answer: the others do, it is named, the exit status says so */
+    cr_assert_eq(kill(ranks[0], SIGSTOP), 0);
+    const char *args[] = {"dump", pid_text, "--wait", "1", NULL};
+    struct process_result partial = run_cli(args);
+    kill(ranks[0], SIGCONT);
+    cr_assert_eq(partial.exit_code, 1, "%s", partial.err);
+    cr_assert_eq(count_occurrences(partial.out, ".dump-2.txt\n"), 2, "%s", partial.out);
+    snprintf(expected, sizeof expected, "; no snapshot from %d\n", ranks[0]);
+    cr_assert(strstr(partial.err, "2 of 3 traced process(es) answered: ") && ends_with(partial.err, expected), "%s",
+              partial.err);
+    wait_for_success(supervisor);
+    process_result_free(&all);
+    process_result_free(&partial);
     free(directory);
 }
 

@@ -278,3 +278,16 @@ Test(report_traced, killed_run_leaves_an_incomplete_trace_that_reports)
     process_result_free(&report);
     free(directory);
 }
+
+/* One clock order under contention (issue 9 point 5): 8 threads allocating at once, and the exit
+ * report and the trace's report name the same peaks at the same nanosecond. */
+Test(report_traced, peaks_under_contention_are_the_same_to_the_nanosecond)
+{
+    struct traced_program traced =
+        trace_program(VT_PROGRAMS_DIR "/thread_stress", (const char *[]){"8", "20000", "4", NULL});
+    struct process_result report = report_of(&traced, NULL);
+    assert_same_block(traced.run.err, report.out, "Peak memory in use:\n");
+    assert_same_line(traced.run.err, report.out, "SUMMARY: ");
+    process_result_free(&report);
+    free_traced(&traced);
+}
