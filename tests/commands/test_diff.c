@@ -16,8 +16,10 @@
 #define CREEP VT_PROGRAMS_DIR "/commands/creep"
 #define MIB 1048576u
 
-/* Times halfway between the leaks of steps `first` and `first + 1`, and of `last` and `last + 1`
- * (counted from 1): the leak then holds `first` and `last` MiB, steady_work its two buffers. */
+/* Times just before the leaks of steps `first + 1` and `last + 1` (counted from 1): steps `first`
+ * and `last` are then complete (their steady_work ended before the pause that precedes the next
+ * leak, whatever the machine's load), so the leak holds `first` and `last` MiB, steady_work its two
+ * buffers. (Halfway between two leaks was not always after steady_work on a loaded machine.) */
 static void times_between_steps(const char *trace, unsigned first, unsigned last, char from[32], char to[32])
 {
     struct vt_trace_model model;
@@ -30,8 +32,8 @@ static void times_between_steps(const char *trace, unsigned first, unsigned last
             leak_times[leaks++] = model.events[i].time_ns;
     vt_model_free(&model);
     cr_assert_gt(leaks, last, "%u leaks in the trace", leaks);
-    snprintf(from, 32, "%" PRIu64 "ns", (leak_times[first - 1] + leak_times[first]) / 2);
-    snprintf(to, 32, "%" PRIu64 "ns", (leak_times[last - 1] + leak_times[last]) / 2);
+    snprintf(from, 32, "%" PRIu64 "ns", leak_times[first] - 1);
+    snprintf(to, 32, "%" PRIu64 "ns", leak_times[last] - 1);
 }
 
 static struct json_value *parse(const char *text)
