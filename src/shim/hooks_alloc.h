@@ -141,6 +141,9 @@ static inline __attribute__((always_inline)) void alloc_call_finish(struct alloc
     }
 }
 
+/* The result of a call that stores it through `pointer` (may be NULL), as a key. */
+#define ALLOC_RESULT(pointer) ((pointer) ? (uint64_t)(uintptr_t) * (pointer) : 0)
+
 /* Defines shim_wrapper_<id>, exported as `exported`, for an allocating function of `layer` (RUNTIME
  * or DRIVER): `params` and `args` its parameter list and the same names as arguments; `api` and
  * `kind` what it records; `owner` and `device` (ALLOC_DEVICE_LATER, or the device for OWNER_GIVEN)

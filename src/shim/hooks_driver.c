@@ -4,7 +4,9 @@
  * exported under the driver's own symbol for programs linked against libcuda.
  *
  * A driver call made while a runtime wrapper is active (the runtime's cudaMalloc calling
- * cuMemAlloc) is nested and passes through: one user call, one event.
+ * cuMemAlloc) is nested and passes through: one user call, one event. The allocations (cuMemCreate
+ * included) are DEFINE_ALLOC_WRAPPER's (hooks_alloc.h: device attribution, --limit, out-of-memory
+ * capture); the frees, the VMM placement calls and the context resets are written here.
  *
  * Virtual memory: cuMemCreate / cuMemRelease are physical memory (counted until released and
  * unmapped), cuMemMap / cuMemUnmap place it at addresses (recorded, so reports can say what a
@@ -33,35 +35,34 @@ static void record_handle_release(enum vt_api api, uint64_t handle, CUstream str
 /* The allocations (hooks_alloc.h): the result is *dptr (*pp for pinned memory); cuMemAllocPitch
  * obtains pitch * height. The stream-ordered ones come in two variants (legacy and per-thread
  * default stream) with one signature and one behaviour. */
-#define RESULT(pointer) (pointer ? (uintptr_t)*pointer : 0)
 
 DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAlloc_v2, "cuMemAlloc_v2", VT_API_cuMemAlloc, VT_KIND_DEVICE, OWNER_CURRENT,
                      ALLOC_DEVICE_LATER, 0, (CUdeviceptr *dptr, size_t bytesize), (dptr, bytesize), bytesize,
-                     RESULT(dptr), bytesize)
+                     ALLOC_RESULT(dptr), bytesize)
 DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocPitch_v2, "cuMemAllocPitch_v2", VT_API_cuMemAllocPitch, VT_KIND_DEVICE,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0,
                      (CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes, size_t Height, unsigned int ElementSizeBytes),
-                     (dptr, pPitch, WidthInBytes, Height, ElementSizeBytes), WidthInBytes * Height, RESULT(dptr),
+                     (dptr, pPitch, WidthInBytes, Height, ElementSizeBytes), WidthInBytes * Height, ALLOC_RESULT(dptr),
                      status == CUDA_SUCCESS && pPitch ? *pPitch * Height : WidthInBytes * Height)
 DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocManaged, "cuMemAllocManaged", VT_API_cuMemAllocManaged, VT_KIND_MANAGED,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (CUdeviceptr *dptr, size_t bytesize, unsigned int flags),
-                     (dptr, bytesize, flags), bytesize, RESULT(dptr), bytesize)
+                     (dptr, bytesize, flags), bytesize, ALLOC_RESULT(dptr), bytesize)
 DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocHost_v2, "cuMemAllocHost_v2", VT_API_cuMemAllocHost, VT_KIND_HOST_PINNED,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **pp, size_t bytesize), (pp, bytesize), bytesize,
-                     RESULT(pp), bytesize)
+                     ALLOC_RESULT(pp), bytesize)
 DEFINE_ALLOC_WRAPPER(DRIVER, cuMemHostAlloc, "cuMemHostAlloc", VT_API_cuMemHostAlloc, VT_KIND_HOST_PINNED,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **pp, size_t bytesize, unsigned int Flags),
-                     (pp, bytesize, Flags), bytesize, RESULT(pp), bytesize)
+                     (pp, bytesize, Flags), bytesize, ALLOC_RESULT(pp), bytesize)
 
 #define DEFINE_MEM_ALLOC_ASYNC(id, exported)                                                                     \
     DEFINE_ALLOC_WRAPPER(DRIVER, id, exported, VT_API_cuMemAllocAsync, VT_KIND_DEVICE, OWNER_STREAM,            \
                          ALLOC_DEVICE_LATER, hStream, (CUdeviceptr * dptr, size_t bytesize, CUstream hStream),   \
-                         (dptr, bytesize, hStream), bytesize, RESULT(dptr), bytesize)
+                         (dptr, bytesize, hStream), bytesize, ALLOC_RESULT(dptr), bytesize)
 #define DEFINE_MEM_ALLOC_FROM_POOL_ASYNC(id, exported)                                                           \
     DEFINE_ALLOC_WRAPPER(DRIVER, id, exported, VT_API_cuMemAllocFromPoolAsync, VT_KIND_DEVICE, OWNER_POOL,      \
                          ALLOC_DEVICE_LATER, hStream,                                                           \
                          (CUdeviceptr * dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream),             \
-                         (dptr, bytesize, pool, hStream), bytesize, RESULT(dptr), bytesize)
+                         (dptr, bytesize, pool, hStream), bytesize, ALLOC_RESULT(dptr), bytesize)
 
 DEFINE_MEM_ALLOC_ASYNC(cuMemAllocAsync, "cuMemAllocAsync")
 DEFINE_MEM_ALLOC_ASYNC(cuMemAllocAsync_ptsz, "cuMemAllocAsync_ptsz")

@@ -10,30 +10,29 @@
 #include "shim/hooks_alloc.h"
 
 /* The allocations (hooks_alloc.h): the result is *ptr; cudaMallocPitch obtains pitch * height. */
-#define RESULT(pointer) (pointer ? (uintptr_t)*pointer : 0)
 
 DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMalloc, "cudaMalloc", VT_API_cudaMalloc, VT_KIND_DEVICE, OWNER_CURRENT,
-                     ALLOC_DEVICE_LATER, 0, (void **devPtr, size_t size), (devPtr, size), size, RESULT(devPtr), size)
+                     ALLOC_DEVICE_LATER, 0, (void **devPtr, size_t size), (devPtr, size), size, ALLOC_RESULT(devPtr), size)
 DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocAsync, "cudaMallocAsync", VT_API_cudaMallocAsync, VT_KIND_DEVICE,
                      OWNER_STREAM, ALLOC_DEVICE_LATER, hStream, (void **devPtr, size_t size, cudaStream_t hStream),
-                     (devPtr, size, hStream), size, RESULT(devPtr), size)
+                     (devPtr, size, hStream), size, ALLOC_RESULT(devPtr), size)
 DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocFromPoolAsync, "cudaMallocFromPoolAsync", VT_API_cudaMallocFromPoolAsync,
                      VT_KIND_DEVICE, OWNER_POOL, ALLOC_DEVICE_LATER, stream,
                      (void **ptr, size_t size, cudaMemPool_t memPool, cudaStream_t stream),
-                     (ptr, size, memPool, stream), size, RESULT(ptr), size)
+                     (ptr, size, memPool, stream), size, ALLOC_RESULT(ptr), size)
 DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocManaged, "cudaMallocManaged", VT_API_cudaMallocManaged, VT_KIND_MANAGED,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **devPtr, size_t size, unsigned int flags),
-                     (devPtr, size, flags), size, RESULT(devPtr), size)
+                     (devPtr, size, flags), size, ALLOC_RESULT(devPtr), size)
 DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocPitch, "cudaMallocPitch", VT_API_cudaMallocPitch, VT_KIND_DEVICE,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **devPtr, size_t *pitch, size_t width, size_t height),
-                     (devPtr, pitch, width, height), width * height, RESULT(devPtr),
+                     (devPtr, pitch, width, height), width * height, ALLOC_RESULT(devPtr),
                      status == cudaSuccess && pitch ? *pitch * height : width * height)
 DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocHost, "cudaMallocHost", VT_API_cudaMallocHost, VT_KIND_HOST_PINNED,
-                     OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **ptr, size_t size), (ptr, size), size, RESULT(ptr),
+                     OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **ptr, size_t size), (ptr, size), size, ALLOC_RESULT(ptr),
                      size)
 DEFINE_ALLOC_WRAPPER(RUNTIME, cudaHostAlloc, "cudaHostAlloc", VT_API_cudaHostAlloc, VT_KIND_HOST_PINNED,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **pHost, size_t size, unsigned int flags),
-                     (pHost, size, flags), size, RESULT(pHost), size)
+                     (pHost, size, flags), size, ALLOC_RESULT(pHost), size)
 
 /* The frees: recorded before the real free runs, so an address the driver hands out again at once
  * cannot race with its old record. (--limit needs nothing here: a free lowers the use it checks.) */
