@@ -5,7 +5,8 @@
  *   1. pass straight through when nested or not recording (hook_begin);
  *   2. under --limit only (one predictable branch otherwise): find the device the memory will
  *      belong to and reserve the request against the limit (recorder_limit_reserve); a request that
- *      does not fit is refused with the API's own out-of-memory error, the real function not called;
+ *      does not fit is refused with the API's own out-of-memory error, the real function not called
+ *      (the runtime's last error set as a real failure sets it);
  *   3. call the real function;
  *   4. settle (alloc_call_finish): a success is recorded on the memory's device, the reservation
  *      committed with it in one step; an out-of-memory failure (real or refused) is captured as
@@ -35,11 +36,13 @@
 #define ALLOC_LAYER_RUNTIME_OUT_OF_MEMORY cudaErrorMemoryAllocation
 #define ALLOC_LAYER_RUNTIME_MISSING cudaErrorInitializationError
 #define ALLOC_LAYER_RUNTIME_CURRENT_DEVICE runtime_current_device
+#define ALLOC_LAYER_RUNTIME_REFUSED runtime_set_last_error_out_of_memory
 #define ALLOC_LAYER_DRIVER_STATUS CUresult
 #define ALLOC_LAYER_DRIVER_SUCCESS CUDA_SUCCESS
 #define ALLOC_LAYER_DRIVER_OUT_OF_MEMORY CUDA_ERROR_OUT_OF_MEMORY
 #define ALLOC_LAYER_DRIVER_MISSING CUDA_ERROR_NOT_INITIALIZED
 #define ALLOC_LAYER_DRIVER_CURRENT_DEVICE driver_current_device
+#define ALLOC_LAYER_DRIVER_REFUSED driver_refused /* the driver keeps no last error */
 
 /* The runtime's current device (0 when it cannot say). */
 static inline int runtime_current_device(void)
@@ -59,6 +62,24 @@ static inline int driver_current_device(void)
     if (!get_device || get_device(&device) != CUDA_SUCCESS)
         return 0;
     return device;
+}
+
+/* A runtime call refused under --limit leaves the runtime's last error as a real failure does:
+ * cudaGetLastError() returns cudaErrorMemoryAllocation once, then cudaSuccess. The shim cannot set
+ * it but by a real failure: a cudaMalloc of SIZE_MAX, which fails at once without touching the
+ * context (measured on an H200: cudaErrorMemoryAllocation, the last error set once, the next
+ * cudaMalloc succeeds). Made with the reentry guard held, so it is no event. */
+static __attribute__((noinline, unused)) void runtime_set_last_error_out_of_memory(void)
+{
+    __typeof__(cudaMalloc) *real_malloc = (__typeof__(cudaMalloc) *)hook_real(HOOK_cudaMalloc);
+    __typeof__(cudaFree) *real_free = (__typeof__(cudaFree) *)hook_real(HOOK_cudaFree);
+    void *never = NULL;
+    if (real_malloc && real_malloc(&never, SIZE_MAX) == cudaSuccess && never && real_free)
+        real_free(never);
+}
+
+static inline void driver_refused(void)
+{
 }
 
 /* Where the memory belongs (above): the host for pinned memory whatever the owner. */
@@ -164,6 +185,7 @@ static inline __attribute__((always_inline)) void alloc_call_finish(struct alloc
             !alloc_limit_reserve(&call, (request), ALLOC_LAYER_##layer##_CURRENT_DEVICE)) {                       \
             status = ALLOC_LAYER_##layer##_OUT_OF_MEMORY;                                                         \
             outcome = ALLOC_REFUSED_AT_LIMIT;                                                                     \
+            ALLOC_LAYER_##layer##_REFUSED();                                                                      \
         } else {                                                                                                  \
             status = real args;                                                                                   \
             outcome = status == ALLOC_LAYER_##layer##_SUCCESS         ? ALLOC_SUCCEEDED                           \

@@ -1,6 +1,7 @@
 /* Integration tests of --limit SIZE (VRAMTRACE_LIMIT, issue 11 point 2) on the simulated device:
  * every allocation path fails with its own out-of-memory error past the limit and succeeds below
- * it (tests/programs/limit_paths.c); pinned host memory is not limited; threads allocating at once
+ * it (tests/programs/limit_paths.c; a refused runtime call leaves cudaGetLastError() reporting it
+ * once, as a real failure does); pinned host memory is not limited; threads allocating at once
  * never pass the limit together; the OOM report says the limit was simulated; the stand-in torch
  * takes its free-the-cache-and-retry path, then raises torch.OutOfMemoryError, and the report names
  * its lines; bad values are refused with one message naming the variable. */

@@ -142,6 +142,11 @@ static void run_path(const struct path *path)
     check(status == 0, path->name, "2 MiB more (6 of 8 MiB) failed", status);
     status = path->allocate(4 * MIB, &c);
     check(status == OUT_OF_MEMORY, path->name, "4 MiB past the limit did not fail with out of memory", status);
+    if (strncmp(path->name, "cuda", 4) == 0) { /* a runtime call: the last error says so once, as after a real failure */
+        cudaError_t first = cudaGetLastError(), then = cudaGetLastError();
+        check(first == cudaErrorMemoryAllocation && then == cudaSuccess, path->name,
+              "cudaGetLastError did not report the refusal exactly once", first);
+    }
     if (path->allocate == r_malloc || path->allocate == r_managed || path->allocate == r_async) {
         status = path->allocate(0, &zero); /* zero bytes never count (where CUDA accepts them) */
         check(status == 0, path->name, "zero bytes at the limit failed", status);
