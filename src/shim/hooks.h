@@ -20,7 +20,7 @@ typedef CUresult cuGetProcAddress_legacy_function(const char *symbol, void **pfn
 typedef CUresult cuDevicePrimaryCtxReset_legacy_function(CUdevice dev);
 
 /* shim_wrapper_<id> for every entry of SHIM_HOOK_LIST (hook_registry.h), of the function's type. */
-#define SHIM_WRAPPER(id, symbol, lookup_name, first_version, version_limit, stream, type) \
+#define SHIM_WRAPPER(id, symbol, lookup_name, first_version, version_limit, stream, type, api) \
     extern __typeof__(type) shim_wrapper_##id __attribute__((visibility("hidden")));
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"

@@ -166,19 +166,18 @@ static inline __attribute__((always_inline)) void alloc_call_finish(struct alloc
 #define ALLOC_RESULT(pointer) ((pointer) ? (uint64_t)(uintptr_t) * (pointer) : 0)
 
 /* Defines shim_wrapper_<id>, exported as `exported`, for an allocating function of `layer` (RUNTIME
- * or DRIVER): `params` and `args` its parameter list and the same names as arguments; `api` and
- * `kind` what it records; `owner` and `device` (ALLOC_DEVICE_LATER, or the device for OWNER_GIVEN)
- * where the memory belongs; `stream` its stream (0 when not stream-ordered); `request` the bytes
+ * or DRIVER): `params` and `args` its parameter list and the same names as arguments; `kind` the
+ * memory it records (under HOOK_API(id), the API SHIM_HOOK_LIST names); `owner` and `device`
+ * (ALLOC_DEVICE_LATER, or the device for OWNER_GIVEN) where the memory belongs; `stream` its stream (0 when not stream-ordered); `request` the bytes
  * asked for, known before the call; `address` the result, read after a success; `size` the bytes
  * obtained, read after the call (`status` is the call's status). */
-#define DEFINE_ALLOC_WRAPPER(layer, id, exported, api, kind, owner, device, stream, params, args, request, address, \
-                             size)                                                                                \
+#define DEFINE_ALLOC_WRAPPER(layer, id, exported, kind, owner, device, stream, params, args, request, address, size) \
     ALLOC_LAYER_##layer##_STATUS shim_wrapper_##id params                                                         \
     {                                                                                                             \
         REAL_OR_RETURN(id, ALLOC_LAYER_##layer##_MISSING);                                                        \
         if (!hook_begin())                                                                                        \
             return real args;                                                                                     \
-        struct alloc_call call = {api, kind, owner, (uintptr_t)(stream), device, 0, 0};                           \
+        struct alloc_call call = {HOOK_API(id), kind, owner, (uintptr_t)(stream), device, 0, 0};                  \
         ALLOC_LAYER_##layer##_STATUS status;                                                                      \
         enum alloc_outcome outcome;                                                                               \
         if (recorder_limit_is_set() &&                                                                            \

@@ -36,30 +36,30 @@ static void record_handle_release(enum vt_api api, uint64_t handle, CUstream str
  * obtains pitch * height. The stream-ordered ones come in two variants (legacy and per-thread
  * default stream) with one signature and one behaviour. */
 
-DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAlloc_v2, "cuMemAlloc_v2", VT_API_cuMemAlloc, VT_KIND_DEVICE, OWNER_CURRENT,
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAlloc_v2, "cuMemAlloc_v2", VT_KIND_DEVICE, OWNER_CURRENT,
                      ALLOC_DEVICE_LATER, 0, (CUdeviceptr *dptr, size_t bytesize), (dptr, bytesize), bytesize,
                      ALLOC_RESULT(dptr), bytesize)
-DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocPitch_v2, "cuMemAllocPitch_v2", VT_API_cuMemAllocPitch, VT_KIND_DEVICE,
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocPitch_v2, "cuMemAllocPitch_v2", VT_KIND_DEVICE,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0,
                      (CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes, size_t Height, unsigned int ElementSizeBytes),
                      (dptr, pPitch, WidthInBytes, Height, ElementSizeBytes), WidthInBytes * Height, ALLOC_RESULT(dptr),
                      status == CUDA_SUCCESS && pPitch ? *pPitch * Height : WidthInBytes * Height)
-DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocManaged, "cuMemAllocManaged", VT_API_cuMemAllocManaged, VT_KIND_MANAGED,
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocManaged, "cuMemAllocManaged", VT_KIND_MANAGED,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (CUdeviceptr *dptr, size_t bytesize, unsigned int flags),
                      (dptr, bytesize, flags), bytesize, ALLOC_RESULT(dptr), bytesize)
-DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocHost_v2, "cuMemAllocHost_v2", VT_API_cuMemAllocHost, VT_KIND_HOST_PINNED,
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocHost_v2, "cuMemAllocHost_v2", VT_KIND_HOST_PINNED,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **pp, size_t bytesize), (pp, bytesize), bytesize,
                      ALLOC_RESULT(pp), bytesize)
-DEFINE_ALLOC_WRAPPER(DRIVER, cuMemHostAlloc, "cuMemHostAlloc", VT_API_cuMemHostAlloc, VT_KIND_HOST_PINNED,
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemHostAlloc, "cuMemHostAlloc", VT_KIND_HOST_PINNED,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **pp, size_t bytesize, unsigned int Flags),
                      (pp, bytesize, Flags), bytesize, ALLOC_RESULT(pp), bytesize)
 
 #define DEFINE_MEM_ALLOC_ASYNC(id, exported)                                                                     \
-    DEFINE_ALLOC_WRAPPER(DRIVER, id, exported, VT_API_cuMemAllocAsync, VT_KIND_DEVICE, OWNER_STREAM,            \
+    DEFINE_ALLOC_WRAPPER(DRIVER, id, exported, VT_KIND_DEVICE, OWNER_STREAM,            \
                          ALLOC_DEVICE_LATER, hStream, (CUdeviceptr * dptr, size_t bytesize, CUstream hStream),   \
                          (dptr, bytesize, hStream), bytesize, ALLOC_RESULT(dptr), bytesize)
 #define DEFINE_MEM_ALLOC_FROM_POOL_ASYNC(id, exported)                                                           \
-    DEFINE_ALLOC_WRAPPER(DRIVER, id, exported, VT_API_cuMemAllocFromPoolAsync, VT_KIND_DEVICE, OWNER_POOL,      \
+    DEFINE_ALLOC_WRAPPER(DRIVER, id, exported, VT_KIND_DEVICE, OWNER_POOL,      \
                          ALLOC_DEVICE_LATER, hStream,                                                           \
                          (CUdeviceptr * dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream),             \
                          (dptr, bytesize, pool, hStream), bytesize, ALLOC_RESULT(dptr), bytesize)
@@ -82,7 +82,7 @@ static enum vt_memory_kind allocation_kind(const CUmemAllocationProp *prop)
     return allocation_device(prop) == RECORDER_DEVICE_HOST ? VT_KIND_HOST_PINNED : VT_KIND_DEVICE;
 }
 
-DEFINE_ALLOC_WRAPPER(DRIVER, cuMemCreate, "cuMemCreate", VT_API_cuMemCreate, allocation_kind(prop), OWNER_GIVEN,
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemCreate, "cuMemCreate", allocation_kind(prop), OWNER_GIVEN,
                      allocation_device(prop), 0,
                      (CUmemGenericAllocationHandle * handle, size_t size, const CUmemAllocationProp *prop,
                       unsigned long long flags),
@@ -91,22 +91,22 @@ DEFINE_ALLOC_WRAPPER(DRIVER, cuMemCreate, "cuMemCreate", VT_API_cuMemCreate, all
 
 /* The frees that take one argument: a pointer, or a cuMemCreate handle (`record` says which). The
  * record goes before the real free. */
-#define DEFINE_MEM_FREE(id, exported, api, argument_type, record)                              \
+#define DEFINE_MEM_FREE(id, exported, argument_type, record)                                   \
     CUresult shim_wrapper_##id(argument_type key)                                              \
     {                                                                                          \
         REAL_OR_RETURN(id, MISSING);                                                           \
         if (!hook_begin())                                                                     \
             return real(key);                                                                  \
-        record(api, (uint64_t)(uintptr_t)key, 0);                                              \
+        record(HOOK_API(id), (uint64_t)(uintptr_t)key, 0);                                     \
         CUresult status = real(key);                                                           \
         hook_end();                                                                            \
         return status;                                                                         \
     }                                                                                          \
     SHIM_EXPORT(id, exported)
 
-DEFINE_MEM_FREE(cuMemFree_v2, "cuMemFree_v2", VT_API_cuMemFree, CUdeviceptr, record_driver_free)
-DEFINE_MEM_FREE(cuMemFreeHost, "cuMemFreeHost", VT_API_cuMemFreeHost, void *, record_driver_free)
-DEFINE_MEM_FREE(cuMemRelease, "cuMemRelease", VT_API_cuMemRelease, CUmemGenericAllocationHandle,
+DEFINE_MEM_FREE(cuMemFree_v2, "cuMemFree_v2", CUdeviceptr, record_driver_free)
+DEFINE_MEM_FREE(cuMemFreeHost, "cuMemFreeHost", void *, record_driver_free)
+DEFINE_MEM_FREE(cuMemRelease, "cuMemRelease", CUmemGenericAllocationHandle,
                 record_handle_release)
 
 #define DEFINE_MEM_FREE_ASYNC(id, exported)                                                    \
@@ -115,7 +115,7 @@ DEFINE_MEM_FREE(cuMemRelease, "cuMemRelease", VT_API_cuMemRelease, CUmemGenericA
         REAL_OR_RETURN(id, MISSING);                                                           \
         if (!hook_begin())                                                                     \
             return real(dptr, hStream);                                                        \
-        record_driver_free(VT_API_cuMemFreeAsync, dptr, hStream);                              \
+        record_driver_free(HOOK_API(id), dptr, hStream);                                       \
         CUresult status = real(dptr, hStream);                                                 \
         hook_end();                                                                            \
         return status;                                                                         \
@@ -149,7 +149,7 @@ CUresult shim_wrapper_cuMemUnmap(CUdeviceptr ptr, size_t size)
     REAL_OR_RETURN(cuMemUnmap, MISSING);
     if (!hook_begin())
         return real(ptr, size);
-    recorder_record_unmap(VT_API_cuMemUnmap, ptr, size);
+    recorder_record_unmap(HOOK_API(cuMemUnmap), ptr, size);
     CUresult status = real(ptr, size);
     hook_end();
     return status;
@@ -164,7 +164,7 @@ CUresult shim_wrapper_cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t 
         return real(ptr, size, alignment, addr, flags);
     CUresult status = real(ptr, size, alignment, addr, flags);
     if (status == CUDA_SUCCESS && ptr)
-        recorder_record_alloc(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, driver_current_device(), *ptr,
+        recorder_record_alloc(HOOK_API(cuMemAddressReserve), VT_KIND_ADDRESS_SPACE, driver_current_device(), *ptr,
                               size, 0);
     hook_end();
     return status;
@@ -182,7 +182,7 @@ CUresult shim_wrapper_cuMemAddressFree(CUdeviceptr ptr, size_t size)
         return real(ptr, size);
     CUresult status = real(ptr, size);
     if (status == CUDA_SUCCESS)
-        recorder_record_unmap(VT_API_cuMemAddressFree, ptr, size);
+        recorder_record_unmap(HOOK_API(cuMemAddressFree), ptr, size);
     hook_end();
     return status;
 }
@@ -197,7 +197,7 @@ SHIM_EXPORT(cuMemAddressFree, "cuMemAddressFree")
         REAL_OR_RETURN(id, MISSING);                                                           \
         if (!hook_begin())                                                                     \
             return real(dev);                                                                  \
-        recorder_record_device_reset(VT_API_cuDevicePrimaryCtxReset, (int)dev);                \
+        recorder_record_device_reset(HOOK_API(id), (int)dev);                                  \
         CUresult status = real(dev);                                                           \
         hook_end();                                                                            \
         return status;                                                                         \

@@ -11,26 +11,25 @@
 
 /* The allocations (hooks_alloc.h): the result is *ptr; cudaMallocPitch obtains pitch * height. */
 
-DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMalloc, "cudaMalloc", VT_API_cudaMalloc, VT_KIND_DEVICE, OWNER_CURRENT,
+DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMalloc, "cudaMalloc", VT_KIND_DEVICE, OWNER_CURRENT,
                      ALLOC_DEVICE_LATER, 0, (void **devPtr, size_t size), (devPtr, size), size, ALLOC_RESULT(devPtr), size)
-DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocAsync, "cudaMallocAsync", VT_API_cudaMallocAsync, VT_KIND_DEVICE,
+DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocAsync, "cudaMallocAsync", VT_KIND_DEVICE,
                      OWNER_STREAM, ALLOC_DEVICE_LATER, hStream, (void **devPtr, size_t size, cudaStream_t hStream),
                      (devPtr, size, hStream), size, ALLOC_RESULT(devPtr), size)
-DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocFromPoolAsync, "cudaMallocFromPoolAsync", VT_API_cudaMallocFromPoolAsync,
-                     VT_KIND_DEVICE, OWNER_POOL, ALLOC_DEVICE_LATER, stream,
+DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocFromPoolAsync, "cudaMallocFromPoolAsync", VT_KIND_DEVICE, OWNER_POOL, ALLOC_DEVICE_LATER, stream,
                      (void **ptr, size_t size, cudaMemPool_t memPool, cudaStream_t stream),
                      (ptr, size, memPool, stream), size, ALLOC_RESULT(ptr), size)
-DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocManaged, "cudaMallocManaged", VT_API_cudaMallocManaged, VT_KIND_MANAGED,
+DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocManaged, "cudaMallocManaged", VT_KIND_MANAGED,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **devPtr, size_t size, unsigned int flags),
                      (devPtr, size, flags), size, ALLOC_RESULT(devPtr), size)
-DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocPitch, "cudaMallocPitch", VT_API_cudaMallocPitch, VT_KIND_DEVICE,
+DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocPitch, "cudaMallocPitch", VT_KIND_DEVICE,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **devPtr, size_t *pitch, size_t width, size_t height),
                      (devPtr, pitch, width, height), width * height, ALLOC_RESULT(devPtr),
                      status == cudaSuccess && pitch ? *pitch * height : width * height)
-DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocHost, "cudaMallocHost", VT_API_cudaMallocHost, VT_KIND_HOST_PINNED,
+DEFINE_ALLOC_WRAPPER(RUNTIME, cudaMallocHost, "cudaMallocHost", VT_KIND_HOST_PINNED,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **ptr, size_t size), (ptr, size), size, ALLOC_RESULT(ptr),
                      size)
-DEFINE_ALLOC_WRAPPER(RUNTIME, cudaHostAlloc, "cudaHostAlloc", VT_API_cudaHostAlloc, VT_KIND_HOST_PINNED,
+DEFINE_ALLOC_WRAPPER(RUNTIME, cudaHostAlloc, "cudaHostAlloc", VT_KIND_HOST_PINNED,
                      OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **pHost, size_t size, unsigned int flags),
                      (pHost, size, flags), size, ALLOC_RESULT(pHost), size)
 
@@ -49,7 +48,7 @@ cudaError_t shim_wrapper_cudaFree(void *devPtr)
     REAL_OR_RETURN(cudaFree, MISSING);
     if (!hook_begin())
         return real(devPtr);
-    record_runtime_free(VT_API_cudaFree, devPtr, 0);
+    record_runtime_free(HOOK_API(cudaFree), devPtr, 0);
     cudaError_t status = real(devPtr);
     hook_end();
     return status;
@@ -61,7 +60,7 @@ cudaError_t shim_wrapper_cudaFreeAsync(void *devPtr, cudaStream_t hStream)
     REAL_OR_RETURN(cudaFreeAsync, MISSING);
     if (!hook_begin())
         return real(devPtr, hStream);
-    record_runtime_free(VT_API_cudaFreeAsync, devPtr, hStream);
+    record_runtime_free(HOOK_API(cudaFreeAsync), devPtr, hStream);
     cudaError_t status = real(devPtr, hStream);
     hook_end();
     return status;
@@ -73,7 +72,7 @@ cudaError_t shim_wrapper_cudaFreeHost(void *ptr)
     REAL_OR_RETURN(cudaFreeHost, MISSING);
     if (!hook_begin())
         return real(ptr);
-    record_runtime_free(VT_API_cudaFreeHost, ptr, 0);
+    record_runtime_free(HOOK_API(cudaFreeHost), ptr, 0);
     cudaError_t status = real(ptr);
     hook_end();
     return status;
@@ -88,7 +87,7 @@ cudaError_t shim_wrapper_cudaDeviceReset(void)
     REAL_OR_RETURN(cudaDeviceReset, MISSING);
     if (!hook_begin())
         return real();
-    recorder_record_device_reset(VT_API_cudaDeviceReset, runtime_current_device());
+    recorder_record_device_reset(HOOK_API(cudaDeviceReset), runtime_current_device());
     cudaError_t status = real();
     hook_end();
     return status;
