@@ -39,6 +39,8 @@ const struct vt_option vt_options[] = {
      torch_modes},
     {"torch-entries", 0, VT_ENV_TORCH_ENTRIES, VT_OPTION_COUNT, "N", 0, 100000000, "10000",
      "entries of PyTorch's memory history ring (with --torch); 0 keeps only the live blocks' stacks", NULL},
+    {"limit", 0, VT_ENV_LIMIT, VT_OPTION_SIZE, "SIZE", 0, 0, "0",
+     "simulate a GPU with SIZE bytes (K, M, G, T suffixes): an allocation that would take a device's device, managed or cuMemCreate memory above SIZE fails with the API's own out-of-memory error, and the OOM report says the limit was simulated; 0: no limit", NULL},
     {NULL, 0, NULL, 0, NULL, 0, 0, NULL, NULL, NULL},
 };
 
@@ -199,6 +201,13 @@ bool vt_option_validate(const struct vt_option *option, const char *value, char 
         snprintf(why, why_size, "%s='%s' is not valid; accepted: %s", option->env_name, value, choices);
         return false;
     }
+    case VT_OPTION_SIZE:
+        if (vt_parse_size(value, &number))
+            return true;
+        snprintf(why, why_size,
+                 "%s='%s' is not a valid size; accepted: bytes, or a number with K, M, G or T (powers of 1024), e.g. 4G; 0 for none",
+                 option->env_name, value);
+        return false;
     case VT_OPTION_OPTIONAL_SIZE:
         if (vt_parse_size(value, &number) && number > 0)
             return true;

@@ -22,6 +22,7 @@
 #define VT_ENV_SIMULATE_DEVICES "VRAMTRACE_SIMULATE_DEVICES"
 #define VT_ENV_TORCH "VRAMTRACE_TORCH"
 #define VT_ENV_TORCH_ENTRIES "VRAMTRACE_TORCH_ENTRIES"
+#define VT_ENV_LIMIT "VRAMTRACE_LIMIT"
 
 #define VT_DEFAULT_OUTPUT_TEMPLATE "vramtrace.%n.%p.trace"
 #define VT_DEFAULT_REPORT_TEMPLATE "vramtrace.%n.%p.report.txt"
@@ -46,6 +47,7 @@ enum vt_option_type {
     VT_OPTION_OPTIONAL_SIZE, /* --name or --name=SIZE */
     VT_OPTION_SIGNAL,        /* a signal: USR2, SIGUSR2, RTMIN+7, SIGRTMIN+7 or a number */
     VT_OPTION_CHOICE,        /* one of `choices` (any case) */
+    VT_OPTION_SIZE,          /* --name SIZE: bytes or K, M, G, T (vt_parse_size); 0 allowed */
 };
 
 struct vt_option {

@@ -52,6 +52,9 @@ void config_load(struct shim_config *config, const char *program_name, long pid)
     config->top_groups = count_setting(VT_ENV_TOP, VT_DEFAULT_TOP);
     config->flush_interval_ms = count_setting(VT_ENV_FLUSH_MS, VT_DEFAULT_FLUSH_MS);
     config->quiet = flag_setting(VT_ENV_QUIET);
+    const char *limit_text = valid_setting(VT_ENV_LIMIT);
+    if (!limit_text || !vt_parse_size(limit_text, &config->limit_bytes))
+        config->limit_bytes = 0;
     config->torch_mode = (enum vt_torch_mode)choice_setting(VT_ENV_TORCH, VT_TORCH_AUTO);
     /* read by the Python bootstrap, checked here too: a bad value is said even in a program that
      * never gets to PyTorch (the bootstrap stays silent about it when the shim is there) */

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/options.h"
 
@@ -16,6 +17,7 @@ struct shim_config {
     unsigned python_depth;      /* 0 = no Python frames */
     unsigned top_groups;        /* leak groups shown per kind */
     bool quiet;                 /* no report on stderr */
+    uint64_t limit_bytes;       /* VRAMTRACE_LIMIT: the simulated size of each device; 0 = no limit */
     enum vt_torch_mode torch_mode; /* VRAMTRACE_TORCH: the PyTorch integration (python_injection.h) */
     bool unwind_check;          /* VRAMTRACE_UNWIND_CHECK=1 (for the tests, not a user setting): every
                                    stack captured by the fast walk and by libunwind, and compared */

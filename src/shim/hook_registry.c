@@ -22,7 +22,7 @@ struct hooked_function {
 void *hook_real_functions[HOOK_COUNT];
 
 static struct hooked_function hooked_functions[HOOK_COUNT] = {
-#define HOOK_ENTRY(id, symbol, lookup_name, first_version, version_limit, stream) \
+#define HOOK_ENTRY(id, symbol, lookup_name, first_version, version_limit, stream, type, api) \
     [HOOK_##id] = {symbol, lookup_name, first_version, version_limit, stream, (void *)shim_wrapper_##id},
     SHIM_HOOK_LIST(HOOK_ENTRY)
 #undef HOOK_ENTRY

@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "vramtrace/events.h"
+
 /* The first ABI version whose signatures may differ from the headers we compile against: lookups
  * at this version or later pass through unwrapped. */
 #define HOOK_VERSION_LIMIT 14000
@@ -22,51 +24,70 @@ enum hook_stream_variant {
     HOOK_PER_THREAD_STREAM,  /* the _ptsz variant */
 };
 
-/* X(id, exported symbol, lookup name or NULL, first version, last version + 1, stream variant) */
-#define SHIM_HOOK_LIST(X)                                                                                      \
-    X(cudaMalloc, "cudaMalloc", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                           \
-    X(cudaFree, "cudaFree", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                               \
-    X(cudaMallocAsync, "cudaMallocAsync", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                 \
-    X(cudaFreeAsync, "cudaFreeAsync", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                     \
-    X(cudaMallocFromPoolAsync, "cudaMallocFromPoolAsync", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                 \
-    X(cudaMallocHost, "cudaMallocHost", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                   \
-    X(cudaHostAlloc, "cudaHostAlloc", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                     \
-    X(cudaFreeHost, "cudaFreeHost", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                       \
-    X(cudaMallocManaged, "cudaMallocManaged", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                             \
-    X(cudaMallocPitch, "cudaMallocPitch", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                 \
-    X(cudaGetDriverEntryPoint, "cudaGetDriverEntryPoint", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                 \
-    X(cudaGetDriverEntryPointByVersion, "cudaGetDriverEntryPointByVersion", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED) \
-    X(cuGetProcAddress_legacy, "cuGetProcAddress", "cuGetProcAddress", 11030, 12000, HOOK_NOT_STREAM_ORDERED)  \
-    X(cuGetProcAddress_v2, "cuGetProcAddress_v2", "cuGetProcAddress", 12000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
-    X(cuMemAlloc_v2, "cuMemAlloc_v2", "cuMemAlloc", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)         \
-    X(cuMemAllocPitch_v2, "cuMemAllocPitch_v2", "cuMemAllocPitch", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
-    X(cuMemFree_v2, "cuMemFree_v2", "cuMemFree", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)            \
-    X(cuMemAllocHost_v2, "cuMemAllocHost_v2", "cuMemAllocHost", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
-    X(cuMemHostAlloc, "cuMemHostAlloc", "cuMemHostAlloc", 2020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)   \
-    X(cuMemFreeHost, "cuMemFreeHost", "cuMemFreeHost", 2000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)      \
-    X(cuMemAllocManaged, "cuMemAllocManaged", "cuMemAllocManaged", 6000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
-    X(cuMemAllocAsync, "cuMemAllocAsync", "cuMemAllocAsync", 11020, HOOK_VERSION_LIMIT, HOOK_LEGACY_STREAM)    \
-    X(cuMemAllocAsync_ptsz, "cuMemAllocAsync_ptsz", "cuMemAllocAsync", 11020, HOOK_VERSION_LIMIT, HOOK_PER_THREAD_STREAM) \
-    X(cuMemFreeAsync, "cuMemFreeAsync", "cuMemFreeAsync", 11020, HOOK_VERSION_LIMIT, HOOK_LEGACY_STREAM)       \
-    X(cuMemFreeAsync_ptsz, "cuMemFreeAsync_ptsz", "cuMemFreeAsync", 11020, HOOK_VERSION_LIMIT, HOOK_PER_THREAD_STREAM) \
-    X(cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync", "cuMemAllocFromPoolAsync", 11020, HOOK_VERSION_LIMIT, HOOK_LEGACY_STREAM) \
-    X(cuMemAllocFromPoolAsync_ptsz, "cuMemAllocFromPoolAsync_ptsz", "cuMemAllocFromPoolAsync", 11020, HOOK_VERSION_LIMIT, HOOK_PER_THREAD_STREAM) \
-    X(cuMemCreate, "cuMemCreate", "cuMemCreate", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)           \
-    X(cuMemRelease, "cuMemRelease", "cuMemRelease", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)        \
-    X(cuMemMap, "cuMemMap", "cuMemMap", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)                    \
-    X(cuMemUnmap, "cuMemUnmap", "cuMemUnmap", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)              \
-    X(cuMemAddressReserve, "cuMemAddressReserve", "cuMemAddressReserve", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
-    X(cuMemAddressFree, "cuMemAddressFree", "cuMemAddressFree", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED) \
-    X(cudaDeviceReset, "cudaDeviceReset", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED)                                 \
-    X(cuDevicePrimaryCtxReset_legacy, "cuDevicePrimaryCtxReset", "cuDevicePrimaryCtxReset", 7000, 11000, HOOK_NOT_STREAM_ORDERED) \
-    X(cuDevicePrimaryCtxReset_v2, "cuDevicePrimaryCtxReset_v2", "cuDevicePrimaryCtxReset", 11000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED)
+/* The one list of wrapped functions: the hook ids, the registry's entries (hook_registry.c), the
+ * wrappers' declarations (hooks.h) and the API each wrapper records under (HOOK_API) are generated
+ * from it; the wrappers are defined in
+ * hooks_runtime.c, hooks_driver.c and hooks_lookup.c (every allocating one by DEFINE_ALLOC_WRAPPER,
+ * hooks_alloc.h, where --limit's reserve/commit step is). What a wrapper records is named in the
+ * trace's API vocabulary (include/vramtrace/events.h, VT_API_LIST: part of the trace format,
+ * append-only, one API for several symbols: cuMemAlloc for cuMemAlloc_v2, ...).
+ *
+ * X(id, exported symbol, lookup name or NULL, first version, last version + 1, stream variant,
+ *   the function's type: the CUDA function's, or a typedef of hooks.h for a variant cuda.h hides,
+ *   the API its events are recorded under: VT_API_<api>, COUNT for the lookups, which record none) */
+#define SHIM_HOOK_LIST(X) \
+    X(cudaMalloc, "cudaMalloc", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaMalloc, cudaMalloc) \
+    X(cudaFree, "cudaFree", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaFree, cudaFree) \
+    X(cudaMallocAsync, "cudaMallocAsync", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaMallocAsync, cudaMallocAsync) \
+    X(cudaFreeAsync, "cudaFreeAsync", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaFreeAsync, cudaFreeAsync) \
+    X(cudaMallocFromPoolAsync, "cudaMallocFromPoolAsync", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaMallocFromPoolAsync, cudaMallocFromPoolAsync) \
+    X(cudaMallocHost, "cudaMallocHost", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaMallocHost, cudaMallocHost) \
+    X(cudaHostAlloc, "cudaHostAlloc", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaHostAlloc, cudaHostAlloc) \
+    X(cudaFreeHost, "cudaFreeHost", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaFreeHost, cudaFreeHost) \
+    X(cudaMallocManaged, "cudaMallocManaged", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaMallocManaged, cudaMallocManaged) \
+    X(cudaMallocPitch, "cudaMallocPitch", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaMallocPitch, cudaMallocPitch) \
+    X(cudaGetDriverEntryPoint, "cudaGetDriverEntryPoint", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaGetDriverEntryPoint, COUNT) \
+    X(cudaGetDriverEntryPointByVersion, "cudaGetDriverEntryPointByVersion", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaGetDriverEntryPointByVersion, COUNT) \
+    X(cuGetProcAddress_legacy, "cuGetProcAddress", "cuGetProcAddress", 11030, 12000, HOOK_NOT_STREAM_ORDERED, cuGetProcAddress_legacy_function, COUNT) \
+    X(cuGetProcAddress_v2, "cuGetProcAddress_v2", "cuGetProcAddress", 12000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuGetProcAddress_v2, COUNT) \
+    X(cuMemAlloc_v2, "cuMemAlloc_v2", "cuMemAlloc", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemAlloc_v2, cuMemAlloc) \
+    X(cuMemAllocPitch_v2, "cuMemAllocPitch_v2", "cuMemAllocPitch", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemAllocPitch_v2, cuMemAllocPitch) \
+    X(cuMemFree_v2, "cuMemFree_v2", "cuMemFree", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemFree_v2, cuMemFree) \
+    X(cuMemAllocHost_v2, "cuMemAllocHost_v2", "cuMemAllocHost", 3020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemAllocHost_v2, cuMemAllocHost) \
+    X(cuMemHostAlloc, "cuMemHostAlloc", "cuMemHostAlloc", 2020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemHostAlloc, cuMemHostAlloc) \
+    X(cuMemFreeHost, "cuMemFreeHost", "cuMemFreeHost", 2000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemFreeHost, cuMemFreeHost) \
+    X(cuMemAllocManaged, "cuMemAllocManaged", "cuMemAllocManaged", 6000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemAllocManaged, cuMemAllocManaged) \
+    X(cuMemAllocAsync, "cuMemAllocAsync", "cuMemAllocAsync", 11020, HOOK_VERSION_LIMIT, HOOK_LEGACY_STREAM, cuMemAllocAsync, cuMemAllocAsync) \
+    X(cuMemAllocAsync_ptsz, "cuMemAllocAsync_ptsz", "cuMemAllocAsync", 11020, HOOK_VERSION_LIMIT, HOOK_PER_THREAD_STREAM, cuMemAllocAsync, cuMemAllocAsync) \
+    X(cuMemFreeAsync, "cuMemFreeAsync", "cuMemFreeAsync", 11020, HOOK_VERSION_LIMIT, HOOK_LEGACY_STREAM, cuMemFreeAsync, cuMemFreeAsync) \
+    X(cuMemFreeAsync_ptsz, "cuMemFreeAsync_ptsz", "cuMemFreeAsync", 11020, HOOK_VERSION_LIMIT, HOOK_PER_THREAD_STREAM, cuMemFreeAsync, cuMemFreeAsync) \
+    X(cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync", "cuMemAllocFromPoolAsync", 11020, HOOK_VERSION_LIMIT, HOOK_LEGACY_STREAM, cuMemAllocFromPoolAsync, cuMemAllocFromPoolAsync) \
+    X(cuMemAllocFromPoolAsync_ptsz, "cuMemAllocFromPoolAsync_ptsz", "cuMemAllocFromPoolAsync", 11020, HOOK_VERSION_LIMIT, HOOK_PER_THREAD_STREAM, cuMemAllocFromPoolAsync, cuMemAllocFromPoolAsync) \
+    X(cuMemCreate, "cuMemCreate", "cuMemCreate", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemCreate, cuMemCreate) \
+    X(cuMemRelease, "cuMemRelease", "cuMemRelease", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemRelease, cuMemRelease) \
+    X(cuMemMap, "cuMemMap", "cuMemMap", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemMap, cuMemMap) \
+    X(cuMemUnmap, "cuMemUnmap", "cuMemUnmap", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemUnmap, cuMemUnmap) \
+    X(cuMemAddressReserve, "cuMemAddressReserve", "cuMemAddressReserve", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemAddressReserve, cuMemAddressReserve) \
+    X(cuMemAddressFree, "cuMemAddressFree", "cuMemAddressFree", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemAddressFree, cuMemAddressFree) \
+    X(cudaDeviceReset, "cudaDeviceReset", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaDeviceReset, cudaDeviceReset) \
+    X(cuDevicePrimaryCtxReset_legacy, "cuDevicePrimaryCtxReset", "cuDevicePrimaryCtxReset", 7000, 11000, HOOK_NOT_STREAM_ORDERED, cuDevicePrimaryCtxReset_legacy_function, cuDevicePrimaryCtxReset) \
+    X(cuDevicePrimaryCtxReset_v2, "cuDevicePrimaryCtxReset_v2", "cuDevicePrimaryCtxReset", 11000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuDevicePrimaryCtxReset_v2, cuDevicePrimaryCtxReset)
 
 enum hook_id {
-#define HOOK_ENUM(id, symbol, lookup_name, first_version, version_limit, stream) HOOK_##id,
+#define HOOK_ENUM(id, symbol, lookup_name, first_version, version_limit, stream, type, api) HOOK_##id,
     SHIM_HOOK_LIST(HOOK_ENUM)
 #undef HOOK_ENUM
     HOOK_COUNT
 };
+
+/* HOOK_API(id): the API hook `id` records its events under (the wrappers name it so). */
+enum hook_api {
+#define HOOK_API_ENUM(id, symbol, lookup_name, first_version, version_limit, stream, type, api) \
+    HOOK_API_OF_##id = VT_API_##api,
+    SHIM_HOOK_LIST(HOOK_API_ENUM)
+#undef HOOK_API_ENUM
+};
+#define HOOK_API(id) ((enum vt_api)HOOK_API_OF_##id)
 
 /* The real functions, by hook id (NULL until learned); hook_real_find looks one up. */
 extern void *hook_real_functions[HOOK_COUNT] __attribute__((visibility("hidden")));

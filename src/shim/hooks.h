@@ -1,5 +1,6 @@
-/* shim/hooks.h — declarations of every wrapper, with the exact types of the functions they stand
- * in for (taken from the CUDA headers, so the compiler checks each signature).
+/* shim/hooks.h — declarations of every wrapper, generated from the one list (SHIM_HOOK_LIST in
+ * hook_registry.h), with the exact types of the functions they stand in for (taken from the CUDA
+ * headers, so the compiler checks each signature).
  *
  * Wrappers are hidden functions named shim_wrapper_<id>; SHIM_EXPORT publishes one under the real
  * function's name. The shim itself always refers to the hidden name, so no other library can
@@ -11,50 +12,19 @@
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 
+#include "shim/hook_registry.h"
+
 /* cuda.h maps cuGetProcAddress to the 5-argument _v2; the 4-argument one still exists. */
 typedef CUresult cuGetProcAddress_legacy_function(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags);
 /* cuda.h maps cuDevicePrimaryCtxReset to _v2; the unversioned one (same arguments) still exists. */
 typedef CUresult cuDevicePrimaryCtxReset_legacy_function(CUdevice dev);
 
-#define SHIM_WRAPPER(id, type) extern __typeof__(type) shim_wrapper_##id __attribute__((visibility("hidden")));
+/* shim_wrapper_<id> for every entry of SHIM_HOOK_LIST (hook_registry.h), of the function's type. */
+#define SHIM_WRAPPER(id, symbol, lookup_name, first_version, version_limit, stream, type, api) \
+    extern __typeof__(type) shim_wrapper_##id __attribute__((visibility("hidden")));
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-SHIM_WRAPPER(cudaMalloc, cudaMalloc)
-SHIM_WRAPPER(cudaFree, cudaFree)
-SHIM_WRAPPER(cudaMallocAsync, cudaMallocAsync)
-SHIM_WRAPPER(cudaFreeAsync, cudaFreeAsync)
-SHIM_WRAPPER(cudaMallocFromPoolAsync, cudaMallocFromPoolAsync)
-SHIM_WRAPPER(cudaMallocHost, cudaMallocHost)
-SHIM_WRAPPER(cudaHostAlloc, cudaHostAlloc)
-SHIM_WRAPPER(cudaFreeHost, cudaFreeHost)
-SHIM_WRAPPER(cudaMallocManaged, cudaMallocManaged)
-SHIM_WRAPPER(cudaMallocPitch, cudaMallocPitch)
-SHIM_WRAPPER(cudaGetDriverEntryPoint, cudaGetDriverEntryPoint)
-SHIM_WRAPPER(cudaGetDriverEntryPointByVersion, cudaGetDriverEntryPointByVersion)
-SHIM_WRAPPER(cuGetProcAddress_legacy, cuGetProcAddress_legacy_function)
-SHIM_WRAPPER(cuGetProcAddress_v2, cuGetProcAddress_v2)
-SHIM_WRAPPER(cuMemAlloc_v2, cuMemAlloc_v2)
-SHIM_WRAPPER(cuMemAllocPitch_v2, cuMemAllocPitch_v2)
-SHIM_WRAPPER(cuMemFree_v2, cuMemFree_v2)
-SHIM_WRAPPER(cuMemAllocHost_v2, cuMemAllocHost_v2)
-SHIM_WRAPPER(cuMemHostAlloc, cuMemHostAlloc)
-SHIM_WRAPPER(cuMemFreeHost, cuMemFreeHost)
-SHIM_WRAPPER(cuMemAllocManaged, cuMemAllocManaged)
-SHIM_WRAPPER(cuMemAllocAsync, cuMemAllocAsync)
-SHIM_WRAPPER(cuMemAllocAsync_ptsz, cuMemAllocAsync)
-SHIM_WRAPPER(cuMemFreeAsync, cuMemFreeAsync)
-SHIM_WRAPPER(cuMemFreeAsync_ptsz, cuMemFreeAsync)
-SHIM_WRAPPER(cuMemAllocFromPoolAsync, cuMemAllocFromPoolAsync)
-SHIM_WRAPPER(cuMemAllocFromPoolAsync_ptsz, cuMemAllocFromPoolAsync)
-SHIM_WRAPPER(cuMemCreate, cuMemCreate)
-SHIM_WRAPPER(cuMemRelease, cuMemRelease)
-SHIM_WRAPPER(cuMemMap, cuMemMap)
-SHIM_WRAPPER(cuMemUnmap, cuMemUnmap)
-SHIM_WRAPPER(cuMemAddressReserve, cuMemAddressReserve)
-SHIM_WRAPPER(cuMemAddressFree, cuMemAddressFree)
-SHIM_WRAPPER(cudaDeviceReset, cudaDeviceReset)
-SHIM_WRAPPER(cuDevicePrimaryCtxReset_legacy, cuDevicePrimaryCtxReset_legacy_function)
-SHIM_WRAPPER(cuDevicePrimaryCtxReset_v2, cuDevicePrimaryCtxReset_v2)
+SHIM_HOOK_LIST(SHIM_WRAPPER)
 #pragma GCC diagnostic pop
 #undef SHIM_WRAPPER
 

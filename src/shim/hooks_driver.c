@@ -4,7 +4,9 @@
  * exported under the driver's own symbol for programs linked against libcuda.
  *
  * A driver call made while a runtime wrapper is active (the runtime's cudaMalloc calling
- * cuMemAlloc) is nested and passes through: one user call, one event.
+ * cuMemAlloc) is nested and passes through: one user call, one event. The allocations (cuMemCreate
+ * included) are DEFINE_ALLOC_WRAPPER's (hooks_alloc.h: device attribution, --limit, out-of-memory
+ * capture); the frees, the VMM placement calls and the context resets are written here.
  *
  * Virtual memory: cuMemCreate / cuMemRelease are physical memory (counted until released and
  * unmapped), cuMemMap / cuMemUnmap place it at addresses (recorded, so reports can say what a
@@ -13,48 +15,7 @@
  */
 #include <stdint.h>
 
-#include "shim/device_info.h"
-#include "shim/hook_registry.h"
-#include "shim/hooks.h"
-#include "shim/oom_capture.h"
-#include "shim/real_functions.h"
-#include "shim/shim_state.h"
-
-static int current_context_device(void)
-{
-    CUdevice device = 0;
-    __typeof__(cuCtxGetDevice) *get_device = REAL_FUNCTION(cuCtxGetDevice);
-    if (!get_device || get_device(&device) != CUDA_SUCCESS)
-        return 0;
-    return device;
-}
-
-/* Where the memory belongs: the host; the stream's device (stream-ordered); the memory's own device
- * (pool allocations, the stream's device when the pool could not allocate); else the current
- * context's device. */
-enum owner { OWNER_CURRENT, OWNER_STREAM, OWNER_POOL };
-
-static void record_driver_alloc(enum vt_api api, enum vt_memory_kind kind, CUresult status, uint64_t address,
-                                size_t size_bytes, CUstream stream, enum owner owner)
-{
-    if (status != CUDA_SUCCESS && status != CUDA_ERROR_OUT_OF_MEMORY)
-        return;
-    int device;
-    if (kind == VT_KIND_HOST_PINNED)
-        device = RECORDER_DEVICE_HOST;
-    else if (owner == OWNER_CURRENT)
-        device = current_context_device();
-    else {
-        device = device_info_stream_device((uintptr_t)stream, current_context_device);
-        if (owner == OWNER_POOL && status == CUDA_SUCCESS)
-            device = device_info_pointer_device(address, device);
-    }
-    device_info_note(device);
-    if (status == CUDA_SUCCESS)
-        recorder_record_alloc(api, kind, device, address, size_bytes, (uintptr_t)stream);
-    else
-        oom_capture(api, kind, device, size_bytes);
-}
+#include "shim/hooks_alloc.h"
 
 static void record_driver_free(enum vt_api api, uint64_t address, CUstream stream)
 {
@@ -71,118 +32,82 @@ static void record_handle_release(enum vt_api api, uint64_t handle, CUstream str
 
 #define MISSING CUDA_ERROR_NOT_INITIALIZED
 
-CUresult shim_wrapper_cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
-{
-    REAL_OR_RETURN(cuMemAlloc_v2, MISSING);
-    if (!hook_begin())
-        return real(dptr, bytesize);
-    CUresult status = real(dptr, bytesize);
-    record_driver_alloc(VT_API_cuMemAlloc, VT_KIND_DEVICE, status, dptr ? *dptr : 0, bytesize, 0, OWNER_CURRENT);
-    hook_end();
-    return status;
-}
-SHIM_EXPORT(cuMemAlloc_v2, "cuMemAlloc_v2")
+/* The allocations (hooks_alloc.h): the result is *dptr (*pp for pinned memory); cuMemAllocPitch
+ * obtains pitch * height. The stream-ordered ones come in two variants (legacy and per-thread
+ * default stream) with one signature and one behaviour. */
 
-CUresult shim_wrapper_cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes, size_t Height,
-                                         unsigned int ElementSizeBytes)
-{
-    REAL_OR_RETURN(cuMemAllocPitch_v2, MISSING);
-    if (!hook_begin())
-        return real(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
-    CUresult status = real(dptr, pPitch, WidthInBytes, Height, ElementSizeBytes);
-    size_t size = status == CUDA_SUCCESS && pPitch ? *pPitch * Height : WidthInBytes * Height;
-    record_driver_alloc(VT_API_cuMemAllocPitch, VT_KIND_DEVICE, status, dptr ? *dptr : 0, size, 0, OWNER_CURRENT);
-    hook_end();
-    return status;
-}
-SHIM_EXPORT(cuMemAllocPitch_v2, "cuMemAllocPitch_v2")
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAlloc_v2, "cuMemAlloc_v2", VT_KIND_DEVICE, OWNER_CURRENT,
+                     ALLOC_DEVICE_LATER, 0, (CUdeviceptr *dptr, size_t bytesize), (dptr, bytesize), bytesize,
+                     ALLOC_RESULT(dptr), bytesize)
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocPitch_v2, "cuMemAllocPitch_v2", VT_KIND_DEVICE,
+                     OWNER_CURRENT, ALLOC_DEVICE_LATER, 0,
+                     (CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes, size_t Height, unsigned int ElementSizeBytes),
+                     (dptr, pPitch, WidthInBytes, Height, ElementSizeBytes), WidthInBytes * Height, ALLOC_RESULT(dptr),
+                     status == CUDA_SUCCESS && pPitch ? *pPitch * Height : WidthInBytes * Height)
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocManaged, "cuMemAllocManaged", VT_KIND_MANAGED,
+                     OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (CUdeviceptr *dptr, size_t bytesize, unsigned int flags),
+                     (dptr, bytesize, flags), bytesize, ALLOC_RESULT(dptr), bytesize)
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemAllocHost_v2, "cuMemAllocHost_v2", VT_KIND_HOST_PINNED,
+                     OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **pp, size_t bytesize), (pp, bytesize), bytesize,
+                     ALLOC_RESULT(pp), bytesize)
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemHostAlloc, "cuMemHostAlloc", VT_KIND_HOST_PINNED,
+                     OWNER_CURRENT, ALLOC_DEVICE_LATER, 0, (void **pp, size_t bytesize, unsigned int Flags),
+                     (pp, bytesize, Flags), bytesize, ALLOC_RESULT(pp), bytesize)
 
-CUresult shim_wrapper_cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags)
-{
-    REAL_OR_RETURN(cuMemAllocManaged, MISSING);
-    if (!hook_begin())
-        return real(dptr, bytesize, flags);
-    CUresult status = real(dptr, bytesize, flags);
-    record_driver_alloc(VT_API_cuMemAllocManaged, VT_KIND_MANAGED, status, dptr ? *dptr : 0, bytesize, 0, OWNER_CURRENT);
-    hook_end();
-    return status;
-}
-SHIM_EXPORT(cuMemAllocManaged, "cuMemAllocManaged")
+#define DEFINE_MEM_ALLOC_ASYNC(id, exported)                                                                     \
+    DEFINE_ALLOC_WRAPPER(DRIVER, id, exported, VT_KIND_DEVICE, OWNER_STREAM,            \
+                         ALLOC_DEVICE_LATER, hStream, (CUdeviceptr * dptr, size_t bytesize, CUstream hStream),   \
+                         (dptr, bytesize, hStream), bytesize, ALLOC_RESULT(dptr), bytesize)
+#define DEFINE_MEM_ALLOC_FROM_POOL_ASYNC(id, exported)                                                           \
+    DEFINE_ALLOC_WRAPPER(DRIVER, id, exported, VT_KIND_DEVICE, OWNER_POOL,      \
+                         ALLOC_DEVICE_LATER, hStream,                                                           \
+                         (CUdeviceptr * dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream),             \
+                         (dptr, bytesize, pool, hStream), bytesize, ALLOC_RESULT(dptr), bytesize)
 
+DEFINE_MEM_ALLOC_ASYNC(cuMemAllocAsync, "cuMemAllocAsync")
+DEFINE_MEM_ALLOC_ASYNC(cuMemAllocAsync_ptsz, "cuMemAllocAsync_ptsz")
+DEFINE_MEM_ALLOC_FROM_POOL_ASYNC(cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync")
+DEFINE_MEM_ALLOC_FROM_POOL_ASYNC(cuMemAllocFromPoolAsync_ptsz, "cuMemAllocFromPoolAsync_ptsz")
 
-CUresult shim_wrapper_cuMemAllocHost_v2(void **pp, size_t bytesize)
+/* cuMemCreate: physical memory on the device (or host) its properties name. */
+static int allocation_device(const CUmemAllocationProp *prop)
 {
-    REAL_OR_RETURN(cuMemAllocHost_v2, MISSING);
-    if (!hook_begin())
-        return real(pp, bytesize);
-    CUresult status = real(pp, bytesize);
-    record_driver_alloc(VT_API_cuMemAllocHost, VT_KIND_HOST_PINNED, status, pp ? (uintptr_t)*pp : 0, bytesize, 0, OWNER_CURRENT);
-    hook_end();
-    return status;
+    if (prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE)
+        return prop->location.id;
+    return prop ? RECORDER_DEVICE_HOST : driver_current_device();
 }
-SHIM_EXPORT(cuMemAllocHost_v2, "cuMemAllocHost_v2")
 
-CUresult shim_wrapper_cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
+static enum vt_memory_kind allocation_kind(const CUmemAllocationProp *prop)
 {
-    REAL_OR_RETURN(cuMemHostAlloc, MISSING);
-    if (!hook_begin())
-        return real(pp, bytesize, Flags);
-    CUresult status = real(pp, bytesize, Flags);
-    record_driver_alloc(VT_API_cuMemHostAlloc, VT_KIND_HOST_PINNED, status, pp ? (uintptr_t)*pp : 0, bytesize, 0, OWNER_CURRENT);
-    hook_end();
-    return status;
+    return allocation_device(prop) == RECORDER_DEVICE_HOST ? VT_KIND_HOST_PINNED : VT_KIND_DEVICE;
 }
-SHIM_EXPORT(cuMemHostAlloc, "cuMemHostAlloc")
+
+DEFINE_ALLOC_WRAPPER(DRIVER, cuMemCreate, "cuMemCreate", allocation_kind(prop), OWNER_GIVEN,
+                     allocation_device(prop), 0,
+                     (CUmemGenericAllocationHandle * handle, size_t size, const CUmemAllocationProp *prop,
+                      unsigned long long flags),
+                     (handle, size, prop, flags), size, handle ? *handle : 0, size)
 
 
 /* The frees that take one argument: a pointer, or a cuMemCreate handle (`record` says which). The
  * record goes before the real free. */
-#define DEFINE_MEM_FREE(id, exported, api, argument_type, record)                              \
+#define DEFINE_MEM_FREE(id, exported, argument_type, record)                                   \
     CUresult shim_wrapper_##id(argument_type key)                                              \
     {                                                                                          \
         REAL_OR_RETURN(id, MISSING);                                                           \
         if (!hook_begin())                                                                     \
             return real(key);                                                                  \
-        record(api, (uint64_t)(uintptr_t)key, 0);                                              \
+        record(HOOK_API(id), (uint64_t)(uintptr_t)key, 0);                                     \
         CUresult status = real(key);                                                           \
         hook_end();                                                                            \
         return status;                                                                         \
     }                                                                                          \
     SHIM_EXPORT(id, exported)
 
-DEFINE_MEM_FREE(cuMemFree_v2, "cuMemFree_v2", VT_API_cuMemFree, CUdeviceptr, record_driver_free)
-DEFINE_MEM_FREE(cuMemFreeHost, "cuMemFreeHost", VT_API_cuMemFreeHost, void *, record_driver_free)
-DEFINE_MEM_FREE(cuMemRelease, "cuMemRelease", VT_API_cuMemRelease, CUmemGenericAllocationHandle,
+DEFINE_MEM_FREE(cuMemFree_v2, "cuMemFree_v2", CUdeviceptr, record_driver_free)
+DEFINE_MEM_FREE(cuMemFreeHost, "cuMemFreeHost", void *, record_driver_free)
+DEFINE_MEM_FREE(cuMemRelease, "cuMemRelease", CUmemGenericAllocationHandle,
                 record_handle_release)
-
-/* The stream-ordered functions come in two variants (legacy and per-thread default stream) with
- * one signature and one behaviour; each macro defines the wrapper for one variant. */
-#define DEFINE_MEM_ALLOC_ASYNC(id, exported)                                                   \
-    CUresult shim_wrapper_##id(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)           \
-    {                                                                                          \
-        REAL_OR_RETURN(id, MISSING);                                                           \
-        if (!hook_begin())                                                                     \
-            return real(dptr, bytesize, hStream);                                              \
-        CUresult status = real(dptr, bytesize, hStream);                                       \
-        record_driver_alloc(VT_API_cuMemAllocAsync, VT_KIND_DEVICE, status, dptr ? *dptr : 0, bytesize, hStream, OWNER_STREAM); \
-        hook_end();                                                                            \
-        return status;                                                                         \
-    }                                                                                          \
-    SHIM_EXPORT(id, exported)
-
-#define DEFINE_MEM_ALLOC_FROM_POOL_ASYNC(id, exported)                                         \
-    CUresult shim_wrapper_##id(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool, CUstream hStream) \
-    {                                                                                          \
-        REAL_OR_RETURN(id, MISSING);                                                           \
-        if (!hook_begin())                                                                     \
-            return real(dptr, bytesize, pool, hStream);                                        \
-        CUresult status = real(dptr, bytesize, pool, hStream);                                 \
-        record_driver_alloc(VT_API_cuMemAllocFromPoolAsync, VT_KIND_DEVICE, status, dptr ? *dptr : 0, bytesize, \
-                            hStream, OWNER_POOL);                                              \
-        hook_end();                                                                            \
-        return status;                                                                         \
-    }                                                                                          \
-    SHIM_EXPORT(id, exported)
 
 #define DEFINE_MEM_FREE_ASYNC(id, exported)                                                    \
     CUresult shim_wrapper_##id(CUdeviceptr dptr, CUstream hStream)                             \
@@ -190,47 +115,19 @@ DEFINE_MEM_FREE(cuMemRelease, "cuMemRelease", VT_API_cuMemRelease, CUmemGenericA
         REAL_OR_RETURN(id, MISSING);                                                           \
         if (!hook_begin())                                                                     \
             return real(dptr, hStream);                                                        \
-        record_driver_free(VT_API_cuMemFreeAsync, dptr, hStream);                              \
+        record_driver_free(HOOK_API(id), dptr, hStream);                                       \
         CUresult status = real(dptr, hStream);                                                 \
         hook_end();                                                                            \
         return status;                                                                         \
     }                                                                                          \
     SHIM_EXPORT(id, exported)
 
-DEFINE_MEM_ALLOC_ASYNC(cuMemAllocAsync, "cuMemAllocAsync")
-DEFINE_MEM_ALLOC_ASYNC(cuMemAllocAsync_ptsz, "cuMemAllocAsync_ptsz")
-DEFINE_MEM_ALLOC_FROM_POOL_ASYNC(cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync")
-DEFINE_MEM_ALLOC_FROM_POOL_ASYNC(cuMemAllocFromPoolAsync_ptsz, "cuMemAllocFromPoolAsync_ptsz")
 DEFINE_MEM_FREE_ASYNC(cuMemFreeAsync, "cuMemFreeAsync")
 DEFINE_MEM_FREE_ASYNC(cuMemFreeAsync_ptsz, "cuMemFreeAsync_ptsz")
 
 /* --- virtual memory management ------------------------------------------------------------- */
 
-static int allocation_device(const CUmemAllocationProp *prop)
-{
-    if (prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE)
-        return prop->location.id;
-    return prop ? RECORDER_DEVICE_HOST : current_context_device();
-}
 
-CUresult shim_wrapper_cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CUmemAllocationProp *prop,
-                                  unsigned long long flags)
-{
-    REAL_OR_RETURN(cuMemCreate, MISSING);
-    if (!hook_begin())
-        return real(handle, size, prop, flags);
-    CUresult status = real(handle, size, prop, flags);
-    int device = allocation_device(prop);
-    device_info_note(device);
-    enum vt_memory_kind kind = device == RECORDER_DEVICE_HOST ? VT_KIND_HOST_PINNED : VT_KIND_DEVICE;
-    if (status == CUDA_SUCCESS && handle)
-        recorder_record_alloc(VT_API_cuMemCreate, kind, device, *handle, size, 0);
-    else if (status == CUDA_ERROR_OUT_OF_MEMORY)
-        oom_capture(VT_API_cuMemCreate, kind, device, size);
-    hook_end();
-    return status;
-}
-SHIM_EXPORT(cuMemCreate, "cuMemCreate")
 
 
 CUresult shim_wrapper_cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
@@ -252,7 +149,7 @@ CUresult shim_wrapper_cuMemUnmap(CUdeviceptr ptr, size_t size)
     REAL_OR_RETURN(cuMemUnmap, MISSING);
     if (!hook_begin())
         return real(ptr, size);
-    recorder_record_unmap(VT_API_cuMemUnmap, ptr, size);
+    recorder_record_unmap(HOOK_API(cuMemUnmap), ptr, size);
     CUresult status = real(ptr, size);
     hook_end();
     return status;
@@ -267,7 +164,7 @@ CUresult shim_wrapper_cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t 
         return real(ptr, size, alignment, addr, flags);
     CUresult status = real(ptr, size, alignment, addr, flags);
     if (status == CUDA_SUCCESS && ptr)
-        recorder_record_alloc(VT_API_cuMemAddressReserve, VT_KIND_ADDRESS_SPACE, current_context_device(), *ptr,
+        recorder_record_alloc(HOOK_API(cuMemAddressReserve), VT_KIND_ADDRESS_SPACE, driver_current_device(), *ptr,
                               size, 0);
     hook_end();
     return status;
@@ -285,7 +182,7 @@ CUresult shim_wrapper_cuMemAddressFree(CUdeviceptr ptr, size_t size)
         return real(ptr, size);
     CUresult status = real(ptr, size);
     if (status == CUDA_SUCCESS)
-        recorder_record_unmap(VT_API_cuMemAddressFree, ptr, size);
+        recorder_record_unmap(HOOK_API(cuMemAddressFree), ptr, size);
     hook_end();
     return status;
 }
@@ -300,7 +197,7 @@ SHIM_EXPORT(cuMemAddressFree, "cuMemAddressFree")
         REAL_OR_RETURN(id, MISSING);                                                           \
         if (!hook_begin())                                                                     \
             return real(dev);                                                                  \
-        recorder_record_device_reset(VT_API_cuDevicePrimaryCtxReset, (int)dev);                \
+        recorder_record_device_reset(HOOK_API(id), (int)dev);                                  \
         CUresult status = real(dev);                                                           \
         hook_end();                                                                            \
         return status;                                                                         \

@@ -68,19 +68,13 @@ static void query_device_memory(struct oom_event *event)
 
 enum { OOM_FLUSH_WAIT_MS = 2000 };
 
-void oom_capture(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t size_bytes)
+/* Records the failure `event` (its free/total filled in) and, at the first one, starts the report. */
+static void capture(struct oom_event *event)
 {
     struct event_stack stack;
     recorder_capture_stack(&stack);
-    struct oom_event event = {
-        .size_bytes = size_bytes,
-        .device = (int16_t)device,
-        .kind = (uint8_t)kind,
-        .api = (uint16_t)api,
-    };
-    query_device_memory(&event);
-    if (recorder_record_out_of_memory(&event, &stack)) {
-        oom_report_start(device);
+    if (recorder_record_out_of_memory(event, &stack)) {
+        oom_report_start(event->device);
         /* The first failure is on disk, with everything before it, before the failing call returns:
          * a program that abort()s right after it still leaves the trace's OOM (issue 9, point 7).
          * Bounded: a stalled output costs this call at most OOM_FLUSH_WAIT_MS. */
@@ -88,4 +82,32 @@ void oom_capture(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t
     } else {
         trace_writer_request_flush(); /* later failures: flushed soon, not waited for */
     }
+}
+
+void oom_capture(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t size_bytes)
+{
+    struct oom_event event = {
+        .size_bytes = size_bytes,
+        .device = (int16_t)device,
+        .kind = (uint8_t)kind,
+        .api = (uint16_t)api,
+    };
+    query_device_memory(&event);
+    capture(&event);
+}
+
+void oom_capture_at_limit(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t size_bytes,
+                          uint64_t in_use_bytes)
+{
+    uint64_t limit = recorder_limit_bytes;
+    struct oom_event event = {
+        .size_bytes = size_bytes,
+        .device_free_bytes = in_use_bytes < limit ? limit - in_use_bytes : 0,
+        .device_total_bytes = limit,
+        .device = (int16_t)device,
+        .kind = (uint8_t)kind,
+        .api = (uint16_t)api,
+        .simulated_limit_bytes = limit,
+    };
+    capture(&event);
 }

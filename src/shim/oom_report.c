@@ -50,7 +50,11 @@ void oom_report_render(FILE *out)
     fprintf(out, "%s of %llu byte(s) (%s) failed on %s %d", vt_api_name(failure->api),
             (unsigned long long)failure->size_bytes, vt_format_bytes(failure->size_bytes, human, sizeof human),
             failure->device < 0 ? "host" : "device", failure->device);
-    if (failure->device_total_bytes)
+    if (failure->simulated_limit_bytes)
+        fprintf(out, ": simulated limit of %s on device %d (--limit); %s of it free",
+                vt_format_bytes(failure->simulated_limit_bytes, total_human, sizeof total_human), failure->device,
+                vt_format_bytes(failure->device_free_bytes, free_human, sizeof free_human));
+    else if (failure->device_total_bytes)
         fprintf(out, "; the device had %s free of %s",
                 vt_format_bytes(failure->device_free_bytes, free_human, sizeof free_human),
                 vt_format_bytes(failure->device_total_bytes, total_human, sizeof total_human));

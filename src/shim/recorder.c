@@ -25,6 +25,8 @@ static struct event_clock event_clock; /* read under the lock: event times follo
 static uint32_t stacks_in_trace; /* stacks already written to the trace (ids 1..stacks_in_trace) */
 static uint32_t codes_in_trace;  /* Python code objects already written (ids 1..codes_in_trace) */
 bool recorder_enabled;
+uint64_t recorder_limit_bytes;
+static uint64_t limit_reserved[RECORDER_SLOT_COUNT]; /* under the lock: bytes reserved by calls in flight */
 
 static __thread uint32_t cached_thread_id __attribute__((tls_model("initial-exec")));
 
@@ -158,6 +160,7 @@ static void forget_python_code(uintptr_t code)
 void recorder_init(const struct recorder_settings *new_settings)
 {
     settings = *new_settings;
+    recorder_limit_bytes = settings.limit_bytes;
     python_frames_init(settings.python_depth, settings.quiet, forget_python_code);
     start_ns = recorder_now_ns();
     event_clock = (struct event_clock){.last_ns = start_ns};
@@ -197,6 +200,40 @@ static inline uint32_t intern_event_stack(const struct event_stack *stack)
     return intern_merged_stack(stack);
 }
 
+/* --- the simulated limit (recorder.h) ------------------------------------------------------------ */
+
+struct limit_reservation {
+    int device;
+    uint64_t bytes;
+};
+
+/* Under the lock. */
+static void drop_reservation(int device, uint64_t bytes)
+{
+    uint64_t *reserved = &limit_reserved[vt_slot_of_device(device)];
+    *reserved -= bytes < *reserved ? bytes : *reserved;
+}
+
+bool recorder_limit_reserve(int device, uint64_t size_bytes, uint64_t *in_use_bytes)
+{
+    int slot = vt_slot_of_device(device);
+    shim_lock_take(&recorder_lock);
+    uint64_t used = accounting.usage[slot].in_use.current_bytes + limit_reserved[slot];
+    bool fits = used <= recorder_limit_bytes && size_bytes <= recorder_limit_bytes - used;
+    if (fits)
+        limit_reserved[slot] += size_bytes;
+    shim_lock_give(&recorder_lock);
+    *in_use_bytes = used;
+    return fits;
+}
+
+void recorder_limit_release(int device, uint64_t size_bytes)
+{
+    shim_lock_take(&recorder_lock);
+    drop_reservation(device, size_bytes);
+    shim_lock_give(&recorder_lock);
+}
+
 /* record_alloc's work. `watching` (a constant at each use) adds what the PyTorch trigger needs:
  * whether the event's stack is new, and, when it is, its frames shown to the trigger once the
  * lock is given back (python_injection.h). */
@@ -204,7 +241,8 @@ static inline __attribute__((always_inline)) void record_alloc_as(bool watching,
                                                                  enum vt_memory_kind kind, int device,
                                                                  uint64_t address, uint64_t size_bytes,
                                                                  uint64_t stream, const struct event_stack *stack,
-                                                                 const uintptr_t *frames, unsigned depth)
+                                                                 const uintptr_t *frames, unsigned depth,
+                                                                 const struct limit_reservation *reservation)
 {
     trace_writer_ensure_started();
     struct alloc_record record = {
@@ -221,6 +259,8 @@ static inline __attribute__((always_inline)) void record_alloc_as(bool watching,
     record.stack_id = stack ? intern_event_stack(stack) : stack_intern(frames, depth);
     bool new_stack = watching && record.stack_id > stacks_before;
     /* the call, the zero-byte rule, the live record (a stale one at its key retired), the counters */
+    if (reservation) /* (a constant: NULL but in recorder_record_alloc_reserved) */
+        drop_reservation(reservation->device, reservation->bytes);
     vt_accounting_allocation(&accounting, &record, 0, VT_FROM_HOOKS);
     trace_event(VT_RECORD_ALLOC, &record, stream);
     shim_lock_give(&recorder_lock);
@@ -233,7 +273,7 @@ static __attribute__((noinline)) void record_alloc_watching(enum vt_api api, enu
                                                             const struct event_stack *stack, const uintptr_t *frames,
                                                             unsigned depth)
 {
-    record_alloc_as(true, api, kind, device, address, size_bytes, stream, stack, frames, depth);
+    record_alloc_as(true, api, kind, device, address, size_bytes, stream, stack, frames, depth, NULL);
 }
 
 /* (Once the PyTorch trigger has fired, or where it is not armed, it costs a load and a test.) */
@@ -244,7 +284,7 @@ static inline __attribute__((always_inline)) void record_alloc(enum vt_api api, 
     if (__builtin_expect(python_injection_is_watching(), 0))
         record_alloc_watching(api, kind, device, address, size_bytes, stream, stack, frames, depth);
     else
-        record_alloc_as(false, api, kind, device, address, size_bytes, stream, stack, frames, depth);
+        record_alloc_as(false, api, kind, device, address, size_bytes, stream, stack, frames, depth, NULL);
 }
 
 void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
@@ -253,6 +293,19 @@ void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device
     struct event_stack stack;
     recorder_capture_stack(&stack);
     record_alloc(api, kind, device, address, size_bytes, stream, &stack, NULL, 0);
+}
+
+void recorder_record_alloc_reserved(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                                    uint64_t size_bytes, uint64_t stream, int reserved_device,
+                                    uint64_t reserved_bytes)
+{
+    struct event_stack stack;
+    recorder_capture_stack(&stack);
+    struct limit_reservation reservation = {reserved_device, reserved_bytes};
+    if (python_injection_is_watching())
+        record_alloc_as(true, api, kind, device, address, size_bytes, stream, &stack, NULL, 0, &reservation);
+    else
+        record_alloc_as(false, api, kind, device, address, size_bytes, stream, &stack, NULL, 0, &reservation);
 }
 
 void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
@@ -447,6 +500,7 @@ uint64_t recorder_start_ns(void)
 
 static void clear_counters(void)
 {
+    memset(limit_reserved, 0, sizeof limit_reserved);
     first_oom = last_oom = (struct oom_event){0};
     stacks_in_trace = 0;
     codes_in_trace = 0;

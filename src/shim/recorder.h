@@ -46,6 +46,7 @@ struct oom_event {
     int16_t device;
     uint8_t kind;
     uint16_t api;
+    uint64_t simulated_limit_bytes; /* > 0: refused by --limit (the free/total are then the limit's) */
 };
 
 struct oom_state {
@@ -58,6 +59,7 @@ struct recorder_settings {
     unsigned stack_depth;  /* native frames per stack */
     unsigned python_depth; /* Python frames per stack (0: none) */
     bool quiet;            /* no message about an unsupported interpreter */
+    uint64_t limit_bytes;  /* --limit: the simulated size of every device; 0 = none */
 };
 
 /* What a hook captures of its caller, outside the recorder's lock: native frames and Python
@@ -80,6 +82,36 @@ static inline bool recorder_is_enabled(void) /* (inline: every hook asks) */
 {
     return __atomic_load_n(&recorder_enabled, __ATOMIC_ACQUIRE);
 }
+
+/* --limit (docs/architecture.md, "Simulated limit"): each device's tracked physical use (its slot's
+ * in_use: device and managed memory, cuMemCreate memory) plus the bytes reserved by allocations in
+ * flight never goes above recorder_limit_bytes. An allocating hook reserves its request before the
+ * real call (recorder_limit_reserve: checked and counted under the recorder's lock, so concurrent
+ * threads cannot pass the limit together), then either records the allocation with the
+ * reservation (recorder_record_alloc_reserved: the reservation becomes the accounting's, in one
+ * step under the lock) or gives the reservation back (recorder_limit_release). Frees need nothing:
+ * they lower in_use. 0 = no limit; set once at initialisation, before any hook records. */
+extern uint64_t recorder_limit_bytes __attribute__((visibility("hidden")));
+static inline bool recorder_limit_is_set(void) /* (inline: every allocating hook asks) */
+{
+    return __builtin_expect(recorder_limit_bytes != 0, 0);
+}
+/* Whether `device` is one whose use the limit bounds (a CUDA ordinal with a usage slot of its own). */
+static inline bool recorder_limit_applies(int device)
+{
+    return device >= 0 && device < RECORDER_MAX_DEVICES;
+}
+/* Reserves `size_bytes` on `device` (recorder_limit_applies). False when in_use + reservations +
+ * size_bytes would exceed the limit; *in_use_bytes then holds in_use + reservations. */
+bool recorder_limit_reserve(int device, uint64_t size_bytes, uint64_t *in_use_bytes);
+/* Gives back a reservation whose call allocated nothing. */
+void recorder_limit_release(int device, uint64_t size_bytes);
+/* recorder_record_alloc of an allocation made under a reservation of `reserved_bytes` on
+ * `reserved_device`: the reservation is dropped as the allocation is counted (on its own device,
+ * which for a pool allocation may differ from the one reserved on). */
+void recorder_record_alloc_reserved(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                                    uint64_t size_bytes, uint64_t stream, int reserved_device,
+                                    uint64_t reserved_bytes);
 
 void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
                            uint64_t size_bytes, uint64_t stream);

@@ -163,6 +163,7 @@ static void initialize(void)
         .stack_depth = config.stack_depth,
         .python_depth = config.python_depth,
         .quiet = config.quiet,
+        .limit_bytes = config.limit_bytes,
     };
     recorder_init(&settings);
     configure_trace();

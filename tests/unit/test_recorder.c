@@ -77,3 +77,62 @@ Test(recorder, disabled_after_disable)
     recorder_disable();
     cr_assert_not(recorder_is_enabled());
 }
+
+/* --limit: reservations and the accounting together never pass the limit, and agree. */
+static void start_limited(uint64_t limit)
+{
+    struct recorder_settings settings = {.stack_depth = 0, .limit_bytes = limit};
+    recorder_reset(&settings);
+}
+
+Test(recorder, limit_reserve_commit_and_roll_back)
+{
+    start_limited(1000);
+    uint64_t in_use = 0;
+    cr_assert(recorder_limit_is_set());
+    cr_assert(recorder_limit_reserve(0, 600, &in_use));
+    cr_assert_not(recorder_limit_reserve(0, 401, &in_use), "600 reserved + 401 > 1000");
+    cr_assert_eq(in_use, 600, "in use plus reservations");
+    cr_assert(recorder_limit_reserve(1, 1000, &in_use), "each device has its own limit");
+    recorder_limit_release(1, 1000);
+    /* committed: counted once, by the accounting */
+    recorder_record_alloc_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 600, 0, 0, 600);
+    cr_assert_not(recorder_limit_reserve(0, 401, &in_use));
+    cr_assert_eq(in_use, 600);
+    /* rolled back: nothing left reserved */
+    cr_assert(recorder_limit_reserve(0, 400, &in_use));
+    recorder_limit_release(0, 400);
+    /* managed memory counts too; pinned host memory is not the device's */
+    cr_assert(recorder_limit_reserve(0, 300, &in_use));
+    recorder_record_alloc_reserved(VT_API_cudaMallocManaged, VT_KIND_MANAGED, 0, 0x2000, 300, 0, 0, 300);
+    recorder_record_alloc(VT_API_cudaHostAlloc, VT_KIND_HOST_PINNED, RECORDER_DEVICE_HOST, 0x3000, 5000, 0);
+    cr_assert_not(recorder_limit_reserve(0, 101, &in_use));
+    cr_assert_eq(in_use, 900);
+    /* frees give the limit back */
+    recorder_record_free(VT_API_cudaFree, 0x1000, 0);
+    cr_assert(recorder_limit_reserve(0, 700, &in_use));
+    recorder_limit_release(0, 700);
+    /* a zero-byte result under a reservation leaves nothing reserved and nothing counted */
+    cr_assert(recorder_limit_reserve(0, 700, &in_use));
+    recorder_record_alloc_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0, 700, 0, 0, 700);
+    cr_assert(recorder_limit_reserve(0, 700, &in_use));
+    cr_assert_eq(in_use, 300);
+    recorder_limit_release(0, 700);
+    /* a stale record retired at a reused key is no longer counted */
+    cr_assert(recorder_limit_reserve(0, 100, &in_use));
+    recorder_record_alloc_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x2000, 100, 0, 0, 100);
+    cr_assert(recorder_limit_reserve(0, 900, &in_use), "the managed 300 at 0x2000 was retired");
+    recorder_limit_release(0, 900);
+    /* a pool allocation reserved on the stream's device and counted on the memory's own */
+    cr_assert(recorder_limit_reserve(0, 500, &in_use));
+    recorder_record_alloc_reserved(VT_API_cudaMallocFromPoolAsync, VT_KIND_DEVICE, 1, 0x4000, 500, 0, 0, 500);
+    cr_assert(recorder_limit_reserve(0, 900, &in_use));
+    cr_assert_eq(in_use, 100);
+    cr_assert_not(recorder_limit_reserve(1, 501, &in_use));
+    cr_assert_eq(in_use, 500);
+}
+
+Test(recorder, no_limit_by_default)
+{
+    cr_assert_not(recorder_limit_is_set());
+}

@@ -36,6 +36,22 @@ def out_of_memory():
     return weights
 
 
+def under_limit():
+    """A job that fits in the simulated device but not under `--limit 64M`: the third tensor fits only
+    once PyTorch has freed its cache and retried; the fourth does not fit at all."""
+    cached = torch.empty(4 * 1024 * 1024, device="cuda")  # 16 MiB, cached once deleted
+    del cached
+    kept = [torch.empty(10 * 1024 * 1024, device="cuda")]  # site: limit kept
+    kept.append(torch.empty(5 * 1024 * 1024, device="cuda"))  # site: limit retried
+    stats = torch.cuda.memory_stats()
+    print(f"torch: retried {stats['num_alloc_retries']} time(s) after freeing its cache")
+    try:
+        torch.empty(8 * 1024 * 1024, device="cuda")  # site: limit refused
+    except torch.OutOfMemoryError:
+        print("torch: out of memory under the limit, as expected")
+    return kept
+
+
 def cpu_only():
     """torch imported, CUDA never used: the integration must not touch CUDA."""
     torch.zeros(10)
