@@ -68,6 +68,13 @@ bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader);
  * the trace. Text, build-id and frame pointers stay valid until the next call. */
 bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record);
 
+/* Follows a trace that is still being written: takes in what was appended since the reader
+ * stopped (the file's size now becomes the limit) and, when it stopped at a chunk that was cut
+ * short or did not check out (a writer in the middle of a write), reads that chunk again from its
+ * start. The definitions and records already returned are not returned again. A reader stopped
+ * inside a chunk (a malformed record) stays stopped. False when the file cannot be examined. */
+bool vt_trace_reader_resume(struct vt_trace_reader *reader);
+
 void vt_trace_reader_close(struct vt_trace_reader *reader);
 
 /* The one warning line a command prints when the reader stopped early (nothing otherwise):
