@@ -345,6 +345,7 @@ struct top_view {
     struct vt_model_follower follower;
     bool opened;
     bool shown;                       /* a frame was shown */
+    bool device_checked;              /* --device was checked against the trace */
     struct vt_replay replay;          /* of follower.model, going on across refreshes */
     struct vt_symbolizer *symbolizer; /* reopened when modules or code objects were added */
     size_t symbolized_modules, symbolized_codes;
@@ -411,8 +412,13 @@ static int show_frame(struct top_view *view, const struct top_settings *settings
     bool first = !view->shown;
     if (first && settings->once)
         vt_model_warn_gaps(model, stderr);
-    if (first && !vt_cli_device_in_trace(model, settings->common.device, COMMAND))
-        return VT_CLI_EXIT_USAGE;
+    /* a trace still being written may name its devices later (its first allocation may be seconds
+     * away): --device is checked once the whole trace is there, or at once with --once */
+    if (!view->device_checked && (settings->once || model->complete)) {
+        view->device_checked = true;
+        if (!vt_cli_device_in_trace(model, settings->common.device, COMMAND))
+            return VT_CLI_EXIT_USAGE;
+    }
     if (!refresh_symbolizer(view))
         return VT_CLI_EXIT_UNREADABLE;
     vt_replay_all(&view->replay, NULL, NULL);

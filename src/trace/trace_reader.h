@@ -2,7 +2,7 @@
  * after chunk (CRC checked, zstd-decompressed), then record after record.
  *
  * Works on a trace that is still being written: the file's size when it was opened is where the
- * reader stops. At the first chunk that is cut short, fails its CRC or does not decode, the reader
+ * reader stops (vt_trace_reader_resume then takes in what was appended since). At the first chunk that is cut short, fails its CRC or does not decode, the reader
  * stops and counts the bytes it skipped (`skipped_bytes`): everything before that point is good.
  * Records of types this reader does not know are skipped (and counted).
  */
