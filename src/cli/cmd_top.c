@@ -5,7 +5,8 @@
  * events cost. Waits for a trace that does not exist yet. On a terminal: clears the screen between
  * frames, fits each line to the terminal's width (re-read on SIGWINCH) and reads keys without
  * waiting for Enter (`q` quits; the terminal's settings are restored on every way out). Exits after
- * the frame that shows the END record, on `q`, Ctrl-C or SIGTERM, or after one frame with --once. */
+ * the frame that shows the END record, on `q`, Ctrl-C, SIGTERM or SIGHUP, or after one frame with
+ * --once. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
 #include "commands.h"
@@ -297,7 +298,9 @@ struct keyboard {
 static void keyboard_start(struct keyboard *keyboard)
 {
     keyboard->raw = false;
-    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &keyboard->saved) != 0)
+    /* not from the background (`top TRACE &`): changing the terminal there stops us (SIGTTOU) */
+    if (!isatty(STDIN_FILENO) || tcgetpgrp(STDIN_FILENO) != getpgrp() ||
+        tcgetattr(STDIN_FILENO, &keyboard->saved) != 0)
         return;
     struct termios raw = keyboard->saved;
     raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);

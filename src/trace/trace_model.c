@@ -39,6 +39,7 @@ struct loader {
     size_t device_capacity, module_capacity, thread_capacity, frame_capacity, event_capacity;
     size_t oom_capacity, map_capacity, marker_capacity, stack_capacity, code_capacity;
     size_t torch_snapshot_capacity;
+    size_t unsorted_snapshot;  /* the first snapshot given segments since the last read, + 1; 0: none */
     uint64_t last_time_ns;
     bool out_of_memory;
     /* progress */
@@ -404,6 +405,9 @@ static bool add_torch_part(struct loader *loader, const struct vt_trace_record *
     case VT_RECORD_TORCH_SEGMENT:
         if (!(snapshot = torch_snapshot_named(loader->model, record->torch_segment.snapshot)))
             return true;
+        size_t index = (size_t)(snapshot - loader->model->torch_snapshots);
+        if (!loader->unsorted_snapshot || index + 1 < loader->unsorted_snapshot)
+            loader->unsorted_snapshot = index + 1;
         view = &snapshot->view;
         if (!reserve_one(&view->segments, &snapshot->segment_capacity, view->segment_count, sizeof *view->segments))
             return false;
@@ -520,8 +524,11 @@ static bool read_records(struct loader *loader, struct vt_trace_reader *reader)
     model->stop_reason = reader->stop_reason;
     model->skipped_bytes = reader->skipped_bytes;
     model->stopped_at = reader->chunk_offset;
-    for (size_t i = 0; i < model->torch_snapshot_count; i++)
+    /* only the snapshots given segments by this read: a followed model is read many times */
+    for (size_t i = loader->unsorted_snapshot ? loader->unsorted_snapshot - 1 : model->torch_snapshot_count;
+         i < model->torch_snapshot_count; i++)
         vt_torch_view_prepare(&model->torch_snapshots[i].view);
+    loader->unsorted_snapshot = 0;
     return ok && !loader->out_of_memory;
 }
 
