@@ -36,7 +36,8 @@ struct cached_frame {
 struct vt_symbolizer {
     const struct vt_trace_model *model;
     FILE *warnings;
-    struct module_session *sessions; /* one per model->modules entry */
+    struct module_session *sessions; /* one per model->modules entry at open */
+    size_t session_count;            /* the model's modules then (a followed model grows) */
     struct cached_frame *cache;
     struct vt_symbol_tools tools;
     void *libstdcxx;
@@ -72,6 +73,7 @@ struct vt_symbolizer *vt_symbolizer_open(const struct vt_trace_model *model, FIL
     symbolizer->model = model;
     symbolizer->warnings = warnings;
     symbolizer->sessions = calloc(model->module_count ? model->module_count : 1, sizeof *symbolizer->sessions);
+    symbolizer->session_count = model->module_count;
     if (!symbolizer->sessions) {
         free(symbolizer);
         return NULL;
@@ -145,7 +147,7 @@ static unsigned look_up(struct vt_symbolizer *symbolizer, uint64_t return_addres
     const struct vt_trace_model *model = symbolizer->model;
     frames[0] = (struct vt_source_frame){0};
     long index = find_module(model, return_address);
-    if (index < 0)
+    if (index < 0 || (size_t)index >= symbolizer->session_count)
         return 1;
     const struct vt_model_module *recorded = &model->modules[index];
     module->module_path = recorded->path;
@@ -238,7 +240,7 @@ void vt_symbolizer_close(struct vt_symbolizer *symbolizer)
         HASH_DEL(symbolizer->cache, cached);
         free(cached);
     }
-    for (size_t i = 0; i < symbolizer->model->module_count; i++) {
+    for (size_t i = 0; i < symbolizer->session_count; i++) {
         vt_module_symbols_free(symbolizer->sessions[i].symbols);
         if (symbolizer->sessions[i].dwfl)
             dwfl_end(symbolizer->sessions[i].dwfl);

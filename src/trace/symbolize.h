@@ -41,8 +41,9 @@ struct vt_symbol {
 
 struct vt_symbolizer;
 
-/* `model` must outlive the symbolizer. `warnings` (may be NULL) receives the changed/missing
- * module lines. Never fails for lack of debug information; NULL only when out of memory. */
+/* `model` must outlive the symbolizer; it may grow meanwhile (vt_model_follow_update), but modules
+ * added after the open are used only by a symbolizer opened after them. `warnings` (may be NULL)
+ * receives the changed/missing module lines. Never fails for lack of debug information; NULL only when out of memory. */
 struct vt_symbolizer *vt_symbolizer_open(const struct vt_trace_model *model, FILE *warnings);
 /* The innermost symbol of a frame word as recorded (a return address, or a Python frame); its
  * `caller` chain holds the rest. Never NULL. Valid until vt_symbolizer_close. */

@@ -39,6 +39,7 @@ struct loader {
     size_t device_capacity, module_capacity, thread_capacity, frame_capacity, event_capacity;
     size_t oom_capacity, map_capacity, marker_capacity, stack_capacity, code_capacity;
     size_t torch_snapshot_capacity;
+    size_t unsorted_snapshot;  /* the first snapshot given segments since the last read, + 1; 0: none */
     uint64_t last_time_ns;
     bool out_of_memory;
     /* progress */
@@ -404,6 +405,9 @@ static bool add_torch_part(struct loader *loader, const struct vt_trace_record *
     case VT_RECORD_TORCH_SEGMENT:
         if (!(snapshot = torch_snapshot_named(loader->model, record->torch_segment.snapshot)))
             return true;
+        size_t index = (size_t)(snapshot - loader->model->torch_snapshots);
+        if (!loader->unsorted_snapshot || index + 1 < loader->unsorted_snapshot)
+            loader->unsorted_snapshot = index + 1;
         view = &snapshot->view;
         if (!reserve_one(&view->segments, &snapshot->segment_capacity, view->segment_count, sizeof *view->segments))
             return false;
@@ -497,6 +501,37 @@ static void show_progress(struct loader *loader, const struct vt_trace_reader *r
     loader->progress_shown_at = elapsed;
 }
 
+/* Reads the reader's records into the loader's model until the reader stops, then copies where
+ * and why it stopped into the model; false when out of memory. */
+static bool read_records(struct loader *loader, struct vt_trace_reader *reader)
+{
+    struct vt_trace_model *model = loader->model;
+    struct vt_trace_record record;
+    uint64_t chunks_seen = reader->chunk_count;
+    bool ok = true;
+    while (ok && vt_trace_reader_next(reader, &record)) {
+        ok = add_record(loader, &record);
+        if (reader->chunk_count != chunks_seen && (chunks_seen = reader->chunk_count) % 64 == 0)
+            show_progress(loader, reader);
+    }
+    if (loader->progress_shown_at > 0) {
+        fprintf(loader->progress, "\r\033[K");
+        fflush(loader->progress);
+    }
+    model->file_bytes = reader->file_bytes;
+    model->chunk_count = reader->chunk_count;
+    model->unknown_record_count = reader->unknown_record_count;
+    model->stop_reason = reader->stop_reason;
+    model->skipped_bytes = reader->skipped_bytes;
+    model->stopped_at = reader->chunk_offset;
+    /* only the snapshots given segments by this read: a followed model is read many times */
+    for (size_t i = loader->unsorted_snapshot ? loader->unsorted_snapshot - 1 : model->torch_snapshot_count;
+         i < model->torch_snapshot_count; i++)
+        vt_torch_view_prepare(&model->torch_snapshots[i].view);
+    loader->unsorted_snapshot = 0;
+    return ok && !loader->out_of_memory;
+}
+
 enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char *path,
                                         const struct vt_model_load_options *options, char *error, size_t error_size)
 {
@@ -508,33 +543,51 @@ enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char
     model->path = strdup(path);
     struct loader loader = {.model = model, .progress = options ? options->progress : NULL};
     clock_gettime(CLOCK_MONOTONIC, &loader.started);
-    struct vt_trace_record record;
-    uint64_t chunks_seen = 0;
-    bool ok = model->path != NULL;
-    while (ok && vt_trace_reader_next(&reader, &record)) {
-        ok = add_record(&loader, &record);
-        if (reader.chunk_count != chunks_seen && (chunks_seen = reader.chunk_count) % 64 == 0)
-            show_progress(&loader, &reader);
-    }
-    if (loader.progress_shown_at > 0) {
-        fprintf(loader.progress, "\r\033[K");
-        fflush(loader.progress);
-    }
-    model->file_bytes = reader.file_bytes;
-    model->chunk_count = reader.chunk_count;
-    model->unknown_record_count = reader.unknown_record_count;
-    model->stop_reason = reader.stop_reason;
-    model->skipped_bytes = reader.skipped_bytes;
-    model->stopped_at = reader.chunk_offset;
+    bool ok = model->path != NULL && read_records(&loader, &reader);
     vt_trace_reader_close(&reader);
-    for (size_t i = 0; i < model->torch_snapshot_count; i++)
-        vt_torch_view_prepare(&model->torch_snapshots[i].view);
     if (!ok) {
         vt_model_free(model);
         snprintf(error, error_size, "cannot load %s: out of memory", path);
         return VT_TRACE_CANNOT_OPEN;
     }
     return VT_TRACE_OPENED;
+}
+
+/* ---- following a trace that is being written --------------------------------------------------- */
+
+struct vt_model_loader {
+    struct loader loader;
+};
+
+enum vt_trace_open_result vt_model_follow_open(struct vt_model_follower *follower, const char *path, char *error,
+                                               size_t error_size)
+{
+    memset(follower, 0, sizeof *follower);
+    enum vt_trace_open_result opened = vt_trace_reader_open(&follower->reader, path, error, error_size);
+    if (opened != VT_TRACE_OPENED)
+        return opened;
+    follower->model.path = strdup(path);
+    follower->loader = calloc(1, sizeof *follower->loader);
+    if (!follower->model.path || !follower->loader) {
+        vt_model_follow_close(follower);
+        snprintf(error, error_size, "cannot load %s: out of memory", path);
+        return VT_TRACE_CANNOT_OPEN;
+    }
+    follower->loader->loader.model = &follower->model;
+    return VT_TRACE_OPENED;
+}
+
+bool vt_model_follow_update(struct vt_model_follower *follower)
+{
+    return vt_trace_reader_resume(&follower->reader) && read_records(&follower->loader->loader, &follower->reader);
+}
+
+void vt_model_follow_close(struct vt_model_follower *follower)
+{
+    vt_trace_reader_close(&follower->reader);
+    vt_model_free(&follower->model);
+    free(follower->loader);
+    follower->loader = NULL;
 }
 
 void vt_model_free(struct vt_trace_model *model)

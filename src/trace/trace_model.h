@@ -206,6 +206,27 @@ enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char
                                         const struct vt_model_load_options *options, char *error, size_t error_size);
 void vt_model_free(struct vt_trace_model *model);
 
+/* Following a trace that is still being written (`vramtrace top`): the model grows by what was
+ * appended since the last update, read once; the result after an update is the model that
+ * vt_model_load would give of the file as it is then. Definitions (STACK, CODE, MODULE, THREAD,
+ * DEVICE) are global: those of earlier chunks stay known. A chunk cut short at the end of the file
+ * is read again, whole, at the next update. The follower must not move between open and close
+ * (its loader points at its model); a replay of follower->model may go on across updates: the
+ * events it has applied keep their indices. */
+struct vt_model_loader;
+struct vt_model_follower {
+    struct vt_trace_model model;
+    struct vt_trace_reader reader;
+    struct vt_model_loader *loader;
+};
+/* Opens the trace (as vt_model_load, reading nothing yet). */
+enum vt_trace_open_result vt_model_follow_open(struct vt_model_follower *follower, const char *path, char *error,
+                                               size_t error_size);
+/* Reads what the file holds beyond what was read; false when out of memory or when the file
+ * cannot be examined any more. */
+bool vt_model_follow_update(struct vt_model_follower *follower);
+void vt_model_follow_close(struct vt_model_follower *follower);
+
 /* The warnings about what the trace lacks: the truncated-tail line when the reader stopped early
  * (see trace_reader.h), and the events lost (DROPPED records: vt_format_lost_events). */
 void vt_model_warn_gaps(const struct vt_trace_model *model, FILE *out);

@@ -240,6 +240,24 @@ bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record
     }
 }
 
+bool vt_trace_reader_resume(struct vt_trace_reader *reader)
+{
+    struct stat status;
+    if (reader->fd < 0 || fstat(reader->fd, &status) != 0)
+        return false;
+    if (reader->stop_reason == VT_TRACE_STOP_MALFORMED)
+        return true; /* records of that chunk were returned already: it cannot be read again */
+    if (reader->stop_reason != VT_TRACE_STOP_NONE) {
+        /* stop() left chunk_offset at the start of the chunk where reading stopped */
+        reader->next_offset = reader->chunk_offset;
+        reader->stop_reason = VT_TRACE_STOP_NONE;
+        reader->skipped_bytes = 0;
+    }
+    if ((uint64_t)status.st_size > reader->file_bytes)
+        reader->file_bytes = (uint64_t)status.st_size;
+    return true;
+}
+
 void vt_trace_reader_close(struct vt_trace_reader *reader)
 {
     if (reader->fd >= 0)

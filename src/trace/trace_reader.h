@@ -2,7 +2,7 @@
  * after chunk (CRC checked, zstd-decompressed), then record after record.
  *
  * Works on a trace that is still being written: the file's size when it was opened is where the
- * reader stops. At the first chunk that is cut short, fails its CRC or does not decode, the reader
+ * reader stops (vt_trace_reader_resume then takes in what was appended since). At the first chunk that is cut short, fails its CRC or does not decode, the reader
  * stops and counts the bytes it skipped (`skipped_bytes`): everything before that point is good.
  * Records of types this reader does not know are skipped (and counted).
  */
@@ -67,6 +67,13 @@ bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader);
 /* The next record of the trace, across chunks; unknown types are skipped. False at the end of
  * the trace. Text, build-id and frame pointers stay valid until the next call. */
 bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record);
+
+/* Follows a trace that is still being written: takes in what was appended since the reader
+ * stopped (the file's size now becomes the limit) and, when it stopped at a chunk that was cut
+ * short or did not check out (a writer in the middle of a write), reads that chunk again from its
+ * start. The definitions and records already returned are not returned again. A reader stopped
+ * inside a chunk (a malformed record) stays stopped. False when the file cannot be examined. */
+bool vt_trace_reader_resume(struct vt_trace_reader *reader);
 
 void vt_trace_reader_close(struct vt_trace_reader *reader);
 

@@ -2,10 +2,14 @@
  * kind with their time and event, the live set at a time and at a peak, the key spaces (a
  * cuMemCreate handle and a pointer with the same value are different allocations), reserved
  * address space and mapped ranges never counted as use, key reuse, the replay callback, the
- * allocation sites, out-of-memory state, and a truncated trace. */
+ * allocation sites, out-of-memory state, a truncated trace, and a trace followed while it grows
+ * (vt_model_follow_*: the same model as a one-shot load at every size). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "trace/trace_model.h"
 #include "trace/trace_report.h"
@@ -448,4 +452,62 @@ Test(model, a_version_1_trace_still_reads)
     }
     vt_replay_finish(&replay);
     vt_model_free(&model);
+}
+
+/* Appends bytes [from, to) of `source` to the file at `path`. */
+static void append_bytes(const char *path, const uint8_t *source, size_t from, size_t to)
+{
+    FILE *file = fopen(path, "ab");
+    cr_assert_not_null(file);
+    cr_assert_eq(fwrite(source + from, 1, to - from, file), to - from);
+    fclose(file);
+}
+
+/* A trace followed while it grows one byte at a time (every chunk cut short at every byte, the
+ * header too): after each update the followed model holds what a one-shot load of the same bytes
+ * holds, the replay goes on across updates, and the end is the whole trace's model. */
+Test(model, following_a_growing_trace_equals_loading_it_at_every_size)
+{
+    const char *whole = peak_trace();
+    size_t size = tb_file_size(whole);
+    uint8_t *bytes = malloc(size);
+    FILE *file = fopen(whole, "rb");
+    cr_assert(file && fread(bytes, 1, size, file) == size);
+    fclose(file);
+    char *growing = tb_temp_path("growing.trace"), *prefix = tb_temp_path("prefix.trace");
+    append_bytes(growing, bytes, 0, VT_TRACE_FILE_HEADER_BYTES);
+
+    struct vt_model_follower follower;
+    char error[256];
+    cr_assert_eq(vt_model_follow_open(&follower, growing, error, sizeof error), VT_TRACE_OPENED, "%s", error);
+    struct vt_replay replay;
+    vt_replay_start(&replay, &follower.model, true);
+    for (size_t length = VT_TRACE_FILE_HEADER_BYTES; length <= size; length++) {
+        if (length > VT_TRACE_FILE_HEADER_BYTES)
+            append_bytes(growing, bytes, length - 1, length);
+        cr_assert(vt_model_follow_update(&follower));
+        vt_replay_all(&replay, NULL, NULL);
+        unlink(prefix);
+        append_bytes(prefix, bytes, 0, length);
+        struct vt_trace_model once;
+        load(&once, prefix);
+        const struct vt_trace_model *followed = &follower.model;
+        cr_assert_eq(followed->event_count, once.event_count, "at %zu bytes", length);
+        cr_assert_eq(followed->stack_count, once.stack_count, "at %zu bytes", length);
+        cr_assert_eq(followed->device_count, once.device_count, "at %zu bytes", length);
+        cr_assert_eq(followed->complete, once.complete, "at %zu bytes", length);
+        cr_assert_eq(followed->skipped_bytes, once.skipped_bytes, "at %zu bytes", length);
+        cr_assert_eq(followed->process.present, once.process.present, "at %zu bytes", length);
+        cr_assert(once.event_count == 0 ||
+                      memcmp(followed->events, once.events, once.event_count * sizeof *once.events) == 0,
+                  "at %zu bytes", length);
+        vt_model_free(&once);
+    }
+    cr_assert(follower.model.complete);
+    assert_peaks_of_peak_trace(&replay);
+    vt_replay_finish(&replay);
+    vt_model_follow_close(&follower);
+    free(prefix);
+    free(growing);
+    free(bytes);
 }
