@@ -127,6 +127,32 @@ void vt_trace_deltas_start(struct vt_trace_deltas *deltas, uint64_t base_time_ns
     deltas->last_time_ns = base_time_ns;
     deltas->last_address = 0;
     deltas->last_stream = 0;
+    deltas->last_stack_id = 0;
+}
+
+/* An ALLOC's stack id: version 3 codes it as an svarint delta from the previous ALLOC's of the chunk
+ * (starting at 0), so that a loop's call sites, interned in the order they first ran, cost what a
+ * repeated pattern costs; earlier versions as a plain varint. */
+static void put_alloc_stack(struct writer *w, struct vt_trace_deltas *d, uint32_t stack_id)
+{
+    if (d->format_version < 3) {
+        put_varint(w, stack_id);
+        return;
+    }
+    put_svarint(w, (int64_t)stack_id - (int64_t)d->last_stack_id);
+    d->last_stack_id = stack_id;
+}
+
+static uint32_t get_alloc_stack(struct reader *r, struct vt_trace_deltas *d)
+{
+    if (d->format_version < 3)
+        return (uint32_t)get_varint(r);
+    int64_t delta = get_svarint(r);
+    int64_t stack_id = (int64_t)d->last_stack_id + delta;
+    if (stack_id < 0 || stack_id > UINT32_MAX)
+        r->malformed = true;
+    d->last_stack_id = (uint32_t)stack_id;
+    return d->last_stack_id;
 }
 
 static void put_time(struct writer *w, struct vt_trace_deltas *d, uint64_t timestamp_ns)
@@ -264,7 +290,7 @@ static void encode_payload(struct writer *w, struct vt_trace_deltas *d, const st
         put_address(w, d, e->address);
         put_varint(w, e->size_bytes);
         if (record->type == VT_RECORD_ALLOC)
-            put_varint(w, e->stack_id);
+            put_alloc_stack(w, d, e->stack_id);
         put_varint(w, e->thread_index);
         put_stream(w, d, e->stream);
         if (record->type == VT_RECORD_FREE && e->flags) /* appended: absent means 0 */
@@ -443,7 +469,7 @@ static void decode_payload(struct reader *r, struct vt_trace_deltas *d, struct v
         e->address = get_address(r, d);
         e->size_bytes = get_varint(r);
         if (record->type == VT_RECORD_ALLOC)
-            e->stack_id = (uint32_t)get_varint(r);
+            e->stack_id = get_alloc_stack(r, d);
         e->thread_index = (uint32_t)get_varint(r);
         e->stream = get_stream(r, d);
         if (record->type == VT_RECORD_FREE && r->at < r->end) /* absent before vramtrace 0.3 */

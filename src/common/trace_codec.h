@@ -136,6 +136,7 @@ struct vt_trace_deltas {
     uint64_t last_time_ns;
     uint64_t last_address;
     uint64_t last_stream;
+    uint32_t last_stack_id; /* version 3: an ALLOC's stack id is a delta from the previous ALLOC's */
     uint32_t format_version;
 };
 

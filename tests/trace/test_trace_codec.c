@@ -506,3 +506,40 @@ Test(codec, malformed_column_layouts_are_refused)
         cr_assert(got == VT_TRACE_COLUMNS_MALFORMED || got <= sizeof back);
     }
 }
+
+/* Version 3 codes an ALLOC's stack id as a delta from the previous ALLOC's of the chunk; version 2
+ * as the id itself. Both decode to the ids, and a delta that leaves 0..2^32-1 is malformed. */
+Test(codec, version_3_alloc_stack_ids_are_deltas)
+{
+    uint32_t ids[] = {1000, 3, 4294967295u, 0, 7};
+    for (uint32_t version = 2; version <= 3; version++) {
+        uint8_t buffer[256];
+        size_t length = 0;
+        struct vt_trace_deltas deltas;
+        vt_trace_deltas_start(&deltas, 0, version);
+        for (size_t i = 0; i < 5; i++) {
+            struct vt_trace_record alloc = {.type = VT_RECORD_ALLOC, .event = {.stack_id = ids[i], .size_bytes = 1}};
+            length += vt_trace_encode(buffer + length, sizeof buffer - length, &deltas, &alloc);
+        }
+        vt_trace_deltas_start(&deltas, 0, version);
+        const uint8_t *cursor = buffer;
+        struct vt_trace_record record;
+        uint64_t frames[VT_TRACE_MAX_FRAMES];
+        for (size_t i = 0; i < 5; i++) {
+            cr_assert_eq(vt_trace_decode(&cursor, buffer + length, &deltas, &record, frames), VT_DECODE_RECORD);
+            cr_assert_eq(record.event.stack_id, ids[i], "version %u, record %zu", version, i);
+        }
+    }
+    /* time 0, API, kind, device, address, size, stack delta -1 from 0, thread, stream */
+    const uint8_t below_zero[] = {VT_RECORD_ALLOC, 9, 0, 1, 0, 0, 0, 1, 1, 0, 0};
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0, 3);
+    const uint8_t *cursor = below_zero;
+    struct vt_trace_record record;
+    uint64_t frames[VT_TRACE_MAX_FRAMES];
+    cr_assert_eq(vt_trace_decode(&cursor, below_zero + sizeof below_zero, &deltas, &record, frames), VT_DECODE_MALFORMED);
+    vt_trace_deltas_start(&deltas, 0, 2);
+    cursor = below_zero;
+    cr_assert_eq(vt_trace_decode(&cursor, below_zero + sizeof below_zero, &deltas, &record, frames), VT_DECODE_RECORD);
+    cr_assert_eq(record.event.stack_id, 1, "version 2: the id itself");
+}
