@@ -4,7 +4,8 @@
  *
  *   alloc_bench sync  [--pairs N] [--repeat R] [--depth D] [--resident K]   cudaMalloc/cudaFree pairs
  *   alloc_bench async [--pairs N] [--repeat R] [--depth D] [--resident K]   cudaMallocAsync/cudaFreeAsync
- *   alloc_bench churn [--events N] [--live L] [--depth D]    bounded-memory run (see below)
+ *   alloc_bench churn [--events N] [--live L] [--depth D] [--rate R]    bounded-memory run (see below);
+ *                                                          --rate: at most R events per second (0: as fast as it goes)
  *
  * An event is one allocation or one free. Every mode first recurses D frames deep (a noinline
  * function that is not a tail call), so the CUDA calls are made from a native stack at least D
@@ -43,6 +44,7 @@ struct bench_settings {
     unsigned resident; /* sync/async: allocations kept live during the loop */
     long events;      /* churn: events in all */
     unsigned live;    /* churn: allocations kept live */
+    long rate;        /* churn: events per second at most (0: no limit), for trace sizes at a real rate */
 };
 
 struct bench_result {
@@ -172,12 +174,29 @@ static void read_memory_status(long *rss_kib, long *hwm_kib)
 /* The measured loop of the churn: the first `live` rounds fill the slots, the rest replace them.
  * Slot i always holds an allocation from site i % CHURN_SITES, made through the one call below,
  * so the program has exactly CHURN_SITES distinct stacks here. */
+static long churn_rate;
+
+/* --rate: waits (sleeping) until event `event` is due. */
+static void pace(long event, uint64_t start_ns)
+{
+    if (!churn_rate)
+        return;
+    uint64_t due = start_ns + (uint64_t)((double)event * 1e9 / (double)churn_rate), now = now_ns();
+    if (due > now)
+        nanosleep(&(struct timespec){(time_t)((due - now) / 1000000000u), (long)((due - now) % 1000000000u)}, NULL);
+}
+
 KEEP_FRAME void timed_churn(unsigned live, long replacements)
 {
+    uint64_t start = now_ns();
+    long event = 0;
     for (long i = 0; i < (long)live + replacements; i++) {
         unsigned slot = (unsigned)(i % live);
-        if (i >= (long)live)
+        if (i >= (long)live) {
+            pace(event++, start);
             CHECK_CUDA(cudaFree(churn_slots[slot]));
+        }
+        pace(event++, start);
         churn_allocate_from_site(slot, slot % CHURN_SITES);
     }
 }
@@ -189,6 +208,7 @@ static void run_churn(const struct bench_settings *settings, struct bench_result
         fprintf(stderr, "alloc_bench: out of host memory\n");
         exit(1);
     }
+    churn_rate = settings->rate;
     long replacements = (settings->events - (long)settings->live) / 2;
     if (replacements < 0)
         replacements = 0;
@@ -243,7 +263,7 @@ static void usage_and_exit(void)
 {
     fprintf(stderr,
             "usage: alloc_bench sync|async [--pairs N] [--repeat R] [--depth D] [--resident K]\n"
-            "       alloc_bench churn [--events N] [--live L] [--depth D]\n");
+            "       alloc_bench churn [--events N] [--live L] [--depth D] [--rate R]\n");
     exit(2);
 }
 
@@ -289,6 +309,8 @@ static void parse_arguments(int argc, char **argv, struct bench_settings *settin
             settings->events = parse_number(value, 0, 1000000000000L);
         else if (strcmp(name, "--live") == 0)
             settings->live = (unsigned)parse_number(value, 1, 10000000);
+        else if (strcmp(name, "--rate") == 0)
+            settings->rate = parse_number(value, 0, 1000000000L);
         else
             usage_and_exit();
     }

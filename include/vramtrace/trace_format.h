@@ -3,7 +3,9 @@
  * this header and that document change together.
  *
  * File   = file header, then chunks.
- * Chunk  = chunk header, then a payload (zstd-compressed or stored) of records.
+ * Chunk  = chunk header, then a payload (zstd-compressed or stored) of records; from version 3 the
+ *          payload holds them in a column layout (one column per field of ALLOC and FREE records),
+ *          turned back into records by the reader (vt_trace_columns_decode).
  * Record = varint type, varint payload length, payload — a reader skips types it does not know.
  */
 #ifndef VRAMTRACE_TRACE_FORMAT_H
@@ -12,7 +14,8 @@
 #include <stdint.h>
 
 #define VT_TRACE_MAGIC "VRAMTRCE"          /* 8 bytes, no terminator in the file */
-#define VT_TRACE_FORMAT_VERSION 2u        /* 2: frame kinds in STACK, CODE records */
+#define VT_TRACE_FORMAT_VERSION 3u        /* 2: frame kinds in STACK, CODE records; 3: column layout,
+                                             times written at microsecond resolution */
 #define VT_TRACE_OLDEST_READABLE_VERSION 1u
 #define VT_TRACE_FILE_HEADER_BYTES 16u     /* magic, u32 version, u32 header size (little-endian) */
 

@@ -127,6 +127,32 @@ void vt_trace_deltas_start(struct vt_trace_deltas *deltas, uint64_t base_time_ns
     deltas->last_time_ns = base_time_ns;
     deltas->last_address = 0;
     deltas->last_stream = 0;
+    deltas->last_stack_id = 0;
+}
+
+/* An ALLOC's stack id: version 3 codes it as an svarint delta from the previous ALLOC's of the chunk
+ * (starting at 0), so that a loop's call sites, interned in the order they first ran, cost what a
+ * repeated pattern costs; earlier versions as a plain varint. */
+static void put_alloc_stack(struct writer *w, struct vt_trace_deltas *d, uint32_t stack_id)
+{
+    if (d->format_version < 3) {
+        put_varint(w, stack_id);
+        return;
+    }
+    put_svarint(w, (int64_t)stack_id - (int64_t)d->last_stack_id);
+    d->last_stack_id = stack_id;
+}
+
+static uint32_t get_alloc_stack(struct reader *r, struct vt_trace_deltas *d)
+{
+    if (d->format_version < 3)
+        return (uint32_t)get_varint(r);
+    int64_t delta = get_svarint(r);
+    int64_t stack_id = (int64_t)d->last_stack_id + delta;
+    if (stack_id < 0 || stack_id > UINT32_MAX)
+        r->malformed = true;
+    d->last_stack_id = (uint32_t)stack_id;
+    return d->last_stack_id;
 }
 
 static void put_time(struct writer *w, struct vt_trace_deltas *d, uint64_t timestamp_ns)
@@ -264,7 +290,7 @@ static void encode_payload(struct writer *w, struct vt_trace_deltas *d, const st
         put_address(w, d, e->address);
         put_varint(w, e->size_bytes);
         if (record->type == VT_RECORD_ALLOC)
-            put_varint(w, e->stack_id);
+            put_alloc_stack(w, d, e->stack_id);
         put_varint(w, e->thread_index);
         put_stream(w, d, e->stream);
         if (record->type == VT_RECORD_FREE && e->flags) /* appended: absent means 0 */
@@ -443,7 +469,7 @@ static void decode_payload(struct reader *r, struct vt_trace_deltas *d, struct v
         e->address = get_address(r, d);
         e->size_bytes = get_varint(r);
         if (record->type == VT_RECORD_ALLOC)
-            e->stack_id = (uint32_t)get_varint(r);
+            e->stack_id = get_alloc_stack(r, d);
         e->thread_index = (uint32_t)get_varint(r);
         e->stream = get_stream(r, d);
         if (record->type == VT_RECORD_FREE && r->at < r->end) /* absent before vramtrace 0.3 */
@@ -629,4 +655,219 @@ uint32_t vt_crc32(const uint8_t *bytes, size_t length)
     for (size_t i = 0; i < length; i++)
         crc = table[(crc ^ bytes[i]) & 0xff] ^ (crc >> 8);
     return crc ^ 0xffffffffu;
+}
+
+/* --- version 3: the column layout of a chunk's payload ----------------------------------------- */
+
+/* Columns: 0 the records (ALLOC and FREE as type and field count), 1..16 the fields of ALLOC
+ * records (field i in column 1 + i), 17..32 those of FREE records, 33 a verbatim tail (row bytes
+ * that do not parse as records: never the writer's; kept so that any row payload round-trips). */
+enum {
+    COLUMN_RECORDS = 0,
+    COLUMN_ALLOC_FIELDS = 1,
+    COLUMN_FREE_FIELDS = 1 + VT_TRACE_COLUMN_FIELDS,
+    COLUMN_TAIL = 1 + 2 * VT_TRACE_COLUMN_FIELDS,
+    COLUMN_COUNT = 2 + 2 * VT_TRACE_COLUMN_FIELDS,
+    FIELDS_VERBATIM = 127, /* in the records column after an ALLOC or FREE type: length, payload */
+};
+
+/* Length of the varint at in[0..available), 0 when it does not end there or is longer than 10. */
+static size_t varint_length(const uint8_t *in, size_t available)
+{
+    for (size_t i = 0; i < available && i < 10; i++)
+        if (!(in[i] & 0x80))
+            return i + 1;
+    return 0;
+}
+
+static size_t varint_bytes(uint64_t value)
+{
+    size_t length = 1;
+    while (value >= 0x80) {
+        value >>= 7;
+        length++;
+    }
+    return length;
+}
+
+static size_t write_varint_at(uint8_t *out, uint64_t value)
+{
+    size_t length = 0;
+    while (value >= 0x80) {
+        out[length++] = (uint8_t)(value | 0x80);
+        value >>= 7;
+    }
+    out[length++] = (uint8_t)value;
+    return length;
+}
+
+/* One pass over the rows: with `out` NULL it only counts each column's bytes into `lengths`;
+ * otherwise it writes each column at out + offsets[column] (advancing the offsets). */
+static void columns_pass(const uint8_t *rows, size_t rows_length, size_t lengths[COLUMN_COUNT], uint8_t *out,
+                         size_t offsets[COLUMN_COUNT])
+{
+    size_t at = 0;
+#define EMIT(column, bytes, count)                                                                     \
+    do {                                                                                               \
+        if (out)                                                                                       \
+            memcpy(out + offsets[column], (bytes), (count)), offsets[column] += (count);               \
+        else                                                                                           \
+            lengths[column] += (count);                                                                \
+    } while (0)
+    while (at < rows_length) {
+        struct reader head = {rows + at, rows + rows_length, false};
+        uint64_t type = get_varint(&head);
+        uint64_t length = get_varint(&head);
+        if (head.malformed || length > (uint64_t)(head.end - head.at))
+            break;
+        const uint8_t *payload = head.at;
+        size_t prefix_length = (size_t)(payload - (rows + at));
+        if (type == VT_RECORD_ALLOC || type == VT_RECORD_FREE) {
+            /* the payload as varints, if it is exactly that and at most 16 of them */
+            size_t fields = 0, offset = 0;
+            while (offset < length && fields <= VT_TRACE_COLUMN_FIELDS) {
+                size_t field_length = varint_length(payload + offset, (size_t)length - offset);
+                if (!field_length)
+                    break;
+                offset += field_length;
+                fields++;
+            }
+            size_t type_length = varint_bytes(type);
+            if (offset == length && fields <= VT_TRACE_COLUMN_FIELDS) {
+                uint8_t count = (uint8_t)fields;
+                EMIT(COLUMN_RECORDS, rows + at, type_length);
+                EMIT(COLUMN_RECORDS, &count, 1);
+                int first = type == VT_RECORD_ALLOC ? COLUMN_ALLOC_FIELDS : COLUMN_FREE_FIELDS;
+                offset = 0;
+                for (size_t i = 0; i < fields; i++) {
+                    size_t field_length = varint_length(payload + offset, (size_t)length - offset);
+                    EMIT(first + (int)i, payload + offset, field_length);
+                    offset += field_length;
+                }
+            } else {
+                uint8_t verbatim = FIELDS_VERBATIM;
+                EMIT(COLUMN_RECORDS, rows + at, type_length);
+                EMIT(COLUMN_RECORDS, &verbatim, 1);
+                EMIT(COLUMN_RECORDS, rows + at + type_length, prefix_length - type_length + (size_t)length);
+            }
+        } else {
+            EMIT(COLUMN_RECORDS, rows + at, prefix_length + (size_t)length);
+        }
+        at += prefix_length + (size_t)length;
+    }
+    if (at < rows_length)
+        EMIT(COLUMN_TAIL, rows + at, rows_length - at);
+#undef EMIT
+}
+
+size_t vt_trace_columns_encode(const uint8_t *rows, size_t rows_length, uint8_t *out, size_t capacity)
+{
+    size_t lengths[COLUMN_COUNT] = {0}, offsets[COLUMN_COUNT];
+    columns_pass(rows, rows_length, lengths, NULL, NULL);
+    uint8_t header[1 + 10 * COLUMN_COUNT];
+    size_t header_length = write_varint_at(header, COLUMN_COUNT), total = 0;
+    for (int c = 0; c < COLUMN_COUNT; c++) {
+        header_length += write_varint_at(header + header_length, lengths[c]);
+        total += lengths[c];
+    }
+    if (header_length + total > capacity)
+        return 0;
+    memcpy(out, header, header_length);
+    size_t offset = header_length;
+    for (int c = 0; c < COLUMN_COUNT; c++) {
+        offsets[c] = offset;
+        offset += lengths[c];
+    }
+    columns_pass(rows, rows_length, lengths, out, offsets);
+    return header_length + total;
+}
+
+size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, size_t capacity)
+{
+    struct reader header = {in, in + length, false};
+    if (get_varint(&header) != COLUMN_COUNT || header.malformed)
+        return VT_TRACE_COLUMNS_MALFORMED;
+    struct reader column[COLUMN_COUNT];
+    const uint8_t *at = NULL;
+    uint64_t lengths[COLUMN_COUNT];
+    for (int c = 0; c < COLUMN_COUNT; c++)
+        lengths[c] = get_varint(&header);
+    if (header.malformed)
+        return VT_TRACE_COLUMNS_MALFORMED;
+    at = header.at;
+    for (int c = 0; c < COLUMN_COUNT; c++) {
+        if (lengths[c] > (uint64_t)(in + length - at))
+            return VT_TRACE_COLUMNS_MALFORMED;
+        column[c] = (struct reader){at, at + lengths[c], false};
+        at += lengths[c];
+    }
+    if (at != in + length)
+        return VT_TRACE_COLUMNS_MALFORMED;
+    size_t written = 0;
+    struct reader *records = &column[COLUMN_RECORDS];
+    while (records->at < records->end) {
+        const uint8_t *type_start = records->at;
+        uint64_t type = get_varint(records);
+        if (records->malformed)
+            return VT_TRACE_COLUMNS_MALFORMED;
+        size_t type_length = (size_t)(records->at - type_start);
+        const uint8_t *verbatim = type_start;
+        size_t verbatim_length;
+        if (type == VT_RECORD_ALLOC || type == VT_RECORD_FREE) {
+            uint64_t fields = get_varint(records);
+            if (records->malformed)
+                return VT_TRACE_COLUMNS_MALFORMED;
+            if (fields <= VT_TRACE_COLUMN_FIELDS) {
+                int first = type == VT_RECORD_ALLOC ? COLUMN_ALLOC_FIELDS : COLUMN_FREE_FIELDS;
+                size_t field_lengths[VT_TRACE_COLUMN_FIELDS], payload_length = 0;
+                for (uint64_t i = 0; i < fields; i++) {
+                    struct reader *field = &column[first + (int)i];
+                    field_lengths[i] = varint_length(field->at, (size_t)(field->end - field->at));
+                    if (!field_lengths[i])
+                        return VT_TRACE_COLUMNS_MALFORMED;
+                    payload_length += field_lengths[i];
+                }
+                if (capacity - written < type_length + 10 + payload_length)
+                    return VT_TRACE_COLUMNS_MALFORMED;
+                memcpy(out + written, type_start, type_length);
+                written += type_length;
+                written += write_varint_at(out + written, payload_length);
+                for (uint64_t i = 0; i < fields; i++) {
+                    struct reader *field = &column[first + (int)i];
+                    memcpy(out + written, field->at, field_lengths[i]);
+                    written += field_lengths[i];
+                    field->at += field_lengths[i];
+                }
+                continue;
+            }
+            if (fields != FIELDS_VERBATIM)
+                return VT_TRACE_COLUMNS_MALFORMED;
+            /* type as written, then the row's length and payload */
+            if (capacity - written < type_length)
+                return VT_TRACE_COLUMNS_MALFORMED;
+            memcpy(out + written, type_start, type_length);
+            written += type_length;
+            verbatim = records->at;
+            type_length = 0;
+        }
+        const uint8_t *length_start = records->at;
+        uint64_t payload_length = get_varint(records);
+        if (records->malformed || payload_length > (uint64_t)(records->end - records->at))
+            return VT_TRACE_COLUMNS_MALFORMED;
+        records->at += payload_length;
+        verbatim_length = (size_t)(records->at - verbatim);
+        (void)length_start;
+        if (capacity - written < verbatim_length)
+            return VT_TRACE_COLUMNS_MALFORMED;
+        memcpy(out + written, verbatim, verbatim_length);
+        written += verbatim_length;
+    }
+    for (int c = COLUMN_ALLOC_FIELDS; c < COLUMN_TAIL; c++)
+        if (column[c].at != column[c].end)
+            return VT_TRACE_COLUMNS_MALFORMED;
+    size_t tail = (size_t)(column[COLUMN_TAIL].end - column[COLUMN_TAIL].at);
+    if (capacity - written < tail)
+        return VT_TRACE_COLUMNS_MALFORMED;
+    memcpy(out + written, column[COLUMN_TAIL].at, tail);
+    return written + tail;
 }

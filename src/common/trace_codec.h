@@ -136,6 +136,7 @@ struct vt_trace_deltas {
     uint64_t last_time_ns;
     uint64_t last_address;
     uint64_t last_stream;
+    uint32_t last_stack_id; /* version 3: an ALLOC's stack id is a delta from the previous ALLOC's */
     uint32_t format_version;
 };
 
@@ -173,6 +174,22 @@ bool vt_trace_chunk_header_decode(const uint8_t in[VT_TRACE_CHUNK_HEADER_BYTES],
 void vt_trace_file_header_encode(uint8_t out[VT_TRACE_FILE_HEADER_BYTES]);
 /* False when the magic is wrong; *version receives the format version. */
 bool vt_trace_file_header_decode(const uint8_t in[VT_TRACE_FILE_HEADER_BYTES], uint32_t *version);
+
+/* Version 3: a chunk's payload, decompressed, is in the column layout (docs/trace-format.md,
+ * "Column layout"): the writer encodes its records as rows (vt_trace_encode) and turns them into
+ * columns before compressing; the reader turns them back into rows before decoding. Every byte
+ * string round-trips. */
+#define VT_TRACE_COLUMN_FIELDS 16 /* fields of an ALLOC or FREE record that go to columns */
+#define VT_TRACE_COLUMNS_MALFORMED ((size_t)-1)
+
+/* Rows to columns at out[0..capacity). Returns the bytes written, 0 when they do not fit
+ * (rows_length + rows_length / 2 + 512 always does). */
+size_t vt_trace_columns_encode(const uint8_t *rows, size_t rows_length, uint8_t *out, size_t capacity);
+
+/* Columns back to rows at out[0..capacity). Returns the bytes written, or VT_TRACE_COLUMNS_MALFORMED
+ * when the columns are malformed or the rows do not fit (2 * length + 16 bytes always holds well
+ * formed columns' rows). */
+size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, size_t capacity);
 
 uint32_t vt_crc32(const uint8_t *bytes, size_t length);
 

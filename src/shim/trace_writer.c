@@ -97,6 +97,8 @@ static pthread_once_t flush_wait_once = PTHREAD_ONCE_INIT;
 static ZSTD_CCtx *compressor;
 static uint8_t *compressed_buffer;
 static size_t compressed_capacity;
+static uint8_t *column_buffer; /* a chunk's records in the column layout (version 3), then compressed */
+static size_t column_capacity;
 
 /* A condition variable on the monotonic clock (deadlines immune to clock changes). */
 static void monotonic_condition_init(pthread_cond_t *condition)
@@ -309,9 +311,48 @@ static struct raw_chunk *writable_chunk(void)
     return current_chunk;
 }
 
-/* Under chunk_lock. Returns false when the record had to be dropped. */
-static bool append_locked(const struct vt_trace_record *record)
+/* Times go into the trace at microsecond resolution (docs/trace-format.md, version 3): rounded down,
+ * their deltas are multiples of 1000 ns, a handful of values that compress to almost nothing where
+ * nanosecond jitter would cost a byte or more per event. The order of the records is the order of
+ * the events, whatever their times. */
+static uint64_t to_microseconds(uint64_t time_ns)
 {
+    return time_ns - time_ns % 1000;
+}
+
+static void round_record_time(struct vt_trace_record *record)
+{
+    switch (record->type) {
+    case VT_RECORD_ALLOC:
+    case VT_RECORD_FREE:
+    case VT_RECORD_FREE_UNKNOWN:
+    case VT_RECORD_OOM:
+    case VT_RECORD_MAP:
+        record->event.timestamp_ns = to_microseconds(record->event.timestamp_ns);
+        break;
+    case VT_RECORD_MARKER:
+        record->marker.timestamp_ns = to_microseconds(record->marker.timestamp_ns);
+        break;
+    case VT_RECORD_TORCH_SNAPSHOT:
+        record->torch_snapshot.timestamp_ns = to_microseconds(record->torch_snapshot.timestamp_ns);
+        break;
+    case VT_RECORD_END:
+        record->end.timestamp_ns = to_microseconds(record->end.timestamp_ns);
+        break;
+    case VT_RECORD_DROPPED:
+        record->dropped.timestamp_ns = to_microseconds(record->dropped.timestamp_ns);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Under chunk_lock. Returns false when the record had to be dropped. */
+static bool append_locked(const struct vt_trace_record *original)
+{
+    struct vt_trace_record rounded = *original;
+    round_record_time(&rounded);
+    const struct vt_trace_record *record = &rounded;
     uint64_t time_ns = record_time(record);
     if (time_ns > last_time_ns)
         last_time_ns = time_ns;
@@ -421,6 +462,15 @@ static void write_chunk(const uint8_t *payload, size_t length, uint64_t base_tim
 {
     if (trace_fd < 0 || length == 0)
         return;
+    /* Version 3: the rows the encoder wrote become columns (one per field of ALLOC and FREE), where
+     * zstd finds each field's repetitions (docs/trace-format.md, "Column layout"). */
+    length = vt_trace_columns_encode(payload, length, column_buffer, column_capacity);
+    if (length == 0) { /* cannot happen: column_capacity holds any chunk's columns */
+        errno = EOVERFLOW;
+        stop_tracing_after_write_error();
+        return;
+    }
+    payload = column_buffer;
     struct vt_trace_chunk_header header = {
         .raw_bytes = (uint32_t)length,
         .base_time_ns = base_time_ns,
@@ -669,8 +719,17 @@ static bool open_trace_file(void)
         stop_tracing_after_write_error();
         return false;
     }
+    column_capacity = TRACE_CHUNK_BYTES + TRACE_CHUNK_BYTES / 2 + 512; /* vt_trace_columns_encode's bound */
+    column_buffer = malloc(column_capacity);
+    if (!column_buffer) {
+        int error = errno;
+        shim_log("cannot write the trace to %s: %s; tracing is off", settings.path, strerror(error));
+        remember_write_error(error);
+        __atomic_store_n(&enabled, false, __ATOMIC_RELEASE);
+        return false;
+    }
     compressor = ZSTD_createCCtx();
-    compressed_capacity = ZSTD_compressBound(TRACE_CHUNK_BYTES);
+    compressed_capacity = ZSTD_compressBound(column_capacity);
     compressed_buffer = malloc(compressed_capacity);
     if (!compressed_buffer && compressor) {
         ZSTD_freeCCtx(compressor);

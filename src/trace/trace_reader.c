@@ -176,8 +176,19 @@ static bool unpack_payload(struct vt_trace_reader *reader)
     } else if (chunk->compression != VT_TRACE_STORED || chunk->raw_bytes != chunk->stored_bytes) {
         return false;
     }
+    size_t length = chunk->raw_bytes;
+    if (reader->version >= 3) {
+        /* the column layout: back to records (at most twice the columns' bytes, and a little) */
+        size_t capacity = 2 * (size_t)length + 16;
+        if (!ensure_capacity(&reader->rows, &reader->rows_capacity, capacity))
+            return false;
+        length = vt_trace_columns_decode(payload, length, reader->rows, capacity);
+        if (length == VT_TRACE_COLUMNS_MALFORMED)
+            return false;
+        payload = reader->rows;
+    }
     reader->cursor = payload;
-    reader->payload_end = payload + chunk->raw_bytes;
+    reader->payload_end = payload + length;
     return true;
 }
 
@@ -264,6 +275,7 @@ void vt_trace_reader_close(struct vt_trace_reader *reader)
         close(reader->fd);
     free(reader->stored);
     free(reader->raw);
+    free(reader->rows);
     ZSTD_freeDCtx(reader->zstd);
     memset(reader, 0, sizeof *reader);
     reader->fd = -1;

@@ -43,6 +43,8 @@ struct vt_trace_reader {
     uint64_t chunk_offset;
     uint8_t *stored, *raw;
     size_t stored_capacity, raw_capacity;
+    uint8_t *rows;         /* version 3: the payload's columns turned back into records */
+    size_t rows_capacity;
     void *zstd;            /* the ZSTD_DCtx, made at the first zstd chunk */
     const uint8_t *cursor, *payload_end;
     struct vt_trace_deltas deltas;

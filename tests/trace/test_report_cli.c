@@ -321,9 +321,9 @@ Test(report_cli, unreadable_files_exit_1_with_a_clear_message)
     assert_fails((const char *[]){path, NULL}, 1, message);
 
     path = report_trace(NULL);
-    tb_flip_byte(path, 9); /* version 2 -> 0xff02 */
+    tb_flip_byte(path, 9); /* version 3 -> 0xff03 */
     snprintf(message, sizeof message,
-             "vramtrace report: %s: unsupported trace format version 65282 (this vramtrace reads versions 1 to 2)\n", path);
+             "vramtrace report: %s: unsupported trace format version 65283 (this vramtrace reads versions 1 to 3)\n", path);
     assert_fails((const char *[]){path, NULL}, 1, message);
 
     snprintf(message, sizeof message, "vramtrace report: cannot open /nonexistent/x.trace: %s\n", strerror(ENOENT));

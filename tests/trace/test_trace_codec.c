@@ -36,6 +36,12 @@ static void round_trip(const struct vt_trace_record *records, size_t count, stru
         cr_assert_gt(written, 0, "record %zu did not encode", i);
         length += written;
     }
+    /* version 3: through the column layout and back, byte for byte */
+    static uint8_t columns[(1 << 16) * 2], rows[(1 << 16) * 4];
+    size_t column_length = vt_trace_columns_encode(buffer, length, columns, sizeof columns);
+    cr_assert_gt(column_length, 0);
+    cr_assert_eq(vt_trace_columns_decode(columns, column_length, rows, sizeof rows), length);
+    cr_assert(memcmp(rows, buffer, length) == 0);
     vt_trace_deltas_start(&deltas, 1000, VT_TRACE_FORMAT_VERSION);
     const uint8_t *cursor = buffer;
     for (size_t i = 0; i < count; i++)
@@ -405,4 +411,135 @@ Test(codec, version_1_stacks_decode_as_native_deltas)
     cr_assert_eq(record.stack.depth, 2);
     cr_assert_eq(frames[0], 0x1000);
     cr_assert_eq(frames[1], 0x1000 - 0x10);
+}
+
+/* ---- version 3: the column layout ------------------------------------------------------------- */
+
+static size_t rows_of(const uint8_t *columns, size_t length, uint8_t *rows, size_t capacity)
+{
+    return vt_trace_columns_decode(columns, length, rows, capacity);
+}
+
+/* Any row bytes round-trip: records of every kind, an ALLOC whose payload is not varints, one with
+ * more than 16 fields, a FREE with its flags, an unknown type, and a tail that is no record. */
+Test(codec, column_layout_round_trips_any_rows)
+{
+    uint8_t rows[512];
+    size_t length = 0;
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
+    struct vt_trace_record alloc = {.type = VT_RECORD_ALLOC,
+                                    .event = {.timestamp_ns = 5000, .address = 0x7f0000001000, .size_bytes = 4096,
+                                              .stack_id = 7, .thread_index = 1, .api = 1}};
+    struct vt_trace_record freed = {.type = VT_RECORD_FREE,
+                                    .event = {.timestamp_ns = 6000, .address = 0x7f0000001000, .size_bytes = 4096,
+                                              .thread_index = 1, .api = 2, .flags = VT_FREE_FOLLOWS}};
+    length += vt_trace_encode(rows + length, sizeof rows - length, &deltas, &alloc);
+    length += vt_trace_encode(rows + length, sizeof rows - length, &deltas, &freed);
+    const uint8_t odd[] = {VT_RECORD_ALLOC, 3, 0x80, 0x80, 0x80};            /* a varint that does not end */
+    memcpy(rows + length, odd, sizeof odd), length += sizeof odd;
+    rows[length++] = VT_RECORD_FREE, rows[length++] = 17;                     /* 17 one-byte fields */
+    for (int i = 0; i < 17; i++)
+        rows[length++] = (uint8_t)i;
+    const uint8_t unknown[] = {99, 2, 0xaa, 0xbb};
+    memcpy(rows + length, unknown, sizeof unknown), length += sizeof unknown;
+    length += vt_trace_encode(rows + length, sizeof rows - length, &deltas, &alloc);
+    const uint8_t tail[] = {VT_RECORD_ALLOC, 50, 1}; /* a length past the end: not a record */
+    memcpy(rows + length, tail, sizeof tail), length += sizeof tail;
+
+    uint8_t columns[1024], back[2048];
+    size_t column_length = vt_trace_columns_encode(rows, length, columns, sizeof columns);
+    cr_assert_gt(column_length, 0);
+    cr_assert_eq(rows_of(columns, column_length, back, sizeof back), length);
+    cr_assert(memcmp(back, rows, length) == 0);
+    cr_assert_eq(vt_trace_columns_encode(rows, length, columns, column_length - 1), 0, "does not fit: nothing");
+    /* no rows at all: 34 empty columns */
+    column_length = vt_trace_columns_encode(rows, 0, columns, sizeof columns);
+    cr_assert_eq(column_length, 35);
+    cr_assert_eq(rows_of(columns, column_length, back, sizeof back), 0);
+}
+
+/* Columns that do not parse are damage (VT_TRACE_COLUMNS_MALFORMED), never read past their bytes. */
+Test(codec, malformed_column_layouts_are_refused)
+{
+    uint8_t rows[64], columns[256], back[512];
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
+    struct vt_trace_record alloc = {.type = VT_RECORD_ALLOC,
+                                    .event = {.timestamp_ns = 5000, .address = 0x1000, .size_bytes = 300, .api = 1}};
+    size_t length = vt_trace_encode(rows, sizeof rows, &deltas, &alloc);
+    size_t column_length = vt_trace_columns_encode(rows, length, columns, sizeof columns);
+    cr_assert_eq(rows_of(columns, column_length, back, sizeof back), length);
+    uint8_t bad[256];
+
+    memcpy(bad, columns, column_length);
+    bad[0] = 33; /* column count */
+    cr_assert_eq(rows_of(bad, column_length, back, sizeof back), VT_TRACE_COLUMNS_MALFORMED);
+    cr_assert_eq(rows_of(columns, column_length - 1, back, sizeof back), VT_TRACE_COLUMNS_MALFORMED, "cut short");
+    memcpy(bad, columns, column_length);
+    bad[column_length] = 0;
+    cr_assert_eq(rows_of(bad, column_length + 1, back, sizeof back), VT_TRACE_COLUMNS_MALFORMED, "bytes left over");
+    cr_assert_eq(rows_of(columns, 0, back, sizeof back), VT_TRACE_COLUMNS_MALFORMED, "empty");
+    /* column 0 starts after the count and 34 one-byte lengths: its ALLOC's field count */
+    size_t records = 35;
+    cr_assert_eq(columns[records], VT_RECORD_ALLOC);
+    memcpy(bad, columns, column_length);
+    bad[records + 1] = 16; /* more fields than the columns hold */
+    cr_assert_eq(rows_of(bad, column_length, back, sizeof back), VT_TRACE_COLUMNS_MALFORMED);
+    memcpy(bad, columns, column_length);
+    bad[records + 1] = (uint8_t)(columns[records + 1] - 1); /* a field left in its column */
+    cr_assert_eq(rows_of(bad, column_length, back, sizeof back), VT_TRACE_COLUMNS_MALFORMED);
+    memcpy(bad, columns, column_length);
+    bad[records + 1] = 40; /* neither a field count nor 127 */
+    cr_assert_eq(rows_of(bad, column_length, back, sizeof back), VT_TRACE_COLUMNS_MALFORMED);
+    cr_assert_eq(rows_of(columns, column_length, back, length - 1), VT_TRACE_COLUMNS_MALFORMED, "no room");
+    /* every byte string of a few bytes: refused or rows within the capacity, nothing else */
+    for (unsigned seed = 1; seed < 20000; seed++) {
+        uint8_t noise[48] = {0};
+        unsigned state = seed;
+        memcpy(noise, columns, column_length < sizeof noise ? column_length : sizeof noise);
+        for (int k = 0; k < 3; k++) {
+            state = state * 1103515245u + 12345u;
+            noise[(state >> 8) % sizeof noise] = (uint8_t)(state >> 16);
+        }
+        size_t got = rows_of(noise, sizeof noise, back, sizeof back);
+        cr_assert(got == VT_TRACE_COLUMNS_MALFORMED || got <= sizeof back);
+    }
+}
+
+/* Version 3 codes an ALLOC's stack id as a delta from the previous ALLOC's of the chunk; version 2
+ * as the id itself. Both decode to the ids, and a delta that leaves 0..2^32-1 is malformed. */
+Test(codec, version_3_alloc_stack_ids_are_deltas)
+{
+    uint32_t ids[] = {1000, 3, 4294967295u, 0, 7};
+    for (uint32_t version = 2; version <= 3; version++) {
+        uint8_t buffer[256];
+        size_t length = 0;
+        struct vt_trace_deltas deltas;
+        vt_trace_deltas_start(&deltas, 0, version);
+        for (size_t i = 0; i < 5; i++) {
+            struct vt_trace_record alloc = {.type = VT_RECORD_ALLOC, .event = {.stack_id = ids[i], .size_bytes = 1}};
+            length += vt_trace_encode(buffer + length, sizeof buffer - length, &deltas, &alloc);
+        }
+        vt_trace_deltas_start(&deltas, 0, version);
+        const uint8_t *cursor = buffer;
+        struct vt_trace_record record;
+        uint64_t frames[VT_TRACE_MAX_FRAMES];
+        for (size_t i = 0; i < 5; i++) {
+            cr_assert_eq(vt_trace_decode(&cursor, buffer + length, &deltas, &record, frames), VT_DECODE_RECORD);
+            cr_assert_eq(record.event.stack_id, ids[i], "version %u, record %zu", version, i);
+        }
+    }
+    /* time 0, API, kind, device, address, size, stack delta -1 from 0, thread, stream */
+    const uint8_t below_zero[] = {VT_RECORD_ALLOC, 9, 0, 1, 0, 0, 0, 1, 1, 0, 0};
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0, 3);
+    const uint8_t *cursor = below_zero;
+    struct vt_trace_record record;
+    uint64_t frames[VT_TRACE_MAX_FRAMES];
+    cr_assert_eq(vt_trace_decode(&cursor, below_zero + sizeof below_zero, &deltas, &record, frames), VT_DECODE_MALFORMED);
+    vt_trace_deltas_start(&deltas, 0, 2);
+    cursor = below_zero;
+    cr_assert_eq(vt_trace_decode(&cursor, below_zero + sizeof below_zero, &deltas, &record, frames), VT_DECODE_RECORD);
+    cr_assert_eq(record.event.stack_id, 1, "version 2: the id itself");
 }

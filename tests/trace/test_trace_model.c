@@ -422,6 +422,36 @@ Test(model, truncated_trace_loads_what_precedes_the_cut)
     vt_model_free(&model);
 }
 
+/* A trace of format version 2 (row-coded chunk payloads, times in nanoseconds), written by the code
+ * of 2026-12-02 before version 3's column layout: examples/leaky on the simulated device. It must
+ * give the figures the version 1 trace of the same program gives. */
+Test(model, a_version_2_trace_still_reads)
+{
+    struct vt_trace_model model;
+    char error[512];
+    cr_assert_eq(vt_model_load(&model, VT_SOURCE_DIR "/tests/trace/data/leaky-v2.trace", NULL, error, sizeof error),
+                 VT_TRACE_OPENED, "%s", error);
+    cr_assert(model.complete);
+    cr_assert_eq(model.event_count, 809);
+    cr_assert_eq(model.stack_count, 6);
+    struct vt_replay replay;
+    vt_replay_start(&replay, &model, true);
+    vt_replay_all(&replay, NULL, NULL);
+    const struct vt_slot_usage *device = vt_replay_usage(&replay, 0);
+    cr_assert_eq(device->by_kind[VT_KIND_DEVICE].current_bytes, 5242880);
+    cr_assert_eq(device->by_kind[VT_KIND_DEVICE].live_count, 4);
+    cr_assert_eq(device->in_use.peak_bytes, 70254592);
+    vt_replay_finish(&replay);
+    /* the fast replay (no live tables) uses FREE sizes: the same figures */
+    vt_replay_start(&replay, &model, false);
+    vt_replay_all(&replay, NULL, NULL);
+    device = vt_replay_usage(&replay, 0);
+    cr_assert_eq(device->by_kind[VT_KIND_DEVICE].current_bytes, 5242880);
+    cr_assert_eq(device->in_use.peak_bytes, 70254592);
+    vt_replay_finish(&replay);
+    vt_model_free(&model);
+}
+
 /* A trace of format version 1 (native frames only, no CODE records), written by vramtrace 0.1.0
  * before Python frames existed: examples/leaky on the simulated device. It must read as it did. */
 Test(model, a_version_1_trace_still_reads)

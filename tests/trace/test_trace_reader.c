@@ -219,8 +219,8 @@ Test(reader, wrong_magic_version_or_missing_file_is_a_clear_error)
     assert_open_fails(path, VT_TRACE_NOT_A_TRACE, message);
 
     path = three_chunk_trace(&third);
-    tb_flip_byte(path, 8); /* version 2 -> 0xfd */
-    snprintf(message, sizeof message, "%s: unsupported trace format version 253 (this vramtrace reads versions 1 to 2)", path);
+    tb_flip_byte(path, 8); /* version 3 -> 0xfc */
+    snprintf(message, sizeof message, "%s: unsupported trace format version 252 (this vramtrace reads versions 1 to 3)", path);
     assert_open_fails(path, VT_TRACE_UNSUPPORTED_VERSION, message);
 
     path = three_chunk_trace(&third);

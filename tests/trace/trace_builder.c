@@ -82,19 +82,25 @@ void tb_end_chunk(struct trace_builder *builder, enum vt_trace_compression compr
 {
     cr_assert(builder->chunk_open);
     builder->chunk_open = false;
-    uint8_t *stored = builder->payload;
-    size_t stored_length = builder->payload_length;
+    /* version 3: the records go into the file in the column layout, as the shim's writer puts them */
+    size_t column_capacity = builder->payload_length + builder->payload_length / 2 + 512;
+    uint8_t *columns = malloc(column_capacity);
+    cr_assert_not_null(columns);
+    size_t raw_length = vt_trace_columns_encode(builder->payload, builder->payload_length, columns, column_capacity);
+    cr_assert_gt(raw_length, 0);
+    uint8_t *stored = columns;
+    size_t stored_length = raw_length;
     uint8_t *compressed = NULL;
     if (compression == VT_TRACE_ZSTD) {
         size_t bound = ZSTD_compressBound(stored_length);
         compressed = malloc(bound);
-        stored_length = ZSTD_compress(compressed, bound, builder->payload, builder->payload_length, 3);
+        stored_length = ZSTD_compress(compressed, bound, columns, raw_length, 3);
         cr_assert(!ZSTD_isError(stored_length));
         stored = compressed;
     }
     struct vt_trace_chunk_header header = {
         .stored_bytes = (uint32_t)stored_length,
-        .raw_bytes = (uint32_t)builder->payload_length,
+        .raw_bytes = (uint32_t)raw_length,
         .crc32 = vt_crc32(stored, stored_length),
         .record_count = builder->payload_records,
         .base_time_ns = builder->chunk_base_ns,
@@ -106,6 +112,7 @@ void tb_end_chunk(struct trace_builder *builder, enum vt_trace_compression compr
     append(builder, encoded, sizeof encoded);
     append(builder, stored, stored_length);
     free(compressed);
+    free(columns);
 }
 
 const char *tb_write(struct trace_builder *builder, const char *path)
