@@ -536,7 +536,7 @@ static void print_extreme(FILE *out, const char *label, const struct merge_rank 
                           const struct merge_device *peak)
 {
     char human[32], device[32];
-    fprintf(out, "  %s rank %" PRId64 ", %" PRIu64 " byte(s) (%s) on %s at %.9f s\n", label, rank->rank,
+    fprintf(out, "  %s rank %" PRId64 ", %" PRIu64 " byte(s) (%s) on %s at %.6f s\n", label, rank->rank,
             peak->peak_bytes, vt_format_bytes(peak->peak_bytes, human, sizeof human),
             vt_cli_device_name(peak->device, device, sizeof device), (double)peak->peak_time_ns / 1e9);
 }
@@ -579,7 +579,7 @@ static void print_ooms(FILE *out, const struct merge *merge, const struct merge_
     for (size_t position = 0; position < merge->rank_count; position++) {
         const struct merge_rank *rank = &merge->ranks[view->order[position]];
         if (rank->oom_failures)
-            fprintf(out, "  rank %" PRId64 ": %" PRIu64 " failure(s), the first at %.9f s on %s (a request of %" PRIu64
+            fprintf(out, "  rank %" PRId64 ": %" PRIu64 " failure(s), the first at %.6f s on %s (a request of %" PRIu64
                          " byte(s))\n",
                     rank->rank, rank->oom_failures, (double)rank->oom_first_time_ns / 1e9,
                     vt_cli_device_name(rank->oom_first_device, device, sizeof device), rank->oom_first_bytes);

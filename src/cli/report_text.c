@@ -154,7 +154,7 @@ static void text_usage(const struct text_output *text)
                 continue;
             any = true;
             bool reserved = kind == VT_KIND_ADDRESS_SPACE;
-            fprintf(out, "  %s, %s%s: %s %llu byte(s) (%s) in %llu allocation(s) at the end; peak %llu byte(s) (%s) at %.9f s\n",
+            fprintf(out, "  %s, %s%s: %s %llu byte(s) (%s) in %llu allocation(s) at the end; peak %llu byte(s) (%s) at %.6f s\n",
                     vt_cli_device_name(vt_device_of_slot(shown_slot), where, sizeof where), vt_memory_kind_name(kind),
                     reserved ? " (not memory use)" : " memory", reserved ? "reserved" : "leaked",
                     (unsigned long long)counter->current_bytes, vt_format_bytes(counter->current_bytes, human, sizeof human),
@@ -330,7 +330,7 @@ static void text_out_of_memory(const struct text_output *text)
         return;
     char human[32], free_human[32], total_human[32];
     const struct vt_model_event *first = oom->first;
-    fprintf(out, "Out of memory: %llu failed allocation(s); the first: %s of %llu byte(s) (%s) on %s %d at %.9f s",
+    fprintf(out, "Out of memory: %llu failed allocation(s); the first: %s of %llu byte(s) (%s) on %s %d at %.6f s",
             (unsigned long long)oom->failures, vt_api_name(first->api), (unsigned long long)first->size_bytes,
             vt_format_bytes(first->size_bytes, human, sizeof human), first->device < 0 ? "host" : "device",
             first->device, seconds(first->time_ns));
@@ -367,7 +367,7 @@ static void text_peaks(const struct text_output *text)
     for (size_t i = 0; i < report->peak_count; i++) {
         const struct vt_report_peak *peak = &report->peaks[i];
         const struct vt_usage_counter *in_use = &peak->usage.in_use;
-        fprintf(out, "  %s: %llu byte(s) (%s) at %.9f s", peak_slot_name(peak->device, where, sizeof where),
+        fprintf(out, "  %s: %llu byte(s) (%s) at %.6f s", peak_slot_name(peak->device, where, sizeof where),
                 (unsigned long long)in_use->peak_bytes, vt_format_bytes(in_use->peak_bytes, human, sizeof human),
                 seconds(in_use->peak_time_ns));
         if (peak->device >= 0)
@@ -383,7 +383,7 @@ static void text_peaks(const struct text_output *text)
         const struct vt_report_peak *peak = &report->peaks[i];
         uint64_t bytes, count;
         vt_report_memory_totals(&peak->snapshot, &bytes, &count);
-        fprintf(out, "Peak snapshot of %s: %llu byte(s) (%s) in %llu allocation(s) live at %.9f s\n\n",
+        fprintf(out, "Peak snapshot of %s: %llu byte(s) (%s) in %llu allocation(s) live at %.6f s\n\n",
                 peak_slot_name(peak->device, where, sizeof where), (unsigned long long)bytes,
                 vt_format_bytes(bytes, human, sizeof human), (unsigned long long)count,
                 seconds(peak->usage.in_use.peak_time_ns));

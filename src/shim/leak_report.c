@@ -50,6 +50,14 @@ static double seconds_since_start(uint64_t timestamp_ns)
     return timestamp_ns > start ? (double)(timestamp_ns - start) / 1e9 : 0.0;
 }
 
+/* An event's time as the trace holds it (format version 3: rounded down to the microsecond), so
+ * the exit report and `vramtrace report` print the same time, and `--at` it lands on the event. */
+static double event_seconds(uint64_t timestamp_ns)
+{
+    uint64_t start = recorder_start_ns();
+    return timestamp_ns > start ? (double)((timestamp_ns - start) / 1000) / 1e6 : 0.0;
+}
+
 static void render_peaks(FILE *out)
 {
     static struct vt_slot_usage usage[RECORDER_SLOT_COUNT];
@@ -62,19 +70,19 @@ static void render_peaks(FILE *out)
         if (device->in_use.peak_bytes == 0)
             continue;
         any = true;
-        fprintf(out, "  device %d: %llu byte(s) (%s) at %.9f s; peak by kind: device %llu, managed %llu\n",
+        fprintf(out, "  device %d: %llu byte(s) (%s) at %.6f s; peak by kind: device %llu, managed %llu\n",
                 slot - 1, (unsigned long long)device->in_use.peak_bytes,
                 vt_format_bytes(device->in_use.peak_bytes, human, sizeof human),
-                seconds_since_start(device->in_use.peak_time_ns),
+                event_seconds(device->in_use.peak_time_ns),
                 (unsigned long long)device->by_kind[VT_KIND_DEVICE].peak_bytes,
                 (unsigned long long)device->by_kind[VT_KIND_MANAGED].peak_bytes);
     }
     const struct vt_usage_counter *pinned = &usage[0].by_kind[VT_KIND_HOST_PINNED];
     if (pinned->peak_bytes) {
         any = true;
-        fprintf(out, "  host (pinned): %llu byte(s) (%s) at %.9f s\n", (unsigned long long)pinned->peak_bytes,
+        fprintf(out, "  host (pinned): %llu byte(s) (%s) at %.6f s\n", (unsigned long long)pinned->peak_bytes,
                 vt_format_bytes(pinned->peak_bytes, human, sizeof human),
-                seconds_since_start(pinned->peak_time_ns));
+                event_seconds(pinned->peak_time_ns));
     }
     if (!any)
         fprintf(out, "  (no memory was allocated)\n");
@@ -96,10 +104,10 @@ static void render_out_of_memory(FILE *out)
         torch_snapshot_release();
         return;
     }
-    fprintf(out, "Out of memory: %llu failed allocation(s); the first: %s of %llu byte(s) (%s) on %s %d at %.9f s.\n",
+    fprintf(out, "Out of memory: %llu failed allocation(s); the first: %s of %llu byte(s) (%s) on %s %d at %.6f s.\n",
             (unsigned long long)oom.failures, vt_api_name(oom.first.api), (unsigned long long)oom.first.size_bytes,
             vt_format_bytes(oom.first.size_bytes, human, sizeof human), oom.first.device < 0 ? "host" : "device",
-            oom.first.device, seconds_since_start(oom.first.timestamp_ns));
+            oom.first.device, event_seconds(oom.first.timestamp_ns));
     if (oom.allocations_after_last_failure)
         fprintf(out, "Recovered: %llu allocation(s) succeeded after the last failure.\n",
                 (unsigned long long)oom.allocations_after_last_failure);

@@ -66,9 +66,9 @@ Test(report_cli, text_sections_of_a_complete_trace)
     assert_has(out, "Trace: complete; 7 event(s), 4 stack(s)\n");
     assert_has(out, "Memory by device and kind:\n"
                     "  device 0, device memory: leaked 15728640 byte(s) (15.0 MiB) in 2 allocation(s) at the end; "
-                    "peak 31457280 byte(s) (30.0 MiB) at 0.200000000 s\n"
+                    "peak 31457280 byte(s) (30.0 MiB) at 0.200000 s\n"
                     "  device 1, managed memory: leaked 7340032 byte(s) (7.00 MiB) in 1 allocation(s) at the end; "
-                    "peak 7340032 byte(s) (7.00 MiB) at 0.150000000 s\n\n");
+                    "peak 7340032 byte(s) (7.00 MiB) at 0.150000 s\n\n");
     assert_has(out, "Device memory: 15728640 byte(s) (15.0 MiB) leaked in 2 allocation(s)\n\n"
                     "Leak of 10485760 byte(s) (10.0 MiB) in 1 allocation(s) of device memory, cudaMalloc, allocated from:\n"
                     "    #0 0x000000401100 in ??\n"
@@ -79,7 +79,7 @@ Test(report_cli, text_sections_of_a_complete_trace)
     assert_has(out, "Managed memory: 7340032 byte(s) (7.00 MiB) leaked in 1 allocation(s)\n\n"
                     "Leak of 7340032 byte(s) (7.00 MiB) in 1 allocation(s) of managed memory, cudaMallocManaged, allocated from:\n");
     assert_has(out, "Out of memory: 1 failed allocation(s); the first: cudaMalloc of 8589934592 byte(s) (8.00 GiB) on "
-                    "device 1 at 0.450000000 s; the device had 1.00 GiB free of 8.00 GiB.\n"
+                    "device 1 at 0.450000 s; the device had 1.00 GiB free of 8.00 GiB.\n"
                     "Failed request made from:\n"
                     "    #0 0x000000401400 in ??\n"
                     "    #1 0x000000401b00 in ??\n"
@@ -89,16 +89,16 @@ Test(report_cli, text_sections_of_a_complete_trace)
                     "    #1 0x000000401b00 in ??\n");
     assert_has(out, "Not recovered: no allocation succeeded after the last failure.\n\n");
     assert_has(out, "Peak memory in use:\n"
-                    "  device 0: 31457280 byte(s) (30.0 MiB) at 0.200000000 s; peak by kind: device 31457280, managed 0\n"
-                    "  device 1: 7340032 byte(s) (7.00 MiB) at 0.150000000 s; peak by kind: device 0, managed 7340032\n\n");
-    assert_has(out, "Peak snapshot of device 0: 31457280 byte(s) (30.0 MiB) in 2 allocation(s) live at 0.200000000 s\n\n"
+                    "  device 0: 31457280 byte(s) (30.0 MiB) at 0.200000 s; peak by kind: device 31457280, managed 0\n"
+                    "  device 1: 7340032 byte(s) (7.00 MiB) at 0.150000 s; peak by kind: device 0, managed 7340032\n\n");
+    assert_has(out, "Peak snapshot of device 0: 31457280 byte(s) (30.0 MiB) in 2 allocation(s) live at 0.200000 s\n\n"
                     "Live of 20971520 byte(s) (20.0 MiB) in 1 allocation(s) of device memory, cudaMalloc, allocated from:\n"
                     "    #0 0x000000401200 in ??\n"
                     "    #1 0x000000401900 in ??\n\n"
                     "Live of 10485760 byte(s) (10.0 MiB) in 1 allocation(s) of device memory, cudaMalloc, allocated from:\n"
                     "    #0 0x000000401100 in ??\n"
                     "    #1 0x000000401900 in ??\n\n"
-                    "Peak snapshot of device 1: 7340032 byte(s) (7.00 MiB) in 1 allocation(s) live at 0.150000000 s\n\n");
+                    "Peak snapshot of device 1: 7340032 byte(s) (7.00 MiB) in 1 allocation(s) live at 0.150000 s\n\n");
     assert_has(out, "Top allocation sites by bytes allocated (whole run):\n\n"
                     "Site #1: 20971520 byte(s) (20.0 MiB) in 1 allocation(s) of device memory, cudaMalloc, allocated from:\n");
     assert_has(out, "Top allocation sites by number of allocations (whole run):\n\n"
@@ -120,7 +120,7 @@ Test(report_cli, device_option_keeps_one_device)
     cr_assert_null(strstr(run.out, "  device 0"), "%s", run.out);
     cr_assert_null(strstr(run.out, "snapshot of device 0"), "%s", run.out);
     assert_has(run.out, "Device memory: no leaks\n");
-    assert_has(run.out, "Peak memory in use:\n  device 1: 7340032 byte(s) (7.00 MiB) at 0.150000000 s;");
+    assert_has(run.out, "Peak memory in use:\n  device 1: 7340032 byte(s) (7.00 MiB) at 0.150000 s;");
     assert_has(run.out, "Out of memory: 1 failed allocation(s)");
     assert_has(run.out, "SUMMARY: vramtrace: 7340032 byte(s) leaked in 1 allocation(s).\n");
     process_result_free(&run);
