@@ -4,7 +4,10 @@
 # main archive, so they are not installed from here).
 set -euo pipefail
 
-packages=(meson ninja-build pkg-config gcc g++ libcriterion-dev libunwind-dev uthash-dev libdw-dev libelf-dev libzstd-dev)
+# clang-14 and libclang-rt-14-dev: the libFuzzer harnesses (scripts/fuzz.sh); gcc's own ASan, UBSan and
+# TSan runtimes (libasan8, libubsan1, libtsan2) come with gcc.
+packages=(meson ninja-build pkg-config gcc g++ libcriterion-dev libunwind-dev uthash-dev libdw-dev libelf-dev libzstd-dev
+          clang-14 libclang-rt-14-dev)
 
 missing=()
 for package in "${packages[@]}"; do

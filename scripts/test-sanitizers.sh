@@ -6,7 +6,7 @@
 #         runtime and driver programs, live dumps, the torch injection, the fuzz regressions)
 #   all   both (the default)
 #   ci    the short step of scripts/test.sh: ASan+UBSan on the unit, trace and fuzz-regression
-#         suites and two integration suites, TSan on shim_lock and runtime_paths; only the
+#         suites and the leaky integration suite, TSan on shim_lock; only the
 #         targets those need are built
 # Extra arguments go to `meson test` (e.g. a suite or test name). Exits non-zero when a test fails.
 set -euo pipefail
@@ -114,11 +114,11 @@ all)
     ;;
 ci)
     configure build-asan address,undefined
-    build build-asan $(targets_for build-asan --suite unit --suite trace --suite fuzz_regressions leaky zero_bytes)
-    run_tests build-asan --no-rebuild --suite unit --suite trace --suite fuzz_regressions leaky zero_bytes || status=1
+    build build-asan $(targets_for build-asan --suite unit --suite trace --suite fuzz_regressions leaky)
+    run_tests build-asan --no-rebuild --suite unit --suite trace --suite fuzz_regressions leaky || status=1
     configure build-tsan thread
-    build build-tsan $(targets_for build-tsan shim_lock runtime_paths)
-    run_tests build-tsan --no-rebuild shim_lock runtime_paths || status=1
+    build build-tsan $(targets_for build-tsan shim_lock)
+    run_tests build-tsan --no-rebuild shim_lock || status=1
     ;;
 *)
     echo "usage: $0 [asan|tsan|all|ci] [meson test arguments]" >&2
