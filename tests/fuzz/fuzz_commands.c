@@ -36,7 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const char *const *line = command_lines[data[0] % COMMAND_LINE_COUNT];
     char path[64];
-    int fd = fuzz_memory_file(data + 1, size - 1, path, sizeof path);
+    uint8_t *trace = fuzz_trace_with_good_crcs(data + 1, size - 1);
+    int fd = trace ? fuzz_memory_file(trace, size - 1, path, sizeof path) : -1;
+    free(trace);
     if (fd < 0)
         return 0;
     char *argv[9];

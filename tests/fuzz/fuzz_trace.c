@@ -21,7 +21,9 @@ static void visit(const struct vt_model_event *event, size_t index, const struct
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[64], error[4096 + 256];
-    int fd = fuzz_memory_file(data, size, path, sizeof path);
+    uint8_t *trace = fuzz_trace_with_good_crcs(data, size);
+    int fd = trace ? fuzz_memory_file(trace, size, path, sizeof path) : -1;
+    free(trace);
     if (fd < 0)
         return 0;
     struct vt_trace_model model;
