@@ -2,11 +2,13 @@
 # scripts/test-sanitizers.sh — the test suite under the sanitizers (docs/reliability.md
 # "Sanitizers"), each in a build directory of its own:
 #   asan  build-asan/, AddressSanitizer + UndefinedBehaviorSanitizer: the whole suite
-#   tsan  build-tsan/, ThreadSanitizer: the suites where threads meet (shim_lock, the threaded
-#         runtime and driver programs, live dumps, the torch injection, the fuzz regressions)
+#   tsan  build-tsan/, ThreadSanitizer: the programs where threads meet, run under the TSan-built
+#         CLI, shim and simulated device (thread_stress, mixed_stress, a live dump from another
+#         thread, a multi-device leak report). Not through Criterion: Criterion cannot start
+#         under TSan ("Could not initialize inheritable arena", Snaipe/Criterion#274)
 #   all   both (the default)
 #   ci    the short step of scripts/test.sh: ASan+UBSan on the unit, trace and fuzz-regression
-#         suites and the leaky integration suite, TSan on shim_lock; only the
+#         suites and the leaky integration suite, then TSan on thread_stress; only the
 #         targets those need are built
 # Extra arguments go to `meson test` (e.g. a suite or test name). Exits non-zero when a test fails.
 set -euo pipefail
@@ -92,8 +94,66 @@ print(" ".join(sorted(f for f in files if not f.startswith(".."))))
 ' "$directory" "$@"
 }
 
-tsan_suites=(--suite unit --suite fuzz_regressions)
-tsan_tests=(runtime_paths driver_paths live_dump python_injection torch_bootstrap torch_layer)
+# tsan_run NAME [VRAMTRACE_*=...] -- PROGRAM ARGS...: one traced run under the TSan-built tools; fails
+# on a non-zero exit or any ThreadSanitizer report.
+tsan_run() {
+    local name=$1 directory
+    shift
+    directory=$(mktemp -d)
+    echo "==> tsan: $name"
+    local settings=()
+    while [[ "$1" != "--" ]]; do
+        settings+=("$1")
+        shift
+    done
+    shift
+    if ! (cd "$directory" && env ${settings[@]+"${settings[@]}"} timeout 300 "$OLDPWD/build-tsan/src/cli/vramtrace" run \
+              --simulate -o "$directory/run.trace" -- "$@" >"$directory/stdout" 2>"$directory/stderr") ||
+        grep -q "ThreadSanitizer" "$directory/stderr"; then
+        echo "FAIL: $name" >&2
+        cat "$directory/stderr" >&2
+        rm -rf "$directory"
+        return 1
+    fi
+    rm -rf "$directory"
+}
+
+# The shim's dump thread against allocating threads: hold_and_wait holds memory while
+# `vramtrace dump` asks it for a live snapshot twice.
+tsan_live_dump() {
+    local directory pid status=0
+    directory=$(mktemp -d)
+    echo "==> tsan: live dump"
+    (cd "$directory" && exec timeout 120 "$OLDPWD/build-tsan/src/cli/vramtrace" run --simulate -o "$directory/run.trace" \
+         -- "$OLDPWD/build-tsan/tests/programs/hold_and_wait" 6 >"$directory/stdout" 2>"$directory/stderr") &
+    pid=$!
+    for _ in $(seq 100); do
+        grep -q holding "$directory/stdout" 2>/dev/null && break
+        sleep 0.1
+    done
+    local child
+    child=$(pgrep -P "$(pgrep -P $pid | head -1)" | head -1 || true)
+    for _ in 1 2; do
+        build-tsan/src/cli/vramtrace dump "${child:-0}" --wait 20 >/dev/null 2>>"$directory/dump-stderr" || status=1
+    done
+    wait $pid || status=1
+    if ((status)) || grep -q ThreadSanitizer "$directory/stderr"; then
+        echo "FAIL: live dump" >&2
+        cat "$directory/stderr" "$directory/dump-stderr" >&2 2>/dev/null
+        status=1
+    fi
+    rm -rf "$directory"
+    return $status
+}
+
+tsan_all() {
+    local status=0 programs=$PWD/build-tsan/tests/programs
+    tsan_run "thread_stress 8 x 2000" -- "$programs/thread_stress" 8 2000 || status=1
+    tsan_run "mixed_stress 8 x 100" -- "$programs/mixed_stress" 8 100 || status=1
+    tsan_run "leaky on 2 devices" VRAMTRACE_SIMULATE_DEVICES=2 -- "$PWD/build-tsan/examples/leaky" || status=1
+    tsan_live_dump || status=1
+    return $status
+}
 
 status=0
 case "$mode" in
@@ -104,9 +164,10 @@ asan)
     ;;
 tsan)
     configure build-tsan thread
-    build build-tsan
-    run_tests build-tsan --no-rebuild "${tsan_suites[@]}" "$@" || status=1
-    run_tests build-tsan --no-rebuild "${tsan_tests[@]}" "$@" || status=1
+    build build-tsan src/cli/vramtrace src/shim/libvramtrace.so src/simulated_cuda/libcuda.so.1 \
+        src/simulated_cuda/libcudart.so.13 tests/programs/thread_stress tests/programs/mixed_stress \
+        tests/programs/hold_and_wait examples/leaky
+    tsan_all || status=1
     ;;
 all)
     "$0" asan "$@" || status=1
@@ -117,8 +178,9 @@ ci)
     build build-asan $(targets_for build-asan --suite unit --suite trace --suite fuzz_regressions leaky)
     run_tests build-asan --no-rebuild --suite unit --suite trace --suite fuzz_regressions leaky || status=1
     configure build-tsan thread
-    build build-tsan $(targets_for build-tsan shim_lock)
-    run_tests build-tsan --no-rebuild shim_lock || status=1
+    build build-tsan src/cli/vramtrace src/shim/libvramtrace.so src/simulated_cuda/libcuda.so.1 \
+        src/simulated_cuda/libcudart.so.13 tests/programs/thread_stress
+    tsan_run "thread_stress 8 x 2000" -- "$PWD/build-tsan/tests/programs/thread_stress" 8 2000 || status=1
     ;;
 *)
     echo "usage: $0 [asan|tsan|all|ci] [meson test arguments]" >&2
