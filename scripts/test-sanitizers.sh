@@ -7,8 +7,8 @@
 #         thread, a multi-device leak report). Not through Criterion: Criterion cannot start
 #         under TSan ("Could not initialize inheritable arena", Snaipe/Criterion#274)
 #   all   both (the default)
-#   ci    the short step of scripts/test.sh: ASan+UBSan on the unit, trace and fuzz-regression
-#         suites and the leaky integration suite, then TSan on thread_stress; only the
+#   ci    the short step of scripts/test.sh: ASan+UBSan on the unit and fuzz-regression suites
+#         and the leaky integration suite (the shim preloaded), then TSan on thread_stress; only the
 #         targets those need are built
 # Extra arguments go to `meson test` (e.g. a suite or test name). Exits non-zero when a test fails.
 set -euo pipefail
@@ -175,9 +175,9 @@ all)
     ;;
 ci)
     configure build-asan address,undefined
-    build build-asan $(targets_for build-asan --suite unit --suite trace --suite fuzz_regressions leaky)
+    build build-asan $(targets_for build-asan --suite unit --suite fuzz_regressions leaky)
     # Two runs: given suites and test names together, meson test runs only tests matching both.
-    run_tests build-asan --no-rebuild --suite unit --suite trace --suite fuzz_regressions || status=1
+    run_tests build-asan --no-rebuild --suite unit --suite fuzz_regressions || status=1
     run_tests build-asan --no-rebuild leaky || status=1
     configure build-tsan thread
     build build-tsan src/cli/vramtrace src/shim/libvramtrace.so src/simulated_cuda/libcuda.so.1 \
