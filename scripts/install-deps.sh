@@ -4,8 +4,11 @@
 # main archive, so they are not installed from here).
 set -euo pipefail
 
-# chromium: headless, for the test of `vramtrace html` in a browser (tests/commands/test_html.py)
-packages=(meson ninja-build pkg-config gcc g++ libcriterion-dev libunwind-dev uthash-dev libdw-dev libelf-dev libzstd-dev chromium)
+# chromium: headless, for the test of `vramtrace html` in a browser (tests/commands/test_html.py);
+# clang-14 and libclang-rt-14-dev: the libFuzzer harnesses (scripts/fuzz.sh); gcc's own ASan, UBSan and
+# TSan runtimes (libasan8, libubsan1, libtsan2) come with gcc.
+packages=(meson ninja-build pkg-config gcc g++ libcriterion-dev libunwind-dev uthash-dev libdw-dev libelf-dev libzstd-dev
+          chromium clang-14 libclang-rt-14-dev)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -503,7 +503,8 @@ static struct unit_functions *unit_functions(struct vt_module_symbols *symbols, 
         free(list.ranges);
         return NULL;
     }
-    qsort(list.ranges, list.count, sizeof *list.ranges, by_low);
+    if (list.count > 1) /* a unit without ranges has none to sort, and ranges may be NULL */
+        qsort(list.ranges, list.count, sizeof *list.ranges, by_low);
     functions->unit_offset = offset;
     functions->ranges = list.ranges;
     functions->count = list.count;

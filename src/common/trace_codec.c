@@ -43,7 +43,8 @@ static void put_bytes(struct writer *w, const void *bytes, uint32_t length)
         w->overflow = true;
         return;
     }
-    memcpy(w->at, bytes, length);
+    if (length) /* empty text or table: bytes may be NULL, and memcpy from NULL is undefined */
+        memcpy(w->at, bytes, length);
     w->at += length;
 }
 

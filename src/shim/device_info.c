@@ -55,14 +55,20 @@ int device_info_pointer_device(uint64_t address, int fallback)
     return device;
 }
 
-/* The first allocation on a device: the driver asked, the trace told. */
+/* The first allocation on a device: the driver asked, the trace told. Each thread describes the
+ * device into its own copy; the first to claim the device publishes its copy, then sets
+ * device_info_described (release), so a reader never sees a name being written (TSan found two
+ * threads writing devices[i].name while a third read it). A device the driver cannot describe
+ * (no context yet) is asked again next time. */
 void device_info_describe(int device)
 {
-    struct device_description *description = &devices[device];
-    /* Two threads may describe the same device at once: both write the same values. A device the
-     * driver cannot describe (no context yet) is asked again next time. */
-    if (!describe(device, description) || __atomic_exchange_n(&device_info_described[device], true, __ATOMIC_ACQ_REL))
+    static bool claimed[RECORDER_MAX_DEVICES];
+    struct device_description described = {0};
+    if (!describe(device, &described) || __atomic_exchange_n(&claimed[device], true, __ATOMIC_ACQ_REL))
         return;
+    struct device_description *description = &devices[device];
+    *description = described;
+    __atomic_store_n(&device_info_described[device], true, __ATOMIC_RELEASE);
     struct vt_trace_record record = {.type = VT_RECORD_DEVICE};
     record.device.ordinal = (uint32_t)device;
     record.device.name = (struct vt_trace_text){description->name, (uint32_t)strlen(description->name)};

@@ -44,7 +44,8 @@ void *hook_real_find(enum hook_id id)
     return __atomic_load_n(&hook_real_functions[id], __ATOMIC_ACQUIRE);
 }
 
-static struct hooked_function *hook_by_symbol(const char *symbol)
+/* Also on the sanitizers' start-up path (dlsym(RTLD_DEFAULT, ...)): see real_functions.h. */
+SHIM_BEFORE_SANITIZERS static struct hooked_function *hook_by_symbol(const char *symbol)
 {
     if (!symbol || symbol[0] != 'c' || symbol[1] != 'u')
         return NULL;
@@ -54,7 +55,7 @@ static struct hooked_function *hook_by_symbol(const char *symbol)
     return NULL;
 }
 
-int hook_symbol_is_wrapped(const char *symbol)
+SHIM_BEFORE_SANITIZERS int hook_symbol_is_wrapped(const char *symbol)
 {
     return hook_by_symbol(symbol) != NULL;
 }

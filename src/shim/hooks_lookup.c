@@ -16,7 +16,7 @@
 
 /* Called by the dlsym trampoline: the wrapper to return, or NULL to let the real dlsym answer
  * (with the caller's own return address, so RTLD_NEXT and dlerror() behave as without the shim). */
-__attribute__((visibility("hidden"))) void *shim_dlsym_decide(void *handle, const char *symbol)
+__attribute__((visibility("hidden"))) SHIM_BEFORE_SANITIZERS void *shim_dlsym_decide(void *handle, const char *symbol)
 {
     if (!shim_real_dlsym_function)
         real_dlsym_resolve();

@@ -18,7 +18,7 @@ uintptr_t shim_code_start, shim_code_end;
 
 void *(*shim_real_dlsym_function)(void *handle, const char *symbol);
 
-void real_dlsym_resolve(void)
+SHIM_BEFORE_SANITIZERS void real_dlsym_resolve(void)
 {
     static const char *const versions[] = {"GLIBC_2.34", "GLIBC_2.2.5"};
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
@@ -30,7 +30,7 @@ void real_dlsym_resolve(void)
     }
 }
 
-void *shim_real_dlsym(void *handle, const char *symbol)
+SHIM_BEFORE_SANITIZERS void *shim_real_dlsym(void *handle, const char *symbol)
 {
     void *(*real)(void *, const char *) = __atomic_load_n(&shim_real_dlsym_function, __ATOMIC_ACQUIRE);
     if (!real) {

@@ -17,9 +17,16 @@ void *real_function_lookup(const char *name);
 
 /* glibc's own dlsym. The shim exports a dlsym of its own (dlsym_trampoline.S); the shim's code
  * always calls this one instead. Resolved with dlvsym(RTLD_NEXT, ...), never through dlsym. */
+/* The lookup path a sanitizer's runtime reaches before it is initialised: ASan (and TSan) find the
+ * functions they intercept with dlsym(RTLD_NEXT, ...) during their start-up, which is the shim's
+ * dlsym (dlsym_trampoline.S) when the shim is preloaded. Instrumented code there would touch shadow
+ * memory that does not exist yet, so these functions are built without instrumentation
+ * (docs/reliability.md, "Sanitizers"). Without a sanitizer the attribute changes nothing. */
+#define SHIM_BEFORE_SANITIZERS __attribute__((no_sanitize("address", "undefined", "thread")))
+
 extern void *(*shim_real_dlsym_function)(void *handle, const char *symbol) __attribute__((visibility("hidden")));
-void real_dlsym_resolve(void);
-void *shim_real_dlsym(void *handle, const char *symbol);
+SHIM_BEFORE_SANITIZERS void real_dlsym_resolve(void);
+SHIM_BEFORE_SANITIZERS void *shim_real_dlsym(void *handle, const char *symbol);
 
 /* Records the shim's code range (done on first need; idempotent). */
 void shim_code_range_init(void);

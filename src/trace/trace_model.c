@@ -193,7 +193,8 @@ static bool add_stack(struct loader *loader, const struct vt_trace_record *recor
     if (!reserve_one(&model->stacks, &loader->stack_capacity, model->stack_slots, sizeof *model->stacks) ||
         !vt_id_map_put(&model->stack_ids, id, (uint32_t)model->stack_slots))
         return false;
-    memcpy(model->frames + model->frame_count, record->stack.frames, record->stack.depth * sizeof(uint64_t));
+    if (record->stack.depth) /* an empty stack: frames may be NULL, and memcpy from NULL is undefined */
+        memcpy(model->frames + model->frame_count, record->stack.frames, record->stack.depth * sizeof(uint64_t));
     model->stacks[model->stack_slots++] = (struct vt_model_stack){(uint32_t)model->frame_count, record->stack.depth, true};
     model->frame_count = needed;
     model->stack_count++;
@@ -225,7 +226,8 @@ static bool add_code(struct loader *loader, const struct vt_trace_record *record
         memset(code, 0, sizeof *code);
         return false;
     }
-    memcpy(code->line_table, record->code.line_table, record->code.line_table_bytes);
+    if (record->code.line_table_bytes) /* no table: line_table may be NULL */
+        memcpy(code->line_table, record->code.line_table, record->code.line_table_bytes);
     code->line_table_bytes = record->code.line_table_bytes;
     code->line_table_format = record->code.line_table_format;
     code->first_line = record->code.first_line;

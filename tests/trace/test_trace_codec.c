@@ -542,4 +542,25 @@ Test(codec, version_3_alloc_stack_ids_are_deltas)
     cursor = below_zero;
     cr_assert_eq(vt_trace_decode(&cursor, below_zero + sizeof below_zero, &deltas, &record, frames), VT_DECODE_RECORD);
     cr_assert_eq(record.event.stack_id, 1, "version 2: the id itself");
+
+/* A CODE record whose line table was too large to keep (NULL, 0 bytes) and empty texts with no
+ * bytes at all: the encoder copies nothing from NULL (the ASan+UBSan suite caught a memcpy from NULL
+ * with size 0 here, docs/reliability.md), and the record decodes with empty fields. */
+Test(codec, empty_texts_and_tables_with_no_bytes_round_trip)
+{
+    struct vt_trace_record records[1] = {{.type = VT_RECORD_CODE}};
+    records[0].code.id = 9;
+    records[0].code.file_name = (struct vt_trace_text){NULL, 0};
+    records[0].code.function_name = (struct vt_trace_text){NULL, 0};
+    records[0].code.first_line = 1;
+    records[0].code.line_table = NULL;
+    records[0].code.line_table_bytes = 0;
+    struct vt_trace_record decoded[1];
+    static uint64_t frames[1][VT_TRACE_MAX_FRAMES];
+    round_trip(records, 1, decoded, frames);
+    cr_assert_eq(decoded[0].code.id, 9);
+    cr_assert_eq(decoded[0].code.file_name.length, 0);
+    cr_assert_eq(decoded[0].code.function_name.length, 0);
+    cr_assert_eq(decoded[0].code.line_table_bytes, 0);
+    cr_assert_eq(decoded[0].code.first_line, 1);
 }
