@@ -57,6 +57,7 @@ libraries=(-lzstd -ldw -lelf -ldl -lm -lpthread -lunwind)
 library_sources=(src/common/*.c src/trace/*.c
                  src/cli/analysis_common.c src/cli/cmd_diff.c src/cli/cmd_export.c src/cli/cmd_flame.c
                  src/cli/cmd_report.c src/cli/cmd_timeline.c src/cli/cmd_top.c src/cli/pickle_writer.c
+                 src/cli/report_json.c src/cli/report_text.c
                  src/shim/config.c src/shim/output_file.c src/shim/shim_log.c)
 
 echo "==> building the fuzz harnesses with $clang in $out/"

@@ -542,6 +542,7 @@ Test(codec, version_3_alloc_stack_ids_are_deltas)
     cursor = below_zero;
     cr_assert_eq(vt_trace_decode(&cursor, below_zero + sizeof below_zero, &deltas, &record, frames), VT_DECODE_RECORD);
     cr_assert_eq(record.event.stack_id, 1, "version 2: the id itself");
+}
 
 /* A CODE record whose line table was too large to keep (NULL, 0 bytes) and empty texts with no
  * bytes at all: the encoder copies nothing from NULL (the ASan+UBSan suite caught a memcpy from NULL
