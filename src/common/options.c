@@ -31,7 +31,7 @@ const struct vt_option vt_options[] = {
     {"quiet", 'q', VT_ENV_QUIET, VT_OPTION_FLAG, NULL, 0, 0, "off",
      "do not print the exit report on stderr (the report file is still written)", NULL},
     {"simulate", 0, VT_ENV_SIMULATE, VT_OPTION_OPTIONAL_SIZE, "SIZE", 0, 0, "16G",
-     "run on the simulated CUDA device with SIZE bytes of memory per device (K, M, G, T suffixes)", NULL},
+     "run on the simulated CUDA device with SIZE bytes of memory per device (K, M, G, T suffixes); the program must use the shared CUDA runtime (libcudart.so, nvcc -cudart shared): one linked with the static runtime (nvcc's default) carries its own and cannot be moved onto the simulated device", NULL},
     {"simulate-devices", 0, VT_ENV_SIMULATE_DEVICES, VT_OPTION_COUNT, "N", 1, VT_MAX_SIMULATED_DEVICES, "1",
      "number of simulated devices (with --simulate)", NULL},
     {"torch", 0, VT_ENV_TORCH, VT_OPTION_CHOICE, "MODE", 0, 0, VT_DEFAULT_TORCH,
