@@ -28,6 +28,7 @@
 #include "shim/hooks.h"
 #include "shim/oom_capture.h"
 #include "shim/real_functions.h"
+#include "shim/shim_log.h"
 #include "shim/shim_state.h"
 
 /* The two layers: what their calls return, and how the current device is asked. */
@@ -37,12 +38,24 @@
 #define ALLOC_LAYER_RUNTIME_MISSING cudaErrorInitializationError
 #define ALLOC_LAYER_RUNTIME_CURRENT_DEVICE runtime_current_device
 #define ALLOC_LAYER_RUNTIME_REFUSED runtime_set_last_error_out_of_memory
+#define ALLOC_LAYER_RUNTIME_NO_GPU(status) ((status) == cudaErrorInsufficientDriver || (status) == cudaErrorNoDevice)
 #define ALLOC_LAYER_DRIVER_STATUS CUresult
 #define ALLOC_LAYER_DRIVER_SUCCESS CUDA_SUCCESS
 #define ALLOC_LAYER_DRIVER_OUT_OF_MEMORY CUDA_ERROR_OUT_OF_MEMORY
 #define ALLOC_LAYER_DRIVER_MISSING CUDA_ERROR_NOT_INITIALIZED
 #define ALLOC_LAYER_DRIVER_CURRENT_DEVICE driver_current_device
 #define ALLOC_LAYER_DRIVER_REFUSED driver_refused /* the driver keeps no last error */
+#define ALLOC_LAYER_DRIVER_NO_GPU(status) ((status) == CUDA_ERROR_NO_DEVICE)
+
+/* An allocation failed because this machine has no usable driver or GPU: a program that then
+ * gives up would end with nothing from vramtrace to say why; say it once, and what to do. */
+static __attribute__((noinline, cold, unused)) void alloc_no_gpu(enum vt_api api, int status)
+{
+    static bool said;
+    shim_log_once(&said, "%s failed with error %d: this machine has no usable NVIDIA driver or GPU; to run the "
+                         "program on vramtrace's simulated device instead: vramtrace run --simulate PROGRAM "
+                         "(docs/simulated-device.md)", vt_api_name(api), status);
+}
 
 /* The runtime's current device (0 when it cannot say). */
 static inline int runtime_current_device(void)
@@ -190,6 +203,8 @@ static inline __attribute__((always_inline)) void alloc_call_finish(struct alloc
             outcome = status == ALLOC_LAYER_##layer##_SUCCESS         ? ALLOC_SUCCEEDED                           \
                       : status == ALLOC_LAYER_##layer##_OUT_OF_MEMORY ? ALLOC_OUT_OF_MEMORY                       \
                                                                       : ALLOC_OTHER_ERROR;                        \
+            if (__builtin_expect(ALLOC_LAYER_##layer##_NO_GPU(status), 0))                                        \
+                alloc_no_gpu(call.api, (int)status);                                                              \
         }                                                                                                         \
         alloc_call_finish(&call, outcome, outcome == ALLOC_SUCCEEDED ? (uint64_t)(address) : 0, (size),          \
                           ALLOC_LAYER_##layer##_CURRENT_DEVICE);                                                  \
