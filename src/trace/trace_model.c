@@ -654,6 +654,9 @@ const uint64_t *vt_model_stack_frames(const struct vt_trace_model *model, uint32
     if (stack_id == 0 || !vt_id_map_get(&model->stack_ids, stack_id, &index))
         return NULL;
     *depth = model->stacks[index].depth;
+    static const uint64_t no_frames[1];
+    if (*depth == 0) /* a stack defined with no frames (model->frames may still be NULL) */
+        return no_frames;
     return model->frames + model->stacks[index].first_frame;
 }
 
