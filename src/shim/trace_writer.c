@@ -224,7 +224,8 @@ static void retire_current_chunk(void)
     current_chunk = NULL;
 }
 
-static uint64_t record_time(const struct vt_trace_record *record)
+/* The time field of an event record; NULL for a definition, which carries no time. */
+static uint64_t *record_time_field(struct vt_trace_record *record)
 {
     switch (record->type) {
     case VT_RECORD_ALLOC:
@@ -232,17 +233,17 @@ static uint64_t record_time(const struct vt_trace_record *record)
     case VT_RECORD_FREE_UNKNOWN:
     case VT_RECORD_OOM:
     case VT_RECORD_MAP:
-        return record->event.timestamp_ns;
+        return &record->event.timestamp_ns;
     case VT_RECORD_MARKER:
-        return record->marker.timestamp_ns;
+        return &record->marker.timestamp_ns;
     case VT_RECORD_TORCH_SNAPSHOT:
-        return record->torch_snapshot.timestamp_ns;
+        return &record->torch_snapshot.timestamp_ns;
     case VT_RECORD_END:
-        return record->end.timestamp_ns;
+        return &record->end.timestamp_ns;
     case VT_RECORD_DROPPED:
-        return record->dropped.timestamp_ns;
+        return &record->dropped.timestamp_ns;
     default:
-        return last_time_ns; /* definitions carry no time */
+        return NULL;
     }
 }
 
@@ -320,40 +321,15 @@ static uint64_t to_microseconds(uint64_t time_ns)
     return time_ns - time_ns % 1000;
 }
 
-static void round_record_time(struct vt_trace_record *record)
-{
-    switch (record->type) {
-    case VT_RECORD_ALLOC:
-    case VT_RECORD_FREE:
-    case VT_RECORD_FREE_UNKNOWN:
-    case VT_RECORD_OOM:
-    case VT_RECORD_MAP:
-        record->event.timestamp_ns = to_microseconds(record->event.timestamp_ns);
-        break;
-    case VT_RECORD_MARKER:
-        record->marker.timestamp_ns = to_microseconds(record->marker.timestamp_ns);
-        break;
-    case VT_RECORD_TORCH_SNAPSHOT:
-        record->torch_snapshot.timestamp_ns = to_microseconds(record->torch_snapshot.timestamp_ns);
-        break;
-    case VT_RECORD_END:
-        record->end.timestamp_ns = to_microseconds(record->end.timestamp_ns);
-        break;
-    case VT_RECORD_DROPPED:
-        record->dropped.timestamp_ns = to_microseconds(record->dropped.timestamp_ns);
-        break;
-    default:
-        break;
-    }
-}
-
 /* Under chunk_lock. Returns false when the record had to be dropped. */
 static bool append_locked(const struct vt_trace_record *original)
 {
     struct vt_trace_record rounded = *original;
-    round_record_time(&rounded);
     const struct vt_trace_record *record = &rounded;
-    uint64_t time_ns = record_time(record);
+    uint64_t *time_field = record_time_field(&rounded);
+    if (time_field)
+        *time_field = to_microseconds(*time_field);
+    uint64_t time_ns = time_field ? *time_field : last_time_ns; /* definitions carry no time */
     if (time_ns > last_time_ns)
         last_time_ns = time_ns;
     for (int attempt = 0; attempt < 2; attempt++) {
