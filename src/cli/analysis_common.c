@@ -3,6 +3,9 @@
 #define _GNU_SOURCE
 #include "analysis_common.h"
 
+#include "trace/json_writer.h"
+
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -261,6 +264,32 @@ const char *vt_cli_symbol_name(const struct vt_symbol *symbol, uint64_t frame, c
     else
         snprintf(out, size, "0x%llx", (unsigned long long)frame);
     return out;
+}
+
+int vt_cli_finish_output(FILE *out, const char *path, const char *command)
+{
+    bool write_failed = ferror(out) != 0;
+    if ((out == stdout ? fflush(out) : fclose(out)) != 0 || write_failed) {
+        fprintf(stderr, "vramtrace %s: writing %s failed: %s\n", command, path ? path : "the output", strerror(errno));
+        return VT_CLI_EXIT_UNREADABLE;
+    }
+    return 0;
+}
+
+void vt_cli_json_frame(struct vt_json *json, enum vt_frame_kind kind, const char *function, const char *file,
+                       int line, const char *module, uint64_t module_offset)
+{
+    vt_json_object_begin(json, NULL);
+    vt_json_string(json, "kind", vt_frame_kind_name(kind));
+    vt_json_string(json, "function", function);
+    vt_json_string(json, "file", file);
+    if (line)
+        vt_json_uint(json, "line", (uint64_t)line);
+    else
+        vt_json_null(json, "line");
+    vt_json_string(json, "module", module);
+    vt_json_hex(json, "module_offset", module_offset);
+    vt_json_object_end(json);
 }
 
 void vt_cli_print_stack(FILE *out, struct vt_symbolizer *symbolizer, const struct vt_trace_model *model,

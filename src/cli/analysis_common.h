@@ -101,6 +101,16 @@ const char *vt_cli_symbol_name(const struct vt_symbol *symbol, uint64_t frame, c
 /* A stack as the reports print it, a line per symbol (inlined calls expanded, numbered in that
  * order): "    #N [0xADDRESS in ]FUNCTION[ FILE:LINE][ (MODULE+0xOFFSET)]", the address with
  * `with_addresses`; or a line saying that no stack was recorded or that the trace lacks it. */
+/* Ends writing `out` (stdout, flushed, or a file of ours, closed): 0, or after "vramtrace COMMAND:
+ * writing PATH failed: ..." on stderr VT_CLI_EXIT_UNREADABLE. `path` NULL: stdout. */
+int vt_cli_finish_output(FILE *out, const char *path, const char *command);
+
+struct vt_json;
+/* One frame as `diff` and `merge` write it in JSON: {kind, function, file, line (null when 0),
+ * module, module_offset}. */
+void vt_cli_json_frame(struct vt_json *json, enum vt_frame_kind kind, const char *function, const char *file,
+                       int line, const char *module, uint64_t module_offset);
+
 void vt_cli_print_stack(FILE *out, struct vt_symbolizer *symbolizer, const struct vt_trace_model *model,
                         uint32_t stack_id, bool with_addresses);
 /* "device 3", or "host" for -1. */

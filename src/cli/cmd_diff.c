@@ -351,19 +351,9 @@ static void json_frames(struct vt_json *json, const struct diff_side *side, uint
     const uint64_t *frames = vt_model_stack_frames(side->model, stack_id, &depth);
     vt_json_array_begin(json, "frames");
     for (unsigned i = 0; i < depth; i++)
-        for (const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]); symbol; symbol = symbol->caller) {
-            vt_json_object_begin(json, NULL);
-            vt_json_string(json, "kind", vt_frame_kind_name(symbol->kind));
-            vt_json_string(json, "function", symbol->function);
-            vt_json_string(json, "file", symbol->source_file);
-            if (symbol->source_line)
-                vt_json_uint(json, "line", (uint64_t)symbol->source_line);
-            else
-                vt_json_null(json, "line");
-            vt_json_string(json, "module", symbol->module_path);
-            vt_json_hex(json, "module_offset", symbol->module_offset);
-            vt_json_object_end(json);
-        }
+        for (const struct vt_symbol *symbol = vt_symbolize(side->symbolizer, frames[i]); symbol; symbol = symbol->caller)
+            vt_cli_json_frame(json, symbol->kind, symbol->function, symbol->source_file, symbol->source_line,
+                              symbol->module_path, symbol->module_offset);
     vt_json_array_end(json);
 }
 

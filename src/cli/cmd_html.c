@@ -570,13 +570,7 @@ static int write_output(const struct html_settings *settings, const struct vt_re
     }
     write_page(out, data, size);
     free(data);
-    bool write_failed = ferror(out) != 0;
-    if ((out == stdout ? fflush(out) : fclose(out)) != 0 || write_failed) {
-        fprintf(stderr, "vramtrace " COMMAND ": writing %s failed: %s\n",
-                settings->output_path ? settings->output_path : "the output", strerror(errno));
-        return VT_CLI_EXIT_UNREADABLE;
-    }
-    return 0;
+    return vt_cli_finish_output(out, settings->output_path, COMMAND);
 }
 
 int vt_cmd_html(int argc, char **argv)

@@ -790,17 +790,8 @@ static void json_site(struct vt_json *json, const struct merge *merge, const str
     vt_json_array_begin(json, "frames");
     for (size_t f = 0; f < site->frame_count; f++) {
         const struct merge_frame *frame = &site->frames[f];
-        vt_json_object_begin(json, NULL);
-        vt_json_string(json, "kind", vt_frame_kind_name(frame->kind));
-        vt_json_string(json, "function", frame->function);
-        vt_json_string(json, "file", frame->file);
-        if (frame->line)
-            vt_json_uint(json, "line", (uint64_t)frame->line);
-        else
-            vt_json_null(json, "line");
-        vt_json_string(json, "module", frame->module);
-        vt_json_hex(json, "module_offset", frame->module_offset);
-        vt_json_object_end(json);
+        vt_cli_json_frame(json, frame->kind, frame->function, frame->file, frame->line, frame->module,
+                          frame->module_offset);
     }
     vt_json_array_end(json);
     vt_json_object_end(json);

@@ -540,13 +540,7 @@ static int write_output(const struct timeline_settings *settings, const struct v
             fclose(out);
         return VT_CLI_EXIT_UNREADABLE;
     }
-    bool write_failed = ferror(out) != 0;
-    if ((out == stdout ? fflush(out) : fclose(out)) != 0 || write_failed) {
-        fprintf(stderr, "vramtrace " COMMAND ": writing %s failed: %s\n",
-                settings->output_path ? settings->output_path : "the output", strerror(errno));
-        return VT_CLI_EXIT_UNREADABLE;
-    }
-    return 0;
+    return vt_cli_finish_output(out, settings->output_path, COMMAND);
 }
 
 int vt_cmd_timeline(int argc, char **argv)
