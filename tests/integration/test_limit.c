@@ -101,27 +101,10 @@ Test(limit, without_a_limit_the_same_program_is_never_refused)
     process_result_free(&run);
 }
 
-/* The line of torch_jobs.py that carries "# site: NAME". */
-static int site_line(const char *name)
-{
-    char marker[256], line[1024];
-    snprintf(marker, sizeof marker, "# site: %s\n", name);
-    FILE *source = fopen(TORCH_JOBS, "r");
-    cr_assert_not_null(source);
-    for (int number = 1; fgets(line, sizeof line, source); number++)
-        if (strlen(line) >= strlen(marker) && strcmp(line + strlen(line) - strlen(marker), marker) == 0) {
-            fclose(source);
-            return number;
-        }
-    fclose(source);
-    cr_assert_fail("no site %s", name);
-    return 0;
-}
-
 static void assert_names_site(const char *text, const char *name)
 {
     char wanted[1024];
-    snprintf(wanted, sizeof wanted, "in under_limit %s:%d", TORCH_JOBS, site_line(name));
+    snprintf(wanted, sizeof wanted, "in under_limit %s:%d", TORCH_JOBS, source_site_line(TORCH_JOBS, name));
     assert_contains(text, wanted);
 }
 

@@ -17,24 +17,12 @@
 #define SITES_SCRIPT PYTHON_DIR "/python_sites.py"
 #define MiB (1ull << 20)
 
-/* The line of `file` that carries "# site: NAME". */
+/* The line of `file` (in PYTHON_DIR) that carries "# site: NAME". */
 static int site_line(const char *file, const char *name)
 {
-    char path[1024], marker[256], line[1024];
+    char path[1024];
     snprintf(path, sizeof path, "%s/%s", PYTHON_DIR, file);
-    snprintf(marker, sizeof marker, "# site: %s\n", name);
-    FILE *source = fopen(path, "r");
-    cr_assert_not_null(source, "%s", path);
-    for (int number = 1; fgets(line, sizeof line, source); number++) {
-        size_t length = strlen(line), marker_length = strlen(marker);
-        if (length >= marker_length && strcmp(line + length - marker_length, marker) == 0) {
-            fclose(source);
-            return number;
-        }
-    }
-    fclose(source);
-    cr_assert_fail("no '# site: %s' in %s", name, path);
-    return 0;
+    return source_site_line(path, name);
 }
 
 /* " in FUNCTION /.../FILE:LINE" for a marked site. */

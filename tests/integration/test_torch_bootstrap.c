@@ -55,23 +55,6 @@ static char *files_matching(const char *directory, const char *pattern)
     return python_output(directory, code);
 }
 
-/* The line of torch_jobs.py that carries "# site: NAME". */
-static int site_line(const char *name)
-{
-    char marker[256], line[1024];
-    snprintf(marker, sizeof marker, "# site: %s\n", name);
-    FILE *source = fopen(JOBS, "r");
-    cr_assert_not_null(source);
-    for (int number = 1; fgets(line, sizeof line, source); number++)
-        if (strlen(line) >= strlen(marker) && strcmp(line + strlen(line) - strlen(marker), marker) == 0) {
-            fclose(source);
-            return number;
-        }
-    fclose(source);
-    cr_assert_fail("no site %s", name);
-    return 0;
-}
-
 Test(torch_bootstrap, a_training_job_gets_pytorchs_own_snapshot_at_exit_with_its_python_lines)
 {
     char *directory = make_temp_directory();
@@ -86,7 +69,7 @@ Test(torch_bootstrap, a_training_job_gets_pytorchs_own_snapshot_at_exit_with_its
              "print(sorted(s)); print(len(s['segments']) > 0);"
              "print(any(f['filename'].endswith('torch_jobs.py') and f['line'] == %d"
              "          for e in s['device_traces'][0] for f in e['frames']))",
-             site_line("batch"));
+             source_site_line(JOBS, "batch"));
     char *summary = python_output(directory, code);
     cr_assert_str_eq(summary, "['allocator_settings', 'device_traces', 'external_annotations', 'segments']\nTrue\nTrue\n",
                      "%s", summary);

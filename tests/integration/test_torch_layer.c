@@ -33,23 +33,6 @@ static struct process_result run_scenario(const char *jobs, const char *scenario
     return run;
 }
 
-/* The line of `jobs` that carries "# site: NAME". */
-static int site_line(const char *jobs, const char *name)
-{
-    char marker[256], line[1024];
-    snprintf(marker, sizeof marker, "# site: %s\n", name);
-    FILE *source = fopen(jobs, "r");
-    cr_assert_not_null(source);
-    for (int number = 1; fgets(line, sizeof line, source); number++)
-        if (strlen(line) >= strlen(marker) && strcmp(line + strlen(line) - strlen(marker), marker) == 0) {
-            fclose(source);
-            return number;
-        }
-    fclose(source);
-    cr_assert_fail("no site %s", name);
-    return 0;
-}
-
 static void assert_contains(const char *text, const char *wanted)
 {
     cr_assert(strstr(text, wanted), "wanted \"%s\" in:\n%s", wanted, text);
@@ -60,7 +43,7 @@ static void assert_names_site(const char *text, const char *function, const char
                               int offset)
 {
     char wanted[1024];
-    snprintf(wanted, sizeof wanted, "at %s %s:%d", function, jobs, site_line(jobs, name) + offset);
+    snprintf(wanted, sizeof wanted, "at %s %s:%d", function, jobs, source_site_line(jobs, name) + offset);
     assert_contains(text, wanted);
 }
 
@@ -123,7 +106,7 @@ Test(torch_layer, memory_outside_pytorch_is_reported_by_itself)
     assert_names_site(run.err, "outside_torch", LAYER_JOBS, "kept tensor", 0);
     assert_contains(run.err, "Device memory: 3145728 byte(s) (3.00 MiB) leaked in 1 allocation(s)");
     char raw_frame[1024];
-    snprintf(raw_frame, sizeof raw_frame, "in outside_torch %s:%d [python]", LAYER_JOBS, site_line(LAYER_JOBS, "raw"));
+    snprintf(raw_frame, sizeof raw_frame, "in outside_torch %s:%d [python]", LAYER_JOBS, source_site_line(LAYER_JOBS, "raw"));
     assert_contains(run.err, raw_frame);
     assert_contains(run.err, "SUMMARY: vramtrace: 3149824 byte(s) leaked in 2 allocation(s).");
     process_result_free(&run);
@@ -203,7 +186,7 @@ Test(torch_layer, the_async_backend_is_traced_per_tensor_at_the_cuda_level)
     assert_contains(run.err, "Device memory: 20 byte(s) (20 B) leaked in 5 allocation(s)");
     assert_contains(run.err, "cudaMallocAsync");
     char kept_line[1024];
-    snprintf(kept_line, sizeof kept_line, "in keep_losses %s:%d [python]", TORCH_JOBS, site_line(TORCH_JOBS, "batch") + 1);
+    snprintf(kept_line, sizeof kept_line, "in keep_losses %s:%d [python]", TORCH_JOBS, source_site_line(TORCH_JOBS, "batch") + 1);
     assert_contains(run.err, kept_line);
     assert_contains(run.err, "SUMMARY: vramtrace: 20 byte(s) leaked in 5 allocation(s).");
     process_result_free(&run);

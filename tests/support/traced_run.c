@@ -65,3 +65,21 @@ uint64_t api_call_count(const char *report, const char *name)
         return 0;
     return strtoull(at + strlen(needle), NULL, 10);
 }
+
+int source_site_line(const char *path, const char *name)
+{
+    char marker[256], line[1024];
+    snprintf(marker, sizeof marker, "# site: %s\n", name);
+    FILE *source = fopen(path, "r");
+    cr_assert_not_null(source, "%s", path);
+    for (int number = 1; fgets(line, sizeof line, source); number++) {
+        size_t length = strlen(line), marker_length = strlen(marker);
+        if (length >= marker_length && strcmp(line + length - marker_length, marker) == 0) {
+            fclose(source);
+            return number;
+        }
+    }
+    fclose(source);
+    cr_assert_fail("no '# site: %s' in %s", name, path);
+    return 0;
+}

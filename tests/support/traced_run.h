@@ -18,6 +18,10 @@ struct process_result untraced_run(const char *program, const char *const argume
 /* The number after `prefix` in `text` (e.g. prefix "SUMMARY: vramtrace: "); aborts the test if absent. */
 uint64_t number_after(const char *text, const char *prefix);
 
+/* The number of the line of the source file at `path` that ends with "# site: NAME" (test
+ * programs mark the lines reports must name); fails the test when there is none. */
+int source_site_line(const char *path, const char *name);
+
 /* The value of API `name` in the report's "Calls by API:" line (0 when not listed). */
 uint64_t api_call_count(const char *report, const char *name);
 
