@@ -22,13 +22,15 @@ run_job() { # directory jobs-file scenario [env...]
     (cd "$directory" && env "$@" "$cli" run -o job.trace python3 "$jobs" "$scenario" \
         >stdout.txt 2>stderr.txt; echo "exit $?" >>stdout.txt)
 }
+# line NAME: the line of torch_jobs.py marked "# site: NAME" (plus OFFSET, $2)
+line() { echo $(($(grep -n "# site: $1\$" "$root/tests/programs/python/torch_jobs.py" | cut -d: -f1) + ${2:-0})); }
 summary() { grep -o 'SUMMARY: vramtrace: [0-9]* byte(s) leaked in [0-9]* allocation(s)' "$out/$1/stderr.txt"; }
 
 run_job keep torch_jobs.py keep_losses
 check "keep_losses: exit 0" grep -q "exit 0" "$out/keep/stdout.txt"
 # (real PyTorch also keeps cuBLAS's workspaces: blocks of its own allocator, allocated at the first
 # Linear.forward, and cuBLASLt's own cuMemAlloc, outside PyTorch's allocator)
-check "keep_losses: five kept losses are a leak, at their line" grep -q "in 5 tensor(s) on device 0, allocated at keep_losses .*torch_jobs.py:21" "$out/keep/stderr.txt"
+check "keep_losses: five kept losses are a leak, at their line" grep -q "in 5 tensor(s) on device 0, allocated at keep_losses .*torch_jobs.py:$(line batch 1)" "$out/keep/stderr.txt"
 check "keep_losses: the cache is not a leak" grep -q "CUDA memory held in PyTorch's segments at exit" "$out/keep/stderr.txt"
 echo "keep_losses: $(summary keep)"
 # vramtrace report on the trace: the same accounting as the exit report
@@ -44,7 +46,7 @@ times=$("$cli" report --format json "$out/dumped/job.trace" 2>/dev/null | python
 import json, sys
 print(" ".join(str(s["time_ns"]) + "ns" for s in json.load(sys.stdin)["torch"]["snapshots"] if s["moment"] == "live_dump"))')
 "$cli" diff "$out/dumped/job.trace" --from "${times%% *}" --to "${times##* }" >"$out/dumped/diff.txt" 2>&1
-check "dumped: diff puts the kept losses' line first" bash -c "grep -A3 -i 'tensor' '$out/dumped/diff.txt' | grep -q 'torch_jobs.py:$(grep -n 'site: dumped loss' "$root/tests/programs/python/torch_jobs.py" | cut -d: -f1)'"
+check "dumped: diff puts the kept losses' line first" bash -c "grep -A3 -i 'tensor' '$out/dumped/diff.txt' | grep -q 'torch_jobs.py:$(line "dumped loss")'"
 check "dumped: exit 0" grep -q "exit 0" "$out/dumped/stdout.txt"
 head -30 "$out/dumped/diff.txt"
 
@@ -63,17 +65,17 @@ check "freed: nothing leaked" grep -q "SUMMARY: vramtrace: 0 byte(s) leaked in 0
 
 run_job oom torch_jobs.py out_of_memory
 "$cli" report "$out/oom/job.trace" >"$out/oom/report.txt" 2>&1
-check "oom: vramtrace report names the failing line" grep -q "torch_jobs.py:33" "$out/oom/report.txt"
+check "oom: vramtrace report names the failing line" grep -q "torch_jobs.py:$(line "too large")" "$out/oom/report.txt"
 check "oom: PyTorch's section in the OOM report" grep -q "PyTorch's view of the out-of-memory" "$out/oom/job.oom.txt"
-check "oom: the failing line" grep -q "The failing request: .* at out_of_memory .*torch_jobs.py:33" "$out/oom/job.oom.txt"
-check "oom: the live tensor's line" grep -q "allocated at out_of_memory .*torch_jobs.py:31" "$out/oom/job.oom.txt"
+check "oom: the failing line" grep -q "The failing request: .* at out_of_memory .*torch_jobs.py:$(line "too large")" "$out/oom/job.oom.txt"
+check "oom: the live tensor's line" grep -q "allocated at out_of_memory .*torch_jobs.py:$(line weights)" "$out/oom/job.oom.txt"
 
 run_job fraction torch_layer_jobs.py fraction_out_of_memory
 check "fraction: PyTorch refused with no CUDA failure" grep -q "no CUDA call failed" "$out/fraction/job.oom.txt"
 check "fraction: the failing line" grep -q "The failing request: .* at fraction_out_of_memory" "$out/fraction/job.oom.txt"
 
 run_job expandable torch_jobs.py keep_losses PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
-check "expandable: five kept losses, at their line" grep -q "in 5 tensor(s) on device 0, allocated at keep_losses .*torch_jobs.py:21" "$out/expandable/stderr.txt"
+check "expandable: five kept losses, at their line" grep -q "in 5 tensor(s) on device 0, allocated at keep_losses .*torch_jobs.py:$(line batch 1)" "$out/expandable/stderr.txt"
 check "expandable: no cuMemCreate leaked" bash -c "! grep -q 'of device memory, cuMemCreate' '$out/expandable/stderr.txt'"
 check "expandable: no reservation leaked" bash -c "! grep -q 'Reserved address space:' '$out/expandable/stderr.txt'"
 echo "expandable: $(summary expandable)"
@@ -84,7 +86,7 @@ echo "no caching: $(summary nocache)"
 
 run_job async torch_jobs.py keep_losses PYTORCH_CUDA_ALLOC_CONF=backend:cudaMallocAsync
 check "async: exit 0" grep -q "exit 0" "$out/async/stdout.txt"
-check "async: kept losses at their line" grep -q "in keep_losses .*torch_jobs.py:21 \[python\]" "$out/async/stderr.txt"
+check "async: kept losses at their line" grep -q "in keep_losses .*torch_jobs.py:$(line batch 1) \[python\]" "$out/async/stderr.txt"
 echo "async: $(summary async)"
 
 # What one snapshot costs, with a full history ring.

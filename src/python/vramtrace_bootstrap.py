@@ -17,6 +17,7 @@ it all off. A forked child does nothing (as the shim). See docs/pytorch.md.
 """
 import os
 import sys
+import types
 
 _DEFAULT_ENTRIES = 10000
 _MAX_ENTRIES = 100000000  # as the settings table (src/common/options.c)
@@ -239,6 +240,47 @@ def _snapshot_blob(snapshot, moment, dump_number, oom, cost_ns):
     return writer.build(header, oom_stack, devices, segments, blocks, entries)
 
 
+def _snapshot_leaving_inductor_alone(torch):
+    """torch.cuda.memory._snapshot(), without importing torch._inductor when the program never did.
+
+    While it symbolizes the Python frames, PyTorch's C++ asks `hasattr(torch, "_inductor")` to map
+    frames of code that Inductor generated back to their source (torch/csrc/profiler/python/
+    combined_traceback.cpp). torch._inductor is one of torch's lazy modules: that question imports
+    it, with torch._dynamo and sympy (880 modules, 4.5-7.4 s measured on the H200), in a process
+    that never compiled anything and so has no generated code to map. For that call only, torch's
+    attribute is a stand-in without `codecache`, which the C++ then skips; any other thread that
+    reads an attribute of it meanwhile gets the real module (imported then, as it would have been).
+    The attribute is removed afterwards unless an import put the real module there meanwhile."""
+    import threading
+
+    if "torch._inductor" in sys.modules or "_inductor" in vars(torch):
+        return torch.cuda.memory._snapshot()
+    stand_in = _InductorNotImported("torch._inductor", threading.get_ident())
+    setattr(torch, "_inductor", stand_in)
+    try:
+        return torch.cuda.memory._snapshot()
+    finally:
+        if vars(torch).get("_inductor") is stand_in:
+            delattr(torch, "_inductor")
+
+
+class _InductorNotImported(types.ModuleType):
+    """torch._inductor while a snapshot is taken (_snapshot_leaving_inductor_alone): empty for the
+    snapshot's thread, the real module for any other."""
+
+    def __init__(self, name, owner):
+        super().__init__(name)
+        self._owner = owner
+
+    def __getattr__(self, name):
+        import importlib
+        import threading
+
+        if name.startswith("__") or threading.get_ident() == self._owner:
+            raise AttributeError(name)
+        return getattr(importlib.import_module("torch._inductor"), name)
+
+
 def _take_snapshot(moment, suffix, what, dump_number=0, oom=None):
     """PyTorch's own snapshot, pickled beside the trace (<base><suffix>, as
     torch.cuda.memory._dump_snapshot writes it) and handed to the shim for the trace and its reports."""
@@ -251,7 +293,7 @@ def _take_snapshot(moment, suffix, what, dump_number=0, oom=None):
     import torch
 
     started = time.perf_counter()
-    snapshot = torch.cuda.memory._snapshot()
+    snapshot = _snapshot_leaving_inductor_alone(torch)
     taken = time.perf_counter()
     handed = _shim_function("vramtrace_torch_snapshot")
     handover = ""

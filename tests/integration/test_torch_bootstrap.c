@@ -91,6 +91,29 @@ Test(torch_bootstrap, the_first_out_of_memory_writes_a_snapshot_with_the_failure
     process_result_free(&run);
 }
 
+/* PyTorch's symbolization asks hasattr(torch, "_inductor"), which imports the compiler (seconds in
+ * the real torch) in a job that never compiled: the snapshots must leave it alone... */
+Test(torch_bootstrap, snapshots_do_not_import_the_compiler_of_a_job_that_never_compiled)
+{
+    char *directory = make_temp_directory();
+    struct process_result run = run_job(directory, "never_compiles", (const char *[]){"--simulate=1G", NULL}, NULL);
+    cr_assert(strstr(run.err, "vramtrace: PyTorch memory snapshot at the out-of-memory on device 0"), "%s", run.err);
+    cr_assert(strstr(run.err, "vramtrace: PyTorch memory snapshot at exit written to job."), "%s", run.err);
+    cr_assert(strstr(run.out, "at exit: torch._inductor not imported; torch's attribute: NoneType"), "%s", run.out);
+    process_result_free(&run);
+}
+
+/* ...and a job that did import it keeps it, in place. */
+Test(torch_bootstrap, snapshots_leave_an_imported_compiler_in_place)
+{
+    char *directory = make_temp_directory();
+    struct process_result run = run_job(directory, "compiles", NULL, NULL);
+    cr_assert(strstr(run.out, "compiler: torch._inductor"), "%s", run.out);
+    cr_assert(strstr(run.err, "vramtrace: PyTorch memory snapshot at exit written to job."), "%s", run.err);
+    cr_assert(strstr(run.out, "at exit: torch._inductor imported; torch's attribute: module"), "%s", run.out);
+    process_result_free(&run);
+}
+
 Test(torch_bootstrap, torch_imported_without_cuda_gets_nothing_from_vramtrace)
 {
     char *directory = make_temp_directory();

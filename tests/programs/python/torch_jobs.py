@@ -5,6 +5,7 @@ integration (tests/integration/test_torch_bootstrap.c), run on the stand-in torc
 
     python3 torch_jobs.py SCENARIO
 """
+import atexit
 import os
 import sys
 
@@ -130,12 +131,31 @@ def keep_losses_dumped():
     return losses
 
 
+def _say_inductor_at_exit():
+    state = "imported" if "torch._inductor" in sys.modules else "not imported"
+    print(f"at exit: torch._inductor {state}; torch's attribute: {type(vars(torch).get('_inductor')).__name__}")
+
+
+def never_compiles():
+    """A job that never imports torch._inductor: vramtrace's snapshots (at the out-of-memory, at exit)
+    must not import it either (PyTorch's symbolization would: seconds in the real torch)."""
+    atexit.register(_say_inductor_at_exit)  # before CUDA starts: runs after vramtrace's exit snapshot
+    return keep_losses(), out_of_memory()
+
+
+def compiles():
+    """A job that imported torch._inductor (as torch.compile does): it stays imported and in place."""
+    atexit.register(_say_inductor_at_exit)
+    print(f"compiler: {torch._inductor.__name__}")
+    return keep_losses()
+
+
 def report_bootstrap():
     print(f"bootstrap loaded: {'vramtrace_bootstrap' in sys.modules}")
 
 
 SCENARIOS = {name: function for name, function in globals().items()
-             if callable(function) and not name.startswith("_") and name not in ("os", "sys", "torch")}
+             if callable(function) and not name.startswith("_") and name not in ("atexit", "os", "sys", "torch")}
 
 if __name__ == "__main__":
     kept = SCENARIOS[sys.argv[1]]()

@@ -162,6 +162,12 @@ def _cuda_isHistoryEnabled():
 
 
 def _cuda_memorySnapshot(mempool_id=None):
+    """As memory_snapshot.cpp: symbolizing the frames (combined_traceback.cpp) first asks
+    hasattr(torch, "_inductor") to map frames of generated code, which imports torch._inductor when
+    nothing did before (seconds in the real torch)."""
+    import torch
+    if hasattr(torch, "_inductor") and hasattr(torch._inductor, "codecache"):
+        torch._inductor.codecache.PyCodeCache.stack_frames_for_code("", 0)
     return allocator.snapshot()
 
 

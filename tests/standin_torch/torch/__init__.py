@@ -9,6 +9,7 @@ and torch.optim. Like the real package, importing it initialises nothing on the 
   torch/_tensor.py            tensors, factories, operations, autograd
   torch/cuda/                 torch.cuda and torch.cuda.memory
   torch/nn/, torch/optim/     modules and optimizers (Python in the real torch too)
+  torch/_inductor/            a lazy module, imported at its first use as in the real torch
 """
 from torch import _c10_cuda  # noqa: F401  (loads libc10_cuda.so, as importing the real torch does)
 from torch import _caching_allocator  # noqa: F401
@@ -40,3 +41,15 @@ def manual_seed(seed):
 from torch import cuda  # noqa: E402,F401
 from torch import nn  # noqa: E402,F401
 from torch import optim  # noqa: E402,F401
+
+
+_lazy_modules = {"_inductor"}
+
+
+def __getattr__(name):
+    """torch/__init__.py: the lazy modules (torch._inductor, ...) are imported at their first use as an
+    attribute, `hasattr(torch, "_inductor")` included."""
+    if name in _lazy_modules:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
