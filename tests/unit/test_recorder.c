@@ -96,7 +96,7 @@ Test(recorder, limit_reserve_commit_and_roll_back)
     cr_assert(recorder_limit_reserve(1, 1000, &in_use), "each device has its own limit");
     recorder_limit_release(1, 1000);
     /* committed: counted once, by the accounting */
-    recorder_record_alloc_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 600, 0, 0, 600);
+    recorder_record_alloc_with(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 600, 0, &(struct recorder_alloc_extra){0, 600, 0});
     cr_assert_not(recorder_limit_reserve(0, 401, &in_use));
     cr_assert_eq(in_use, 600);
     /* rolled back: nothing left reserved */
@@ -104,7 +104,7 @@ Test(recorder, limit_reserve_commit_and_roll_back)
     recorder_limit_release(0, 400);
     /* managed memory counts too; pinned host memory is not the device's */
     cr_assert(recorder_limit_reserve(0, 300, &in_use));
-    recorder_record_alloc_reserved(VT_API_cudaMallocManaged, VT_KIND_MANAGED, 0, 0x2000, 300, 0, 0, 300);
+    recorder_record_alloc_with(VT_API_cudaMallocManaged, VT_KIND_MANAGED, 0, 0x2000, 300, 0, &(struct recorder_alloc_extra){0, 300, 0});
     recorder_record_alloc(VT_API_cudaHostAlloc, VT_KIND_HOST_PINNED, RECORDER_DEVICE_HOST, 0x3000, 5000, 0);
     cr_assert_not(recorder_limit_reserve(0, 101, &in_use));
     cr_assert_eq(in_use, 900);
@@ -114,18 +114,18 @@ Test(recorder, limit_reserve_commit_and_roll_back)
     recorder_limit_release(0, 700);
     /* a zero-byte result under a reservation leaves nothing reserved and nothing counted */
     cr_assert(recorder_limit_reserve(0, 700, &in_use));
-    recorder_record_alloc_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0, 700, 0, 0, 700);
+    recorder_record_alloc_with(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0, 700, 0, &(struct recorder_alloc_extra){0, 700, 0});
     cr_assert(recorder_limit_reserve(0, 700, &in_use));
     cr_assert_eq(in_use, 300);
     recorder_limit_release(0, 700);
     /* a stale record retired at a reused key is no longer counted */
     cr_assert(recorder_limit_reserve(0, 100, &in_use));
-    recorder_record_alloc_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x2000, 100, 0, 0, 100);
+    recorder_record_alloc_with(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x2000, 100, 0, &(struct recorder_alloc_extra){0, 100, 0});
     cr_assert(recorder_limit_reserve(0, 900, &in_use), "the managed 300 at 0x2000 was retired");
     recorder_limit_release(0, 900);
     /* a pool allocation reserved on the stream's device and counted on the memory's own */
     cr_assert(recorder_limit_reserve(0, 500, &in_use));
-    recorder_record_alloc_reserved(VT_API_cudaMallocFromPoolAsync, VT_KIND_DEVICE, 1, 0x4000, 500, 0, 0, 500);
+    recorder_record_alloc_with(VT_API_cudaMallocFromPoolAsync, VT_KIND_DEVICE, 1, 0x4000, 500, 0, &(struct recorder_alloc_extra){0, 500, 0});
     cr_assert(recorder_limit_reserve(0, 900, &in_use));
     cr_assert_eq(in_use, 100);
     cr_assert_not(recorder_limit_reserve(1, 501, &in_use));
