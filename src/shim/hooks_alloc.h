@@ -177,15 +177,18 @@ static __attribute__((noinline, unused)) bool alloc_limit_reserve(struct alloc_c
     return true;
 }
 
-/* Step 4's rare path: a success with a reservation under --limit, or while created contexts exist
- * (recorder.h: then the owning context is asked for and noted). */
-static __attribute__((noinline, unused)) void alloc_record_with(const struct alloc_call *call, int device,
-                                                                uint64_t address, uint64_t size_bytes)
+/* Step 4's rare path (out of line, its arguments as recorder_record_alloc's were: the common path
+ * keeps its registers): a success with a reservation under --limit, or once contexts were created
+ * with cuCtxCreate (recorder.h), when the context current now is asked for, for the kinds a context
+ * owns. */
+static __attribute__((noinline, unused)) void alloc_record_rare(enum vt_api api, enum vt_memory_kind kind, int device,
+                                                                uint64_t address, uint64_t size_bytes, uintptr_t stream,
+                                                                int reserved_device, uint64_t reserved_bytes)
 {
-    struct recorder_alloc_extra extra = {call->device, call->reserved_bytes, 0};
-    if (recorder_contexts_exist() && alloc_owned_by_context(call->api))
+    struct recorder_alloc_extra extra = {reserved_device, reserved_bytes, 0};
+    if (recorder_contexts_exist() && alloc_owned_by_context(api))
         extra.context = driver_current_context();
-    recorder_record_alloc_with(call->api, call->kind, device, address, size_bytes, call->stream, &extra);
+    recorder_record_alloc_with(api, kind, device, address, size_bytes, stream, &extra);
 }
 
 /* Step 4. `address` is the result (a pointer, or a cuMemCreate handle) when the call succeeded;
@@ -204,10 +207,12 @@ static inline __attribute__((always_inline)) void alloc_call_finish(struct alloc
         device = device_info_pointer_device(address, device);
     device_info_note(device);
     if (outcome == ALLOC_SUCCEEDED) {
-        if (__builtin_expect(call->reserved_bytes != 0, 0) || recorder_contexts_exist())
-            alloc_record_with(call, device, address, size_bytes);
-        else
+        if (__builtin_expect(call->reserved_bytes != 0, 0) || recorder_contexts_exist()) {
+            alloc_record_rare(call->api, call->kind, device, address, size_bytes, call->stream, call->device,
+                              call->reserved_bytes);
+        } else {
             recorder_record_alloc(call->api, call->kind, device, address, size_bytes, call->stream);
+        }
     } else if (outcome == ALLOC_REFUSED_AT_LIMIT) {
         oom_capture_at_limit(call->api, call->kind, device, size_bytes, call->in_use_bytes);
     } else {
