@@ -10,8 +10,9 @@
  *   3. call the real function;
  *   4. settle (alloc_call_finish): a success is recorded on the memory's device, the reservation
  *      committed with it in one step, and, once contexts were created with cuCtxCreate (one
- *      predictable branch otherwise), with the context that owns it (alloc_owned_by_context); an out-of-memory failure (real or refused) is captured as
- *      one (oom_capture); any other error records nothing; a reservation not committed is given back.
+ *      predictable branch otherwise), with the context that owns it (alloc_owned_by_context); an
+ *      out-of-memory failure (real or refused) is captured as one (oom_capture); any other error
+ *      records nothing; a reservation not committed is given back.
  *
  * Which device memory belongs to (docs/architecture.md): the host for pinned memory; the device a
  * cuMemCreate names; the stream's device for stream-ordered calls; for pool allocations the memory's
