@@ -47,7 +47,8 @@ enum vt_memory_kind {
     X(cuMemAddressReserve, D)          \
     X(cuMemAddressFree, D)             \
     X(cudaDeviceReset, R)              \
-    X(cuDevicePrimaryCtxReset, D)
+    X(cuDevicePrimaryCtxReset, D)      \
+    X(cuCtxDestroy, D)
 
 enum vt_api {
 #define VT_API_ENUM(name, layer) VT_API_##name,
@@ -56,13 +57,16 @@ enum vt_api {
     VT_API_COUNT
 };
 
-/* A device reset (cudaDeviceReset, cuDevicePrimaryCtxReset[_v2]) frees every device and managed
- * allocation of its device. In the trace it is one FREE_UNKNOWN record of address 0 (the call, on
- * the reset device; not a free of an unknown address), then one FREE record per allocation freed,
- * all with the reset's API and time. The call is counted once, at that first record. */
-static inline int vt_api_is_device_reset(unsigned api)
+/* A reset frees what a context owns without a free call per allocation: a device reset
+ * (cudaDeviceReset, cuDevicePrimaryCtxReset[_v2]) the device and managed memory of its device's
+ * primary context, a cuCtxDestroy of a context created with cuCtxCreate that context's memory
+ * (docs/architecture.md, "Device resets"). In the trace it is one FREE_UNKNOWN record of address 0
+ * (the call, on the reset device; not a free of an unknown address), then one FREE record per
+ * allocation freed, all with the reset's API and time. The call is counted once, at that first
+ * record. */
+static inline int vt_api_is_reset(unsigned api)
 {
-    return api == VT_API_cudaDeviceReset || api == VT_API_cuDevicePrimaryCtxReset;
+    return api == VT_API_cudaDeviceReset || api == VT_API_cuDevicePrimaryCtxReset || api == VT_API_cuCtxDestroy;
 }
 
 /* What happened. */

@@ -28,6 +28,9 @@ struct alloc_record {
     int16_t device;
     uint8_t kind; /* enum vt_memory_kind */
     uint16_t api; /* enum vt_api */
+    /* the context created with cuCtxCreate that owns it (the recorder's number for it, in what was
+     * padding), 0 for none: the primary context's, or not owned by a context */
+    uint16_t context;
     union {
         uint64_t backing_handle; /* mapped ranges: the cuMemCreate handle behind them */
         struct {

@@ -1,5 +1,5 @@
 /* common/memory_accounting.c — the accounting's rare paths: starting and clearing, a stale record
- * at a reused key, unknown frees, device resets, virtual memory (mappings, releases and unmaps:
+ * at a reused key, unknown frees, resets (device resets, cuCtxDestroy), virtual memory (mappings, releases and unmaps:
  * when cuMemCreate memory stops being in use) and out-of-memory failures (see memory_accounting.h;
  * the hot path is inline there). */
 #include "common/memory_accounting.h"
@@ -70,21 +70,30 @@ void vt_accounting_unknown_free(struct vt_accounting *accounting, unsigned api)
     accounting->stats.unknown_frees++;
 }
 
-void vt_accounting_reset_device(struct vt_accounting *accounting, unsigned api, int device,
-                                void (*removed)(const struct alloc_record *record, void *context), void *context)
+/* Whether a reset frees `record` (memory_accounting.h, vt_accounting_reset). */
+static bool freed_by_reset(const struct alloc_record *record, int device, unsigned context)
+{
+    if (context)
+        return record->context == context;
+    return record->context == 0 && record->device == device &&
+           (record->kind == VT_KIND_DEVICE || record->kind == VT_KIND_MANAGED);
+}
+
+void vt_accounting_reset(struct vt_accounting *accounting, unsigned api, int device, unsigned context,
+                         void (*removed)(const struct alloc_record *record, void *context), void *removed_context)
 {
     vt_accounting_count_call(accounting, api, VT_FROM_TRACE);
     struct alloc_table *table = &accounting->live[VT_SPACE_POINTERS];
     struct alloc_record *next;
     for (struct alloc_record *live = table->oldest; live; live = next) {
         next = live->newer; /* taken before the removal recycles `live` */
-        if (live->device != device || (live->kind != VT_KIND_DEVICE && live->kind != VT_KIND_MANAGED))
+        if (!freed_by_reset(live, device, context))
             continue;
         struct alloc_record freed;
         if (!vt_accounting_remove(accounting, VT_SPACE_POINTERS, live->address, &freed, VT_FROM_TRACE))
             continue;
         if (removed)
-            removed(&freed, context);
+            removed(&freed, removed_context);
     }
 }
 
@@ -170,7 +179,7 @@ bool vt_accounting_apply_free(struct vt_accounting *accounting, unsigned api, un
             physical->physical.released = 1;
         return false;
     }
-    if (!(flags & VT_FREE_FOLLOWS) && !vt_api_is_device_reset(api))
+    if (!(flags & VT_FREE_FOLLOWS) && !vt_api_is_reset(api))
         vt_accounting_count_call(accounting, api, VT_FROM_TRACE);
     return remove_in_space(accounting, vt_key_space_of_freed(api, removed->kind), key, removed, VT_FROM_TRACE);
 }

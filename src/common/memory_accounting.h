@@ -10,8 +10,9 @@
  *   - the live tables by key space (pointers, cuMemCreate handles, reservations, mappings: the API
  *     of an allocation or free says which) and their rules: an allocation at a key that is still
  *     live retires the stale record first (its free went by a path nobody saw); a free of a key
- *     that is not live is an unknown free; a device reset frees the device's device and managed
- *     memory; cuMemCreate memory is freed once released and unmapped ("virtual memory" below);
+ *     that is not live is an unknown free; a reset frees what its context owns (a device reset
+ *     the device's device and managed memory, a cuCtxDestroy the destroyed context's memory);
+ *     cuMemCreate memory is freed once released and unmapped ("virtual memory" below);
  *     what cannot be stored (out of memory) is not counted either, so the counters are always the
  *     sum of the live records;
  *   - the call counts, allocation and free counts and the out-of-memory counters.
@@ -280,11 +281,15 @@ static inline bool vt_accounting_free(struct vt_accounting *accounting, unsigned
 /* A free the caller knows to be of nothing live (the trace's FREE_UNKNOWN): a call, an unknown free. */
 void vt_accounting_unknown_free(struct vt_accounting *accounting, unsigned api);
 
-/* A reset of `device` through `api` (cudaDeviceReset, cuDevicePrimaryCtxReset): one call; every
- * live device and managed allocation of that device is freed, oldest first, and shown to
- * `removed` (may be NULL) after its removal. Without live tables nothing is known to free. */
-void vt_accounting_reset_device(struct vt_accounting *accounting, unsigned api, int device,
-                                void (*removed)(const struct alloc_record *record, void *context), void *context);
+/* A reset through `api` (vt_api_is_reset): one call; what the reset's context owned is freed,
+ * oldest first, and shown to `removed` (may be NULL) after its removal. `context` 0: a device
+ * reset (cudaDeviceReset, cuDevicePrimaryCtxReset) of `device`'s primary context, which owns every
+ * device and managed allocation of that device that no created context owns (alloc_record.context
+ * 0); else a cuCtxDestroy of the created context numbered `context`, which owns the records that
+ * carry its number (any kind, any device). Without live tables nothing is known to free (the replay
+ * applies the trace's FREE records instead). */
+void vt_accounting_reset(struct vt_accounting *accounting, unsigned api, int device, unsigned context,
+                         void (*removed)(const struct alloc_record *record, void *context), void *removed_context);
 
 /* ---- virtual memory (cuMemCreate, cuMemMap, cuMemUnmap, cuMemRelease, cuMemAddressFree) ----------
  * CUDA's rules (docs/architecture.md, "Virtual memory", with the sources): physical memory from

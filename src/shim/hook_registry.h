@@ -34,7 +34,8 @@ enum hook_stream_variant {
  *
  * X(id, exported symbol, lookup name or NULL, first version, last version + 1, stream variant,
  *   the function's type: the CUDA function's, or a typedef of hooks.h for a variant cuda.h hides,
- *   the API its events are recorded under: VT_API_<api>, COUNT for the lookups, which record none) */
+ *   the API its events are recorded under: VT_API_<api>, COUNT for the lookups and cuCtxCreate,
+ *   which record none) */
 #define SHIM_HOOK_LIST(X) \
     X(cudaMalloc, "cudaMalloc", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaMalloc, cudaMalloc) \
     X(cudaFree, "cudaFree", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaFree, cudaFree) \
@@ -71,7 +72,13 @@ enum hook_stream_variant {
     X(cuMemAddressFree, "cuMemAddressFree", "cuMemAddressFree", 10020, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuMemAddressFree, cuMemAddressFree) \
     X(cudaDeviceReset, "cudaDeviceReset", NULL, 0, 0, HOOK_NOT_STREAM_ORDERED, cudaDeviceReset, cudaDeviceReset) \
     X(cuDevicePrimaryCtxReset_legacy, "cuDevicePrimaryCtxReset", "cuDevicePrimaryCtxReset", 7000, 11000, HOOK_NOT_STREAM_ORDERED, cuDevicePrimaryCtxReset_legacy_function, cuDevicePrimaryCtxReset) \
-    X(cuDevicePrimaryCtxReset_v2, "cuDevicePrimaryCtxReset_v2", "cuDevicePrimaryCtxReset", 11000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuDevicePrimaryCtxReset_v2, cuDevicePrimaryCtxReset)
+    X(cuDevicePrimaryCtxReset_v2, "cuDevicePrimaryCtxReset_v2", "cuDevicePrimaryCtxReset", 11000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuDevicePrimaryCtxReset_v2, cuDevicePrimaryCtxReset) \
+    X(cuCtxCreate_legacy, "cuCtxCreate", "cuCtxCreate", 2000, 3020, HOOK_NOT_STREAM_ORDERED, cuCtxCreate_legacy_function, COUNT) \
+    X(cuCtxCreate_v2, "cuCtxCreate_v2", "cuCtxCreate", 3020, 11040, HOOK_NOT_STREAM_ORDERED, cuCtxCreate_v2_function, COUNT) \
+    X(cuCtxCreate_v3, "cuCtxCreate_v3", "cuCtxCreate", 11040, 12050, HOOK_NOT_STREAM_ORDERED, cuCtxCreate_v3_function, COUNT) \
+    X(cuCtxCreate_v4, "cuCtxCreate_v4", "cuCtxCreate", 12050, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuCtxCreate_v4, COUNT) \
+    X(cuCtxDestroy_legacy, "cuCtxDestroy", "cuCtxDestroy", 2000, 4000, HOOK_NOT_STREAM_ORDERED, cuCtxDestroy_legacy_function, cuCtxDestroy) \
+    X(cuCtxDestroy_v2, "cuCtxDestroy_v2", "cuCtxDestroy", 4000, HOOK_VERSION_LIMIT, HOOK_NOT_STREAM_ORDERED, cuCtxDestroy_v2, cuCtxDestroy)
 
 enum hook_id {
 #define HOOK_ENUM(id, symbol, lookup_name, first_version, version_limit, stream, type, api) HOOK_##id,

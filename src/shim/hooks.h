@@ -18,6 +18,13 @@
 typedef CUresult cuGetProcAddress_legacy_function(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags);
 /* cuda.h maps cuDevicePrimaryCtxReset to _v2; the unversioned one (same arguments) still exists. */
 typedef CUresult cuDevicePrimaryCtxReset_legacy_function(CUdevice dev);
+/* cuda.h maps cuCtxCreate to _v4 and cuCtxDestroy to _v2; the older ones still exist (cudaTypedefs.h:
+ * PFN_cuCtxCreate_v2000, _v3020, _v11040, PFN_cuCtxDestroy_v2000). */
+typedef CUresult cuCtxCreate_legacy_function(CUcontext *pctx, unsigned int flags, CUdevice dev);
+typedef CUresult cuCtxCreate_v2_function(CUcontext *pctx, unsigned int flags, CUdevice dev);
+typedef CUresult cuCtxCreate_v3_function(CUcontext *pctx, CUexecAffinityParam *paramsArray, int numParams,
+                                         unsigned int flags, CUdevice dev);
+typedef CUresult cuCtxDestroy_legacy_function(CUcontext ctx);
 
 /* shim_wrapper_<id> for every entry of SHIM_HOOK_LIST (hook_registry.h), of the function's type. */
 #define SHIM_WRAPPER(id, symbol, lookup_name, first_version, version_limit, stream, type, api) \

@@ -9,8 +9,10 @@
  *      (the runtime's last error set as a real failure sets it);
  *   3. call the real function;
  *   4. settle (alloc_call_finish): a success is recorded on the memory's device, the reservation
- *      committed with it in one step; an out-of-memory failure (real or refused) is captured as
- *      one (oom_capture); any other error records nothing; a reservation not committed is given back.
+ *      committed with it in one step, and, once contexts were created with cuCtxCreate (one
+ *      predictable branch otherwise), with the context that owns it (alloc_owned_by_context); an
+ *      out-of-memory failure (real or refused) is captured as one (oom_capture); any other error
+ *      records nothing; a reservation not committed is given back.
  *
  * Which device memory belongs to (docs/architecture.md): the host for pinned memory; the device a
  * cuMemCreate names; the stream's device for stream-ordered calls; for pool allocations the memory's
@@ -95,6 +97,37 @@ static inline void driver_refused(void)
 {
 }
 
+/* The current context (0 when there is none). */
+static inline uint64_t driver_current_context(void)
+{
+    CUcontext context = NULL;
+    __typeof__(cuCtxGetCurrent) *get_current = REAL_FUNCTION(cuCtxGetCurrent);
+    if (!get_current || get_current(&context) != CUDA_SUCCESS)
+        return 0;
+    return (uint64_t)(uintptr_t)context;
+}
+
+/* Whether memory obtained through `api` belongs to the context current at the call, so that
+ * cuCtxDestroy of that context frees it: CUDA's list for cuCtxDestroy (cuMemAlloc, cuMemAllocHost,
+ * cuMemAllocManaged, cuMemAllocPitch; not cuMemCreate, cuMemAllocAsync, cuMemAllocFromPoolAsync)
+ * and the runtime's equivalents (docs/architecture.md, "Device resets"). */
+static inline bool alloc_owned_by_context(enum vt_api api)
+{
+    switch (api) {
+    case VT_API_cuMemAlloc:
+    case VT_API_cuMemAllocPitch:
+    case VT_API_cuMemAllocManaged:
+    case VT_API_cuMemAllocHost:
+    case VT_API_cudaMalloc:
+    case VT_API_cudaMallocPitch:
+    case VT_API_cudaMallocManaged:
+    case VT_API_cudaMallocHost:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Where the memory belongs (above): the host for pinned memory whatever the owner. */
 enum alloc_owner {
     OWNER_CURRENT, /* the current device */
@@ -145,6 +178,20 @@ static __attribute__((noinline, unused)) bool alloc_limit_reserve(struct alloc_c
     return true;
 }
 
+/* Step 4's rare path (out of line, its arguments as recorder_record_alloc's were: the common path
+ * keeps its registers): a success with a reservation under --limit, or once contexts were created
+ * with cuCtxCreate (recorder.h), when the context current now is asked for, for the kinds a context
+ * owns. */
+static __attribute__((noinline, unused)) void alloc_record_rare(enum vt_api api, enum vt_memory_kind kind, int device,
+                                                                uint64_t address, uint64_t size_bytes, uintptr_t stream,
+                                                                int reserved_device, uint64_t reserved_bytes)
+{
+    struct recorder_alloc_extra extra = {reserved_device, reserved_bytes, 0};
+    if (recorder_contexts_exist() && alloc_owned_by_context(api))
+        extra.context = driver_current_context();
+    recorder_record_alloc_with(api, kind, device, address, size_bytes, stream, &extra);
+}
+
 /* Step 4. `address` is the result (a pointer, or a cuMemCreate handle) when the call succeeded;
  * `size_bytes` what was obtained (or requested, when it failed). */
 static inline __attribute__((always_inline)) void alloc_call_finish(struct alloc_call *call, enum alloc_outcome outcome,
@@ -161,11 +208,12 @@ static inline __attribute__((always_inline)) void alloc_call_finish(struct alloc
         device = device_info_pointer_device(address, device);
     device_info_note(device);
     if (outcome == ALLOC_SUCCEEDED) {
-        if (__builtin_expect(call->reserved_bytes != 0, 0))
-            recorder_record_alloc_reserved(call->api, call->kind, device, address, size_bytes, call->stream,
-                                           call->device, call->reserved_bytes);
-        else
+        if (__builtin_expect(call->reserved_bytes != 0, 0) || recorder_contexts_exist()) {
+            alloc_record_rare(call->api, call->kind, device, address, size_bytes, call->stream, call->device,
+                              call->reserved_bytes);
+        } else {
             recorder_record_alloc(call->api, call->kind, device, address, size_bytes, call->stream);
+        }
     } else if (outcome == ALLOC_REFUSED_AT_LIMIT) {
         oom_capture_at_limit(call->api, call->kind, device, size_bytes, call->in_use_bytes);
     } else {

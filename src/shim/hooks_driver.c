@@ -6,7 +6,8 @@
  * A driver call made while a runtime wrapper is active (the runtime's cudaMalloc calling
  * cuMemAlloc) is nested and passes through: one user call, one event. The allocations (cuMemCreate
  * included) are DEFINE_ALLOC_WRAPPER's (hooks_alloc.h: device attribution, --limit, out-of-memory
- * capture); the frees, the VMM placement calls and the context resets are written here.
+ * capture); the frees, the VMM placement calls, the context resets and the created contexts
+ * (cuCtxCreate, cuCtxDestroy) are written here.
  *
  * Virtual memory: cuMemCreate / cuMemRelease are physical memory (counted until released and
  * unmapped), cuMemMap / cuMemUnmap place it at addresses (recorded, so reports can say what a
@@ -206,3 +207,48 @@ SHIM_EXPORT(cuMemAddressFree, "cuMemAddressFree")
 
 DEFINE_PRIMARY_CTX_RESET(cuDevicePrimaryCtxReset_legacy, "cuDevicePrimaryCtxReset")
 DEFINE_PRIMARY_CTX_RESET(cuDevicePrimaryCtxReset_v2, "cuDevicePrimaryCtxReset_v2")
+
+/* Contexts created with cuCtxCreate (docs/architecture.md, "Device resets"): a success is noted
+ * (recorder_record_context_created: from then on allocations note their owning context), and
+ * cuCtxDestroy of such a context frees the memory it owns, recorded before the real call; of any
+ * other context (a primary one) it is the call only. `params`, `args`: as DEFINE_ALLOC_WRAPPER's. */
+#define DEFINE_CTX_CREATE(id, exported, params, args)                                          \
+    CUresult shim_wrapper_##id params                                                          \
+    {                                                                                          \
+        REAL_OR_RETURN(id, MISSING);                                                           \
+        if (!hook_begin())                                                                     \
+            return real args;                                                                  \
+        CUresult status = real args;                                                           \
+        if (status == CUDA_SUCCESS && pctx)                                                    \
+            recorder_record_context_created((uint64_t)(uintptr_t)*pctx, (int)dev);             \
+        hook_end();                                                                            \
+        return status;                                                                         \
+    }                                                                                          \
+    SHIM_EXPORT(id, exported)
+
+DEFINE_CTX_CREATE(cuCtxCreate_legacy, "cuCtxCreate", (CUcontext * pctx, unsigned int flags, CUdevice dev),
+                  (pctx, flags, dev))
+DEFINE_CTX_CREATE(cuCtxCreate_v2, "cuCtxCreate_v2", (CUcontext * pctx, unsigned int flags, CUdevice dev),
+                  (pctx, flags, dev))
+DEFINE_CTX_CREATE(cuCtxCreate_v3, "cuCtxCreate_v3",
+                  (CUcontext * pctx, CUexecAffinityParam * paramsArray, int numParams, unsigned int flags, CUdevice dev),
+                  (pctx, paramsArray, numParams, flags, dev))
+DEFINE_CTX_CREATE(cuCtxCreate_v4, "cuCtxCreate_v4",
+                  (CUcontext * pctx, CUctxCreateParams * ctxCreateParams, unsigned int flags, CUdevice dev),
+                  (pctx, ctxCreateParams, flags, dev))
+
+#define DEFINE_CTX_DESTROY(id, exported)                                                       \
+    CUresult shim_wrapper_##id(CUcontext ctx)                                                  \
+    {                                                                                          \
+        REAL_OR_RETURN(id, MISSING);                                                           \
+        if (!hook_begin())                                                                     \
+            return real(ctx);                                                                  \
+        recorder_record_context_destroy(HOOK_API(id), (uint64_t)(uintptr_t)ctx);               \
+        CUresult status = real(ctx);                                                           \
+        hook_end();                                                                            \
+        return status;                                                                         \
+    }                                                                                          \
+    SHIM_EXPORT(id, exported)
+
+DEFINE_CTX_DESTROY(cuCtxDestroy_legacy, "cuCtxDestroy")
+DEFINE_CTX_DESTROY(cuCtxDestroy_v2, "cuCtxDestroy_v2")

@@ -27,6 +27,13 @@ static uint32_t codes_in_trace;  /* Python code objects already written (ids 1..
 bool recorder_enabled;
 uint64_t recorder_limit_bytes;
 static uint64_t limit_reserved[RECORDER_SLOT_COUNT]; /* under the lock: bytes reserved by calls in flight */
+bool recorder_contexts_created;
+/* Under the lock: the live contexts created with cuCtxCreate; context number n (alloc_record.context)
+ * is created_contexts[n - 1]; a handle of 0 is a free entry. */
+static struct created_context {
+    uint64_t handle; /* the CUcontext */
+    int device;
+} created_contexts[RECORDER_CREATED_CONTEXTS];
 
 static __thread uint32_t cached_thread_id __attribute__((tls_model("initial-exec")));
 
@@ -202,11 +209,6 @@ static inline uint32_t intern_event_stack(const struct event_stack *stack)
 
 /* --- the simulated limit (recorder.h) ------------------------------------------------------------ */
 
-struct limit_reservation {
-    int device;
-    uint64_t bytes;
-};
-
 /* Under the lock. */
 static void drop_reservation(int device, uint64_t bytes)
 {
@@ -234,6 +236,37 @@ void recorder_limit_release(int device, uint64_t size_bytes)
     shim_lock_give(&recorder_lock);
 }
 
+/* --- contexts created with cuCtxCreate (recorder.h) ------------------------------------------------ */
+
+/* Under the lock: the number of the created context `handle` (alloc_record.context), 0 when it is
+ * none (a primary context, no context, or one created when the table was full). */
+static unsigned created_context_number(uint64_t handle)
+{
+    if (!handle)
+        return 0;
+    for (unsigned i = 0; i < RECORDER_CREATED_CONTEXTS; i++)
+        if (created_contexts[i].handle == handle)
+            return i + 1;
+    return 0;
+}
+
+void recorder_record_context_created(uint64_t handle, int device)
+{
+    if (!handle)
+        return;
+    shim_lock_take(&recorder_lock);
+    if (!created_context_number(handle)) {
+        for (unsigned i = 0; i < RECORDER_CREATED_CONTEXTS; i++) {
+            if (created_contexts[i].handle == 0) {
+                created_contexts[i] = (struct created_context){handle, device};
+                break;
+            }
+        }
+    }
+    __atomic_store_n(&recorder_contexts_created, true, __ATOMIC_RELEASE);
+    shim_lock_give(&recorder_lock);
+}
+
 /* record_alloc's work. `watching` (a constant at each use) adds what the PyTorch trigger needs:
  * whether the event's stack is new, and, when it is, its frames shown to the trigger once the
  * lock is given back (python_injection.h). */
@@ -242,7 +275,7 @@ static inline __attribute__((always_inline)) void record_alloc_as(bool watching,
                                                                  uint64_t address, uint64_t size_bytes,
                                                                  uint64_t stream, const struct event_stack *stack,
                                                                  const uintptr_t *frames, unsigned depth,
-                                                                 const struct limit_reservation *reservation)
+                                                                 const struct recorder_alloc_extra *extra)
 {
     trace_writer_ensure_started();
     struct alloc_record record = {
@@ -259,8 +292,10 @@ static inline __attribute__((always_inline)) void record_alloc_as(bool watching,
     record.stack_id = stack ? intern_event_stack(stack) : stack_intern(frames, depth);
     bool new_stack = watching && record.stack_id > stacks_before;
     /* the call, the zero-byte rule, the live record (a stale one at its key retired), the counters */
-    if (reservation) /* (a constant: NULL but in recorder_record_alloc_reserved) */
-        drop_reservation(reservation->device, reservation->bytes);
+    if (extra) { /* (a constant: NULL but in recorder_record_alloc_with) */
+        drop_reservation(extra->reserved_device, extra->reserved_bytes);
+        record.context = created_context_number(extra->context);
+    }
     vt_accounting_allocation(&accounting, &record, 0, VT_FROM_HOOKS);
     trace_event(VT_RECORD_ALLOC, &record, stream);
     shim_lock_give(&recorder_lock);
@@ -295,17 +330,15 @@ void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device
     record_alloc(api, kind, device, address, size_bytes, stream, &stack, NULL, 0);
 }
 
-void recorder_record_alloc_reserved(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
-                                    uint64_t size_bytes, uint64_t stream, int reserved_device,
-                                    uint64_t reserved_bytes)
+void recorder_record_alloc_with(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                                uint64_t size_bytes, uint64_t stream, const struct recorder_alloc_extra *extra)
 {
     struct event_stack stack;
     recorder_capture_stack(&stack);
-    struct limit_reservation reservation = {reserved_device, reserved_bytes};
     if (python_injection_is_watching())
-        record_alloc_as(true, api, kind, device, address, size_bytes, stream, &stack, NULL, 0, &reservation);
+        record_alloc_as(true, api, kind, device, address, size_bytes, stream, &stack, NULL, 0, extra);
     else
-        record_alloc_as(false, api, kind, device, address, size_bytes, stream, &stack, NULL, 0, &reservation);
+        record_alloc_as(false, api, kind, device, address, size_bytes, stream, &stack, NULL, 0, extra);
 }
 
 void recorder_record_alloc_with_stack(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
@@ -406,20 +439,45 @@ void recorder_record_unmap(enum vt_api api, uint64_t address, uint64_t size_byte
     shim_lock_give(&recorder_lock);
 }
 
-/* Under the lock: the FREE record of an allocation a device reset freed. */
+/* Under the lock: the FREE record of an allocation a reset freed. */
 static void trace_reset_free(const struct alloc_record *freed, void *context)
 {
     trace_free_by(context, freed, 0);
+}
+
+/* Under the lock: a reset through `api` of `device`'s primary context (`context` 0) or of the
+ * created context numbered `context` (vt_accounting_reset): the call's record, then a FREE record
+ * per allocation freed. */
+static void record_reset(enum vt_api api, int device, unsigned context)
+{
+    struct alloc_record call = {.timestamp_ns = event_clock_now_ns(&event_clock), .device = (int16_t)device,
+                                .api = (uint16_t)api};
+    trace_unknown_free(&call); /* the call itself (vt_api_is_reset) */
+    vt_accounting_reset(&accounting, api, device, context, trace_reset_free, &call);
 }
 
 void recorder_record_device_reset(enum vt_api api, int device)
 {
     trace_writer_ensure_started();
     shim_lock_take(&recorder_lock);
-    struct alloc_record call = {.timestamp_ns = event_clock_now_ns(&event_clock), .device = (int16_t)device,
-                                .api = (uint16_t)api};
-    trace_unknown_free(&call); /* the call itself (vt_api_is_device_reset) */
-    vt_accounting_reset_device(&accounting, api, device, trace_reset_free, &call);
+    record_reset(api, device, 0);
+    shim_lock_give(&recorder_lock);
+}
+
+void recorder_record_context_destroy(enum vt_api api, uint64_t handle)
+{
+    trace_writer_ensure_started();
+    shim_lock_take(&recorder_lock);
+    unsigned number = created_context_number(handle);
+    if (number) {
+        record_reset(api, created_contexts[number - 1].device, number);
+        created_contexts[number - 1] = (struct created_context){0, 0}; /* its records are gone with it */
+    } else { /* a primary context, or one the hooks did not see created: the call, nothing freed */
+        struct alloc_record call = {.timestamp_ns = event_clock_now_ns(&event_clock),
+                                    .device = RECORDER_DEVICE_HOST, .api = (uint16_t)api};
+        trace_unknown_free(&call);
+        vt_accounting_count_call(&accounting, api, VT_FROM_HOOKS);
+    }
     shim_lock_give(&recorder_lock);
 }
 
@@ -501,6 +559,8 @@ uint64_t recorder_start_ns(void)
 static void clear_counters(void)
 {
     memset(limit_reserved, 0, sizeof limit_reserved);
+    memset(created_contexts, 0, sizeof created_contexts);
+    __atomic_store_n(&recorder_contexts_created, false, __ATOMIC_RELEASE);
     first_oom = last_oom = (struct oom_event){0};
     stacks_in_trace = 0;
     codes_in_trace = 0;

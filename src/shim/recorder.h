@@ -88,7 +88,7 @@ static inline bool recorder_is_enabled(void) /* (inline: every hook asks) */
  * flight never goes above recorder_limit_bytes. An allocating hook reserves its request before the
  * real call (recorder_limit_reserve: checked and counted under the recorder's lock, so concurrent
  * threads cannot pass the limit together), then either records the allocation with the
- * reservation (recorder_record_alloc_reserved: the reservation becomes the accounting's, in one
+ * reservation (recorder_record_alloc_with: the reservation becomes the accounting's, in one
  * step under the lock) or gives the reservation back (recorder_limit_release). Frees need nothing:
  * they lower in_use. 0 = no limit; set once at initialisation, before any hook records. */
 extern uint64_t recorder_limit_bytes __attribute__((visibility("hidden")));
@@ -106,12 +106,39 @@ static inline bool recorder_limit_applies(int device)
 bool recorder_limit_reserve(int device, uint64_t size_bytes, uint64_t *in_use_bytes);
 /* Gives back a reservation whose call allocated nothing. */
 void recorder_limit_release(int device, uint64_t size_bytes);
-/* recorder_record_alloc of an allocation made under a reservation of `reserved_bytes` on
- * `reserved_device`: the reservation is dropped as the allocation is counted (on its own device,
- * which for a pool allocation may differ from the one reserved on). */
-void recorder_record_alloc_reserved(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
-                                    uint64_t size_bytes, uint64_t stream, int reserved_device,
-                                    uint64_t reserved_bytes);
+
+/* Contexts created with cuCtxCreate (docs/architecture.md, "Device resets"): cuCtxDestroy of one
+ * frees the memory it owns. Until the first is created (most programs: the runtime and PyTorch
+ * use primary contexts only) the allocating hooks ask nothing more; from then on they ask the
+ * driver for the current context at each allocation of a kind a context owns, and the recorder
+ * notes it with the record (alloc_record.context: the context's number in a table of at most
+ * RECORDER_CREATED_CONTEXTS live ones; a context created while that is full is not tracked and
+ * its memory stays live in the accounting after its destruction, as before). */
+#define RECORDER_CREATED_CONTEXTS 256
+extern bool recorder_contexts_created __attribute__((visibility("hidden")));
+static inline bool recorder_contexts_exist(void) /* (inline: every allocating hook asks) */
+{
+    return __builtin_expect(__atomic_load_n(&recorder_contexts_created, __ATOMIC_RELAXED), 0);
+}
+/* A successful cuCtxCreate of `handle` (a CUcontext) on `device`. */
+void recorder_record_context_created(uint64_t handle, int device);
+/* cuCtxDestroy of `handle` through `api`: for a context created through the hooks, a reset of it
+ * (every live record it owns freed, one FREE record each, after the call's record); for any other
+ * (a primary context) the call only. */
+void recorder_record_context_destroy(enum vt_api api, uint64_t handle);
+
+/* What an allocation brings on the rare path: a reservation under --limit (reserved_bytes 0: none)
+ * and the current context when created contexts exist (0: none known). */
+struct recorder_alloc_extra {
+    int reserved_device;
+    uint64_t reserved_bytes;
+    uint64_t context; /* a CUcontext */
+};
+/* recorder_record_alloc with `extra`: the reservation of `reserved_bytes` on `reserved_device` is
+ * dropped as the allocation is counted (on its own device, which for a pool allocation may differ
+ * from the one reserved on), and the record is owned by `context` when that is a created one. */
+void recorder_record_alloc_with(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                                uint64_t size_bytes, uint64_t stream, const struct recorder_alloc_extra *extra);
 
 void recorder_record_alloc(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
                            uint64_t size_bytes, uint64_t stream);
@@ -131,7 +158,8 @@ void recorder_record_release(uint64_t handle);
  * whose last mapping went, when released; one FREE record each. */
 void recorder_record_unmap(enum vt_api api, uint64_t address, uint64_t size_bytes);
 /* A reset of `device` (cudaDeviceReset, cuDevicePrimaryCtxReset) through `api`: every live device
- * and managed allocation of that device is freed, one FREE record each. */
+ * and managed allocation of that device's primary context (none a created context owns) is freed,
+ * one FREE record each. */
 void recorder_record_device_reset(enum vt_api api, int device);
 /* Stores an out-of-memory failure (its timestamp_ns, stack_id and thread_id are filled in here).
  * Returns true for the first one of the process. */

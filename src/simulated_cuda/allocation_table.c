@@ -59,13 +59,14 @@ bool sim_allocations_lookup(uint64_t address, int *device, enum sim_memory_kind 
     return allocation != NULL;
 }
 
-void sim_allocations_take_all(int device, unsigned int kinds, void (*release)(struct sim_allocation *))
+void sim_allocations_take_all(int device, CUcontext owner, unsigned int kinds,
+                              void (*release)(struct sim_allocation *))
 {
     for (int i = 0; i < SHARD_COUNT; i++) {
         struct sim_allocation *allocation, *next, *taken = NULL;
         pthread_mutex_lock(&shards[i].lock);
         HASH_ITER(hh, shards[i].allocations, allocation, next) {
-            if (allocation->device == device && (allocation->kind & kinds)) {
+            if (allocation->owner == owner && (owner || allocation->device == device) && (allocation->kind & kinds)) {
                 HASH_DELETE(hh, shards[i].allocations, allocation);
                 allocation->hh.next = taken; /* chain the taken ones through the now unused handle */
                 taken = allocation;

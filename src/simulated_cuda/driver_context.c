@@ -1,6 +1,8 @@
 /* simulated_cuda/driver_context.c — owns the driver's contexts and streams: one primary context per
- * simulated device (retain, release, reset), the calling thread's current context, and stream
- * objects. All work is synchronous, so synchronising a context or a stream has nothing to wait for.
+ * simulated device (retain, release, reset), the contexts cuCtxCreate makes (cuCtxCreate[_v2, _v3,
+ * _v4], cuCtxDestroy[_v2]: destroying one frees the memory it owns), the calling thread's current
+ * context, and stream objects. All work is synchronous, so synchronising a context or a stream has
+ * nothing to wait for.
  */
 #include "sim_driver.h"
 
@@ -17,9 +19,34 @@ static __thread CUcontext current_context; /* the top of this thread's context s
 static __thread CUcontext contexts_below[CONTEXT_STACK_DEPTH];
 static __thread int contexts_below_count;
 
+/* The live contexts cuCtxCreate made (under context_lock). A destroyed one leaves the list; its
+ * memory is never given back, so a thread that still has it current reads no freed memory. */
+static struct CUctx_st *created_contexts;
+
 static bool is_primary_context(CUcontext context)
 {
     return context >= primary_contexts && context < primary_contexts + sim_device_count();
+}
+
+static bool is_created_context(CUcontext context)
+{
+    pthread_mutex_lock(&context_lock);
+    struct CUctx_st *live = created_contexts;
+    while (live && live != context)
+        live = live->next;
+    pthread_mutex_unlock(&context_lock);
+    return live != NULL;
+}
+
+/* A context a call may name: a primary one or a live created one. */
+static bool is_context(CUcontext context)
+{
+    return is_primary_context(context) || (context && is_created_context(context));
+}
+
+CUcontext sim_created_context_current(void)
+{
+    return current_context && !is_primary_context(current_context) ? current_context : NULL;
 }
 
 int sim_current_device(void)
@@ -101,7 +128,7 @@ CUresult cuDevicePrimaryCtxReset(CUdevice dev)
 
 CUresult cuCtxSetCurrent(CUcontext ctx)
 {
-    if (ctx && !is_primary_context(ctx))
+    if (ctx && !is_context(ctx))
         return CUDA_ERROR_INVALID_CONTEXT;
     current_context = ctx;
     return CUDA_SUCCESS;
@@ -109,7 +136,7 @@ CUresult cuCtxSetCurrent(CUcontext ctx)
 
 static CUresult push_context(CUcontext ctx)
 {
-    if (!ctx || !is_primary_context(ctx))
+    if (!ctx || !is_context(ctx))
         return CUDA_ERROR_INVALID_CONTEXT;
     if (contexts_below_count == CONTEXT_STACK_DEPTH)
         return CUDA_ERROR_OUT_OF_MEMORY;
@@ -127,6 +154,28 @@ static CUresult pop_context(CUcontext *pctx)
     if (pctx)
         *pctx = current_context;
     current_context = contexts_below_count ? contexts_below[--contexts_below_count] : NULL;
+    return CUDA_SUCCESS;
+}
+
+/* cuCtxDestroy of a created context: leaves the list, frees the memory it owns (CUDA's list:
+ * cuMemAlloc, cuMemAllocPitch, cuMemAllocManaged, cuMemAllocHost; sim_free_all_of_context), and is
+ * popped when current to this thread. A primary context (or anything else) is
+ * CUDA_ERROR_INVALID_CONTEXT here. */
+static CUresult destroy_context(CUcontext ctx)
+{
+    pthread_mutex_lock(&context_lock);
+    struct CUctx_st **link = &created_contexts;
+    while (*link && *link != ctx)
+        link = &(*link)->next;
+    bool found = *link != NULL;
+    if (found)
+        *link = ctx->next;
+    pthread_mutex_unlock(&context_lock);
+    if (!found)
+        return CUDA_ERROR_INVALID_CONTEXT;
+    sim_free_all_of_context(ctx);
+    if (current_context == ctx)
+        pop_context(NULL);
     return CUDA_SUCCESS;
 }
 
@@ -150,6 +199,68 @@ CUresult cuCtxPopCurrent(CUcontext *pctx)
     return pop_context(pctx);
 }
 
+/* cuCtxCreate: a new context on `dev`, pushed onto this thread's context stack (it becomes
+ * current), as the real driver does. The flags and parameters are not modelled. */
+static CUresult create_context(CUcontext *pctx, CUdevice dev)
+{
+    if (!pctx)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (!sim_device_valid(dev))
+        return CUDA_ERROR_INVALID_DEVICE;
+    struct CUctx_st *context = calloc(1, sizeof *context);
+    if (!context)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    context->device = dev;
+    pthread_mutex_lock(&context_lock);
+    context->next = created_contexts;
+    created_contexts = context;
+    pthread_mutex_unlock(&context_lock);
+    CUresult result = push_context(context);
+    if (result != CUDA_SUCCESS) {
+        destroy_context(context);
+        return result;
+    }
+    *pctx = context;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuCtxCreate(CUcontext *pctx, unsigned int flags, CUdevice dev)
+{
+    (void)flags;
+    return create_context(pctx, dev);
+}
+
+CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags, CUdevice dev)
+{
+    (void)flags;
+    return create_context(pctx, dev);
+}
+
+CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArray, int numParams, unsigned int flags,
+                        CUdevice dev)
+{
+    (void)paramsArray, (void)numParams, (void)flags;
+    return create_context(pctx, dev);
+}
+
+CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreateParams, unsigned int flags, CUdevice dev)
+{
+    (void)ctxCreateParams, (void)flags;
+    return create_context(pctx, dev);
+}
+
+CUresult cuCtxDestroy_v2(CUcontext ctx)
+{
+    if (!ctx)
+        return CUDA_ERROR_INVALID_VALUE;
+    return destroy_context(ctx);
+}
+
+CUresult cuCtxDestroy(CUcontext ctx)
+{
+    return cuCtxDestroy_v2(ctx);
+}
+
 CUresult cuCtxGetCurrent(CUcontext *pctx)
 {
     if (!pctx)
@@ -164,7 +275,7 @@ static CUresult context_device(CUcontext ctx, CUdevice *device)
         return CUDA_ERROR_INVALID_VALUE;
     if (!ctx)
         ctx = current_context;
-    if (!ctx || !is_primary_context(ctx))
+    if (!ctx || !is_context(ctx))
         return CUDA_ERROR_INVALID_CONTEXT;
     *device = ctx->device;
     return CUDA_SUCCESS;
@@ -187,7 +298,7 @@ CUresult cuCtxSynchronize(void)
 
 CUresult cuCtxSynchronize_v2(CUcontext ctx)
 {
-    return ctx && !is_primary_context(ctx) ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
+    return ctx && !is_context(ctx) ? CUDA_ERROR_INVALID_CONTEXT : CUDA_SUCCESS;
 }
 
 /* ---- streams ---------------------------------------------------------------------------- */

@@ -4,6 +4,10 @@
  * cuMemAllocPitch_v2, cuMemFree_v2, cuMemAllocManaged, cuMemHostAlloc, cuMemAllocHost_v2,
  * cuMemFreeHost and cuMemGetInfo_v2.
  *
+ * What cuMemAlloc, cuMemAllocPitch, cuMemAllocManaged and cuMemAllocHost obtain while a context
+ * made by cuCtxCreate is current belongs to that context: its cuCtxDestroy frees it (CUDA's
+ * cuCtxDestroy; sim_free_all_of_context).
+ *
  * Memory is host memory. Large blocks come straight from mmap, so untouched pages cost nothing and
  * a 64 MiB allocation is as cheap as a small one; small blocks come from malloc, which is faster.
  */
@@ -40,7 +44,7 @@ static bool counted_against_device(enum sim_memory_kind kind)
     return kind != SIM_MEMORY_HOST_PINNED;
 }
 
-CUresult sim_allocate(enum sim_memory_kind kind, int device, size_t bytes, CUdeviceptr *address)
+CUresult sim_allocate(enum sim_memory_kind kind, int device, CUcontext owner, size_t bytes, CUdeviceptr *address)
 {
     if (!address || bytes == 0)
         return CUDA_ERROR_INVALID_VALUE;
@@ -64,6 +68,7 @@ CUresult sim_allocate(enum sim_memory_kind kind, int device, size_t bytes, CUdev
     allocation->size = bytes;
     allocation->device = kind == SIM_MEMORY_HOST_PINNED ? -1 : device;
     allocation->kind = kind;
+    allocation->owner = owner;
     sim_allocations_add(allocation);
     *address = allocation->address;
     return CUDA_SUCCESS;
@@ -90,14 +95,20 @@ CUresult sim_free(CUdeviceptr address, unsigned int kinds)
 
 void sim_free_all_on_device(int device)
 {
-    sim_allocations_take_all(device, SIM_MEMORY_DEVICE | SIM_MEMORY_MANAGED, release_allocation);
+    sim_allocations_take_all(device, NULL, SIM_MEMORY_DEVICE | SIM_MEMORY_MANAGED, release_allocation);
+}
+
+void sim_free_all_of_context(CUcontext context)
+{
+    sim_allocations_take_all(-1, context, SIM_MEMORY_DEVICE | SIM_MEMORY_MANAGED | SIM_MEMORY_HOST_PINNED,
+                             release_allocation);
 }
 
 /* ---- device memory ---------------------------------------------------------------------- */
 
 CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 {
-    return sim_allocate(SIM_MEMORY_DEVICE, sim_current_device(), bytesize, dptr);
+    return sim_allocate(SIM_MEMORY_DEVICE, sim_current_device(), sim_created_context_current(), bytesize, dptr);
 }
 
 CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes, size_t Height,
@@ -109,7 +120,8 @@ CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInByt
     size_t pitch = (WidthInBytes + PITCH_ALIGNMENT - 1) / PITCH_ALIGNMENT * PITCH_ALIGNMENT;
     if (pitch < WidthInBytes || Height > SIZE_MAX / pitch)
         return CUDA_ERROR_OUT_OF_MEMORY;
-    CUresult result = sim_allocate(SIM_MEMORY_DEVICE, sim_current_device(), pitch * Height, dptr);
+    CUresult result =
+        sim_allocate(SIM_MEMORY_DEVICE, sim_current_device(), sim_created_context_current(), pitch * Height, dptr);
     if (result == CUDA_SUCCESS)
         *pPitch = pitch;
     return result;
@@ -126,7 +138,7 @@ CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flag
 {
     if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST)
         return CUDA_ERROR_INVALID_VALUE;
-    return sim_allocate(SIM_MEMORY_MANAGED, sim_current_device(), bytesize, dptr);
+    return sim_allocate(SIM_MEMORY_MANAGED, sim_current_device(), sim_created_context_current(), bytesize, dptr);
 }
 
 CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total_bytes)
@@ -169,13 +181,16 @@ CUresult cuPointerGetAttribute(void *data, CUpointer_attribute attribute, CUdevi
 
 /* ---- page-locked host memory ------------------------------------------------------------ */
 
-static CUresult allocate_host(void **pp, size_t bytesize)
+/* `owner`: the created context cuCtxDestroy of which frees it (cuMemAllocHost's memory, in CUDA's
+ * list for cuCtxDestroy; cuMemHostAlloc's is not in it). */
+static CUresult allocate_host(void **pp, size_t bytesize, CUcontext owner)
 {
     if (!pp)
         return CUDA_ERROR_INVALID_VALUE;
     CUdeviceptr address = 0;
     /* Zero bytes: success and NULL, as the real driver answers. */
-    CUresult result = bytesize == 0 ? CUDA_SUCCESS : sim_allocate(SIM_MEMORY_HOST_PINNED, -1, bytesize, &address);
+    CUresult result =
+        bytesize == 0 ? CUDA_SUCCESS : sim_allocate(SIM_MEMORY_HOST_PINNED, -1, owner, bytesize, &address);
     *pp = result == CUDA_SUCCESS ? (void *)(uintptr_t)address : NULL;
     return result;
 }
@@ -185,12 +200,12 @@ CUresult cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
     const unsigned int known = CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED;
     if (Flags & ~known)
         return CUDA_ERROR_INVALID_VALUE;
-    return allocate_host(pp, bytesize);
+    return allocate_host(pp, bytesize, NULL);
 }
 
 CUresult cuMemAllocHost_v2(void **pp, size_t bytesize)
 {
-    return allocate_host(pp, bytesize);
+    return allocate_host(pp, bytesize, sim_created_context_current());
 }
 
 CUresult cuMemFreeHost(void *p)

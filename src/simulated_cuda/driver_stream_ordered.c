@@ -41,7 +41,7 @@ static CUresult allocate_stream_ordered(int device, size_t bytesize, CUdeviceptr
         *dptr = 0;
         return CUDA_SUCCESS;
     }
-    return sim_allocate(SIM_MEMORY_DEVICE, device, bytesize, dptr);
+    return sim_allocate(SIM_MEMORY_DEVICE, device, NULL, bytesize, dptr); /* no context owns it */
 }
 
 static CUresult allocate_on_stream(CUdeviceptr *dptr, size_t bytesize, CUstream hStream)

@@ -33,6 +33,7 @@
     X(mem_alloc_pitch, cuMemAllocPitch, 3020)                   \
     X(mem_free, cuMemFree, 3020)                                \
     X(mem_host_alloc, cuMemHostAlloc, 2020)                     \
+    X(mem_alloc_host, cuMemAllocHost, 3020)                     \
     X(mem_free_host, cuMemFreeHost, 2000)                       \
     X(mem_alloc_managed, cuMemAllocManaged, 6000)               \
     X(mem_alloc_async, cuMemAllocAsync, 11020)                  \

@@ -142,7 +142,9 @@ cudaError_t cudaMemPoolDestroy(cudaMemPool_t memPool)
 
 /* ---- page-locked host memory ------------------------------------------------------------ */
 
-static cudaError_t allocate_host(void **ptr, size_t size, unsigned int flags)
+/* cudaMallocHost is cuMemAllocHost (memory a created context owns when current, in CUDA's list for
+ * cuCtxDestroy), cudaHostAlloc cuMemHostAlloc with its flags. */
+static cudaError_t allocate_host(void **ptr, size_t size, bool with_flags, unsigned int flags)
 {
     RT_ENTER();
     if (!ptr)
@@ -152,7 +154,7 @@ static cudaError_t allocate_host(void **ptr, size_t size, unsigned int flags)
         return cudaSuccess;
     }
     /* cudaHostAlloc flags have the values of the driver's CU_MEMHOSTALLOC_* flags. */
-    CUresult result = rt_driver.mem_host_alloc(ptr, size, flags);
+    CUresult result = with_flags ? rt_driver.mem_host_alloc(ptr, size, flags) : rt_driver.mem_alloc_host(ptr, size);
     if (result != CUDA_SUCCESS)
         *ptr = NULL;
     return rt_result(result);
@@ -160,12 +162,12 @@ static cudaError_t allocate_host(void **ptr, size_t size, unsigned int flags)
 
 cudaError_t cudaMallocHost(void **ptr, size_t size)
 {
-    return allocate_host(ptr, size, cudaHostAllocDefault);
+    return allocate_host(ptr, size, false, 0);
 }
 
 cudaError_t cudaHostAlloc(void **pHost, size_t size, unsigned int flags)
 {
-    return allocate_host(pHost, size, flags);
+    return allocate_host(pHost, size, true, flags);
 }
 
 cudaError_t cudaFreeHost(void *ptr)

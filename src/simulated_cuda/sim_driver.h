@@ -40,10 +40,11 @@ void sim_capacity_release(int device, uint64_t bytes);
 
 /* ---- contexts and streams (driver_context.c) --------------------------------------------- */
 
-/* Only primary contexts exist: one per device. */
+/* One primary context per device, and the contexts cuCtxCreate made (until cuCtxDestroy). */
 struct CUctx_st {
     int device;
-    int retain_count; /* guarded by the context lock in driver_context.c */
+    int retain_count;         /* primary contexts; guarded by the context lock in driver_context.c */
+    struct CUctx_st *next;    /* created contexts: the list of live ones (same lock) */
 };
 
 #define SIM_STREAM_MAGIC 0x5354524dU /* "STRM" */
@@ -56,6 +57,9 @@ struct CUstream_st {
 /* The device of this thread's current context; device 0 when no context is current (the
  * simulation is lenient here: the real driver would answer CUDA_ERROR_INVALID_CONTEXT). */
 int sim_current_device(void);
+/* This thread's current context when it is one cuCtxCreate made, else NULL: the owner of the
+ * memory cuMemAlloc, cuMemAllocPitch, cuMemAllocManaged and cuMemAllocHost obtain now. */
+CUcontext sim_created_context_current(void);
 /* The device a stream belongs to; NULL, CU_STREAM_LEGACY and CU_STREAM_PER_THREAD mean the
  * current device. CUDA_ERROR_INVALID_HANDLE for something that is not a live stream. */
 CUresult sim_stream_device(CUstream stream, int *device);
@@ -73,6 +77,7 @@ struct sim_allocation {
     uint64_t size; /* bytes requested: what is counted against the device */
     int device;    /* -1 for host-pinned memory */
     enum sim_memory_kind kind;
+    CUcontext owner; /* the created context whose cuCtxDestroy frees it; NULL: none (primary) */
     UT_hash_handle hh;
 };
 
@@ -83,18 +88,24 @@ struct sim_allocation *sim_allocations_take(uint64_t address, unsigned int kinds
 /* The device (-1 for host-pinned) and kind of the allocation that starts at `address`; false when
  * there is none. */
 bool sim_allocations_lookup(uint64_t address, int *device, enum sim_memory_kind *kind);
-/* Removes every allocation of `kinds` on `device` and hands each to `release`. */
-void sim_allocations_take_all(int device, unsigned int kinds, void (*release)(struct sim_allocation *));
+/* Removes every allocation of `kinds` owned by `owner` and hands each to `release`: with `owner`
+ * NULL those on `device` that no created context owns, else the context's own (any device). */
+void sim_allocations_take_all(int device, CUcontext owner, unsigned int kinds,
+                              void (*release)(struct sim_allocation *));
 
 /* ---- allocation helpers (driver_memory.c) ------------------------------------------------ */
 
 /* Obtains `bytes` of (lazily committed) host memory standing in for memory of `kind`, counts it
- * against `device` unless it is host-pinned, and records it. */
-CUresult sim_allocate(enum sim_memory_kind kind, int device, size_t bytes, CUdeviceptr *address);
+ * against `device` unless it is host-pinned, and records it as `owner`'s (NULL: no created
+ * context's). */
+CUresult sim_allocate(enum sim_memory_kind kind, int device, CUcontext owner, size_t bytes, CUdeviceptr *address);
 /* Frees an allocation made by sim_allocate whose kind is one of `kinds`; 0 is a no-op success,
  * any other address that is not such a live allocation CUDA_ERROR_INVALID_VALUE. */
 CUresult sim_free(CUdeviceptr address, unsigned int kinds);
-/* Frees every device and managed allocation on `device` (primary context reset). */
+/* Frees every device and managed allocation on `device` that no created context owns (primary
+ * context reset). */
 void sim_free_all_on_device(int device);
+/* Frees every allocation `context` (a created one) owns (cuCtxDestroy). */
+void sim_free_all_of_context(CUcontext context);
 
 #endif

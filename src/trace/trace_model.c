@@ -760,7 +760,7 @@ const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
         apply_free(replay, event);
         break;
     case VT_RECORD_FREE_UNKNOWN:
-        if (vt_api_is_device_reset(event->api)) /* a reset's call (its frees follow), not a free */
+        if (vt_api_is_reset(event->api)) /* a reset's call (its frees follow), not a free */
             vt_accounting_count_call(&replay->accounting, event->api, VT_FROM_TRACE);
         else
             vt_accounting_unknown_free(&replay->accounting, event->api);

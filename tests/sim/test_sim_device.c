@@ -199,6 +199,41 @@ Test(sim_context, devices_have_their_own_capacity)
     cr_assert_eq(DRIVER(cuDevicePrimaryCtxRetain, 7000)(&context, 2), CUDA_ERROR_INVALID_DEVICE);
 }
 
+Test(sim_context, a_created_contexts_destroy_frees_what_it_owns)
+{
+    setenv("VRAMTRACE_SIMULATE", "4M", 1);
+    setenv("VRAMTRACE_SIMULATE_DEVICES", "1", 1);
+    PFN_cuMemAlloc_v3020 mem_alloc = DRIVER_AS("cuMemAlloc_v2", cuMemAlloc, 3020);
+    PFN_cuMemAllocAsync_v11020 mem_alloc_async = DRIVER(cuMemAllocAsync, 11020);
+    PFN_cuMemFree_v3020 mem_free = DRIVER_AS("cuMemFree_v2", cuMemFree, 3020);
+    PFN_cuCtxDestroy_v4000 destroy = DRIVER_AS("cuCtxDestroy_v2", cuCtxDestroy, 4000);
+    CUcontext primary, created, current;
+    CUdeviceptr in_primary, in_created, stream_ordered, more;
+    void *pinned;
+    cr_assert_eq(DRIVER(cuInit, 2000)(0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuDevicePrimaryCtxRetain, 7000)(&primary, 0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuCtxSetCurrent, 4000)(primary), CUDA_SUCCESS);
+    cr_assert_eq(mem_alloc(&in_primary, MIB), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER_AS("cuCtxCreate_v4", cuCtxCreate, 12050)(&created, NULL, 0, 0), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuCtxGetCurrent, 4000)(&current), CUDA_SUCCESS);
+    cr_assert_eq(current, created, "pushed: current");
+    cr_assert_eq(mem_alloc(&in_created, 2 * MIB), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER_AS("cuMemAllocHost_v2", cuMemAllocHost, 3020)(&pinned, MIB), CUDA_SUCCESS);
+    cr_assert_eq(mem_alloc_async(&stream_ordered, MIB, NULL), CUDA_SUCCESS, "4 MiB used");
+    cr_assert_eq(mem_alloc(&more, 1), CUDA_ERROR_OUT_OF_MEMORY);
+    cr_assert_eq(destroy(primary), CUDA_ERROR_INVALID_CONTEXT, "not a created context");
+    cr_assert_eq(destroy(created), CUDA_SUCCESS);
+    cr_assert_eq(DRIVER(cuCtxGetCurrent, 4000)(&current), CUDA_SUCCESS);
+    cr_assert_eq(current, primary, "popped: the primary context is current again");
+    cr_assert_eq(mem_free(in_created), CUDA_ERROR_INVALID_VALUE, "freed with its context");
+    cr_assert_eq(DRIVER(cuMemFreeHost, 2000)(pinned), CUDA_ERROR_INVALID_VALUE, "cuMemAllocHost's too");
+    cr_assert_eq(mem_alloc(&more, 2 * MIB), CUDA_SUCCESS, "its capacity is back");
+    cr_assert_eq(mem_alloc(&more, 1), CUDA_ERROR_OUT_OF_MEMORY, "the primary's and stream-ordered memory stay");
+    cr_assert_eq(mem_free(in_primary), CUDA_SUCCESS);
+    cr_assert_eq(mem_free(stream_ordered), CUDA_SUCCESS);
+    cr_assert_eq(destroy(created), CUDA_ERROR_INVALID_CONTEXT, "destroyed already");
+}
+
 Test(sim_vmm, expandable_segment_sequence)
 {
     setenv("VRAMTRACE_SIMULATE", "4M", 1);

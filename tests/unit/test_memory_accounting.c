@@ -129,7 +129,7 @@ Test(memory_accounting, a_device_reset_frees_that_devices_device_and_managed_mem
     allocate(VT_API_cuMemCreate, VT_KIND_DEVICE, 0, 0x77, 500, 50, 5);
 
     struct reset_seen seen = {.count = 0};
-    vt_accounting_reset_device(&accounting, VT_API_cudaDeviceReset, 0, seen_by_reset, &seen);
+    vt_accounting_reset(&accounting, VT_API_cudaDeviceReset, 0, 0, seen_by_reset, &seen);
 
     cr_assert_eq(seen.count, 2);
     cr_assert_eq(seen.addresses[0], 0x1000, "oldest first");
@@ -141,6 +141,39 @@ Test(memory_accounting, a_device_reset_frees_that_devices_device_and_managed_mem
     cr_assert_eq(accounting.stats.calls_by_api[VT_API_cudaDeviceReset], 1);
     cr_assert_eq(accounting.live[VT_SPACE_POINTERS].live_count, 2);
     cr_assert_eq(accounting.live[VT_SPACE_PHYSICAL_HANDLES].live_count, 1);
+}
+
+/* An allocation made while a context created with cuCtxCreate was current (alloc_record.context). */
+static void allocate_in_context(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address,
+                                uint64_t size, unsigned context)
+{
+    struct alloc_record allocated = record(api, kind, device, address, size, 10);
+    allocated.context = (uint16_t)context;
+    vt_accounting_allocation(&accounting, &allocated, 0, VT_FROM_HOOKS);
+}
+
+Test(memory_accounting, a_context_destroy_frees_that_contexts_memory_only)
+{
+    allocate(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 100, 10, 1);      /* the primary context's */
+    allocate_in_context(VT_API_cuMemAlloc, VT_KIND_DEVICE, 0, 0x2000, 200, 1);
+    allocate_in_context(VT_API_cuMemAllocHost, VT_KIND_HOST_PINNED, -1, 0x3000, 300, 1);
+    allocate_in_context(VT_API_cuMemAlloc, VT_KIND_DEVICE, 0, 0x4000, 400, 2); /* another created one */
+
+    struct reset_seen seen = {.count = 0};
+    vt_accounting_reset(&accounting, VT_API_cuCtxDestroy, 0, 1, seen_by_reset, &seen);
+
+    cr_assert_eq(seen.count, 2);
+    cr_assert_eq(seen.addresses[0], 0x2000);
+    cr_assert_eq(seen.addresses[1], 0x3000, "pinned memory of the context goes with it");
+    cr_assert_eq(usage_of(0)->in_use.current_bytes, 500);
+    cr_assert_eq(usage_of(-1)->in_use.current_bytes, 0);
+    cr_assert_eq(accounting.stats.calls_by_api[VT_API_cuCtxDestroy], 1);
+
+    seen.count = 0;
+    vt_accounting_reset(&accounting, VT_API_cudaDeviceReset, 0, 0, seen_by_reset, &seen);
+    cr_assert_eq(seen.count, 1, "a device reset leaves a created context's memory");
+    cr_assert_eq(seen.addresses[0], 0x1000);
+    cr_assert_eq(usage_of(0)->in_use.current_bytes, 400);
 }
 
 Test(memory_accounting, a_zero_byte_request_is_a_call_only)

@@ -85,6 +85,45 @@ static void start_limited(uint64_t limit)
     recorder_reset(&settings);
 }
 
+/* An allocation committed under a reservation of `reserved` bytes on device 0. */
+static void record_reserved(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address, uint64_t size,
+                            uint64_t stream, uint64_t reserved)
+{
+    recorder_record_alloc_with(api, kind, device, address, size, stream, &(struct recorder_alloc_extra){0, reserved, 0});
+}
+
+/* An allocation while the context `context` was current. */
+static void record_in_context(enum vt_api api, enum vt_memory_kind kind, int device, uint64_t address, uint64_t size,
+                              uint64_t context)
+{
+    recorder_record_alloc_with(api, kind, device, address, size, 0, &(struct recorder_alloc_extra){0, 0, context});
+}
+
+Test(recorder, context_destroy_frees_what_the_created_context_owns)
+{
+    cr_assert_not(recorder_contexts_exist(), "no context created yet");
+    recorder_record_alloc(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 100, 0);
+    recorder_record_context_created(0xc0, 0);
+    cr_assert(recorder_contexts_exist());
+    record_in_context(VT_API_cuMemAlloc, VT_KIND_DEVICE, 0, 0x2000, 200, 0xc0);
+    record_in_context(VT_API_cuMemAllocHost, VT_KIND_HOST_PINNED, RECORDER_DEVICE_HOST, 0x3000, 300, 0xc0);
+    record_in_context(VT_API_cuMemAlloc, VT_KIND_DEVICE, 0, 0x4000, 400, 0xd0); /* not a created context */
+
+    recorder_record_context_destroy(VT_API_cuCtxDestroy, 0xd0); /* the call only */
+    cr_assert_eq(device_counter(0, VT_KIND_DEVICE)->current_bytes, 700);
+    recorder_record_context_destroy(VT_API_cuCtxDestroy, 0xc0);
+    cr_assert_eq(device_counter(0, VT_KIND_DEVICE)->current_bytes, 500);
+    cr_assert_eq(device_counter(0, VT_KIND_DEVICE)->peak_bytes, 700);
+    cr_assert_eq(device_counter(RECORDER_DEVICE_HOST, VT_KIND_HOST_PINNED)->current_bytes, 0);
+    recorder_record_context_destroy(VT_API_cuCtxDestroy, 0xc0); /* destroyed already: the call only */
+
+    struct recorder_stats stats;
+    recorder_read_stats(&stats);
+    cr_assert_eq(stats.events.frees, 2);
+    cr_assert_eq(stats.events.unknown_frees, 0);
+    cr_assert_eq(stats.events.calls_by_api[VT_API_cuCtxDestroy], 3);
+}
+
 Test(recorder, limit_reserve_commit_and_roll_back)
 {
     start_limited(1000);
@@ -96,7 +135,7 @@ Test(recorder, limit_reserve_commit_and_roll_back)
     cr_assert(recorder_limit_reserve(1, 1000, &in_use), "each device has its own limit");
     recorder_limit_release(1, 1000);
     /* committed: counted once, by the accounting */
-    recorder_record_alloc_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 600, 0, 0, 600);
+    record_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 600, 0, 600);
     cr_assert_not(recorder_limit_reserve(0, 401, &in_use));
     cr_assert_eq(in_use, 600);
     /* rolled back: nothing left reserved */
@@ -104,7 +143,7 @@ Test(recorder, limit_reserve_commit_and_roll_back)
     recorder_limit_release(0, 400);
     /* managed memory counts too; pinned host memory is not the device's */
     cr_assert(recorder_limit_reserve(0, 300, &in_use));
-    recorder_record_alloc_reserved(VT_API_cudaMallocManaged, VT_KIND_MANAGED, 0, 0x2000, 300, 0, 0, 300);
+    record_reserved(VT_API_cudaMallocManaged, VT_KIND_MANAGED, 0, 0x2000, 300, 0, 300);
     recorder_record_alloc(VT_API_cudaHostAlloc, VT_KIND_HOST_PINNED, RECORDER_DEVICE_HOST, 0x3000, 5000, 0);
     cr_assert_not(recorder_limit_reserve(0, 101, &in_use));
     cr_assert_eq(in_use, 900);
@@ -114,18 +153,18 @@ Test(recorder, limit_reserve_commit_and_roll_back)
     recorder_limit_release(0, 700);
     /* a zero-byte result under a reservation leaves nothing reserved and nothing counted */
     cr_assert(recorder_limit_reserve(0, 700, &in_use));
-    recorder_record_alloc_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0, 700, 0, 0, 700);
+    record_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0, 700, 0, 700);
     cr_assert(recorder_limit_reserve(0, 700, &in_use));
     cr_assert_eq(in_use, 300);
     recorder_limit_release(0, 700);
     /* a stale record retired at a reused key is no longer counted */
     cr_assert(recorder_limit_reserve(0, 100, &in_use));
-    recorder_record_alloc_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x2000, 100, 0, 0, 100);
+    record_reserved(VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x2000, 100, 0, 100);
     cr_assert(recorder_limit_reserve(0, 900, &in_use), "the managed 300 at 0x2000 was retired");
     recorder_limit_release(0, 900);
     /* a pool allocation reserved on the stream's device and counted on the memory's own */
     cr_assert(recorder_limit_reserve(0, 500, &in_use));
-    recorder_record_alloc_reserved(VT_API_cudaMallocFromPoolAsync, VT_KIND_DEVICE, 1, 0x4000, 500, 0, 0, 500);
+    record_reserved(VT_API_cudaMallocFromPoolAsync, VT_KIND_DEVICE, 1, 0x4000, 500, 0, 500);
     cr_assert(recorder_limit_reserve(0, 900, &in_use));
     cr_assert_eq(in_use, 100);
     cr_assert_not(recorder_limit_reserve(1, 501, &in_use));
