@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# scripts/gpu-context-destroy.sh — issue 9, point 4 on a GPU machine: tests/programs/context_destroy
+# (cuCtxCreate, allocations in the created and the primary context, cuCtxDestroy of both) run plain
+# and under `vramtrace run` against the real driver, in both of its modes; the exit report must say
+# what the simulated device's test says (tests/integration/test_context_destroy.c): 8.5 MiB left in 4
+# allocations. Needs a build carried from here (scripts/build.sh, scripts/gpu-bundle.sh). Prints
+# PASS/FAIL lines and the reports' key lines; files under OUT.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+out=${OUT:-$root/gpu-context-destroy-out}
+mkdir -p "$out"
+cli=$root/build/src/cli/vramtrace
+program=$root/build/tests/programs/context_destroy
+# the program needs the real libcudart.so.13 ahead of the simulated one its build links
+for dir in /usr/local/cuda/lib64 $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in ("cu13", "cuda_runtime")))' 2>/dev/null); do
+    [ -e "$dir/libcudart.so.13" ] && export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && break
+done
+status=0
+check() { if "${@:2}"; then echo "PASS $1"; else echo "FAIL $1"; status=1; fi; }
+for mode in v4 v2; do
+    "$program" "$mode" >"$out/plain-$mode.txt" 2>&1
+    check "$mode: runs plain (exit $?)" grep -q "context_destroy: done" "$out/plain-$mode.txt"
+    (cd "$out" && "$cli" run -o "$mode.trace" "$program" "$mode" >"run-$mode.txt" 2>&1)
+    check "$mode: runs traced" grep -q "context_destroy: done" "$out/run-$mode.txt"
+    check "$mode: exit report: 8.5 MiB left in 4 allocations" \
+        grep -q "SUMMARY: vramtrace: 8912896 byte(s) leaked in 4 allocation(s)" "$out/run-$mode.txt"
+    "$cli" report "$out/$mode.trace" >"$out/report-$mode.txt" 2>&1
+    check "$mode: vramtrace report agrees" grep -q "SUMMARY: vramtrace: 8912896 byte(s) leaked in 4 allocation(s)" \
+        "$out/report-$mode.txt"
+    grep -E "SUMMARY|cuCtx|Calls|peak" "$out/run-$mode.txt" | sed "s/^/  $mode: /"
+done
+rm -f "$out"/*.trace
+exit $status
