@@ -80,7 +80,7 @@ void vt_report_json_group(struct vt_report_json *output, const struct vt_groups 
     vt_json_string(json, "api", vt_api_name(group->api));
     vt_json_uint(json, "bytes", group->bytes);
     vt_json_uint(json, "count", group->count);
-    if (group->threads.count) {
+    if (vt_thread_tally_known(&group->threads)) {
         vt_json_uint(json, "thread_count", group->threads.count);
         vt_json_array_begin(json, "threads");
         for (uint32_t i = 0; i < group->threads.count && i < VT_THREADS_LISTED; i++) {

@@ -78,7 +78,7 @@ static void text_group(const struct vt_group *group, void *context)
     fprintf(out, "%s of %llu byte(s) (%s) in %llu allocation(s) of %s memory, %s, allocated from:\n", shown->title,
             (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
             (unsigned long long)group->count, vt_memory_kind_name(group->kind), vt_api_name(group->api));
-    if (group->threads.count)
+    if (vt_thread_tally_known(&group->threads))
         fprintf(out, "  %s\n", vt_format_threads(&group->threads, vt_model_thread_name, shown->text->report->model,
                                                 threads, sizeof threads));
     text_mappings(out, shown->groups, group);

@@ -33,6 +33,11 @@ void vt_thread_tally_add(struct vt_thread_tally *tally, uint32_t tid, uint64_t b
     share->count++;
 }
 
+bool vt_thread_tally_known(const struct vt_thread_tally *tally)
+{
+    return tally->count > 1 || (tally->count == 1 && tally->shares[0].tid != 0);
+}
+
 static int largest_first(const void *left, const void *right)
 {
     const struct vt_thread_share *a = left, *b = right;
@@ -66,7 +71,7 @@ const char *vt_format_threads(const struct vt_thread_tally *tally, vt_thread_nam
         int written = snprintf(out + used, out_size - used, __VA_ARGS__);                 \
         used = written < 0 || (size_t)written >= out_size - used ? out_size - 1 : used + (size_t)written; \
     } while (0)
-    if (!tally->count)
+    if (!vt_thread_tally_known(tally))
         return out;
     unsigned named = tally->count < VT_THREADS_NAMED ? tally->count : VT_THREADS_NAMED;
     uint32_t others = tally->count - named;

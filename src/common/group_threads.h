@@ -29,6 +29,10 @@ struct vt_thread_tally {
 };
 
 void vt_thread_tally_add(struct vt_thread_tally *tally, uint32_t tid, uint64_t bytes);
+/* Whether the tally knows a thread: false when empty, or when no event of the group had a thread the
+ * trace defines (a trace written by something other than the shim); reports then say nothing of
+ * threads. */
+bool vt_thread_tally_known(const struct vt_thread_tally *tally);
 void vt_thread_tally_sort(struct vt_thread_tally *tally);
 void vt_thread_tally_free(struct vt_thread_tally *tally);
 
@@ -37,7 +41,7 @@ typedef const char *vt_thread_name_of(uint32_t tid, const void *context);
 
 /* `thread 4711 "worker"`, `threads 4711 "a" and 4712 "b"`, `threads 4711 "a", 4712 "b" and 3
  * others` (a thread without a name: its id alone; an unknown thread: `(unknown)`) of a
- * sorted tally; "" for an empty one. Returns out. */
+ * sorted tally; "" for one that knows no thread (vt_thread_tally_known). Returns out. */
 const char *vt_format_threads(const struct vt_thread_tally *tally, vt_thread_name_of *name_of, const void *context,
                               char *out, size_t out_size);
 

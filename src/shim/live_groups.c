@@ -229,7 +229,7 @@ void live_groups_render_kind(FILE *out, struct symbolizer *symbolizer, const str
         fprintf(out, "%s of %llu byte(s) (%s) in %llu allocation(s) of %s memory, %s, allocated from:\n", title,
                 (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
                 (unsigned long long)group->count, vt_memory_kind_name(kind), vt_api_name(group->api));
-        if (group->threads.count)
+        if (vt_thread_tally_known(&group->threads))
             fprintf(out, "  %s\n", vt_format_threads(&group->threads, thread_names_find, NULL, threads, sizeof threads));
         render_mappings(out, groups, group);
         render_stack(out, symbolizer, group->stack_id);
