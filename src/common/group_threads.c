@@ -4,16 +4,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#define LINEAR_SEARCH_MAX 8 /* shares looked through one by one; past them, an index */
+
+static uint32_t *index_slot(const struct vt_thread_tally *tally, uint32_t tid)
+{
+    uint32_t slot = (tid * 2654435761u) & tally->index_mask;
+    while (tally->index[slot] && tally->shares[tally->index[slot] - 1].tid != tid)
+        slot = (slot + 1) & tally->index_mask;
+    return &tally->index[slot];
+}
+
+/* An index of every share, with room for as many again; false when out of memory. */
+static bool rebuild_index(struct vt_thread_tally *tally)
+{
+    uint32_t slots = 16;
+    while (slots < tally->capacity * 2)
+        slots *= 2;
+    uint32_t *index = calloc(slots, sizeof *index);
+    if (!index)
+        return false;
+    free(tally->index);
+    tally->index = index;
+    tally->index_mask = slots - 1;
+    for (uint32_t i = 0; i < tally->count; i++)
+        *index_slot(tally, tally->shares[i].tid) = i + 1;
+    return true;
+}
+
+static struct vt_thread_share *find_share(struct vt_thread_tally *tally, uint32_t tid)
+{
+    if (tally->last < tally->count && tally->shares[tally->last].tid == tid)
+        return &tally->shares[tally->last];
+    if (tally->index) {
+        uint32_t at = *index_slot(tally, tid);
+        if (at)
+            tally->last = at - 1;
+        return at ? &tally->shares[at - 1] : NULL;
+    }
+    for (uint32_t i = 0; i < tally->count; i++)
+        if (tally->shares[i].tid == tid) {
+            tally->last = i;
+            return &tally->shares[i];
+        }
+    return NULL;
+}
+
 void vt_thread_tally_add(struct vt_thread_tally *tally, uint32_t tid, uint64_t bytes)
 {
-    struct vt_thread_share *share = NULL;
-    if (tally->last < tally->count && tally->shares[tally->last].tid == tid)
-        share = &tally->shares[tally->last];
-    for (uint32_t i = 0; !share && i < tally->count; i++)
-        if (tally->shares[i].tid == tid) {
-            share = &tally->shares[i];
-            tally->last = i;
-        }
+    struct vt_thread_share *share = find_share(tally, tid);
     if (!share) {
         if (tally->count == tally->capacity) {
             uint32_t capacity = tally->capacity ? tally->capacity * 2 : 2;
@@ -24,10 +62,16 @@ void vt_thread_tally_add(struct vt_thread_tally *tally, uint32_t tid, uint64_t b
             }
             tally->shares = grown;
             tally->capacity = capacity;
+            if (capacity > LINEAR_SEARCH_MAX && !rebuild_index(tally)) {
+                free(tally->index); /* look through them one by one */
+                tally->index = NULL;
+            }
         }
         tally->last = tally->count;
         share = &tally->shares[tally->count++];
         *share = (struct vt_thread_share){.tid = tid};
+        if (tally->index)
+            *index_slot(tally, tid) = tally->count;
     }
     share->bytes += bytes;
     share->count++;
@@ -53,11 +97,14 @@ void vt_thread_tally_sort(struct vt_thread_tally *tally)
     if (tally->count > 1)
         qsort(tally->shares, tally->count, sizeof *tally->shares, largest_first);
     tally->last = 0;
+    free(tally->index); /* the shares moved: looked through one by one until the next growth */
+    tally->index = NULL;
 }
 
 void vt_thread_tally_free(struct vt_thread_tally *tally)
 {
     free(tally->shares);
+    free(tally->index);
     *tally = (struct vt_thread_tally){0};
 }
 

@@ -25,6 +25,8 @@ struct vt_thread_tally {
     struct vt_thread_share *shares;
     uint32_t count, capacity;
     uint32_t last;   /* the share found last: a thread's allocations tend to come together */
+    uint32_t *index; /* past a few threads, until sorted: open addressing, tid -> share + 1 */
+    uint32_t index_mask;
     bool incomplete; /* out of memory: some threads are missing */
 };
 

@@ -1,5 +1,6 @@
 /* Unit tests of common/group_threads.c: the tally of a group's threads (largest share first, a
- * thread's allocations summed wherever they come) and the line every report prints of it. */
+ * thread's allocations summed wherever they come, a few threads or a thousand) and the line every
+ * report prints of it. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -72,6 +73,26 @@ Test(group_threads, an_unknown_thread_alone_says_nothing_beside_others_is_unknow
     vt_thread_tally_sort(&tally);
     cr_assert(vt_thread_tally_known(&tally));
     assert_line(&tally, "threads (unknown) and 4711 \"loader-a\"");
+    vt_thread_tally_free(&tally);
+}
+
+/* Past a few threads the tally finds them through an index: a thread pool's allocations, interleaved. */
+Test(group_threads, many_interleaved_threads_are_each_counted_once)
+{
+    struct vt_thread_tally tally = {0};
+    for (unsigned round = 0; round < 3; round++)
+        for (uint32_t tid = 1000; tid < 2000; tid++)
+            vt_thread_tally_add(&tally, tid, tid);
+    vt_thread_tally_add(&tally, 5000, 1); /* after the sort below too */
+    vt_thread_tally_sort(&tally);
+    vt_thread_tally_add(&tally, 1999, 3);
+    cr_assert_eq(tally.count, 1001);
+    cr_assert_eq(tally.shares[0].tid, 1999);
+    cr_assert_eq(tally.shares[0].bytes, 3 * 1999 + 3);
+    cr_assert_eq(tally.shares[0].count, 4);
+    cr_assert_eq(tally.shares[1].tid, 1998);
+    cr_assert_eq(tally.shares[1].count, 3);
+    cr_assert_eq(tally.shares[1000].tid, 5000);
     vt_thread_tally_free(&tally);
 }
 
