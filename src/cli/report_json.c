@@ -80,6 +80,25 @@ void vt_report_json_group(struct vt_report_json *output, const struct vt_groups 
     vt_json_string(json, "api", vt_api_name(group->api));
     vt_json_uint(json, "bytes", group->bytes);
     vt_json_uint(json, "count", group->count);
+    if (vt_thread_tally_known(&group->threads)) {
+        vt_json_uint(json, "thread_count", group->threads.count);
+        vt_json_array_begin(json, "threads");
+        for (uint32_t i = 0; i < group->threads.count && i < VT_THREADS_LISTED; i++) {
+            const struct vt_thread_share *share = &group->threads.shares[i];
+            vt_json_object_begin(json, NULL);
+            if (share->tid) {
+                vt_json_uint(json, "tid", share->tid);
+                vt_json_string(json, "name", vt_model_thread_name(share->tid, output->report->model));
+            } else {
+                vt_json_null(json, "tid");
+                vt_json_null(json, "name");
+            }
+            vt_json_uint(json, "bytes", share->bytes);
+            vt_json_uint(json, "count", share->count);
+            vt_json_object_end(json);
+        }
+        vt_json_array_end(json);
+    }
     if (group->api == VT_API_cuMemCreate && groups) {
         vt_json_array_begin(json, "mapped_at");
         for (unsigned h = 0; h < group->handles_kept; h++)

@@ -69,15 +69,18 @@ struct text_group_context {
 };
 
 /* "<title> of N byte(s) (...) in M allocation(s) of <kind> memory, <API>, allocated from:", the
- * mappings of cuMemCreate memory, and the stack. */
+ * threads that did (vt_format_threads), the mappings of cuMemCreate memory, and the stack. */
 static void text_group(const struct vt_group *group, void *context)
 {
     const struct text_group_context *shown = context;
     FILE *out = shown->text->out;
-    char human[32];
+    char human[32], threads[160];
     fprintf(out, "%s of %llu byte(s) (%s) in %llu allocation(s) of %s memory, %s, allocated from:\n", shown->title,
             (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
             (unsigned long long)group->count, vt_memory_kind_name(group->kind), vt_api_name(group->api));
+    if (vt_thread_tally_known(&group->threads))
+        fprintf(out, "  %s\n", vt_format_threads(&group->threads, vt_model_thread_name, shown->text->report->model,
+                                                threads, sizeof threads));
     text_mappings(out, shown->groups, group);
     text_stack(shown->text, group->stack_id);
     fputc('\n', out);

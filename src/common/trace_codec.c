@@ -281,6 +281,8 @@ static void encode_payload(struct writer *w, struct vt_trace_deltas *d, const st
     case VT_RECORD_THREAD:
         put_varint(w, record->thread.index);
         put_varint(w, record->thread.thread_id);
+        if (record->thread.name.length) /* appended: absent means unknown */
+            put_text(w, record->thread.name);
         break;
     case VT_RECORD_ALLOC:
     case VT_RECORD_FREE: /* the same fields, but a free carries no stack */
@@ -460,6 +462,8 @@ static void decode_payload(struct reader *r, struct vt_trace_deltas *d, struct v
     case VT_RECORD_THREAD:
         record->thread.index = (uint32_t)get_varint(r);
         record->thread.thread_id = (uint32_t)get_varint(r);
+        if (r->at < r->end) /* absent in older traces, or when unknown */
+            record->thread.name = get_text(r);
         break;
     case VT_RECORD_ALLOC:
     case VT_RECORD_FREE:

@@ -67,6 +67,7 @@ struct vt_trace_record {
         struct {
             uint32_t index;
             uint32_t thread_id;
+            struct vt_trace_text name; /* its name (comm) when first seen; length 0: unknown */
         } thread;
         struct {
             uint32_t id;

@@ -8,6 +8,7 @@
 #include "shim/recorder.h"
 #include "shim/stack_table.h"
 #include "shim/symbolizer.h"
+#include "shim/thread_names.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,8 @@ static void add_record(const struct alloc_record *record, void *context)
     entry->group.count++;
     if (record->api == VT_API_cuMemCreate && entry->group.handles_kept < LIVE_GROUP_HANDLES_KEPT)
         entry->group.handles[entry->group.handles_kept++] = record->address;
+    vt_thread_tally_add(&entry->group.threads, record->thread_id, record->size_bytes);
+    collection->groups->incomplete |= entry->group.threads.incomplete;
     collection->groups->bytes_by_kind[record->kind] += record->size_bytes;
     collection->groups->count_by_kind[record->kind]++;
 }
@@ -135,8 +138,11 @@ void live_groups_collect_outside_torch(struct live_groups *groups, int device, c
     groups->groups = calloc(count ? count : 1, sizeof *groups->groups);
     struct group_entry *entry, *next;
     HASH_ITER(hh, collection.entries, entry, next) {
+        vt_thread_tally_sort(&entry->group.threads);
         if (groups->groups)
             groups->groups[groups->group_count++] = entry->group;
+        else
+            vt_thread_tally_free(&entry->group.threads);
         HASH_DEL(collection.entries, entry);
         free(entry);
     }
@@ -148,6 +154,8 @@ void live_groups_collect_outside_torch(struct live_groups *groups, int device, c
 
 void live_groups_free(struct live_groups *groups)
 {
+    for (size_t i = 0; i < groups->group_count; i++)
+        vt_thread_tally_free(&groups->groups[i].threads);
     free(groups->groups);
     free(groups->mappings);
     memset(groups, 0, sizeof *groups);
@@ -204,7 +212,7 @@ static void render_mappings(FILE *out, const struct live_groups *groups, const s
 void live_groups_render_kind(FILE *out, struct symbolizer *symbolizer, const struct live_groups *groups,
                              enum vt_memory_kind kind, const char *title, unsigned top)
 {
-    char human[32];
+    char human[32], threads[160];
     unsigned shown = 0;
     uint64_t hidden_bytes = 0, hidden_count = 0, hidden_groups = 0;
     for (size_t i = 0; i < groups->group_count; i++) {
@@ -221,6 +229,8 @@ void live_groups_render_kind(FILE *out, struct symbolizer *symbolizer, const str
         fprintf(out, "%s of %llu byte(s) (%s) in %llu allocation(s) of %s memory, %s, allocated from:\n", title,
                 (unsigned long long)group->bytes, vt_format_bytes(group->bytes, human, sizeof human),
                 (unsigned long long)group->count, vt_memory_kind_name(kind), vt_api_name(group->api));
+        if (vt_thread_tally_known(&group->threads))
+            fprintf(out, "  %s\n", vt_format_threads(&group->threads, thread_names_find, NULL, threads, sizeof threads));
         render_mappings(out, groups, group);
         render_stack(out, symbolizer, group->stack_id);
         fputc('\n', out);

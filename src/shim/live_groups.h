@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/group_threads.h"
 #include "common/torch_layer.h"
 #include "vramtrace/events.h"
 
@@ -21,6 +22,7 @@ struct live_group {
     uint64_t count;
     uint64_t handles[LIVE_GROUP_HANDLES_KEPT]; /* cuMemCreate groups: some of their handles */
     unsigned handles_kept;
+    struct vt_thread_tally threads; /* the threads that allocated it, by kernel thread id */
 };
 
 struct mapped_range {
@@ -50,7 +52,8 @@ void live_groups_free(struct live_groups *groups);
 struct symbolizer;
 
 /* Prints the groups of one kind: "<title> of N byte(s) (...) in M allocation(s) of <kind> memory,
- * <API>, allocated from:" + frames, at most `top` of them, then one line for the rest. */
+ * <API>, allocated from:", the threads that did (vt_format_threads) + frames, at most `top` of
+ * them, then one line for the rest. */
 void live_groups_render_kind(FILE *out, struct symbolizer *symbolizer, const struct live_groups *groups,
                              enum vt_memory_kind kind, const char *title, unsigned top);
 

@@ -9,6 +9,7 @@
 #include "shim/python_injection.h"
 #include "shim/shim_lock.h"
 #include "shim/stack_table.h"
+#include "shim/thread_names.h"
 #include "shim/trace_writer.h"
 #include "vramtrace/frames.h"
 
@@ -44,8 +45,10 @@ uint64_t recorder_now_ns(void)
 
 uint32_t recorder_thread_id(void)
 {
-    if (!cached_thread_id)
+    if (!cached_thread_id) { /* the thread's first event: note its name too, once */
         cached_thread_id = (uint32_t)syscall(SYS_gettid);
+        thread_names_note(cached_thread_id);
+    }
     return cached_thread_id;
 }
 

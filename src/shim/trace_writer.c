@@ -16,6 +16,7 @@
 #include "common/options.h"
 #include "shim/output_file.h"
 #include "shim/shim_log.h"
+#include "shim/thread_names.h"
 #include "vramtrace/events.h"
 
 #include <elf.h>
@@ -385,6 +386,8 @@ uint32_t trace_writer_thread_index(void)
     struct vt_trace_record thread = {.type = VT_RECORD_THREAD};
     thread.thread.index = index;
     thread.thread.thread_id = (uint32_t)gettid();
+    const char *name = thread_names_current();
+    thread.thread.name = (struct vt_trace_text){name, (uint32_t)strlen(name)};
     if (!trace_writer_append(&thread))
         return 0;
     threads_announced = index;

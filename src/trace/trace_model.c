@@ -241,7 +241,11 @@ static bool add_thread(struct loader *loader, const struct vt_trace_record *reco
     struct vt_trace_model *model = loader->model;
     if (!reserve_one(&model->threads, &loader->thread_capacity, model->thread_count, sizeof *model->threads))
         return false;
-    model->threads[model->thread_count++] = (struct vt_model_thread){record->thread.index, record->thread.thread_id};
+    char *name = record->thread.name.length ? copy_text(record->thread.name) : NULL;
+    if (record->thread.name.length && !name)
+        return false;
+    model->threads[model->thread_count++] =
+        (struct vt_model_thread){record->thread.index, record->thread.thread_id, name};
     return true;
 }
 
@@ -607,6 +611,8 @@ void vt_model_free(struct vt_trace_model *model)
         free(model->modules[i].build_id);
     }
     free(model->modules);
+    for (size_t i = 0; i < model->thread_count; i++)
+        free(model->threads[i].name);
     free(model->threads);
     free(model->stacks);
     free(model->frames);
@@ -666,6 +672,25 @@ const struct vt_model_code *vt_model_find_code(const struct vt_trace_model *mode
     if (code_id == 0 || !vt_id_map_get(&model->code_ids, code_id, &index))
         return NULL;
     return &model->codes[index];
+}
+
+const struct vt_model_thread *vt_model_find_thread(const struct vt_trace_model *model, uint32_t index)
+{
+    if (index && index <= model->thread_count && model->threads[index - 1].index == index)
+        return &model->threads[index - 1]; /* the shim numbers them 1, 2, ... in order */
+    for (size_t i = 0; i < model->thread_count; i++)
+        if (model->threads[i].index == index)
+            return &model->threads[i];
+    return NULL;
+}
+
+const char *vt_model_thread_name(uint32_t thread_id, const void *context)
+{
+    const struct vt_trace_model *model = context;
+    for (size_t i = model->thread_count; i-- > 0;)
+        if (model->threads[i].thread_id == thread_id)
+            return model->threads[i].name;
+    return NULL;
 }
 
 const struct vt_model_device *vt_model_find_device(const struct vt_trace_model *model, int ordinal)
@@ -810,6 +835,7 @@ struct group_builder {
     struct vt_id_map heads; /* stack id -> first group, + 1 */
     struct vt_groups *out;
     int device;
+    const struct vt_trace_model *threads; /* live sets: tally the threads (of this model's THREADs) */
 };
 
 static struct vt_group *builder_group(struct group_builder *builder, uint32_t stack_id, unsigned kind, unsigned api)
@@ -845,7 +871,7 @@ static struct vt_group *builder_group(struct group_builder *builder, uint32_t st
 }
 
 static void builder_add(struct group_builder *builder, uint32_t stack_id, unsigned kind, unsigned api,
-                        uint64_t bytes, uint64_t handle)
+                        uint64_t bytes, uint64_t handle, uint32_t thread_index)
 {
     if (kind >= VT_KIND_COUNT)
         return;
@@ -858,6 +884,11 @@ static void builder_add(struct group_builder *builder, uint32_t stack_id, unsign
     group->count++;
     if (api == VT_API_cuMemCreate && group->handles_kept < VT_GROUP_HANDLES_KEPT)
         group->handles[group->handles_kept++] = handle;
+    if (builder->threads) {
+        const struct vt_model_thread *thread = vt_model_find_thread(builder->threads, thread_index);
+        vt_thread_tally_add(&group->threads, thread ? thread->thread_id : 0, bytes);
+        builder->out->incomplete |= group->threads.incomplete;
+    }
     builder->out->bytes_by_kind[kind] += bytes;
     builder->out->count_by_kind[kind]++;
 }
@@ -902,6 +933,8 @@ static void builder_finish(struct group_builder *builder, int (*order)(const voi
     struct vt_groups *out = builder->out;
     out->groups = builder->groups;
     out->group_count = builder->count;
+    for (size_t i = 0; i < out->group_count; i++)
+        vt_thread_tally_sort(&out->groups[i].threads);
     if (out->groups)
         qsort(out->groups, out->group_count, sizeof *out->groups, order);
     free(builder->next_of);
@@ -949,7 +982,7 @@ static void collect_live_record(const struct alloc_record *record, void *context
         keep_mapping(&collection->builder, record, &collection->mapping_capacity);
     else
         builder_add(&collection->builder, record->stack_id, record->kind, record->api, record->size_bytes,
-                    record->address);
+                    record->address, record->thread_id);
 }
 
 void vt_groups_collect_live(struct vt_groups *groups, const struct vt_replay *replay, int device)
@@ -961,7 +994,8 @@ void vt_groups_collect_live_outside_torch(struct vt_groups *groups, const struct
                                           const struct vt_torch_view *torch)
 {
     memset(groups, 0, sizeof *groups);
-    struct live_collection collection = {.builder = {.out = groups, .device = device}, .torch = torch};
+    struct live_collection collection = {.builder = {.out = groups, .device = device, .threads = replay->model},
+                                         .torch = torch};
     if (torch) {
         alloc_table_for_each(&replay->accounting.live[VT_SPACE_MAPPINGS], note_torch_handle, &collection);
         vt_torch_handles_sort(&collection.torch_handles);
@@ -987,13 +1021,15 @@ void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_mod
             continue; /* a zero-byte request is no allocation site */
         if (device != VT_GROUPS_ALL_DEVICES && event->device != device)
             continue;
-        builder_add(&builder, event->stack_id, event->kind, event->api, event->size_bytes, event->address);
+        builder_add(&builder, event->stack_id, event->kind, event->api, event->size_bytes, event->address, 0);
     }
     builder_finish(&builder, order == VT_GROUPS_BY_BYTES ? bytes_first : count_first);
 }
 
 void vt_groups_free(struct vt_groups *groups)
 {
+    for (size_t i = 0; i < groups->group_count; i++)
+        vt_thread_tally_free(&groups->groups[i].threads);
     free(groups->groups);
     free(groups->mappings);
     memset(groups, 0, sizeof *groups);

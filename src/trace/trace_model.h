@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "common/alloc_table.h"
+#include "common/group_threads.h"
 #include "common/memory_accounting.h"
 #include "common/torch_layer.h"
 #include "trace/trace_reader.h"
@@ -94,6 +95,7 @@ struct vt_model_module {
 
 struct vt_model_thread {
     uint32_t index, thread_id;
+    char *name; /* its name (comm) when it first allocated; NULL: unknown */
 };
 
 /* A Python code object (CODE record): a Python frame names it by id (vramtrace/frames.h). */
@@ -236,6 +238,11 @@ void vt_model_warn_gaps(const struct vt_trace_model *model, FILE *out);
 const uint64_t *vt_model_stack_frames(const struct vt_trace_model *model, uint32_t stack_id, unsigned *depth);
 /* The CODE record of an id, or NULL when it is not defined. */
 const struct vt_model_code *vt_model_find_code(const struct vt_trace_model *model, uint32_t code_id);
+/* The THREAD record of a thread index (an event's), or NULL when it is not defined. */
+const struct vt_model_thread *vt_model_find_thread(const struct vt_trace_model *model, uint32_t index);
+/* A vt_thread_name_of (common/group_threads.h) over a model (the context): the name of the last
+ * THREAD record with that kernel thread id, as the shim keeps the last thread of an id. */
+const char *vt_model_thread_name(uint32_t thread_id, const void *model);
 /* The DEVICE record of an ordinal, or NULL. */
 const struct vt_model_device *vt_model_find_device(const struct vt_trace_model *model, int ordinal);
 /* Whether any DEVICE record or event names `ordinal`. */
@@ -299,6 +306,7 @@ struct vt_group {
     uint8_t kind;
     unsigned handles_kept;                     /* cuMemCreate groups: some of their handles */
     uint64_t handles[VT_GROUP_HANDLES_KEPT];
+    struct vt_thread_tally threads;            /* live sets: the threads that allocated it, by tid */
 };
 
 struct vt_group_mapping {

@@ -8,8 +8,8 @@ track must keep its peak exactly, no '<' may appear in the embedded data (the tr
 one). Then headless Chromium (Debian's `chromium`) loads each page with --dump-dom and
 `#click=FRACTION` at a moment with a live set (the page dispatches a mouse click on the timeline
 there): no console message (an uncaught error would be one), the expected elements present, the live
-set of that moment rendered; and takes a screenshot of the leaky page, decoded here (zlib) to check
-that it is not blank. Without chromium the test is skipped (exit 77), saying so.
+set of that moment rendered with the thread(s) of each group; and takes a screenshot of the leaky
+page, decoded here (zlib) to check that it is not blank. Without chromium the test is skipped (exit 77), saying so.
 
 Usage: test_html.py CLI LEAKY STANDIN_TORCH_DIR LIBC10_CUDA TORCH_JOBS [--keep DIR]
 (--keep: copy the pages and screenshots to DIR; scripts/html-screenshot.sh uses it.)
@@ -146,6 +146,8 @@ def check_dom(browser, profile, html_path, target, torch):
     live = live[:live.index("</section>")]
     if "<table" not in live or "Allocated from" not in live:
         fail("the live set has no table of groups")
+    if not re.search(r'<div class="threads">threads? \d+', live):
+        fail("the live set's groups do not say which thread(s) allocated them")
     if dom.count('class="vt-track"') < 1 or "vt-peak-mark" not in dom:
         fail("no track or no peak mark drawn")
     if torch:

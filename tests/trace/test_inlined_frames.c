@@ -81,12 +81,14 @@ static struct process_result cli(const char *const args[])
     return result;
 }
 
-/* The group's frames #0..#2, one per expected function in order, all at one address:
- * "    #N 0xADDRESS in FUNCTION SOURCE:LINE (inlined_leak+0xOFFSET)". */
+/* The group's frames #0..#2 (under its thread line), one per expected function in order, all at one
+ * address: "    #N 0xADDRESS in FUNCTION SOURCE:LINE (inlined_leak+0xOFFSET)". */
 static void assert_frames(const char *report)
 {
     char *block = text_block(report, GROUP_HEADER);
     const char *line = strchr(block, '\n');
+    cr_assert(line && strncmp(line, "\n  thread ", 10) == 0, "no thread line:\n%s", block);
+    line = strchr(line + 1, '\n');
     char address[64] = "";
     for (size_t i = 0; i < EXPECTED_COUNT; i++) {
         cr_assert_not_null(line, "frame #%zu missing:\n%s", i, block);

@@ -2,7 +2,9 @@
  * `vramtrace run --simulate -o TRACE`: the report of the trace says what the exit report of the
  * same run said (leak groups with their symbolized stacks, peaks, calls, SUMMARY), the peak
  * snapshot of peak_shift holds exactly its peak's allocations (not its exit's), --at, --device,
- * --top, JSON, and a run killed with SIGKILL still has a readable, incomplete trace. */
+ * --top, JSON, the thread(s) shown for each group (named_threads: the same line in the exit report,
+ * the report's leaks, peak snapshots and --at, and the same threads in JSON), and a run killed with
+ * SIGKILL still has a readable, incomplete trace. */
 #define _GNU_SOURCE
 #include "../cli/cli_harness.h"
 
@@ -289,6 +291,88 @@ Test(report_traced, peaks_under_contention_are_the_same_to_the_microsecond)
     struct process_result report = report_of(&traced, NULL);
     assert_same_block(traced.run.err, report.out, "Peak memory in use:\n");
     assert_same_line(traced.run.err, report.out, "SUMMARY: ");
+    process_result_free(&report);
+    free_traced(&traced);
+}
+
+/* The kernel id named_threads printed for its thread `name` ("thread NAME TID"). */
+static int printed_tid(const char *out, const char *name)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "thread %s ", name);
+    char *line = line_starting(out, prefix);
+    int tid = atoi(line + strlen(prefix));
+    free(line);
+    cr_assert_gt(tid, 0, "%s", out);
+    return tid;
+}
+
+/* The line under a group's header (the threads that allocated it). */
+static char *threads_line(const char *text, const char *header)
+{
+    char *block = text_block(text, header);
+    char *line = strchr(block, '\n');
+    cr_assert_not_null(line, "%s", block);
+    char *end = strchr(line + 1, '\n');
+    char *threads = strndup(line + 1, end ? (size_t)(end - line - 1) : strlen(line + 1));
+    free(block);
+    return threads;
+}
+
+/* Each group says which thread(s) allocated it, by kernel id and name: one thread, several (the two
+ * largest named, the rest counted), pinned host memory alike; the trace's report says exactly what
+ * the exit report said, in its leaks, peak snapshots and --at, and its JSON lists the threads. */
+Test(report_traced, named_threads_each_group_shows_its_threads)
+{
+    struct traced_program traced = trace_program(VT_PROGRAMS_DIR "/trace/named_threads", NULL);
+    int main_tid = printed_tid(traced.run.out, "vt-main"), a_tid = printed_tid(traced.run.out, "loader-a"),
+        b_tid = printed_tid(traced.run.out, "loader-b"), c_tid = printed_tid(traced.run.out, "loader-c");
+    struct {
+        const char *header; /* after "Leak of " / "Live of " */
+        char *threads;
+    } groups[] = {
+        {"18874368 byte(s) (18.0 MiB) in 5 allocation(s) of device memory, cudaMalloc, allocated from:\n", NULL},
+        {"1048576 byte(s) (1.00 MiB) in 1 allocation(s) of device memory, cudaMalloc, allocated from:\n", NULL},
+        {"65536 byte(s) (64.0 KiB) in 1 allocation(s) of host-pinned memory, cudaMallocHost, allocated from:\n", NULL},
+    };
+    cr_assert(asprintf(&groups[0].threads, "  threads %d \"loader-a\", %d \"loader-b\" and 1 other", a_tid, b_tid) > 0);
+    cr_assert(asprintf(&groups[1].threads, "  thread %d \"vt-main\"", main_tid) > 0);
+    cr_assert(asprintf(&groups[2].threads, "  thread %d \"vt-main\"", main_tid) > 0);
+
+    struct process_result report = report_of(&traced, NULL);
+    struct process_result at_end = report_of(&traced, (const char *[]){"--at", "3600", NULL});
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        char leak[256], live[256];
+        snprintf(leak, sizeof leak, "Leak of %s", groups[i].header);
+        snprintf(live, sizeof live, "Live of %s", groups[i].header);
+        char *threads = threads_line(traced.run.err, leak);
+        cr_assert_str_eq(threads, groups[i].threads, "exit report:\n%s", traced.run.err);
+        free(threads);
+        assert_same_block(traced.run.err, report.out, leak);
+        const char *snapshot = strstr(report.out, "Peak snapshot of ");
+        cr_assert_not_null(snapshot, "%s", report.out);
+        threads = threads_line(snapshot, live);
+        cr_assert_str_eq(threads, groups[i].threads, "peak snapshot:\n%s", snapshot);
+        free(threads);
+        threads = threads_line(at_end.out, live);
+        cr_assert_str_eq(threads, groups[i].threads, "--at:\n%s", at_end.out);
+        free(threads);
+        free(groups[i].threads);
+    }
+    process_result_free(&at_end);
+    process_result_free(&report);
+
+    report = report_of(&traced, (const char *[]){"--format=json", NULL});
+    char *threads = json_value(report.out, "[(g['bytes'], g['thread_count'], [(t['tid'], t['name'], t['bytes'], "
+                                           "t['count']) for t in g['threads']]) for k in d['live']['kinds'] for g in "
+                                           "k['groups']]");
+    char expected[512];
+    snprintf(expected, sizeof expected,
+             "[(18874368, 3, [(%d, 'loader-a', 12582912, 3), (%d, 'loader-b', 4194304, 1), (%d, 'loader-c', 2097152, 1)]), "
+             "(1048576, 1, [(%d, 'vt-main', 1048576, 1)]), (65536, 1, [(%d, 'vt-main', 65536, 1)])]",
+             a_tid, b_tid, c_tid, main_tid, main_tid);
+    cr_assert_str_eq(threads, expected);
+    free(threads);
     process_result_free(&report);
     free_traced(&traced);
 }

@@ -99,6 +99,7 @@ Test(codec, every_record_type_round_trips)
     records[4].type = VT_RECORD_THREAD;
     records[4].thread.index = 2;
     records[4].thread.thread_id = 123456;
+    records[4].thread.name = text("pt_main_thread");
     records[5].type = VT_RECORD_ALLOC;
     records[5].event = (struct vt_trace_event){.timestamp_ns = 2000, .api = VT_API_cudaMallocAsync, .kind = VT_KIND_DEVICE,
                                                .device = 1, .address = 0x7f0000200000, .size_bytes = 2 << 20,
@@ -156,6 +157,7 @@ Test(codec, every_record_type_round_trips)
     cr_assert(memcmp(decoded[3].stack.frames, stack_frames, sizeof stack_frames) == 0);
     cr_assert_eq(decoded[4].thread.index, 2);
     cr_assert_eq(decoded[4].thread.thread_id, 123456);
+    assert_text(decoded[4].thread.name, records[4].thread.name);
     for (int i = 5; i <= 8; i++)
         assert_same_event(&decoded[i].event, &records[i].event);
     assert_same_event(&decoded[9].event, &records[9].event); /* MAP: kind and api implied */
@@ -274,6 +276,37 @@ Test(codec, extra_trailing_bytes_of_a_later_version_are_ignored)
     cr_assert_eq(vt_trace_decode(&cursor, buffer + length, &deltas, &decoded, frames), VT_DECODE_RECORD);
     cr_assert_eq(decoded.type, VT_RECORD_END);
     cr_assert_eq(decoded.end.timestamp_ns, 30);
+}
+
+/* A THREAD's name is appended: written only when known, so a THREAD without it, as every trace
+ * before names has, decodes with an empty name (unknown). */
+Test(codec, thread_names_are_appended_and_absent_means_unknown)
+{
+    struct vt_trace_record records[2] = {{.type = VT_RECORD_THREAD}, {.type = VT_RECORD_THREAD}};
+    records[0].thread.index = 1;
+    records[0].thread.thread_id = 4711;
+    records[0].thread.name = text("loader-a");
+    records[1].thread.index = 2;
+    records[1].thread.thread_id = 4712;
+    struct vt_trace_record decoded[2];
+    static uint64_t frames[2][VT_TRACE_MAX_FRAMES];
+    round_trip(records, 2, decoded, frames);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(decoded[i].thread.index, records[i].thread.index);
+        cr_assert_eq(decoded[i].thread.thread_id, records[i].thread.thread_id);
+    }
+    assert_text(decoded[0].thread.name, records[0].thread.name);
+    cr_assert_eq(decoded[1].thread.name.length, 0);
+
+    uint8_t named[64], unnamed[64];
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
+    records[1].thread.index = 1;
+    records[1].thread.thread_id = 4711;
+    size_t plain = vt_trace_encode(unnamed, sizeof unnamed, &deltas, &records[1]);
+    cr_assert_eq(vt_trace_encode(named, sizeof named, &deltas, &records[0]), plain + 1 + strlen("loader-a"),
+                 "a length and the name, only when known");
+    cr_assert_eq(memcmp(named + 2, unnamed + 2, plain - 2), 0, "the fields before are unchanged");
 }
 
 /* FREE's flags (VMM frees that follow a call, a release of a mapped handle) are appended: written
