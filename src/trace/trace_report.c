@@ -19,10 +19,11 @@ static void collect_oom(struct vt_report *report)
     const struct vt_trace_model *model = report->model;
     int device = report->options.device;
     for (size_t i = 0; i < model->event_count; i++) {
-        const struct vt_model_event *event = &model->events[i];
+        const struct vt_model_event *event = vt_model_event_at(model, i);
         if (event->type == VT_RECORD_OOM && (device == VT_GROUPS_ALL_DEVICES || event->device == device)) {
             if (report->oom.failures++ == 0) {
-                report->oom.first = event;
+                report->oom.first_event = *event;
+                report->oom.first = &report->oom.first_event;
                 report->oom.first_detail = &model->ooms[event->detail];
             }
             report->oom.allocations_after_last_failure = 0;
@@ -175,7 +176,7 @@ bool vt_report_build(struct vt_report *report, const struct vt_trace_model *mode
     collect_oom(report);
     if (report->oom.first) { /* what was live on the failing device: the OOM report's live set */
         vt_replay_start(&replay, model, true);
-        vt_replay_until_event(&replay, (size_t)(report->oom.first - model->events));
+        vt_replay_until_event(&replay, report->oom.first_detail->event_index);
         vt_groups_collect_live(&report->oom.live, &replay, report->oom.first->device);
         vt_replay_finish(&replay);
     }
