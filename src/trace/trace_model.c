@@ -289,8 +289,7 @@ static struct vt_model_event *new_event(struct loader *loader, uint64_t time_ns)
         return &model->events[model->event_count++];
     }
     struct vt_event_store *store = model->store;
-    if (!store->block_count || loader->block_chunk != loader->reader->chunk_count ||
-        store->blocks[store->block_count - 1].event_count == UINT32_MAX) {
+    if (!store->block_count || loader->block_chunk != loader->reader->chunk_count) {
         if (model->oom_count > UINT32_MAX || model->map_count > UINT32_MAX || model->marker_count > UINT32_MAX)
             return NULL;
         struct vt_event_block block = {
@@ -306,6 +305,8 @@ static struct vt_model_event *new_event(struct loader *loader, uint64_t time_ns)
             return NULL;
         loader->block_chunk = loader->reader->chunk_count;
     }
+    if (store->blocks[store->block_count - 1].event_count == UINT32_MAX)
+        return NULL; /* cannot be: a chunk's records decode to at most 32 MiB */
     store->blocks[store->block_count - 1].event_count++;
     model->event_count++;
     return &loader->scratch;
