@@ -1047,6 +1047,24 @@ void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_mod
     builder_finish(&builder, order == VT_GROUPS_BY_BYTES ? bytes_first : count_first);
 }
 
+void vt_groups_collect_sites_both(struct vt_groups *by_bytes, struct vt_groups *by_count,
+                                  const struct vt_trace_model *model, int device)
+{
+    vt_groups_collect_sites(by_bytes, model, device, VT_GROUPS_BY_BYTES);
+    *by_count = *by_bytes;
+    by_count->groups = NULL;
+    if (!by_bytes->group_count)
+        return;
+    by_count->groups = malloc(by_bytes->group_count * sizeof *by_count->groups);
+    if (!by_count->groups) {
+        by_count->group_count = 0;
+        by_count->incomplete = true;
+        return;
+    }
+    memcpy(by_count->groups, by_bytes->groups, by_bytes->group_count * sizeof *by_count->groups);
+    qsort(by_count->groups, by_count->group_count, sizeof *by_count->groups, count_first); /* a total order */
+}
+
 void vt_groups_free(struct vt_groups *groups)
 {
     free(groups->groups);

@@ -348,6 +348,9 @@ void vt_groups_collect_live_outside_torch(struct vt_groups *groups, const struct
  * the allocation sites, largest first by bytes allocated or by count, whatever their kind. */
 void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_model *model, int device,
                              enum vt_group_order order);
+/* Both orders of the sites from one pass over the events (the same as two calls). */
+void vt_groups_collect_sites_both(struct vt_groups *by_bytes, struct vt_groups *by_count,
+                                  const struct vt_trace_model *model, int device);
 void vt_groups_free(struct vt_groups *groups);
 
 /* What a --top limit leaves out. */
