@@ -2,7 +2,7 @@
  * chunks (times that go back across chunks, OOM, MAP, MARKER, DROPPED and FREE_UNKNOWN events, a
  * chunk of definitions only) loaded with one or two decoded blocks kept gives the very events,
  * event counts up to a time, replays, report contents and command outputs (report, timeline,
- * flame, diff, export) of the same trace with every event in memory. */
+ * flame, diff, merge, export) of the same trace with every event in memory. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
