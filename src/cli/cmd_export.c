@@ -161,7 +161,7 @@ static void write_device_trace(struct exporter *exporter, int device)
     const struct vt_trace_model *model = exporter->model;
     vt_pickle_list_begin(&exporter->pickle);
     for (size_t i = 0; i < model->event_count; i++) {
-        const struct vt_model_event *event = &model->events[i];
+        const struct vt_model_event *event = vt_model_event_at(model, i);
         if (event->device != device || !exported(exporter, event))
             continue;
         if (event->type == VT_RECORD_ALLOC) {
@@ -263,9 +263,11 @@ static bool write_snapshot(struct exporter *exporter)
     if (!live)
         return false;
     int devices = 0; /* device_traces covers devices 0 .. the highest with an exported event */
-    for (size_t i = 0; i < exporter->model->event_count; i++)
-        if (exported(exporter, &exporter->model->events[i]) && exporter->model->events[i].device >= devices)
-            devices = exporter->model->events[i].device + 1;
+    for (size_t i = 0; i < exporter->model->event_count; i++) {
+        const struct vt_model_event *event = vt_model_event_at(exporter->model, i);
+        if (exported(exporter, event) && event->device >= devices)
+            devices = event->device + 1;
+    }
 
     struct vt_pickle *pickle = &exporter->pickle;
     vt_pickle_dict_begin(pickle);

@@ -327,11 +327,13 @@ static bool collect_moments(struct moments *moments, const struct vt_report *rep
         ok = moment_add(moments, peak->peak_event + 1, peak->peak_time_ns, false, NULL, why);
     }
     size_t ooms = 0;
-    for (size_t i = 0; ok && i < model->event_count && ooms < MAX_OOM_MOMENTS; i++)
-        if (model->events[i].type == VT_RECORD_OOM && shows_device(report, model->events[i].device)) {
+    for (size_t i = 0; ok && i < model->event_count && ooms < MAX_OOM_MOMENTS; i++) {
+        const struct vt_model_event *event = vt_model_event_at(model, i);
+        if (event->type == VT_RECORD_OOM && shows_device(report, event->device)) {
             snprintf(why, sizeof why, "out of memory #%zu", ++ooms);
-            ok = moment_add(moments, i, model->events[i].time_ns, false, NULL, why);
+            ok = moment_add(moments, i, event->time_ns, false, NULL, why);
         }
+    }
     for (size_t i = 0; ok && i < model->torch_snapshot_count && i < MAX_TORCH_MOMENTS; i++) {
         const struct vt_model_torch_snapshot *snapshot = &model->torch_snapshots[i];
         char moment[48];
@@ -465,7 +467,7 @@ static void write_oom_markers(struct vt_json *json, const struct vt_report *repo
     size_t written = 0;
     vt_json_array_begin(json, "ooms");
     for (size_t i = 0; i < model->event_count && written < MAX_OOM_MARKERS; i++) {
-        const struct vt_model_event *event = &model->events[i];
+        const struct vt_model_event *event = vt_model_event_at(model, i);
         if (event->type != VT_RECORD_OOM || !shows_device(report, event->device))
             continue;
         written++;

@@ -323,7 +323,7 @@ static void summarize_usage(struct merge_rank *rank, const struct vt_replay *rep
     const struct vt_accounting_oom *oom = &replay->accounting.oom;
     rank->oom_failures = oom->failures;
     if (oom->failures && oom->first_event < replay->model->event_count) {
-        const struct vt_model_event *first = &replay->model->events[oom->first_event];
+        const struct vt_model_event *first = vt_model_event_at(replay->model, oom->first_event);
         rank->oom_first_time_ns = first->time_ns;
         rank->oom_first_device = first->device;
         rank->oom_first_bytes = first->size_bytes;

@@ -202,7 +202,7 @@ static void print_frame(FILE *out, const struct vt_replay *replay, struct vt_sym
     print_header(out, model, settings, keys);
     if (replay->accounting.oom.failures)
         fprintf(out, "Out of memory: %" PRIu64 " failed allocation(s), the last at %.3f s%s\n", replay->accounting.oom.failures,
-                (double)model->events[replay->accounting.oom.last_event].time_ns / 1e9,
+                (double)vt_model_event_at(model, replay->accounting.oom.last_event)->time_ns / 1e9,
                 replay->accounting.oom.allocations_after_last_failure ? " (recovered since)" : "");
     int slots[VT_MODEL_SLOT_COUNT];
     size_t slot_count = vt_cli_used_slots(replay, settings->common.device, slots);

@@ -1,9 +1,11 @@
-/* trace/trace_model.c — loading a trace into memory, replaying it (each record applied to the
- * shared accounting of common/memory_accounting.h), and grouping allocations (see trace_model.h). */
+/* trace/trace_model.c — loading a trace (definitions in memory; events in one array, or as blocks
+ * of trace/event_store.h decoded again on demand), replaying it (each record applied to the shared
+ * accounting of common/memory_accounting.h), and grouping allocations (see trace_model.h). */
 #define _GNU_SOURCE
 #include "trace/trace_model.h"
 
 #include "common/format.h"
+#include "trace/event_store.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -42,6 +44,11 @@ struct loader {
     size_t unsorted_snapshot;  /* the first snapshot given segments since the last read, + 1; 0: none */
     uint64_t last_time_ns;
     bool out_of_memory;
+    /* streaming (model->store): the reader whose chunk the events come from, the block being
+     * registered (its chunk's number in reader->chunk_count) and where its events go: nowhere */
+    const struct vt_trace_reader *reader;
+    uint64_t block_chunk;
+    struct vt_model_event scratch;
     /* progress */
     FILE *progress;
     struct timespec started;
@@ -275,56 +282,69 @@ static uint64_t monotonic_time(struct loader *loader, uint64_t time_ns)
     return time_ns;
 }
 
-static struct vt_model_event *new_event(struct loader *loader, uint8_t type, uint64_t time_ns)
+/* Where the next event goes: the array, or (streaming) the scratch event, counted in the block of
+ * the reader's current chunk (a new one at a new chunk). */
+static struct vt_model_event *new_event(struct loader *loader, uint64_t time_ns)
 {
     struct vt_trace_model *model = loader->model;
-    if (!reserve_one(&model->events, &loader->event_capacity, model->event_count, sizeof *model->events))
-        return NULL;
-    struct vt_model_event *event = &model->events[model->event_count++];
-    memset(event, 0, sizeof *event);
-    event->type = type;
-    event->time_ns = monotonic_time(loader, time_ns);
-    event->device = -1;
-    model->duration_ns = event->time_ns;
-    return event;
+    if (!model->store) {
+        if (!reserve_one(&model->events, &loader->event_capacity, model->event_count, sizeof *model->events))
+            return NULL;
+        return &model->events[model->event_count++];
+    }
+    struct vt_event_store *store = model->store;
+    if (!store->block_count || loader->block_chunk != loader->reader->chunk_count) {
+        if (model->oom_count > UINT32_MAX || model->map_count > UINT32_MAX || model->marker_count > UINT32_MAX)
+            return NULL;
+        struct vt_event_block block = {
+            .first_event = model->event_count,
+            .chunk_offset = loader->reader->chunk_offset,
+            .first_time_ns = time_ns < loader->last_time_ns ? loader->last_time_ns : time_ns,
+            .time_before_ns = loader->last_time_ns,
+            .oom_base = (uint32_t)model->oom_count,
+            .map_base = (uint32_t)model->map_count,
+            .marker_base = (uint32_t)model->marker_count,
+        };
+        if (!vt_event_store_add_block(store, &block))
+            return NULL;
+        loader->block_chunk = loader->reader->chunk_count;
+    }
+    if (store->blocks[store->block_count - 1].event_count == UINT32_MAX)
+        return NULL; /* cannot be: a chunk's records decode to at most 32 MiB */
+    store->blocks[store->block_count - 1].event_count++;
+    model->event_count++;
+    return &loader->scratch;
 }
 
-static void copy_allocation_fields(struct vt_model_event *event, const struct vt_trace_event *decoded)
+/* The devices events name (not FREE_UNKNOWN's), for vt_model_has_device without a pass. */
+static bool note_device(struct vt_trace_model *model, int16_t device)
 {
-    event->address = decoded->address;
-    event->size_bytes = decoded->size_bytes;
-    event->stack_id = decoded->stack_id;
-    event->device = (int16_t)decoded->device;
-    event->kind = decoded->kind;
-    event->api = decoded->api;
+    for (size_t i = 0; i < model->event_device_count; i++)
+        if (model->event_devices[i] == device)
+            return true;
+    int16_t *bigger = realloc(model->event_devices, (model->event_device_count + 1) * sizeof *bigger);
+    if (!bigger)
+        return false;
+    model->event_devices = bigger;
+    model->event_devices[model->event_device_count++] = device;
+    return true;
 }
 
 static bool add_event(struct loader *loader, const struct vt_trace_record *record)
 {
     struct vt_trace_model *model = loader->model;
     const struct vt_trace_event *decoded = &record->event;
-    uint64_t time_ns = record->type == VT_RECORD_MARKER  ? record->marker.timestamp_ns
-                       : record->type == VT_RECORD_END     ? record->end.timestamp_ns
-                       : record->type == VT_RECORD_DROPPED ? record->dropped.timestamp_ns
-                                                           : decoded->timestamp_ns;
-    struct vt_model_event *event = new_event(loader, (uint8_t)record->type, time_ns);
+    struct vt_model_event *event = new_event(loader, vt_event_record_time(record));
     if (!event)
         return false;
     size_t index = model->event_count - 1;
+    vt_event_from_record(event, record);
+    event->time_ns = monotonic_time(loader, vt_event_record_time(record));
+    model->duration_ns = event->time_ns;
+    if (record->type != VT_RECORD_FREE_UNKNOWN && !note_device(model, event->device))
+        return false;
     switch (record->type) {
-    case VT_RECORD_ALLOC:
-    case VT_RECORD_FREE:
-        copy_allocation_fields(event, decoded);
-        event->detail = decoded->thread_index;
-        event->flags = decoded->flags;
-        return true;
-    case VT_RECORD_FREE_UNKNOWN:
-        event->address = decoded->address;
-        event->api = decoded->api;
-        event->detail = decoded->thread_index;
-        return true;
     case VT_RECORD_OOM:
-        copy_allocation_fields(event, decoded);
         if (!reserve_one(&model->ooms, &loader->oom_capacity, model->oom_count, sizeof *model->ooms))
             return false;
         event->detail = (uint32_t)model->oom_count;
@@ -332,7 +352,6 @@ static bool add_event(struct loader *loader, const struct vt_trace_record *recor
                                                                 decoded->thread_index, index};
         return true;
     case VT_RECORD_MAP:
-        copy_allocation_fields(event, decoded);
         if (!reserve_one(&model->maps, &loader->map_capacity, model->map_count, sizeof *model->maps))
             return false;
         event->detail = (uint32_t)model->map_count;
@@ -344,17 +363,17 @@ static bool add_event(struct loader *loader, const struct vt_trace_record *recor
         char *label = copy_text(record->marker.text);
         if (!label)
             return false;
-        event->kind = (uint8_t)record->marker.kind;
         event->detail = (uint32_t)model->marker_count;
         model->markers[model->marker_count++] = (struct vt_model_marker){label, record->marker.kind, index};
         return true;
     }
     case VT_RECORD_DROPPED:
-        event->size_bytes = record->dropped.count;
         model->dropped_events += record->dropped.count;
         return true;
-    default: /* END */
+    case VT_RECORD_END:
         model->complete = true;
+        return true;
+    default: /* ALLOC, FREE, FREE_UNKNOWN: all in the event */
         return true;
     }
 }
@@ -547,10 +566,28 @@ enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char
     if (opened != VT_TRACE_OPENED)
         return opened;
     model->path = strdup(path);
-    struct loader loader = {.model = model, .progress = options ? options->progress : NULL};
+    struct loader loader = {.model = model, .progress = options ? options->progress : NULL, .reader = &reader};
+    if (options && options->stream_events) {
+        model->store = calloc(1, sizeof *model->store);
+        if (!model->store) {
+            vt_trace_reader_close(&reader);
+            free(model->path);
+            memset(model, 0, sizeof *model);
+            snprintf(error, error_size, "cannot load %s: out of memory", path);
+            return VT_TRACE_CANNOT_OPEN;
+        }
+        model->store->reader.fd = -1;
+        model->store->resident_limit = options->resident_blocks ? options->resident_blocks
+                                                                : VT_EVENT_STORE_DEFAULT_BLOCKS;
+    }
     clock_gettime(CLOCK_MONOTONIC, &loader.started);
     bool ok = model->path != NULL && read_records(&loader, &reader);
-    vt_trace_reader_close(&reader);
+    if (ok && model->store) { /* the store reads chunks again through the same file descriptor */
+        model->store->reader = reader;
+        model->store->path = model->path;
+    } else {
+        vt_trace_reader_close(&reader);
+    }
     if (!ok) {
         vt_model_free(model);
         snprintf(error, error_size, "cannot load %s: out of memory", path);
@@ -634,6 +671,11 @@ void vt_model_free(struct vt_trace_model *model)
     free(model->torch_snapshots);
     vt_id_map_free(&model->torch_snapshot_ids);
     free(model->events);
+    if (model->store) {
+        vt_event_store_free(model->store);
+        free(model->store);
+    }
+    free(model->event_devices);
     free(model->ooms);
     free(model->maps);
     for (size_t i = 0; i < model->marker_count; i++)
@@ -705,14 +747,21 @@ bool vt_model_has_device(const struct vt_trace_model *model, int ordinal)
 {
     if (vt_model_find_device(model, ordinal))
         return true;
-    for (size_t i = 0; i < model->event_count; i++)
-        if (model->events[i].device == ordinal && model->events[i].type != VT_RECORD_FREE_UNKNOWN)
+    for (size_t i = 0; i < model->event_device_count; i++)
+        if (model->event_devices[i] == ordinal)
             return true;
     return false;
 }
 
+const struct vt_model_event *vt_model_event_at(const struct vt_trace_model *model, size_t index)
+{
+    return model->store ? vt_event_store_at(model->store, index) : &model->events[index];
+}
+
 size_t vt_model_events_until(const struct vt_trace_model *model, uint64_t time_ns)
 {
+    if (model->store)
+        return vt_event_store_until(model->store, time_ns, model->event_count);
     size_t low = 0, high = model->event_count; /* answer in [low, high] */
     while (low < high) {
         size_t middle = low + (high - low) / 2;
@@ -770,7 +819,13 @@ const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
     if (replay->next_event >= model->event_count)
         return NULL;
     size_t index = replay->next_event++;
-    const struct vt_model_event *event = &model->events[index];
+    const struct vt_model_event *event;
+    if (model->store) { /* a copy: the block may be dropped before the caller is done with it */
+        replay->current = *vt_event_store_at(model->store, index);
+        event = &replay->current;
+    } else {
+        event = &model->events[index];
+    }
     struct alloc_record record;
     switch (event->type) {
     case VT_RECORD_ALLOC:
@@ -1016,7 +1071,7 @@ void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_mod
     memset(groups, 0, sizeof *groups);
     struct group_builder builder = {.out = groups, .device = device};
     for (size_t i = 0; i < model->event_count; i++) {
-        const struct vt_model_event *event = &model->events[i];
+        const struct vt_model_event *event = vt_model_event_at(model, i);
         if (!vt_event_allocated_memory(event))
             continue; /* a zero-byte request is no allocation site */
         if (device != VT_GROUPS_ALL_DEVICES && event->device != device)
@@ -1024,6 +1079,24 @@ void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_mod
         builder_add(&builder, event->stack_id, event->kind, event->api, event->size_bytes, event->address, 0);
     }
     builder_finish(&builder, order == VT_GROUPS_BY_BYTES ? bytes_first : count_first);
+}
+
+void vt_groups_collect_sites_both(struct vt_groups *by_bytes, struct vt_groups *by_count,
+                                  const struct vt_trace_model *model, int device)
+{
+    vt_groups_collect_sites(by_bytes, model, device, VT_GROUPS_BY_BYTES);
+    *by_count = *by_bytes;
+    by_count->groups = NULL;
+    if (!by_bytes->group_count)
+        return;
+    by_count->groups = malloc(by_bytes->group_count * sizeof *by_count->groups);
+    if (!by_count->groups) {
+        by_count->group_count = 0;
+        by_count->incomplete = true;
+        return;
+    }
+    memcpy(by_count->groups, by_bytes->groups, by_bytes->group_count * sizeof *by_count->groups);
+    qsort(by_count->groups, by_count->group_count, sizeof *by_count->groups, count_first); /* a total order */
 }
 
 void vt_groups_free(struct vt_groups *groups)

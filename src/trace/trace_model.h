@@ -1,13 +1,19 @@
-/* trace/trace_model.h — a whole trace in memory, and replaying it: the base of every analysis
- * command (report, timeline, flame, diff, top).
+/* trace/trace_model.h — a loaded trace, and replaying it: the base of every analysis command
+ * (report, timeline, flame, diff, top, merge, html, export).
  *
- * Loading keeps the definitions (process, devices, modules, stacks, threads) and every event in
- * one compact array (struct vt_model_event, 40 bytes; no allocation per event). Replaying applies
+ * Loading keeps the definitions (process, devices, modules, stacks, threads, codes, OOM details,
+ * maps, markers, PyTorch snapshots) in memory. The events (struct vt_model_event, 40 bytes) are
+ * kept one of two ways: all in one array, model->events (the default, and the follower's), or,
+ * with the load option stream_events (the CLI's), as blocks of trace/event_store.h — one per
+ * trace chunk, decoded again from the file when asked for, a few at a time — so memory follows the
+ * live set, the stacks and the output instead of the number of events. Either way an event is
+ * vt_model_event_at(model, index) and a replay steps through them in order. Replaying applies
  * the events in order to an accounting (common/memory_accounting.h, the very code the shim's
  * recorder runs) — running bytes per device and kind, peaks, call counts, out-of-memory state and,
  * optionally, the live set under the format's key rules (pointers, cuMemCreate handles,
  * reservations and mappings are separate key spaces) — so the numbers match the exit report's.
- * Peak and out-of-memory event numbers are indices in model->events, times are since the start.
+ * Peak and out-of-memory event numbers are event indices (vt_model_event_at), times are since the
+ * start.
  *
  * Typical uses:
  *   whole run:      vt_replay_start(&r, model, true); vt_replay_all(&r, visit, ctx) or a loop of
@@ -152,6 +158,8 @@ struct vt_model_torch_snapshot {
     size_t segment_capacity, block_capacity, device_capacity, history_capacity;
 };
 
+struct vt_event_store;
+
 struct vt_trace_model {
     char *path;
     struct vt_model_process process;
@@ -173,8 +181,11 @@ struct vt_trace_model {
     size_t code_slots;             /* entries in codes */
     struct vt_id_map code_ids;     /* code id -> index in codes */
 
-    struct vt_model_event *events;
+    struct vt_model_event *events; /* all events; NULL when streamed (store) */
     size_t event_count;
+    struct vt_event_store *store;  /* streamed events (stream_events); NULL: they are in events */
+    int16_t *event_devices;        /* the devices events name (FREE_UNKNOWN's aside), -1 the host */
+    size_t event_device_count;
     struct vt_model_oom *ooms;
     size_t oom_count;
     struct vt_model_map *maps;
@@ -198,6 +209,8 @@ struct vt_trace_model {
 
 struct vt_model_load_options {
     FILE *progress; /* progress lines go here when loading takes over a second; NULL: none */
+    bool stream_events;     /* keep events as blocks decoded again on demand (event_store.h) */
+    size_t resident_blocks; /* streaming: decoded blocks kept at most; 0: the default (4) */
 };
 
 /* Loads the trace at `path`. On failure returns the reason and writes a one-line message to
@@ -247,7 +260,10 @@ const char *vt_model_thread_name(uint32_t thread_id, const void *model);
 const struct vt_model_device *vt_model_find_device(const struct vt_trace_model *model, int ordinal);
 /* Whether any DEVICE record or event names `ordinal`. */
 bool vt_model_has_device(const struct vt_trace_model *model, int ordinal);
-/* The last event at or before `time_ns` is events[result - 1]: the number of events up to then. */
+/* Event `index` (< event_count). Streamed, the pointer stays valid until another block of the trace
+ * is decoded (by this call or a replay step): copy the event to keep it. */
+const struct vt_model_event *vt_model_event_at(const struct vt_trace_model *model, size_t index);
+/* The last event at or before `time_ns` is event result - 1: the number of events up to then. */
 size_t vt_model_events_until(const struct vt_trace_model *model, uint64_t time_ns);
 
 /* ---- replay ---------------------------------------------------------------------------------- */
@@ -267,7 +283,8 @@ static inline bool vt_event_allocated_memory(const struct vt_model_event *event)
 struct vt_replay {
     const struct vt_trace_model *model;
     size_t next_event;  /* events [0, next_event) are applied */
-    /* usage, stats, oom (first_event, last_event: indices in model->events) and, with track_live,
+    struct vt_model_event current; /* streamed: a copy of the event last applied */
+    /* usage, stats, oom (first_event, last_event: event indices) and, with track_live,
      * the live tables (alloc_record: address = key, thread_id = thread index); out_of_memory: a
      * live table could not grow, the live set is incomplete */
     struct vt_accounting accounting;
@@ -277,7 +294,8 @@ struct vt_replay {
  * FREE is applied with the sizes it carries (faster, same totals for traces written by the shim);
  * with it true, frees and key reuse are matched against the live tables as the recorder does. */
 void vt_replay_start(struct vt_replay *replay, const struct vt_trace_model *model, bool track_live);
-/* Applies the next event and returns it; NULL when every event is applied. */
+/* Applies the next event and returns it (valid until the next step); NULL when every event is
+ * applied. */
 const struct vt_model_event *vt_replay_step(struct vt_replay *replay);
 /* Applies events until `end_event` of them are applied (no-op if already past). */
 void vt_replay_until_event(struct vt_replay *replay, size_t end_event);
@@ -338,6 +356,9 @@ void vt_groups_collect_live_outside_torch(struct vt_groups *groups, const struct
  * the allocation sites, largest first by bytes allocated or by count, whatever their kind. */
 void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_model *model, int device,
                              enum vt_group_order order);
+/* Both orders of the sites from one pass over the events (the same as two calls). */
+void vt_groups_collect_sites_both(struct vt_groups *by_bytes, struct vt_groups *by_count,
+                                  const struct vt_trace_model *model, int device);
 void vt_groups_free(struct vt_groups *groups);
 
 /* What a --top limit leaves out. */

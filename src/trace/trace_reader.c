@@ -228,12 +228,20 @@ static bool known_record_type(uint32_t type)
     return type >= VT_RECORD_PROCESS && type <= VT_RECORD_TORCH_TRACE;
 }
 
-bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record)
+bool vt_trace_reader_read_chunk_at(struct vt_trace_reader *reader, uint64_t offset)
 {
-    for (;;) {
-        while (!reader->cursor || reader->cursor >= reader->payload_end)
-            if (!vt_trace_reader_next_chunk(reader))
-                return false;
+    reader->stop_reason = VT_TRACE_STOP_NONE;
+    reader->skipped_bytes = 0;
+    reader->next_offset = offset;
+    uint64_t chunks = reader->chunk_count;
+    bool read = vt_trace_reader_next_chunk(reader);
+    reader->chunk_count = chunks; /* a chunk read again is no new chunk */
+    return read;
+}
+
+bool vt_trace_reader_next_in_chunk(struct vt_trace_reader *reader, struct vt_trace_record *record)
+{
+    while (reader->cursor && reader->cursor < reader->payload_end) {
         enum vt_trace_decode_result result =
             vt_trace_decode(&reader->cursor, reader->payload_end, &reader->deltas, record, reader->frames);
         if (result == VT_DECODE_MALFORMED)
@@ -248,6 +256,20 @@ bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record
         if (record->type == VT_RECORD_END)
             reader->end_seen = true;
         return true;
+    }
+    return false;
+}
+
+bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record)
+{
+    for (;;) {
+        while (!reader->cursor || reader->cursor >= reader->payload_end)
+            if (!vt_trace_reader_next_chunk(reader))
+                return false;
+        if (vt_trace_reader_next_in_chunk(reader, record))
+            return true;
+        if (reader->stop_reason != VT_TRACE_STOP_NONE)
+            return false;
     }
 }
 

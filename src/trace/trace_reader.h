@@ -70,6 +70,15 @@ bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader);
  * the trace. Text, build-id and frame pointers stay valid until the next call. */
 bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record);
 
+/* The next record of the current chunk only (unknown types skipped); false at its end or when a
+ * record does not decode (stop_reason then says so). */
+bool vt_trace_reader_next_in_chunk(struct vt_trace_reader *reader, struct vt_trace_record *record);
+
+/* Reads the chunk at `offset` (where an earlier read found one) again, whatever the reader read
+ * before, to decode it alone with vt_trace_reader_next_in_chunk; false when it no longer reads
+ * (stop_reason says why). The chunk count is left as it was. */
+bool vt_trace_reader_read_chunk_at(struct vt_trace_reader *reader, uint64_t offset);
+
 /* Follows a trace that is still being written: takes in what was appended since the reader
  * stopped (the file's size now becomes the limit) and, when it stopped at a chunk that was cut
  * short or did not check out (a writer in the middle of a write), reads that chunk again from its

@@ -1,6 +1,8 @@
-/* trace/trace_report.c — the content of `vramtrace report` (see trace_report.h). Three replays:
- * the whole run (usage, calls, the live set at the end), up to --at, and one that stops at each
- * device's peak in turn to take its snapshot. With PyTorch's snapshots in the trace, the live set is
+/* trace/trace_report.c — the content of `vramtrace report` (see trace_report.h). Replays: the
+ * whole run (usage, calls, the live set at the end, the out-of-memory failures), up to --at, up to
+ * the first failure, and one that stops at each device's peak in turn to take its snapshot; and one
+ * more pass over the events for the allocation sites (both orders). Each pass over a streamed
+ * model's events decodes its chunks again (trace_model.h), hence no more passes than these. With PyTorch's snapshots in the trace, the live set is
  * the CUDA memory outside PyTorch's segments plus the tensors of the snapshot of that moment (the
  * exit report's accounting). */
 #include "trace/trace_report.h"
@@ -14,21 +16,23 @@ bool vt_report_shows_slot(const struct vt_report *report, int slot)
     return device == VT_GROUPS_ALL_DEVICES || vt_slot_of_device(device) == slot;
 }
 
-static void collect_oom(struct vt_report *report)
+/* The out-of-memory failures of --device, event after event of the whole-run replay. */
+static void collect_oom(const struct vt_model_event *event, size_t index, const struct vt_replay *replay,
+                        void *context)
 {
-    const struct vt_trace_model *model = report->model;
+    (void)index;
+    (void)replay;
+    struct vt_report *report = context;
     int device = report->options.device;
-    for (size_t i = 0; i < model->event_count; i++) {
-        const struct vt_model_event *event = &model->events[i];
-        if (event->type == VT_RECORD_OOM && (device == VT_GROUPS_ALL_DEVICES || event->device == device)) {
-            if (report->oom.failures++ == 0) {
-                report->oom.first = event;
-                report->oom.first_detail = &model->ooms[event->detail];
-            }
-            report->oom.allocations_after_last_failure = 0;
-        } else if (vt_event_allocated_memory(event) && report->oom.failures) {
-            report->oom.allocations_after_last_failure++; /* as the accounting's: no zero-byte request */
+    if (event->type == VT_RECORD_OOM && (device == VT_GROUPS_ALL_DEVICES || event->device == device)) {
+        if (report->oom.failures++ == 0) {
+            report->oom.first_event = *event;
+            report->oom.first = &report->oom.first_event;
+            report->oom.first_detail = &report->model->ooms[event->detail];
         }
+        report->oom.allocations_after_last_failure = 0;
+    } else if (vt_event_allocated_memory(event) && report->oom.failures) {
+        report->oom.allocations_after_last_failure++; /* as the accounting's: no zero-byte request */
     }
 }
 
@@ -153,7 +157,7 @@ bool vt_report_build(struct vt_report *report, const struct vt_trace_model *mode
 
     struct vt_replay replay;
     vt_replay_start(&replay, model, true);
-    vt_replay_all(&replay, NULL, NULL);
+    vt_replay_all(&replay, collect_oom, report);
     memcpy(report->usage, replay.accounting.usage, sizeof report->usage);
     report->stats = replay.accounting.stats;
     bool ok = true;
@@ -172,15 +176,13 @@ bool vt_report_build(struct vt_report *report, const struct vt_trace_model *mode
     }
     if (!ok || !collect_torch_oom(report))
         return false;
-    collect_oom(report);
     if (report->oom.first) { /* what was live on the failing device: the OOM report's live set */
         vt_replay_start(&replay, model, true);
-        vt_replay_until_event(&replay, (size_t)(report->oom.first - model->events));
+        vt_replay_until_event(&replay, report->oom.first_detail->event_index);
         vt_groups_collect_live(&report->oom.live, &replay, report->oom.first->device);
         vt_replay_finish(&replay);
     }
-    vt_groups_collect_sites(&report->sites_by_bytes, model, options->device, VT_GROUPS_BY_BYTES);
-    vt_groups_collect_sites(&report->sites_by_count, model, options->device, VT_GROUPS_BY_COUNT);
+    vt_groups_collect_sites_both(&report->sites_by_bytes, &report->sites_by_count, model, options->device);
     return take_peak_snapshots(report);
 }
 

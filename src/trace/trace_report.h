@@ -25,8 +25,9 @@ struct vt_report_peak {
 
 struct vt_report_oom {
     uint64_t failures;
-    const struct vt_model_event *first;     /* NULL when no failure */
-    const struct vt_model_oom *first_detail;
+    const struct vt_model_event *first;     /* NULL when no failure; else &first_event */
+    struct vt_model_event first_event;      /* a copy: a streamed model's events come and go */
+    const struct vt_model_oom *first_detail; /* its event_index: the failure's event */
     uint64_t allocations_after_last_failure; /* > 0: the program recovered */
     struct vt_groups live; /* live on the first failure's device when it failed (the OOM report's) */
 };

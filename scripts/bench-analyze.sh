@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# scripts/bench-analyze.sh — owns the "Analysis at scale" measurement of docs/performance.md: makes
+# churn traces (bench/alloc_bench churn on the simulated device: 10,000 live, 1,000 call sites) of
+# each size in BENCH_ANALYZE_EVENTS (default "1000000 10000000 30000000" events), then runs
+# `vramtrace report`, `timeline`, `flame --peak` and `diff TRACE TRACE` on each under /usr/bin/time
+# and prints one table of wall time and peak RSS. The analysis commands stream a trace's events
+# (src/trace/event_store.h): their memory should stay flat as the events grow.
+#
+# Knobs (environment): BENCH_ANALYZE_EVENTS (the sizes), BENCH_ANALYZE_DIR (where the traces go, kept;
+# default a temporary directory, removed), BENCH_ANALYZE_BEFORE (another vramtrace binary, e.g. a
+# build of an older commit: its numbers are printed next to this build's), BENCH_ANALYZE_COMMANDS
+# (default "report timeline flame diff").
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+sizes=${BENCH_ANALYZE_EVENTS:-1000000 10000000 30000000}
+commands=${BENCH_ANALYZE_COMMANDS:-report timeline flame diff}
+before=${BENCH_ANALYZE_BEFORE:-}
+if [[ ! -f build/build.ninja ]]; then
+    ./scripts/build.sh
+fi
+ninja -C build >/dev/null
+cli=$root/build/src/cli/vramtrace
+bench=$root/build/bench/alloc_bench
+if [[ ! -x /usr/bin/time ]]; then
+    echo "scripts/bench-analyze.sh: /usr/bin/time is missing (Debian package 'time')" >&2
+    exit 1
+fi
+work=${BENCH_ANALYZE_DIR:-}
+if [[ -z $work ]]; then
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work"
+
+measure() { # BINARY COMMAND TRACE: prints "wall_s peak_rss_kib"
+    local binary=$1 command=$2 trace=$3 args
+    case $command in
+        flame) args=(flame --peak "$trace") ;;
+        diff) args=(diff "$trace" "$trace") ;;
+        *) args=("$command" "$trace") ;;
+    esac
+    # flame and diff may exit 1 ("nothing live", "differ"): the numbers are what counts
+    /usr/bin/time -f '%e %M' -o "$work/time.txt" "$binary" "${args[@]}" >/dev/null 2>"$work/stderr.txt" || true
+    tail -1 "$work/time.txt"
+}
+
+rows=()
+for events in $sizes; do
+    trace=$work/churn-$events.trace
+    if [[ ! -f $trace ]]; then
+        echo "==> making a churn trace of $events events in $trace" >&2
+        "$cli" run -q --simulate -o "$trace" --report none -- "$bench" churn --events "$events" --depth 8 >/dev/null
+    fi
+    size=$(du -b "$trace" | cut -f1)
+    for command in $commands; do
+        echo "==> $command, $events events" >&2
+        read -r wall rss < <(measure "$cli" "$command" "$trace")
+        row=$(printf '| %d | %.1f MB | %s | %s s | %.1f MB |' "$events" "$(echo "$size / 1000000" | bc -l)" \
+            "$command" "$wall" "$(echo "$rss / 1000" | bc -l)")
+        if [[ -n $before ]]; then
+            read -r old_wall old_rss < <(measure "$before" "$command" "$trace")
+            row+=$(printf ' %s s | %.1f MB |' "$old_wall" "$(echo "$old_rss / 1000" | bc -l)")
+        fi
+        rows+=("$row")
+    done
+done
+
+echo "vramtrace analysis of churn traces (bench/alloc_bench churn: 10,000 live, 1,000 call sites), $(nproc) CPU(s):"
+if [[ -n $before ]]; then
+    printf '| events | trace | command | wall | peak RSS | wall (%s) | peak RSS (%s) |\n|---|---|---|---|---|---|---|\n' \
+        "$(basename "$before")" "$(basename "$before")"
+else
+    printf '| events | trace | command | wall | peak RSS |\n|---|---|---|---|---|\n'
+fi
+printf '%s\n' "${rows[@]}"

@@ -1,0 +1,294 @@
+/* tests/trace/test_event_store.c — streamed events (trace/event_store.h) are exact: a trace of many
+ * chunks (times that go back across chunks, OOM, MAP, MARKER, DROPPED and FREE_UNKNOWN events, a
+ * chunk of definitions only) loaded with one or two decoded blocks kept gives the very events,
+ * event counts up to a time, replays, report contents and command outputs (report, timeline,
+ * flame, diff, merge, export) of the same trace with every event in memory. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_process.h"
+#include "trace/event_store.h"
+#include "trace/trace_model.h"
+#include "trace/trace_report.h"
+#include "trace_builder.h"
+
+#define MIB (1ull << 20)
+#define MS (1000000ull)
+#define CHUNKS 40
+
+static void marker(struct trace_builder *builder, uint64_t time_ns, const char *label)
+{
+    struct vt_trace_record record = {.type = VT_RECORD_MARKER};
+    record.marker.timestamp_ns = time_ns;
+    record.marker.kind = VT_MARKER_DUMP;
+    record.marker.text = (struct vt_trace_text){label, (uint32_t)strlen(label)};
+    tb_record(builder, &record);
+}
+
+static void dropped(struct trace_builder *builder, uint64_t time_ns, uint64_t count)
+{
+    struct vt_trace_record record = {.type = VT_RECORD_DROPPED};
+    record.dropped.timestamp_ns = time_ns;
+    record.dropped.count = count;
+    tb_record(builder, &record);
+}
+
+static void free_unknown(struct trace_builder *builder, uint64_t time_ns, uint64_t address)
+{
+    struct vt_trace_record record = {.type = VT_RECORD_FREE_UNKNOWN};
+    record.event = (struct vt_trace_event){.timestamp_ns = time_ns, .api = VT_API_cudaFree, .address = address,
+                                           .thread_index = 1};
+    tb_record(builder, &record);
+}
+
+/* CHUNKS chunks of churn on devices 0 and 1 (each chunk allocates 20 blocks and frees those of the
+ * chunk before but one, which leaks), with the odd events; chunk 7 only defines a stack, and each
+ * chunk's base time is a little before the last event of the chunk before (the loader's fix-up). */
+static const char *many_chunk_trace(const char *name)
+{
+    struct trace_builder builder;
+    tb_start(&builder);
+    tb_two_devices_and_four_stacks(&builder, "streamed", 4321);
+    uint64_t time_ns = 0;
+    for (unsigned chunk = 0; chunk < CHUNKS; chunk++) {
+        tb_end_chunk(&builder, chunk % 3 ? VT_TRACE_ZSTD : VT_TRACE_STORED); /* chunk 0: the definitions' */
+        tb_begin_chunk(&builder, time_ns > 3 * MS ? time_ns - 3 * MS : 0);
+        if (chunk == 7) {
+            static const uint64_t frames[] = {0x402000, 0x402100};
+            tb_stack(&builder, 5, frames, 2);
+            continue;
+        }
+        uint64_t back = time_ns > 2 * MS ? time_ns - 2 * MS : 0; /* goes back: fixed up to time_ns */
+        tb_alloc(&builder, back, VT_API_cudaMalloc, VT_KIND_DEVICE, 1, 0x90000000 + chunk * 0x1000, MIB, 4);
+        for (unsigned i = 0; i < 20; i++) {
+            time_ns += MS;
+            uint64_t address = 0x10000000 + ((uint64_t)chunk * 32 + i) * 0x100000;
+            tb_alloc(&builder, time_ns, VT_API_cudaMalloc, VT_KIND_DEVICE, (int)(i % 2), address,
+                     (1 + (chunk * 7 + i) % 5) * MIB, 1 + (chunk + i) % 4);
+            if (chunk && i) {
+                uint64_t earlier = 0x10000000 + ((uint64_t)(chunk - 1) * 32 + i) * 0x100000;
+                unsigned before = chunk - 1 == 7 ? chunk - 2 : chunk - 1; /* chunk 7 allocated nothing */
+                earlier = 0x10000000 + ((uint64_t)before * 32 + i) * 0x100000;
+                tb_free(&builder, time_ns, VT_API_cudaFree, VT_KIND_DEVICE, (int)(i % 2), earlier,
+                        (1 + (before * 7 + i) % 5) * MIB);
+            }
+        }
+        if (chunk % 5 == 2)
+            tb_oom(&builder, time_ns, VT_API_cudaMalloc, 0, 64ull << 30, 2, MIB, 16ull << 30);
+        if (chunk % 10 == 2) /* a second one in the chunk: its detail counts on */
+            tb_oom(&builder, time_ns, VT_API_cudaMalloc, 0, 32ull << 30, 1, 2 * MIB, 16ull << 30);
+        if (chunk % 6 == 3)
+            tb_map(&builder, time_ns, 0x7f0000000000 + chunk * (2 * MIB), 2 * MIB, 0x1000 + chunk, 0, 3);
+        if (chunk % 4 == 1) {
+            char label[32];
+            snprintf(label, sizeof label, "step %u", chunk);
+            marker(&builder, time_ns, label);
+        }
+        if (chunk == 11)
+            dropped(&builder, time_ns, 17);
+        if (chunk == 13)
+            free_unknown(&builder, time_ns, 0xdead0000);
+    }
+    tb_end(&builder, time_ns + MS);
+    return tb_write(&builder, tb_temp_path(name));
+}
+
+static void load(struct vt_trace_model *model, const char *path, bool stream, size_t blocks)
+{
+    char error[512] = "";
+    struct vt_model_load_options options = {.stream_events = stream, .resident_blocks = blocks};
+    cr_assert_eq(vt_model_load(model, path, &options, error, sizeof error), VT_TRACE_OPENED, "%s", error);
+}
+
+static void assert_same_event(const struct vt_model_event *a, const struct vt_model_event *b, size_t index)
+{
+    cr_assert(memcmp(a, b, sizeof *a) == 0, "event %zu differs (type %u / %u, time %llu / %llu)", index, a->type,
+              b->type, (unsigned long long)a->time_ns, (unsigned long long)b->time_ns);
+}
+
+Test(event_store, streamed_events_equal_the_resident_ones_in_any_order)
+{
+    const char *path = many_chunk_trace("events.trace");
+    for (size_t blocks = 1; blocks <= 2; blocks++) {
+        struct vt_trace_model resident, streamed;
+        load(&resident, path, false, 0);
+        load(&streamed, path, true, blocks);
+        cr_assert_null(streamed.events);
+        cr_assert_not_null(streamed.store);
+        cr_assert_eq(streamed.store->block_count, CHUNKS - 1, "one block per chunk with events");
+        cr_assert_eq(streamed.event_count, resident.event_count);
+        cr_assert_gt(resident.event_count, 30 * 20);
+        cr_assert_eq(streamed.duration_ns, resident.duration_ns);
+        cr_assert_eq(streamed.dropped_events, 17);
+        cr_assert_eq(streamed.complete, resident.complete);
+        cr_assert_eq(streamed.oom_count, resident.oom_count);
+        cr_assert_eq(streamed.map_count, resident.map_count);
+        cr_assert_eq(streamed.marker_count, resident.marker_count);
+        for (size_t i = 0; i < resident.oom_count; i++)
+            cr_assert_eq(streamed.ooms[i].event_index, resident.ooms[i].event_index);
+        for (size_t i = 0; i < resident.event_count; i++)
+            assert_same_event(vt_model_event_at(&streamed, i), &resident.events[i], i);
+        for (size_t i = resident.event_count; i-- > 0;)
+            assert_same_event(vt_model_event_at(&streamed, i), &resident.events[i], i);
+        for (size_t step = 0, i = 0; step < 5000; step++, i = (i * 7919 + 13) % resident.event_count)
+            assert_same_event(vt_model_event_at(&streamed, i), &resident.events[i], i);
+        cr_assert_leq(streamed.store->resident_count, blocks);
+        for (uint64_t t = 0; t <= resident.duration_ns + MS; t += MS / 4)
+            cr_assert_eq(vt_model_events_until(&streamed, t), vt_model_events_until(&resident, t), "at %llu ns",
+                         (unsigned long long)t);
+        for (int device = -2; device <= 3; device++)
+            cr_assert_eq(vt_model_has_device(&streamed, device), vt_model_has_device(&resident, device));
+        vt_model_free(&streamed);
+        vt_model_free(&resident);
+    }
+}
+
+static void assert_same_groups(const struct vt_groups *a, const struct vt_groups *b, const char *what)
+{
+    cr_assert_eq(a->group_count, b->group_count, "%s", what);
+    cr_assert(a->group_count == 0 || memcmp(a->groups, b->groups, a->group_count * sizeof *a->groups) == 0, "%s", what);
+    cr_assert_eq(a->mapping_count, b->mapping_count, "%s", what);
+    cr_assert(memcmp(a->bytes_by_kind, b->bytes_by_kind, sizeof a->bytes_by_kind) == 0, "%s", what);
+    cr_assert(memcmp(a->count_by_kind, b->count_by_kind, sizeof a->count_by_kind) == 0, "%s", what);
+    cr_assert_eq(a->incomplete, b->incomplete, "%s", what);
+}
+
+static void assert_same_reports(const struct vt_report *a, const struct vt_report *b)
+{
+    cr_assert(memcmp(a->usage, b->usage, sizeof a->usage) == 0, "usage");
+    cr_assert(memcmp(&a->stats, &b->stats, sizeof a->stats) == 0, "stats");
+    cr_assert_eq(a->oom.failures, b->oom.failures);
+    cr_assert_eq(a->oom.allocations_after_last_failure, b->oom.allocations_after_last_failure);
+    cr_assert_eq(!a->oom.first, !b->oom.first);
+    if (a->oom.first) {
+        assert_same_event(a->oom.first, b->oom.first, a->oom.first_detail->event_index);
+        cr_assert_eq(a->oom.first_detail->event_index, b->oom.first_detail->event_index);
+        assert_same_groups(&a->oom.live, &b->oom.live, "live at the first OOM");
+    }
+    assert_same_groups(&a->live, &b->live, "live set");
+    cr_assert_eq(a->peak_count, b->peak_count);
+    for (size_t i = 0; i < a->peak_count; i++) {
+        cr_assert_eq(a->peaks[i].device, b->peaks[i].device);
+        cr_assert(memcmp(&a->peaks[i].usage, &b->peaks[i].usage, sizeof a->peaks[i].usage) == 0);
+        assert_same_groups(&a->peaks[i].snapshot, &b->peaks[i].snapshot, "peak snapshot");
+    }
+    assert_same_groups(&a->sites_by_bytes, &b->sites_by_bytes, "sites by bytes");
+    assert_same_groups(&a->sites_by_count, &b->sites_by_count, "sites by count");
+}
+
+Test(event_store, replays_and_reports_equal_those_with_every_event_in_memory)
+{
+    const char *path = many_chunk_trace("report.trace");
+    struct vt_trace_model resident, streamed;
+    load(&resident, path, false, 0);
+    load(&streamed, path, true, 1);
+    const struct vt_report_options choices[] = {
+        {.device = VT_GROUPS_ALL_DEVICES},
+        {.device = 0},
+        {.device = VT_GROUPS_ALL_DEVICES, .at_time = true, .at_ns = 123 * MS + 1},
+        {.device = 1, .at_time = true, .at_ns = 400 * MS},
+    };
+    for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++) {
+        struct vt_report a, b;
+        cr_assert(vt_report_build(&a, &resident, &choices[i]));
+        cr_assert(vt_report_build(&b, &streamed, &choices[i]));
+        cr_assert(a.oom.failures > 0 || choices[i].device == 1, "the OOMs are on device 0");
+        assert_same_reports(&a, &b);
+        vt_report_free(&a);
+        vt_report_free(&b);
+    }
+    /* two replays of one streamed model at once, at different places */
+    struct vt_replay whole, half, reference;
+    vt_replay_start(&whole, &streamed, true);
+    vt_replay_start(&half, &streamed, true);
+    vt_replay_start(&reference, &resident, true);
+    const struct vt_model_event *event;
+    while ((event = vt_replay_step(&whole))) {
+        const struct vt_model_event *expected = vt_replay_step(&reference);
+        assert_same_event(event, expected, whole.next_event - 1);
+        if (whole.next_event % 2)
+            vt_replay_step(&half);
+    }
+    cr_assert_null(vt_replay_step(&reference));
+    cr_assert(memcmp(whole.accounting.usage, reference.accounting.usage, sizeof whole.accounting.usage) == 0);
+    vt_replay_until_time(&half, streamed.duration_ns);
+    cr_assert(memcmp(half.accounting.usage, reference.accounting.usage, sizeof half.accounting.usage) == 0);
+    vt_replay_finish(&whole);
+    vt_replay_finish(&half);
+    vt_replay_finish(&reference);
+    vt_model_free(&streamed);
+    vt_model_free(&resident);
+}
+
+/* `vramtrace ARGS...` with VRAMTRACE_TEST_EVENT_BLOCKS=`blocks`. */
+static struct process_result run_command(const char *blocks, const char *const args[])
+{
+    const char *argv[16] = {VT_CLI_PATH};
+    size_t count = 1;
+    for (; args[count - 1]; count++)
+        argv[count] = args[count - 1];
+    argv[count] = NULL;
+    char setting[64];
+    snprintf(setting, sizeof setting, "VRAMTRACE_TEST_EVENT_BLOCKS=%s", blocks);
+    const char *const environment[] = {setting, NULL};
+    return run_process(argv, environment, NULL);
+}
+
+Test(event_store, commands_print_the_same_with_one_block_as_with_every_event_in_memory, .timeout = 120)
+{
+    const char *a = many_chunk_trace("a.trace");
+    const char *b = many_chunk_trace("b.trace");
+    char *directory = make_temp_directory();
+    char pickle_all[512], pickle_one[512];
+    snprintf(pickle_all, sizeof pickle_all, "%s/all.pickle", directory);
+    snprintf(pickle_one, sizeof pickle_one, "%s/one.pickle", directory);
+    const char *const commands[][12] = {
+        {"report", a, NULL},
+        {"report", "--format", "json", a, NULL},
+        {"report", "--at", "0.2", "--device", "1", a, NULL},
+        {"timeline", a, NULL},
+        {"timeline", "--csv", a, NULL},
+        {"flame", a, NULL},
+        {"diff", a, b, NULL},
+        {"diff", a, "--from", "0.1", "--to", "0.5", NULL},
+        {"merge", a, b, NULL},
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        struct process_result all = run_command("all", commands[i]);
+        struct process_result one = run_command("1", commands[i]);
+        cr_assert_eq(all.exit_code, 0, "%s: %s", commands[i][0], all.err);
+        cr_assert_eq(one.exit_code, all.exit_code, "%s", commands[i][0]);
+        cr_assert_gt(strlen(all.out), 0, "%s", commands[i][0]);
+        cr_assert_str_eq(one.out, all.out, "%s %s", commands[i][0], commands[i][1]);
+        cr_assert_str_eq(one.err, all.err, "%s", commands[i][0]);
+        process_result_free(&all);
+        process_result_free(&one);
+    }
+    const char *const export_all[] = {"export", "--memory-viz", a, "-o", pickle_all, NULL};
+    const char *const export_one[] = {"export", "--memory-viz", a, "-o", pickle_one, NULL};
+    struct process_result all = run_command("all", export_all);
+    struct process_result one = run_command("1", export_one);
+    cr_assert_eq(all.exit_code, 0, "export: %s", all.err);
+    cr_assert_eq(one.exit_code, 0, "export: %s", one.err);
+    char *bytes_all = read_file_text(pickle_all), *bytes_one = read_file_text(pickle_one);
+    cr_assert_not_null(bytes_all);
+    cr_assert_not_null(bytes_one);
+    cr_assert_eq(tb_file_size(pickle_all), tb_file_size(pickle_one));
+    FILE *x = fopen(pickle_all, "rb"), *y = fopen(pickle_one, "rb");
+    int c, d;
+    do {
+        c = fgetc(x);
+        d = fgetc(y);
+        cr_assert_eq(c, d, "the pickles differ");
+    } while (c != EOF);
+    fclose(x);
+    fclose(y);
+    free(bytes_all);
+    free(bytes_one);
+    process_result_free(&all);
+    process_result_free(&one);
+    free(directory);
+}
