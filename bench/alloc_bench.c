@@ -4,8 +4,10 @@
  *
  *   alloc_bench sync  [--pairs N] [--repeat R] [--depth D] [--resident K]   cudaMalloc/cudaFree pairs
  *   alloc_bench async [--pairs N] [--repeat R] [--depth D] [--resident K]   cudaMallocAsync/cudaFreeAsync
- *   alloc_bench churn [--events N] [--live L] [--depth D] [--rate R]    bounded-memory run (see below);
- *                                                          --rate: at most R events per second (0: as fast as it goes)
+ *   alloc_bench churn [--events N] [--live L] [--depth D] [--rate R] [--host]   bounded-memory run (see below);
+ *                                                          --rate: at most R events per second (0: as fast as it goes);
+ *                                                          --host: malloc/free instead of cudaMalloc/cudaFree (the
+ *                                                          same churn for a host-memory profiler: heaptrack)
  *
  * An event is one allocation or one free. Every mode first recurses D frames deep (a noinline
  * function that is not a tail call), so the CUDA calls are made from a native stack at least D
@@ -26,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,7 @@ struct bench_settings {
     long events;      /* churn: events in all */
     unsigned live;    /* churn: allocations kept live */
     long rate;        /* churn: events per second at most (0: no limit), for trace sizes at a real rate */
+    bool host;        /* churn: malloc/free instead of cudaMalloc/cudaFree (--host) */
 };
 
 struct bench_result {
@@ -118,10 +122,25 @@ static void **churn_slots;
 
 /* The one place the churn allocates: its return address is the same for every site, the chain
  * of callers above it differs. */
+static bool churn_host; /* --host: malloc/free */
+
 KEEP_FRAME void churn_allocate(unsigned slot, unsigned site)
 {
     size_t size = (size_t)256 << (site % 6); /* 256 B to 8 KiB */
-    CHECK_CUDA(cudaMalloc(&churn_slots[slot], size));
+    if (!churn_host) {
+        CHECK_CUDA(cudaMalloc(&churn_slots[slot], size));
+    } else if (!(churn_slots[slot] = malloc(size))) {
+        fprintf(stderr, "alloc_bench: out of host memory\n");
+        exit(1);
+    }
+}
+
+static void churn_free(unsigned slot)
+{
+    if (churn_host)
+        free(churn_slots[slot]);
+    else
+        CHECK_CUDA(cudaFree(churn_slots[slot]));
 }
 
 typedef void churn_step(unsigned slot, unsigned site);
@@ -194,7 +213,7 @@ KEEP_FRAME void timed_churn(unsigned live, long replacements)
         unsigned slot = (unsigned)(i % live);
         if (i >= (long)live) {
             pace(event++, start);
-            CHECK_CUDA(cudaFree(churn_slots[slot]));
+            churn_free(slot);
         }
         pace(event++, start);
         churn_allocate_from_site(slot, slot % CHURN_SITES);
@@ -209,6 +228,7 @@ static void run_churn(const struct bench_settings *settings, struct bench_result
         exit(1);
     }
     churn_rate = settings->rate;
+    churn_host = settings->host;
     long replacements = (settings->events - (long)settings->live) / 2;
     if (replacements < 0)
         replacements = 0;
@@ -222,7 +242,7 @@ static void run_churn(const struct bench_settings *settings, struct bench_result
     result->best_ns_per_event =
         result->events_per_repetition ? (double)elapsed / (double)result->events_per_repetition : 0;
     for (unsigned slot = 0; slot < settings->live; slot++)
-        CHECK_CUDA(cudaFree(churn_slots[slot]));
+        churn_free(slot);
     free(churn_slots);
 }
 
@@ -263,7 +283,7 @@ static void usage_and_exit(void)
 {
     fprintf(stderr,
             "usage: alloc_bench sync|async [--pairs N] [--repeat R] [--depth D] [--resident K]\n"
-            "       alloc_bench churn [--events N] [--live L] [--depth D] [--rate R]\n");
+            "       alloc_bench churn [--events N] [--live L] [--depth D] [--rate R] [--host]\n");
     exit(2);
 }
 
@@ -294,6 +314,11 @@ static void parse_arguments(int argc, char **argv, struct bench_settings *settin
     else
         usage_and_exit();
     for (int i = 2; i < argc; i += 2) {
+        if (strcmp(argv[i], "--host") == 0 && settings->mode == MODE_CHURN) {
+            settings->host = true;
+            i--; /* a flag: no value */
+            continue;
+        }
         if (i + 1 >= argc)
             usage_and_exit();
         const char *name = argv[i], *value = argv[i + 1];

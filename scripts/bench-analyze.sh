@@ -6,6 +6,12 @@
 # and prints one table of wall time and peak RSS. The analysis commands stream a trace's events
 # (src/trace/event_store.h): their memory should stay flat as the events grow.
 #
+# Side by side with heaptrack (Debian's `heaptrack`; skipped, saying so, when it is not installed):
+# the same churn with malloc/free (`alloc_bench churn --host`) recorded by `heaptrack`, then
+# `heaptrack_print` of it under /usr/bin/time, as one more row per size (BENCH_ANALYZE_HEAPTRACK=0:
+# not run). DEBUGINFOD_URLS is emptied for heaptrack: its symbolization would otherwise try the
+# network for every module.
+#
 # Knobs (environment): BENCH_ANALYZE_EVENTS (the sizes), BENCH_ANALYZE_DIR (where the traces go, kept;
 # default a temporary directory, removed), BENCH_ANALYZE_BEFORE (another vramtrace binary, e.g. a
 # build of an older commit: its numbers are printed next to this build's), BENCH_ANALYZE_COMMANDS
@@ -45,6 +51,29 @@ measure() { # BINARY COMMAND TRACE: prints "wall_s peak_rss_kib"
     tail -1 "$work/time.txt"
 }
 
+heaptrack_side=${BENCH_ANALYZE_HEAPTRACK:-1}
+if [[ $heaptrack_side != 0 ]] && ! { command -v heaptrack && command -v heaptrack_print; } >/dev/null; then
+    echo "scripts/bench-analyze.sh: heaptrack not installed (apt-get install heaptrack): no side by side" >&2
+    heaptrack_side=0
+fi
+
+# heaptrack_row EVENTS: records the malloc churn of EVENTS events under heaptrack (once) and prints
+# the row of heaptrack_print on it.
+heaptrack_row() {
+    local events=$1 data=$work/heaptrack-churn-$1
+    if [[ ! -f $data.zst ]]; then
+        echo "==> recording a malloc churn of $events events under heaptrack in $data.zst" >&2
+        DEBUGINFOD_URLS= LD_LIBRARY_PATH="$root/build/src/simulated_cuda${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+            heaptrack -o "$data" "$bench" churn --events "$events" --depth 8 --host >/dev/null 2>&1
+    fi
+    echo "==> heaptrack_print, $events events" >&2
+    DEBUGINFOD_URLS= /usr/bin/time -f '%e %M' -o "$work/time.txt" heaptrack_print -f "$data.zst" >/dev/null 2>&1 || true
+    local wall rss
+    read -r wall rss < <(tail -1 "$work/time.txt")
+    printf '| %d | %.1f MB | heaptrack_print (the same churn with malloc/free) | %s s | %.1f MB |' "$events" \
+        "$(echo "$(du -b "$data.zst" | cut -f1) / 1000000" | bc -l)" "$wall" "$(echo "$rss / 1000" | bc -l)"
+}
+
 rows=()
 for events in $sizes; do
     trace=$work/churn-$events.trace
@@ -64,6 +93,11 @@ for events in $sizes; do
         fi
         rows+=("$row")
     done
+    if [[ $heaptrack_side != 0 ]]; then
+        row=$(heaptrack_row "$events")
+        [[ -n $before ]] && row+=" | |"
+        rows+=("$row")
+    fi
 done
 
 echo "vramtrace analysis of churn traces (bench/alloc_bench churn: 10,000 live, 1,000 call sites), $(nproc) CPU(s):"
