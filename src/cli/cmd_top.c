@@ -2,11 +2,12 @@
  * finished one): per device the memory in use now, the peak so far and the allocation sites with
  * the most live bytes. Follows the trace (vt_model_follow_*): each refresh reads only the chunks
  * appended since the last one and goes on with the same replay, so a refresh costs what the new
- * events cost. Waits for a trace that does not exist yet. On a terminal: clears the screen between
- * frames, fits each line to the terminal's width (re-read on SIGWINCH) and reads keys without
- * waiting for Enter (`q` quits; the terminal's settings are restored on every way out). Exits after
- * the frame that shows the END record, on `q`, Ctrl-C, SIGTERM or SIGHUP, or after one frame with
- * --once. */
+ * events cost; the events are streamed as the other analysis commands' are (trace/event_store.h),
+ * so memory follows the live set, not the number of events. Waits for a trace that does not exist
+ * yet. On a terminal: clears the screen between frames, fits each line to the terminal's width
+ * (re-read on SIGWINCH) and reads keys without waiting for Enter (`q` quits; the terminal's
+ * settings are restored on every way out). Exits after the frame that shows the END record, on
+ * `q`, Ctrl-C, SIGTERM or SIGHUP, or after one frame with --once. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
 #include "commands.h"
@@ -367,7 +368,9 @@ static enum open_result open_view(struct top_view *view, const struct top_settin
                                                            status.st_size < VT_TRACE_FILE_HEADER_BYTES))
         return NOT_THERE_YET;
     char error[4096 + 256];
-    if (vt_model_follow_open(&view->follower, path, error, sizeof error) != VT_TRACE_OPENED) {
+    struct vt_model_load_options options = {0};
+    vt_cli_choose_event_storage(&options);
+    if (vt_model_follow_open(&view->follower, path, &options, error, sizeof error) != VT_TRACE_OPENED) {
         fprintf(stderr, "vramtrace %s: %s\n", COMMAND, error);
         return OPEN_FAILED;
     }

@@ -484,41 +484,29 @@ Test(model, a_version_1_trace_still_reads)
     vt_model_free(&model);
 }
 
-/* Appends bytes [from, to) of `source` to the file at `path`. */
-static void append_bytes(const char *path, const uint8_t *source, size_t from, size_t to)
-{
-    FILE *file = fopen(path, "ab");
-    cr_assert_not_null(file);
-    cr_assert_eq(fwrite(source + from, 1, to - from, file), to - from);
-    fclose(file);
-}
-
 /* A trace followed while it grows one byte at a time (every chunk cut short at every byte, the
  * header too): after each update the followed model holds what a one-shot load of the same bytes
  * holds, the replay goes on across updates, and the end is the whole trace's model. */
 Test(model, following_a_growing_trace_equals_loading_it_at_every_size)
 {
     const char *whole = peak_trace();
-    size_t size = tb_file_size(whole);
-    uint8_t *bytes = malloc(size);
-    FILE *file = fopen(whole, "rb");
-    cr_assert(file && fread(bytes, 1, size, file) == size);
-    fclose(file);
+    size_t size;
+    uint8_t *bytes = tb_read_file(whole, &size);
     char *growing = tb_temp_path("growing.trace"), *prefix = tb_temp_path("prefix.trace");
-    append_bytes(growing, bytes, 0, VT_TRACE_FILE_HEADER_BYTES);
+    tb_append_file(growing, bytes, 0, VT_TRACE_FILE_HEADER_BYTES);
 
     struct vt_model_follower follower;
     char error[256];
-    cr_assert_eq(vt_model_follow_open(&follower, growing, error, sizeof error), VT_TRACE_OPENED, "%s", error);
+    cr_assert_eq(vt_model_follow_open(&follower, growing, NULL, error, sizeof error), VT_TRACE_OPENED, "%s", error);
     struct vt_replay replay;
     vt_replay_start(&replay, &follower.model, true);
     for (size_t length = VT_TRACE_FILE_HEADER_BYTES; length <= size; length++) {
         if (length > VT_TRACE_FILE_HEADER_BYTES)
-            append_bytes(growing, bytes, length - 1, length);
+            tb_append_file(growing, bytes, length - 1, length);
         cr_assert(vt_model_follow_update(&follower));
         vt_replay_all(&replay, NULL, NULL);
         unlink(prefix);
-        append_bytes(prefix, bytes, 0, length);
+        tb_append_file(prefix, bytes, 0, length);
         struct vt_trace_model once;
         load(&once, prefix);
         const struct vt_trace_model *followed = &follower.model;
