@@ -3,7 +3,8 @@
  * cuMemCreate handle and a pointer with the same value are different allocations), reserved
  * address space and mapped ranges never counted as use, key reuse, the replay callback, the
  * allocation sites, out-of-memory state, a truncated trace, and a trace followed while it grows
- * (vt_model_follow_*: the same model as a one-shot load at every size). */
+ * (vt_model_follow_*, its events in memory or streamed: the same model as a one-shot load at every
+ * size). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -485,9 +486,10 @@ Test(model, a_version_1_trace_still_reads)
 }
 
 /* A trace followed while it grows one byte at a time (every chunk cut short at every byte, the
- * header too): after each update the followed model holds what a one-shot load of the same bytes
- * holds, the replay goes on across updates, and the end is the whole trace's model. */
-Test(model, following_a_growing_trace_equals_loading_it_at_every_size)
+ * header too), its events in memory or streamed (one decoded block kept): after each update the
+ * followed model holds what a one-shot load of the same bytes holds, the replay goes on across
+ * updates, and the end is the whole trace's model. */
+static void follow_a_growing_trace(const struct vt_model_load_options *options)
 {
     const char *whole = peak_trace();
     size_t size;
@@ -497,7 +499,8 @@ Test(model, following_a_growing_trace_equals_loading_it_at_every_size)
 
     struct vt_model_follower follower;
     char error[256];
-    cr_assert_eq(vt_model_follow_open(&follower, growing, NULL, error, sizeof error), VT_TRACE_OPENED, "%s", error);
+    cr_assert_eq(vt_model_follow_open(&follower, growing, options, error, sizeof error), VT_TRACE_OPENED, "%s",
+                 error);
     struct vt_replay replay;
     vt_replay_start(&replay, &follower.model, true);
     for (size_t length = VT_TRACE_FILE_HEADER_BYTES; length <= size; length++) {
@@ -516,9 +519,10 @@ Test(model, following_a_growing_trace_equals_loading_it_at_every_size)
         cr_assert_eq(followed->complete, once.complete, "at %zu bytes", length);
         cr_assert_eq(followed->skipped_bytes, once.skipped_bytes, "at %zu bytes", length);
         cr_assert_eq(followed->process.present, once.process.present, "at %zu bytes", length);
-        cr_assert(once.event_count == 0 ||
-                      memcmp(followed->events, once.events, once.event_count * sizeof *once.events) == 0,
-                  "at %zu bytes", length);
+        cr_assert_eq(!followed->store, !options, "at %zu bytes", length);
+        for (size_t i = 0; i < once.event_count; i++)
+            cr_assert(memcmp(vt_model_event_at(followed, i), &once.events[i], sizeof once.events[i]) == 0,
+                      "at %zu bytes: event %zu", length, i);
         vt_model_free(&once);
     }
     cr_assert(follower.model.complete);
@@ -528,4 +532,15 @@ Test(model, following_a_growing_trace_equals_loading_it_at_every_size)
     free(prefix);
     free(growing);
     free(bytes);
+}
+
+Test(model, following_a_growing_trace_equals_loading_it_at_every_size)
+{
+    follow_a_growing_trace(NULL);
+}
+
+Test(model, following_a_growing_trace_streamed_equals_loading_it_at_every_size)
+{
+    const struct vt_model_load_options streamed = {.stream_events = true, .resident_blocks = 1};
+    follow_a_growing_trace(&streamed);
 }
