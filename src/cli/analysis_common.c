@@ -212,10 +212,7 @@ bool vt_cli_parse_device(const char *text, int *device)
 
 /* ---- loading --------------------------------------------------------------------------------- */
 
-/* The analysis commands stream a trace's events (trace/event_store.h): memory follows the live set,
- * not the number of events. VRAMTRACE_TEST_EVENT_BLOCKS (for the tests, not a user setting) sets
- * how many decoded blocks are kept (a number from 1), or keeps every event in memory ("all"). */
-static void choose_event_storage(struct vt_model_load_options *options)
+void vt_cli_choose_event_storage(struct vt_model_load_options *options)
 {
     options->stream_events = true;
     const char *blocks = getenv("VRAMTRACE_TEST_EVENT_BLOCKS");
@@ -229,7 +226,7 @@ static void choose_event_storage(struct vt_model_load_options *options)
 bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce)
 {
     struct vt_model_load_options options = {.progress = announce && isatty(STDERR_FILENO) ? stderr : NULL};
-    choose_event_storage(&options);
+    vt_cli_choose_event_storage(&options);
     char error[4096 + 256];
     if (vt_model_load(model, path, &options, error, sizeof error) != VT_TRACE_OPENED) {
         fprintf(stderr, "vramtrace %s: %s\n", command, error);

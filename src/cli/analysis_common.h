@@ -80,9 +80,14 @@ bool vt_cli_parse_device(const char *text, int *device);
 
 /* ---- loading --------------------------------------------------------------------------------- */
 
+/* The analysis commands (top's follower too) stream a trace's events (trace/event_store.h): memory
+ * follows the live set, not the number of events. VRAMTRACE_TEST_EVENT_BLOCKS (for the tests, not
+ * a user setting) sets how many decoded blocks are kept (a number from 1), or keeps every event in
+ * memory ("all"). Sets options->stream_events and resident_blocks accordingly. */
+void vt_cli_choose_event_storage(struct vt_model_load_options *options);
 /* Loads a trace; on failure says why ("vramtrace COMMAND: <reader's message>") and returns false.
  * With `announce`, prints the truncated-tail warning, and progress on stderr when it is a terminal
- * and loading takes over a second (top, reloading a trace that is being written, does not). */
+ * and loading takes over a second. */
 bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce);
 /* vt_cli_load_trace (announcing), then the --device check: -1 when loaded (free the model),
  * else the exit status (the model is then freed). */

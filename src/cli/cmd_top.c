@@ -2,11 +2,12 @@
  * finished one): per device the memory in use now, the peak so far and the allocation sites with
  * the most live bytes. Follows the trace (vt_model_follow_*): each refresh reads only the chunks
  * appended since the last one and goes on with the same replay, so a refresh costs what the new
- * events cost. Waits for a trace that does not exist yet. On a terminal: clears the screen between
- * frames, fits each line to the terminal's width (re-read on SIGWINCH) and reads keys without
- * waiting for Enter (`q` quits; the terminal's settings are restored on every way out). Exits after
- * the frame that shows the END record, on `q`, Ctrl-C, SIGTERM or SIGHUP, or after one frame with
- * --once. */
+ * events cost; the events are streamed as the other analysis commands' are (trace/event_store.h),
+ * so memory follows the live set, not the number of events. Waits for a trace that does not exist
+ * yet. On a terminal: clears the screen between frames, fits each line to the terminal's width
+ * (re-read on SIGWINCH) and reads keys without waiting for Enter (`q` quits; the terminal's
+ * settings are restored on every way out). Exits after the frame that shows the END record, on
+ * `q`, Ctrl-C, SIGTERM or SIGHUP, or after one frame with --once. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
 #include "commands.h"
@@ -194,15 +195,16 @@ static void print_header(FILE *out, const struct vt_trace_model *model, const st
         fprintf(out, "Lost: %s\n", vt_format_lost_events(model->dropped_events, lost, sizeof lost));
 }
 
-/* The frame of what `replay` has applied (every event of its model). */
-static void print_frame(FILE *out, const struct vt_replay *replay, struct vt_symbolizer *symbolizer,
-                        const struct top_settings *settings, bool keys)
+/* The frame of what `replay` has applied (every event of its model); last_oom_time_ns: the time of
+ * its last out-of-memory failure, if any. */
+static void print_frame(FILE *out, const struct vt_replay *replay, uint64_t last_oom_time_ns,
+                        struct vt_symbolizer *symbolizer, const struct top_settings *settings, bool keys)
 {
     const struct vt_trace_model *model = replay->model;
     print_header(out, model, settings, keys);
     if (replay->accounting.oom.failures)
         fprintf(out, "Out of memory: %" PRIu64 " failed allocation(s), the last at %.3f s%s\n", replay->accounting.oom.failures,
-                (double)vt_model_event_at(model, replay->accounting.oom.last_event)->time_ns / 1e9,
+                (double)last_oom_time_ns / 1e9,
                 replay->accounting.oom.allocations_after_last_failure ? " (recovered since)" : "");
     int slots[VT_MODEL_SLOT_COUNT];
     size_t slot_count = vt_cli_used_slots(replay, settings->common.device, slots);
@@ -352,6 +354,9 @@ struct top_view {
     struct vt_replay replay;          /* of follower.model, going on across refreshes */
     struct vt_symbolizer *symbolizer; /* reopened when modules or code objects were added */
     size_t symbolized_modules, symbolized_codes;
+    /* the last out-of-memory failure's time, looked up when the failures counted change, not at every
+     * frame (the events are streamed: an old failure's chunk would be read again each time) */
+    uint64_t oom_failures_seen, last_oom_time_ns;
 };
 
 enum open_result { OPENED, NOT_THERE_YET, OPEN_FAILED };
@@ -367,7 +372,9 @@ static enum open_result open_view(struct top_view *view, const struct top_settin
                                                            status.st_size < VT_TRACE_FILE_HEADER_BYTES))
         return NOT_THERE_YET;
     char error[4096 + 256];
-    if (vt_model_follow_open(&view->follower, path, error, sizeof error) != VT_TRACE_OPENED) {
+    struct vt_model_load_options options = {0};
+    vt_cli_choose_event_storage(&options);
+    if (vt_model_follow_open(&view->follower, path, &options, error, sizeof error) != VT_TRACE_OPENED) {
         fprintf(stderr, "vramtrace %s: %s\n", COMMAND, error);
         return OPEN_FAILED;
     }
@@ -425,6 +432,11 @@ static int show_frame(struct top_view *view, const struct top_settings *settings
     if (!refresh_symbolizer(view))
         return VT_CLI_EXIT_UNREADABLE;
     vt_replay_all(&view->replay, NULL, NULL);
+    const struct vt_accounting_oom *oom = &view->replay.accounting.oom;
+    if (oom->failures != view->oom_failures_seen) {
+        view->oom_failures_seen = oom->failures;
+        view->last_oom_time_ns = vt_model_event_at(model, oom->last_event)->time_ns;
+    }
 
     char *text = NULL;
     size_t length = 0;
@@ -433,7 +445,7 @@ static int show_frame(struct top_view *view, const struct top_settings *settings
         fprintf(stderr, "vramtrace %s: out of memory\n", COMMAND);
         return VT_CLI_EXIT_UNREADABLE;
     }
-    print_frame(frame, &view->replay, view->symbolizer, settings, keys);
+    print_frame(frame, &view->replay, view->last_oom_time_ns, view->symbolizer, settings, keys);
     fclose(frame);
     if (terminal)
         fputs(CLEAR_SCREEN, stdout);

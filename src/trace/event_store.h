@@ -9,7 +9,9 @@
  * file when an event of it is asked for (the chunk's deltas start afresh in every chunk, so a
  * chunk decodes on its own); the least recently used decoded block is dropped when more than
  * `resident_limit` are. The store keeps the loader's reader (its file descriptor) to read chunks
- * again, so the file must stay as it was up to the end of the last block (a trace only grows).
+ * again — following a trace that grows, a reader of its own on the same file, whose size limit
+ * follows the follower's — so the file must stay as it was up to the end of the last block (a
+ * trace only grows).
  */
 #ifndef VT_TRACE_EVENT_STORE_H
 #define VT_TRACE_EVENT_STORE_H
@@ -37,7 +39,7 @@ struct vt_event_block {
 };
 
 struct vt_event_store {
-    struct vt_trace_reader reader; /* the loader's, kept to read chunks again */
+    struct vt_trace_reader reader; /* the loader's (a follower's duplicate), kept to read chunks again */
     const char *path;              /* for the error when a chunk cannot be read again */
     struct vt_event_block *blocks;
     size_t block_count, block_capacity;

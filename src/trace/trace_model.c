@@ -557,6 +557,19 @@ static bool read_records(struct loader *loader, struct vt_trace_reader *reader)
     return ok && !loader->out_of_memory;
 }
 
+/* Gives the model an empty event store (options->stream_events), its reader not open yet; false
+ * when out of memory. */
+static bool start_store(struct vt_trace_model *model, const struct vt_model_load_options *options)
+{
+    model->store = calloc(1, sizeof *model->store);
+    if (!model->store)
+        return false;
+    model->store->reader.fd = -1;
+    model->store->path = model->path;
+    model->store->resident_limit = options->resident_blocks ? options->resident_blocks : VT_EVENT_STORE_DEFAULT_BLOCKS;
+    return true;
+}
+
 enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char *path,
                                         const struct vt_model_load_options *options, char *error, size_t error_size)
 {
@@ -567,24 +580,17 @@ enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char
         return opened;
     model->path = strdup(path);
     struct loader loader = {.model = model, .progress = options ? options->progress : NULL, .reader = &reader};
-    if (options && options->stream_events) {
-        model->store = calloc(1, sizeof *model->store);
-        if (!model->store) {
-            vt_trace_reader_close(&reader);
-            free(model->path);
-            memset(model, 0, sizeof *model);
-            snprintf(error, error_size, "cannot load %s: out of memory", path);
-            return VT_TRACE_CANNOT_OPEN;
-        }
-        model->store->reader.fd = -1;
-        model->store->resident_limit = options->resident_blocks ? options->resident_blocks
-                                                                : VT_EVENT_STORE_DEFAULT_BLOCKS;
+    if (options && options->stream_events && !start_store(model, options)) {
+        vt_trace_reader_close(&reader);
+        free(model->path);
+        memset(model, 0, sizeof *model);
+        snprintf(error, error_size, "cannot load %s: out of memory", path);
+        return VT_TRACE_CANNOT_OPEN;
     }
     clock_gettime(CLOCK_MONOTONIC, &loader.started);
     bool ok = model->path != NULL && read_records(&loader, &reader);
     if (ok && model->store) { /* the store reads chunks again through the same file descriptor */
         model->store->reader = reader;
-        model->store->path = model->path;
     } else {
         vt_trace_reader_close(&reader);
     }
@@ -602,27 +608,48 @@ struct vt_model_loader {
     struct loader loader;
 };
 
-enum vt_trace_open_result vt_model_follow_open(struct vt_model_follower *follower, const char *path, char *error,
+enum vt_trace_open_result vt_model_follow_open(struct vt_model_follower *follower, const char *path,
+                                               const struct vt_model_load_options *options, char *error,
                                                size_t error_size)
 {
     memset(follower, 0, sizeof *follower);
     enum vt_trace_open_result opened = vt_trace_reader_open(&follower->reader, path, error, error_size);
     if (opened != VT_TRACE_OPENED)
         return opened;
-    follower->model.path = strdup(path);
+    struct vt_trace_model *model = &follower->model;
+    model->path = strdup(path);
     follower->loader = calloc(1, sizeof *follower->loader);
-    if (!follower->model.path || !follower->loader) {
+    const char *why = "out of memory";
+    bool ok = model->path && follower->loader;
+    if (ok && options && options->stream_events) {
+        /* the store reads chunks again through a reader of its own: the follower's goes on where
+         * it stopped, at the next update */
+        ok = start_store(model, options);
+        if (ok && !vt_trace_reader_duplicate(&model->store->reader, &follower->reader)) {
+            why = strerror(errno);
+            ok = false;
+        }
+    }
+    if (!ok) {
+        snprintf(error, error_size, "cannot load %s: %s", path, why);
         vt_model_follow_close(follower);
-        snprintf(error, error_size, "cannot load %s: out of memory", path);
         return VT_TRACE_CANNOT_OPEN;
     }
-    follower->loader->loader.model = &follower->model;
+    follower->loader->loader.model = model;
+    follower->loader->loader.reader = &follower->reader;
     return VT_TRACE_OPENED;
 }
 
 bool vt_model_follow_update(struct vt_model_follower *follower)
 {
-    return vt_trace_reader_resume(&follower->reader) && read_records(&follower->loader->loader, &follower->reader);
+    if (!vt_trace_reader_resume(&follower->reader))
+        return false;
+    /* a block is a chunk this update reads whole (the reader returns no record of a chunk cut short
+     * at the end of the file, it reads it again, whole, at the next update): the store may read
+     * chunks again up to where this update reads */
+    if (follower->model.store)
+        follower->model.store->reader.file_bytes = follower->reader.file_bytes;
+    return read_records(&follower->loader->loader, &follower->reader);
 }
 
 void vt_model_follow_close(struct vt_model_follower *follower)

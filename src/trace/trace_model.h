@@ -3,17 +3,16 @@
  *
  * Loading keeps the definitions (process, devices, modules, stacks, threads, codes, OOM details,
  * maps, markers, PyTorch snapshots) in memory. The events (struct vt_model_event, 40 bytes) are
- * kept one of two ways: all in one array, model->events (the default, and the follower's), or,
- * with the load option stream_events (the CLI's), as blocks of trace/event_store.h — one per
- * trace chunk, decoded again from the file when asked for, a few at a time — so memory follows the
- * live set, the stacks and the output instead of the number of events. Either way an event is
- * vt_model_event_at(model, index) and a replay steps through them in order. Replaying applies
- * the events in order to an accounting (common/memory_accounting.h, the very code the shim's
- * recorder runs) — running bytes per device and kind, peaks, call counts, out-of-memory state and,
- * optionally, the live set under the format's key rules (pointers, cuMemCreate handles,
- * reservations and mappings are separate key spaces) — so the numbers match the exit report's.
- * Peak and out-of-memory event numbers are event indices (vt_model_event_at), times are since the
- * start.
+ * kept one of two ways: all in one array, model->events (the default), or, with the load option
+ * stream_events (the CLI's, `vramtrace top`'s follower included), as blocks of trace/event_store.h
+ * — one per trace chunk, decoded again from the file when asked for, a few at a time — so memory
+ * follows the live set, the stacks and the output instead of the number of events. Either way an
+ * event is vt_model_event_at(model, index) and a replay steps through them in order. Replaying
+ * applies the events in order to an accounting (common/memory_accounting.h, the very code the
+ * shim's recorder runs) — running bytes per device and kind, peaks, call counts, out-of-memory
+ * state and, optionally, the live set under the format's key rules (pointers, cuMemCreate handles,
+ * reservations and mappings are separate key spaces) — so the numbers match the exit report's. Peak
+ * and out-of-memory event numbers are event indices (vt_model_event_at), times are since the start.
  *
  * Typical uses:
  *   whole run:      vt_replay_start(&r, model, true); vt_replay_all(&r, visit, ctx) or a loop of
@@ -223,19 +222,24 @@ void vt_model_free(struct vt_trace_model *model);
 
 /* Following a trace that is still being written (`vramtrace top`): the model grows by what was
  * appended since the last update, read once; the result after an update is the model that
- * vt_model_load would give of the file as it is then. Definitions (STACK, CODE, MODULE, THREAD,
- * DEVICE) are global: those of earlier chunks stay known. A chunk cut short at the end of the file
- * is read again, whole, at the next update. The follower must not move between open and close
- * (its loader points at its model); a replay of follower->model may go on across updates: the
- * events it has applied keep their indices. */
+ * vt_model_load would give of the file as it is then (with the same options). Definitions (STACK,
+ * CODE, MODULE, THREAD, DEVICE) are global: those of earlier chunks stay known. A chunk cut short
+ * at the end of the file is read again, whole, at the next update. With stream_events each chunk
+ * read whole that holds events becomes a block of the model's event store, read again when asked
+ * for through a file descriptor of the store's own, so the follower's memory does not grow with
+ * the events. The follower must not move between open and close (its loader points at its model
+ * and reader); a replay of follower->model may go on across updates: the events it has applied
+ * keep their indices. */
 struct vt_model_loader;
 struct vt_model_follower {
     struct vt_trace_model model;
     struct vt_trace_reader reader;
     struct vt_model_loader *loader;
 };
-/* Opens the trace (as vt_model_load, reading nothing yet). */
-enum vt_trace_open_result vt_model_follow_open(struct vt_model_follower *follower, const char *path, char *error,
+/* Opens the trace (as vt_model_load, reading nothing yet). `options` (NULL: the defaults):
+ * stream_events and resident_blocks as vt_model_load's; no progress is shown. */
+enum vt_trace_open_result vt_model_follow_open(struct vt_model_follower *follower, const char *path,
+                                               const struct vt_model_load_options *options, char *error,
                                                size_t error_size);
 /* Reads what the file holds beyond what was read; false when out of memory or when the file
  * cannot be examined any more. */

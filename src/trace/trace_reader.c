@@ -291,6 +291,15 @@ bool vt_trace_reader_resume(struct vt_trace_reader *reader)
     return true;
 }
 
+bool vt_trace_reader_duplicate(struct vt_trace_reader *copy, const struct vt_trace_reader *reader)
+{
+    memset(copy, 0, sizeof *copy);
+    copy->fd = fcntl(reader->fd, F_DUPFD_CLOEXEC, 0);
+    copy->version = reader->version;
+    copy->file_bytes = reader->file_bytes;
+    return copy->fd >= 0;
+}
+
 void vt_trace_reader_close(struct vt_trace_reader *reader)
 {
     if (reader->fd >= 0)

@@ -86,6 +86,12 @@ bool vt_trace_reader_read_chunk_at(struct vt_trace_reader *reader, uint64_t offs
  * inside a chunk (a malformed record) stays stopped. False when the file cannot be examined. */
 bool vt_trace_reader_resume(struct vt_trace_reader *reader);
 
+/* A second reader of the file `reader` reads (its file descriptor duplicated; the same format
+ * version and size limit), at no chunk yet: it reads chunks again (vt_trace_reader_read_chunk_at)
+ * while `reader` goes on. False when the descriptor cannot be duplicated (errno says why; `copy`
+ * then holds nothing to close). */
+bool vt_trace_reader_duplicate(struct vt_trace_reader *copy, const struct vt_trace_reader *reader);
+
 void vt_trace_reader_close(struct vt_trace_reader *reader);
 
 /* The one warning line a command prints when the reader stopped early (nothing otherwise):

@@ -3,7 +3,8 @@
  * cuMemCreate handle and a pointer with the same value are different allocations), reserved
  * address space and mapped ranges never counted as use, key reuse, the replay callback, the
  * allocation sites, out-of-memory state, a truncated trace, and a trace followed while it grows
- * (vt_model_follow_*: the same model as a one-shot load at every size). */
+ * (vt_model_follow_*, its events in memory or streamed: the same model as a one-shot load at every
+ * size). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -484,41 +485,31 @@ Test(model, a_version_1_trace_still_reads)
     vt_model_free(&model);
 }
 
-/* Appends bytes [from, to) of `source` to the file at `path`. */
-static void append_bytes(const char *path, const uint8_t *source, size_t from, size_t to)
-{
-    FILE *file = fopen(path, "ab");
-    cr_assert_not_null(file);
-    cr_assert_eq(fwrite(source + from, 1, to - from, file), to - from);
-    fclose(file);
-}
-
 /* A trace followed while it grows one byte at a time (every chunk cut short at every byte, the
- * header too): after each update the followed model holds what a one-shot load of the same bytes
- * holds, the replay goes on across updates, and the end is the whole trace's model. */
-Test(model, following_a_growing_trace_equals_loading_it_at_every_size)
+ * header too), its events in memory or streamed (one decoded block kept): after each update the
+ * followed model holds what a one-shot load of the same bytes holds, the replay goes on across
+ * updates, and the end is the whole trace's model. */
+static void follow_a_growing_trace(const struct vt_model_load_options *options)
 {
     const char *whole = peak_trace();
-    size_t size = tb_file_size(whole);
-    uint8_t *bytes = malloc(size);
-    FILE *file = fopen(whole, "rb");
-    cr_assert(file && fread(bytes, 1, size, file) == size);
-    fclose(file);
+    size_t size;
+    uint8_t *bytes = tb_read_file(whole, &size);
     char *growing = tb_temp_path("growing.trace"), *prefix = tb_temp_path("prefix.trace");
-    append_bytes(growing, bytes, 0, VT_TRACE_FILE_HEADER_BYTES);
+    tb_append_file(growing, bytes, 0, VT_TRACE_FILE_HEADER_BYTES);
 
     struct vt_model_follower follower;
     char error[256];
-    cr_assert_eq(vt_model_follow_open(&follower, growing, error, sizeof error), VT_TRACE_OPENED, "%s", error);
+    cr_assert_eq(vt_model_follow_open(&follower, growing, options, error, sizeof error), VT_TRACE_OPENED, "%s",
+                 error);
     struct vt_replay replay;
     vt_replay_start(&replay, &follower.model, true);
     for (size_t length = VT_TRACE_FILE_HEADER_BYTES; length <= size; length++) {
         if (length > VT_TRACE_FILE_HEADER_BYTES)
-            append_bytes(growing, bytes, length - 1, length);
+            tb_append_file(growing, bytes, length - 1, length);
         cr_assert(vt_model_follow_update(&follower));
         vt_replay_all(&replay, NULL, NULL);
         unlink(prefix);
-        append_bytes(prefix, bytes, 0, length);
+        tb_append_file(prefix, bytes, 0, length);
         struct vt_trace_model once;
         load(&once, prefix);
         const struct vt_trace_model *followed = &follower.model;
@@ -528,9 +519,10 @@ Test(model, following_a_growing_trace_equals_loading_it_at_every_size)
         cr_assert_eq(followed->complete, once.complete, "at %zu bytes", length);
         cr_assert_eq(followed->skipped_bytes, once.skipped_bytes, "at %zu bytes", length);
         cr_assert_eq(followed->process.present, once.process.present, "at %zu bytes", length);
-        cr_assert(once.event_count == 0 ||
-                      memcmp(followed->events, once.events, once.event_count * sizeof *once.events) == 0,
-                  "at %zu bytes", length);
+        cr_assert_eq(!followed->store, !options, "at %zu bytes", length);
+        for (size_t i = 0; i < once.event_count; i++)
+            cr_assert(memcmp(vt_model_event_at(followed, i), &once.events[i], sizeof once.events[i]) == 0,
+                      "at %zu bytes: event %zu", length, i);
         vt_model_free(&once);
     }
     cr_assert(follower.model.complete);
@@ -540,4 +532,15 @@ Test(model, following_a_growing_trace_equals_loading_it_at_every_size)
     free(prefix);
     free(growing);
     free(bytes);
+}
+
+Test(model, following_a_growing_trace_equals_loading_it_at_every_size)
+{
+    follow_a_growing_trace(NULL);
+}
+
+Test(model, following_a_growing_trace_streamed_equals_loading_it_at_every_size)
+{
+    const struct vt_model_load_options streamed = {.stream_events = true, .resident_blocks = 1};
+    follow_a_growing_trace(&streamed);
 }

@@ -259,3 +259,21 @@ size_t tb_file_size(const char *path)
     cr_assert_eq(stat(path, &status), 0);
     return (size_t)status.st_size;
 }
+
+uint8_t *tb_read_file(const char *path, size_t *size)
+{
+    *size = tb_file_size(path);
+    uint8_t *bytes = malloc(*size ? *size : 1);
+    FILE *file = fopen(path, "rb");
+    cr_assert(bytes && file && fread(bytes, 1, *size, file) == *size, "%s", path);
+    fclose(file);
+    return bytes;
+}
+
+void tb_append_file(const char *path, const uint8_t *source, size_t from, size_t to)
+{
+    FILE *file = fopen(path, "ab");
+    cr_assert_not_null(file, "%s", path);
+    cr_assert_eq(fwrite(source + from, 1, to - from, file), to - from);
+    fclose(file);
+}

@@ -1,7 +1,8 @@
 /* tests/trace/trace_builder.h — writes synthetic trace files for the trace tests with the shared
  * encoder (common/trace_codec.h): file header, chunks (zstd or stored), any record, and the odd
  * ones a real writer never makes (unknown types, records with extra trailing bytes). Also a
- * trace's file can be cut or have a byte flipped afterwards. */
+ * trace's file can be cut or have a byte flipped afterwards, or be read back and written again
+ * piece by piece (a trace that grows). */
 #ifndef VT_TESTS_TRACE_BUILDER_H
 #define VT_TESTS_TRACE_BUILDER_H
 
@@ -60,5 +61,9 @@ void tb_two_devices_and_four_stacks(struct trace_builder *builder, const char *p
 void tb_truncate_file(const char *path, size_t length);
 void tb_flip_byte(const char *path, size_t offset);
 size_t tb_file_size(const char *path);
+/* The whole file (malloc'd; its size in *size). */
+uint8_t *tb_read_file(const char *path, size_t *size);
+/* Appends bytes [from, to) of `source` to the file at `path` (made if missing). */
+void tb_append_file(const char *path, const uint8_t *source, size_t from, size_t to);
 
 #endif
