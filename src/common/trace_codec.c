@@ -58,8 +58,11 @@ struct reader {
     bool malformed;
 };
 
-static uint64_t get_varint(struct reader *r)
+/* The decoder's hot path: inline, with a fast path for the common 1-byte varint. */
+static inline uint64_t get_varint(struct reader *r)
 {
+    if (r->at < r->end && !(*r->at & 0x80))
+        return *r->at++;
     uint64_t value = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
         if (r->at >= r->end) {
@@ -75,7 +78,7 @@ static uint64_t get_varint(struct reader *r)
     return 0;
 }
 
-static int64_t get_svarint(struct reader *r)
+static inline int64_t get_svarint(struct reader *r)
 {
     uint64_t encoded = get_varint(r);
     return (int64_t)(encoded >> 1) ^ -(int64_t)(encoded & 1);
@@ -646,19 +649,34 @@ bool vt_trace_file_header_decode(const uint8_t in[VT_TRACE_FILE_HEADER_BYTES], u
     return true;
 }
 
+/* CRC-32 (zlib's), slice-by-8: table[k][b] is the CRC of byte b followed by k zero bytes, so that
+ * eight bytes fold in with eight lookups and no dependency between them. */
 uint32_t vt_crc32(const uint8_t *bytes, size_t length)
 {
-    static uint32_t table[256];
-    if (!table[1])
+    static uint32_t table[8][256];
+    static bool built; /* set (release) once the tables are whole; threads racing to build them
+                          write the same values */
+    if (!__atomic_load_n(&built, __ATOMIC_ACQUIRE)) {
         for (uint32_t i = 0; i < 256; i++) {
             uint32_t value = i;
             for (int bit = 0; bit < 8; bit++)
                 value = value & 1 ? 0xedb88320u ^ (value >> 1) : value >> 1;
-            table[i] = value;
+            table[0][i] = value;
         }
+        for (uint32_t i = 0; i < 256; i++)
+            for (int k = 1; k < 8; k++)
+                table[k][i] = table[0][table[k - 1][i] & 0xff] ^ (table[k - 1][i] >> 8);
+        __atomic_store_n(&built, true, __ATOMIC_RELEASE);
+    }
     uint32_t crc = 0xffffffffu;
-    for (size_t i = 0; i < length; i++)
-        crc = table[(crc ^ bytes[i]) & 0xff] ^ (crc >> 8);
+    for (; length >= 8; bytes += 8, length -= 8) {
+        uint32_t low = crc ^ get_le32(bytes), high = get_le32(bytes + 4);
+        crc = table[7][low & 0xff] ^ table[6][(low >> 8) & 0xff] ^ table[5][(low >> 16) & 0xff] ^
+              table[4][low >> 24] ^ table[3][high & 0xff] ^ table[2][(high >> 8) & 0xff] ^
+              table[1][(high >> 16) & 0xff] ^ table[0][high >> 24];
+    }
+    for (; length; bytes++, length--)
+        crc = table[0][(crc ^ *bytes) & 0xff] ^ (crc >> 8);
     return crc ^ 0xffffffffu;
 }
 
@@ -683,6 +701,19 @@ static size_t varint_length(const uint8_t *in, size_t available)
         if (!(in[i] & 0x80))
             return i + 1;
     return 0;
+}
+
+/* Copies the varint at `in`, known to end within 10 bytes (measured or parsed before), to `out`;
+ * returns its length. A byte loop: fields are 1 to 3 bytes, where a memcpy call costs more. */
+static inline size_t copy_varint(uint8_t *out, const uint8_t *in)
+{
+    size_t length = 0;
+    uint8_t byte;
+    do {
+        byte = in[length];
+        out[length++] = byte;
+    } while (byte & 0x80);
+    return length;
 }
 
 static size_t varint_bytes(uint64_t value)
@@ -834,13 +865,11 @@ size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, s
                 }
                 if (capacity - written < type_length + 10 + payload_length)
                     return VT_TRACE_COLUMNS_MALFORMED;
-                memcpy(out + written, type_start, type_length);
-                written += type_length;
+                written += copy_varint(out + written, type_start);
                 written += write_varint_at(out + written, payload_length);
                 for (uint64_t i = 0; i < fields; i++) {
                     struct reader *field = &column[first + (int)i];
-                    memcpy(out + written, field->at, field_lengths[i]);
-                    written += field_lengths[i];
+                    written += copy_varint(out + written, field->at);
                     field->at += field_lengths[i];
                 }
                 continue;
