@@ -703,17 +703,21 @@ static size_t varint_length(const uint8_t *in, size_t available)
     return 0;
 }
 
-/* Copies the varint at `in`, known to end within 10 bytes (measured or parsed before), to `out`;
- * returns its length. A byte loop: fields are 1 to 3 bytes, where a memcpy call costs more. */
-static inline size_t copy_varint(uint8_t *out, const uint8_t *in)
+/* Copies the varint at field->at to `out` (up to 10 bytes written) and steps over it; returns its
+ * length, or 0 (nothing consumed) when it does not end within the field's bytes and 10 bytes. A
+ * byte loop: fields are 1 to 3 bytes, where measuring first and a memcpy call cost more. */
+static inline size_t take_varint(uint8_t *out, struct reader *field)
 {
-    size_t length = 0;
-    uint8_t byte;
-    do {
-        byte = in[length];
-        out[length++] = byte;
-    } while (byte & 0x80);
-    return length;
+    size_t available = (size_t)(field->end - field->at), limit = available < 10 ? available : 10;
+    for (size_t i = 0; i < limit; i++) {
+        uint8_t byte = field->at[i];
+        out[i] = byte;
+        if (!(byte & 0x80)) {
+            field->at += i + 1;
+            return i + 1;
+        }
+    }
+    return 0;
 }
 
 static size_t varint_bytes(uint64_t value)
@@ -854,24 +858,32 @@ size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, s
             if (records->malformed)
                 return VT_TRACE_COLUMNS_MALFORMED;
             if (fields <= VT_TRACE_COLUMN_FIELDS) {
+                /* The row is type, payload length, payload. The fields are measured as they are
+                 * copied, after room for a 1-byte length (moved on for a payload of 128 bytes or
+                 * more: never the writer's): into the output when it has room for any fields,
+                 * else into `spare` first. */
                 int first = type == VT_RECORD_ALLOC ? COLUMN_ALLOC_FIELDS : COLUMN_FREE_FIELDS;
-                size_t field_lengths[VT_TRACE_COLUMN_FIELDS], payload_length = 0;
+                uint8_t spare[2 + 10 * VT_TRACE_COLUMN_FIELDS];
+                bool roomy = capacity - written >= type_length + sizeof spare;
+                uint8_t *row = roomy ? out + written + type_length : spare;
+                size_t payload_length = 0;
                 for (uint64_t i = 0; i < fields; i++) {
-                    struct reader *field = &column[first + (int)i];
-                    field_lengths[i] = varint_length(field->at, (size_t)(field->end - field->at));
-                    if (!field_lengths[i])
+                    size_t field_length = take_varint(row + 1 + payload_length, &column[first + (int)i]);
+                    if (!field_length)
                         return VT_TRACE_COLUMNS_MALFORMED;
-                    payload_length += field_lengths[i];
+                    payload_length += field_length;
                 }
                 if (capacity - written < type_length + 10 + payload_length)
                     return VT_TRACE_COLUMNS_MALFORMED;
-                written += copy_varint(out + written, type_start);
-                written += write_varint_at(out + written, payload_length);
-                for (uint64_t i = 0; i < fields; i++) {
-                    struct reader *field = &column[first + (int)i];
-                    written += copy_varint(out + written, field->at);
-                    field->at += field_lengths[i];
-                }
+                struct reader type_bytes = {type_start, type_start + type_length, false};
+                written += take_varint(out + written, &type_bytes);
+                size_t length_bytes = varint_bytes(payload_length);
+                if (length_bytes > 1)
+                    memmove(row + length_bytes, row + 1, payload_length);
+                write_varint_at(row, payload_length);
+                if (!roomy)
+                    memcpy(out + written, row, length_bytes + payload_length);
+                written += length_bytes + payload_length;
                 continue;
             }
             if (fields != FIELDS_VERBATIM)
