@@ -58,8 +58,11 @@ struct reader {
     bool malformed;
 };
 
-static uint64_t get_varint(struct reader *r)
+/* The decoder's hot path: inline, with a fast path for the common 1-byte varint. */
+static inline uint64_t get_varint(struct reader *r)
 {
+    if (r->at < r->end && !(*r->at & 0x80))
+        return *r->at++;
     uint64_t value = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
         if (r->at >= r->end) {
@@ -75,7 +78,7 @@ static uint64_t get_varint(struct reader *r)
     return 0;
 }
 
-static int64_t get_svarint(struct reader *r)
+static inline int64_t get_svarint(struct reader *r)
 {
     uint64_t encoded = get_varint(r);
     return (int64_t)(encoded >> 1) ^ -(int64_t)(encoded & 1);
@@ -646,19 +649,34 @@ bool vt_trace_file_header_decode(const uint8_t in[VT_TRACE_FILE_HEADER_BYTES], u
     return true;
 }
 
+/* CRC-32 (zlib's), slice-by-8: table[k][b] is the CRC of byte b followed by k zero bytes, so that
+ * eight bytes fold in with eight lookups and no dependency between them. */
 uint32_t vt_crc32(const uint8_t *bytes, size_t length)
 {
-    static uint32_t table[256];
-    if (!table[1])
+    static uint32_t table[8][256];
+    static bool built; /* set (release) once the tables are whole; threads racing to build them
+                          write the same values */
+    if (!__atomic_load_n(&built, __ATOMIC_ACQUIRE)) {
         for (uint32_t i = 0; i < 256; i++) {
             uint32_t value = i;
             for (int bit = 0; bit < 8; bit++)
                 value = value & 1 ? 0xedb88320u ^ (value >> 1) : value >> 1;
-            table[i] = value;
+            table[0][i] = value;
         }
+        for (uint32_t i = 0; i < 256; i++)
+            for (int k = 1; k < 8; k++)
+                table[k][i] = table[0][table[k - 1][i] & 0xff] ^ (table[k - 1][i] >> 8);
+        __atomic_store_n(&built, true, __ATOMIC_RELEASE);
+    }
     uint32_t crc = 0xffffffffu;
-    for (size_t i = 0; i < length; i++)
-        crc = table[(crc ^ bytes[i]) & 0xff] ^ (crc >> 8);
+    for (; length >= 8; bytes += 8, length -= 8) {
+        uint32_t low = crc ^ get_le32(bytes), high = get_le32(bytes + 4);
+        crc = table[7][low & 0xff] ^ table[6][(low >> 8) & 0xff] ^ table[5][(low >> 16) & 0xff] ^
+              table[4][low >> 24] ^ table[3][high & 0xff] ^ table[2][(high >> 8) & 0xff] ^
+              table[1][(high >> 16) & 0xff] ^ table[0][high >> 24];
+    }
+    for (; length; bytes++, length--)
+        crc = table[0][(crc ^ *bytes) & 0xff] ^ (crc >> 8);
     return crc ^ 0xffffffffu;
 }
 
@@ -682,6 +700,23 @@ static size_t varint_length(const uint8_t *in, size_t available)
     for (size_t i = 0; i < available && i < 10; i++)
         if (!(in[i] & 0x80))
             return i + 1;
+    return 0;
+}
+
+/* Copies the varint at field->at to `out` (up to 10 bytes written) and steps over it; returns its
+ * length, or 0 (nothing consumed) when it does not end within the field's bytes and 10 bytes. A
+ * byte loop: fields are 1 to 3 bytes, where measuring first and a memcpy call cost more. */
+static inline size_t take_varint(uint8_t *out, struct reader *field)
+{
+    size_t available = (size_t)(field->end - field->at), limit = available < 10 ? available : 10;
+    for (size_t i = 0; i < limit; i++) {
+        uint8_t byte = field->at[i];
+        out[i] = byte;
+        if (!(byte & 0x80)) {
+            field->at += i + 1;
+            return i + 1;
+        }
+    }
     return 0;
 }
 
@@ -823,26 +858,32 @@ size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, s
             if (records->malformed)
                 return VT_TRACE_COLUMNS_MALFORMED;
             if (fields <= VT_TRACE_COLUMN_FIELDS) {
+                /* The row is type, payload length, payload. The fields are measured as they are
+                 * copied, after room for a 1-byte length (moved on for a payload of 128 bytes or
+                 * more: never the writer's): into the output when it has room for any fields,
+                 * else into `spare` first. */
                 int first = type == VT_RECORD_ALLOC ? COLUMN_ALLOC_FIELDS : COLUMN_FREE_FIELDS;
-                size_t field_lengths[VT_TRACE_COLUMN_FIELDS], payload_length = 0;
+                uint8_t spare[2 + 10 * VT_TRACE_COLUMN_FIELDS];
+                bool roomy = capacity - written >= type_length + sizeof spare;
+                uint8_t *row = roomy ? out + written + type_length : spare;
+                size_t payload_length = 0;
                 for (uint64_t i = 0; i < fields; i++) {
-                    struct reader *field = &column[first + (int)i];
-                    field_lengths[i] = varint_length(field->at, (size_t)(field->end - field->at));
-                    if (!field_lengths[i])
+                    size_t field_length = take_varint(row + 1 + payload_length, &column[first + (int)i]);
+                    if (!field_length)
                         return VT_TRACE_COLUMNS_MALFORMED;
-                    payload_length += field_lengths[i];
+                    payload_length += field_length;
                 }
                 if (capacity - written < type_length + 10 + payload_length)
                     return VT_TRACE_COLUMNS_MALFORMED;
-                memcpy(out + written, type_start, type_length);
-                written += type_length;
-                written += write_varint_at(out + written, payload_length);
-                for (uint64_t i = 0; i < fields; i++) {
-                    struct reader *field = &column[first + (int)i];
-                    memcpy(out + written, field->at, field_lengths[i]);
-                    written += field_lengths[i];
-                    field->at += field_lengths[i];
-                }
+                struct reader type_bytes = {type_start, type_start + type_length, false};
+                written += take_varint(out + written, &type_bytes);
+                size_t length_bytes = varint_bytes(payload_length);
+                if (length_bytes > 1)
+                    memmove(row + length_bytes, row + 1, payload_length);
+                write_varint_at(row, payload_length);
+                if (!roomy)
+                    memcpy(out + written, row, length_bytes + payload_length);
+                written += length_bytes + payload_length;
                 continue;
             }
             if (fields != FIELDS_VERBATIM)
