@@ -5,6 +5,7 @@
 #include "vramtrace/events.h"
 #include "vramtrace/frames.h"
 
+#include <pthread.h>
 #include <string.h>
 
 /* --- primitives -------------------------------------------------------------------------------- */
@@ -649,25 +650,29 @@ bool vt_trace_file_header_decode(const uint8_t in[VT_TRACE_FILE_HEADER_BYTES], u
     return true;
 }
 
-/* CRC-32 (zlib's), slice-by-8: table[k][b] is the CRC of byte b followed by k zero bytes, so that
- * eight bytes fold in with eight lookups and no dependency between them. */
+/* CRC-32 (zlib's), slice-by-8: crc_table[k][b] is the CRC of byte b followed by k zero bytes, so
+ * that eight bytes fold in with eight lookups and no dependency between them. Built once
+ * (pthread_once: the shim's writer thread and a thread writing its OOM may come first together). */
+static uint32_t crc_table[8][256];
+static pthread_once_t crc_table_once = PTHREAD_ONCE_INIT;
+
+static void build_crc_table(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t value = i;
+        for (int bit = 0; bit < 8; bit++)
+            value = value & 1 ? 0xedb88320u ^ (value >> 1) : value >> 1;
+        crc_table[0][i] = value;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int k = 1; k < 8; k++)
+            crc_table[k][i] = crc_table[0][crc_table[k - 1][i] & 0xff] ^ (crc_table[k - 1][i] >> 8);
+}
+
 uint32_t vt_crc32(const uint8_t *bytes, size_t length)
 {
-    static uint32_t table[8][256];
-    static bool built; /* set (release) once the tables are whole; threads racing to build them
-                          write the same values */
-    if (!__atomic_load_n(&built, __ATOMIC_ACQUIRE)) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t value = i;
-            for (int bit = 0; bit < 8; bit++)
-                value = value & 1 ? 0xedb88320u ^ (value >> 1) : value >> 1;
-            table[0][i] = value;
-        }
-        for (uint32_t i = 0; i < 256; i++)
-            for (int k = 1; k < 8; k++)
-                table[k][i] = table[0][table[k - 1][i] & 0xff] ^ (table[k - 1][i] >> 8);
-        __atomic_store_n(&built, true, __ATOMIC_RELEASE);
-    }
+    pthread_once(&crc_table_once, build_crc_table);
+    const uint32_t(*table)[256] = crc_table;
     uint32_t crc = 0xffffffffu;
     for (; length >= 8; bytes += 8, length -= 8) {
         uint32_t low = crc ^ get_le32(bytes), high = get_le32(bytes + 4);
