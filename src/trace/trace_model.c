@@ -1092,26 +1092,45 @@ void vt_groups_collect_live_outside_torch(struct vt_groups *groups, const struct
     builder_finish(&collection.builder, kind_then_bytes);
 }
 
-void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_model *model, int device,
-                             enum vt_group_order order)
+struct vt_site_collector {
+    struct vt_groups collected;
+    struct group_builder builder;
+};
+
+struct vt_site_collector *vt_sites_start(int device)
 {
-    memset(groups, 0, sizeof *groups);
-    struct group_builder builder = {.out = groups, .device = device};
-    for (size_t i = 0; i < model->event_count; i++) {
-        const struct vt_model_event *event = vt_model_event_at(model, i);
-        if (!vt_event_allocated_memory(event))
-            continue; /* a zero-byte request is no allocation site */
-        if (device != VT_GROUPS_ALL_DEVICES && event->device != device)
-            continue;
-        builder_add(&builder, event->stack_id, event->kind, event->api, event->size_bytes, event->address, 0);
-    }
-    builder_finish(&builder, order == VT_GROUPS_BY_BYTES ? bytes_first : count_first);
+    struct vt_site_collector *collector = calloc(1, sizeof *collector);
+    if (collector)
+        collector->builder = (struct group_builder){.out = &collector->collected, .device = device};
+    return collector;
 }
 
-void vt_groups_collect_sites_both(struct vt_groups *by_bytes, struct vt_groups *by_count,
-                                  const struct vt_trace_model *model, int device)
+void vt_sites_add(struct vt_site_collector *collector, const struct vt_model_event *event)
 {
-    vt_groups_collect_sites(by_bytes, model, device, VT_GROUPS_BY_BYTES);
+    if (!collector || !vt_event_allocated_memory(event))
+        return; /* a zero-byte request is no allocation site */
+    if (collector->builder.device != VT_GROUPS_ALL_DEVICES && event->device != collector->builder.device)
+        return;
+    builder_add(&collector->builder, event->stack_id, event->kind, event->api, event->size_bytes, event->address, 0);
+}
+
+/* The collected sites in `order` into *groups; frees the collector (NULL: none, out of memory). */
+static void sites_finish(struct vt_site_collector *collector, struct vt_groups *groups,
+                         int (*order)(const void *, const void *))
+{
+    if (!collector) {
+        *groups = (struct vt_groups){.incomplete = true};
+        return;
+    }
+    builder_finish(&collector->builder, order);
+    *groups = collector->collected;
+    free(collector);
+}
+
+void vt_sites_finish_both(struct vt_site_collector *collector, struct vt_groups *by_bytes,
+                          struct vt_groups *by_count)
+{
+    sites_finish(collector, by_bytes, bytes_first);
     *by_count = *by_bytes;
     by_count->groups = NULL;
     if (!by_bytes->group_count)
@@ -1124,6 +1143,21 @@ void vt_groups_collect_sites_both(struct vt_groups *by_bytes, struct vt_groups *
     }
     memcpy(by_count->groups, by_bytes->groups, by_bytes->group_count * sizeof *by_count->groups);
     qsort(by_count->groups, by_count->group_count, sizeof *by_count->groups, count_first); /* a total order */
+}
+
+/* Adds every event of the model to a new collector. */
+static struct vt_site_collector *sites_of_model(const struct vt_trace_model *model, int device)
+{
+    struct vt_site_collector *collector = vt_sites_start(device);
+    for (size_t i = 0; collector && i < model->event_count; i++)
+        vt_sites_add(collector, vt_model_event_at(model, i));
+    return collector;
+}
+
+void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_model *model, int device,
+                             enum vt_group_order order)
+{
+    sites_finish(sites_of_model(model, device), groups, order == VT_GROUPS_BY_BYTES ? bytes_first : count_first);
 }
 
 void vt_groups_free(struct vt_groups *groups)

@@ -360,9 +360,15 @@ void vt_groups_collect_live_outside_torch(struct vt_groups *groups, const struct
  * the allocation sites, largest first by bytes allocated or by count, whatever their kind. */
 void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_model *model, int device,
                              enum vt_group_order order);
-/* Both orders of the sites from one pass over the events (the same as two calls). */
-void vt_groups_collect_sites_both(struct vt_groups *by_bytes, struct vt_groups *by_count,
-                                  const struct vt_trace_model *model, int device);
+/* The same in both orders, event by event, where a pass over the events is made anyway (the
+ * report's whole-run replay): vt_sites_start, vt_sites_add for each event in order, then
+ * vt_sites_finish_both (the same as two vt_groups_collect_sites; frees the collector). A NULL
+ * collector (out of memory) is accepted by both and gives incomplete sites. */
+struct vt_site_collector;
+struct vt_site_collector *vt_sites_start(int device);
+void vt_sites_add(struct vt_site_collector *collector, const struct vt_model_event *event);
+void vt_sites_finish_both(struct vt_site_collector *collector, struct vt_groups *by_bytes,
+                          struct vt_groups *by_count);
 void vt_groups_free(struct vt_groups *groups);
 
 /* What a --top limit leaves out. */

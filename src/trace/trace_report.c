@@ -1,10 +1,10 @@
 /* trace/trace_report.c — the content of `vramtrace report` (see trace_report.h). Replays: the
- * whole run (usage, calls, the live set at the end, the out-of-memory failures), up to --at, up to
- * the first failure, and one that stops at each device's peak in turn to take its snapshot; and one
- * more pass over the events for the allocation sites (both orders). Each pass over a streamed
- * model's events decodes its chunks again (trace_model.h), hence no more passes than these. With PyTorch's snapshots in the trace, the live set is
- * the CUDA memory outside PyTorch's segments plus the tensors of the snapshot of that moment (the
- * exit report's accounting). */
+ * whole run (usage, calls, the live set at the end, the out-of-memory failures and the allocation
+ * sites in both orders), up to --at, up to the first failure, and one that stops at each device's
+ * peak in turn to take its snapshot. Each pass over a streamed model's events decodes its chunks
+ * again (trace_model.h), hence no more passes than these. With PyTorch's snapshots in the trace,
+ * the live set is the CUDA memory outside PyTorch's segments plus the tensors of the snapshot of
+ * that moment (the exit report's accounting). */
 #include "trace/trace_report.h"
 
 #include <stdlib.h>
@@ -16,13 +16,22 @@ bool vt_report_shows_slot(const struct vt_report *report, int slot)
     return device == VT_GROUPS_ALL_DEVICES || vt_slot_of_device(device) == slot;
 }
 
-/* The out-of-memory failures of --device, event after event of the whole-run replay. */
-static void collect_oom(const struct vt_model_event *event, size_t index, const struct vt_replay *replay,
-                        void *context)
+/* What the whole-run replay gathers besides the accounting, event after event. */
+struct whole_run {
+    struct vt_report *report;
+    struct vt_site_collector *sites; /* the allocation sites of --device */
+};
+
+/* The out-of-memory failures of --device and the allocation sites, event after event of the
+ * whole-run replay. */
+static void collect_whole_run(const struct vt_model_event *event, size_t index, const struct vt_replay *replay,
+                              void *context)
 {
     (void)index;
     (void)replay;
-    struct vt_report *report = context;
+    struct whole_run *run = context;
+    struct vt_report *report = run->report;
+    vt_sites_add(run->sites, event);
     int device = report->options.device;
     if (event->type == VT_RECORD_OOM && (device == VT_GROUPS_ALL_DEVICES || event->device == device)) {
         if (report->oom.failures++ == 0) {
@@ -156,8 +165,10 @@ bool vt_report_build(struct vt_report *report, const struct vt_trace_model *mode
     report->options = *options;
 
     struct vt_replay replay;
+    struct whole_run run = {report, vt_sites_start(options->device)};
     vt_replay_start(&replay, model, true);
-    vt_replay_all(&replay, collect_oom, report);
+    vt_replay_all(&replay, collect_whole_run, &run);
+    vt_sites_finish_both(run.sites, &report->sites_by_bytes, &report->sites_by_count);
     memcpy(report->usage, replay.accounting.usage, sizeof report->usage);
     report->stats = replay.accounting.stats;
     bool ok = true;
@@ -182,7 +193,6 @@ bool vt_report_build(struct vt_report *report, const struct vt_trace_model *mode
         vt_groups_collect_live(&report->oom.live, &replay, report->oom.first->device);
         vt_replay_finish(&replay);
     }
-    vt_groups_collect_sites_both(&report->sites_by_bytes, &report->sites_by_count, model, options->device);
     return take_peak_snapshots(report);
 }
 
