@@ -12,12 +12,8 @@ out=${OUT:-$root/gpu-context-destroy-out}
 mkdir -p "$out"
 cli=$root/build/src/cli/vramtrace
 program=$root/build/tests/programs/context_destroy
-# the program needs the real libcudart.so.13 ahead of the simulated one its build links
-for dir in /usr/local/cuda/lib64 $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in ("cu13", "cuda_runtime")))' 2>/dev/null); do
-    [ -e "$dir/libcudart.so.13" ] && export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && break
-done
-status=0
-check() { if "${@:2}"; then echo "PASS $1"; else echo "FAIL $1"; status=1; fi; }
+source scripts/gpu-checks.sh # check, prefer_real_cudart, status
+prefer_real_cudart # the program links the simulated libcudart.so.13: the real one goes first
 for mode in v4 v2; do
     "$program" "$mode" >"$out/plain-$mode.txt" 2>&1
     check "$mode: runs plain (exit $?)" grep -q "context_destroy: done" "$out/plain-$mode.txt"

@@ -16,8 +16,7 @@ cli=$root/build/src/cli/vramtrace
 sites=$root/examples/python/cupy_jax_sites.py
 step=$root/examples/python/torch_step_time.py
 export PYTHONDONTWRITEBYTECODE=1
-status=0
-check() { if "${@:2}"; then echo "PASS $1"; else echo "FAIL $1"; status=1; fi; }
+source scripts/gpu-checks.sh # check, prefer_real_cudart, status
 line_of() { grep -n "# site: $1\$" "$sites" | cut -d: -f1; }
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 python3 -c 'import torch, cupy, jax, sys; print("torch", torch.__version__, "cupy", cupy.__version__, "jax", jax.__version__, "python", sys.version.split()[0])' 2>&1 | tee "$out/versions.txt"

@@ -13,8 +13,7 @@ mkdir -p "$out"
 cli=$root/build/src/cli/vramtrace
 job=$root/examples/python/torch_grow.py
 export PYTHONDONTWRITEBYTECODE=1
-status=0
-check() { if "${@:2}"; then echo "PASS $1"; else echo "FAIL $1"; status=1; fi; }
+source scripts/gpu-checks.sh # check, prefer_real_cudart, status
 line_of() { grep -n "# site: $1\$" "$job" | cut -d: -f1; }
 (cd "$out" && "$cli" run -o free.trace python3 "$job" >free.out 2>free.err)
 check "no limit: all 12 tensors held" grep -q "holding 12 tensors" "$out/free.out"

@@ -13,8 +13,7 @@ cli=$root/build/src/cli/vramtrace
 jobs=$root/tests/programs/python/torch_jobs.py
 export PYTHONDONTWRITEBYTECODE=1
 python3 -c 'import torch, sys; print("torch", torch.__version__, "python", sys.version.split()[0])' | tee "$out/versions.txt"
-status=0
-check() { if "${@:2}"; then echo "PASS $1"; else echo "FAIL $1"; status=1; fi; }
+source scripts/gpu-checks.sh # check, prefer_real_cudart, status
 run_job() { # directory scenario [env...]
     local directory=$out/$1 scenario=$2
     shift 2

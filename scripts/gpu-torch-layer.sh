@@ -13,8 +13,7 @@ mkdir -p "$out"
 cli=$root/build/src/cli/vramtrace
 export PYTHONDONTWRITEBYTECODE=1
 python3 -c 'import torch, sys; print("torch", torch.__version__, "python", sys.version.split()[0])' | tee "$out/versions.txt"
-status=0
-check() { if "${@:2}"; then echo "PASS $1"; else echo "FAIL $1"; status=1; fi; }
+source scripts/gpu-checks.sh # check, prefer_real_cudart, status
 run_job() { # directory jobs-file scenario [env...]
     local directory=$out/$1 jobs=$root/tests/programs/python/$2 scenario=$3
     shift 3

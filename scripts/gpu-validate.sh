@@ -15,12 +15,8 @@ vramtrace=$root/build/src/cli/vramtrace
 work=$(mktemp -d)
 
 # The examples need a real libcudart.so.13 when the loader cannot find one by itself.
-if ! ldconfig -p | grep -q 'libcudart\.so\.13 '; then
-  for dir in /usr/local/cuda/lib64 $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in ("cu13", "cuda_runtime")))' 2>/dev/null); do
-    [ -e "$dir/libcudart.so.13" ] && export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && break
-  done
-fi
-
+source scripts/gpu-checks.sh
+ldconfig -p | grep -q 'libcudart\.so\.13 ' || prefer_real_cudart
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
