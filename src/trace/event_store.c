@@ -202,15 +202,7 @@ size_t vt_event_store_until(struct vt_event_store *store, uint64_t time_ns, size
         return 0;
     /* every event before block low - 1 is at or before its first event's time, hence time_ns */
     struct vt_event_block *block = resident_block(store, low - 1);
-    size_t first = 0, last = block->event_count;
-    while (first < last) {
-        size_t middle = first + (last - first) / 2;
-        if (block->events[middle].time_ns <= time_ns)
-            first = middle + 1;
-        else
-            last = middle;
-    }
-    size_t result = block->first_event + first;
+    size_t result = block->first_event + vt_events_until(block->events, block->event_count, time_ns);
     return result < total ? result : total;
 }
 

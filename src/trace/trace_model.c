@@ -785,19 +785,24 @@ const struct vt_model_event *vt_model_event_at(const struct vt_trace_model *mode
     return model->store ? vt_event_store_at(model->store, index) : &model->events[index];
 }
 
-size_t vt_model_events_until(const struct vt_trace_model *model, uint64_t time_ns)
+size_t vt_events_until(const struct vt_model_event *events, size_t count, uint64_t time_ns)
 {
-    if (model->store)
-        return vt_event_store_until(model->store, time_ns, model->event_count);
-    size_t low = 0, high = model->event_count; /* answer in [low, high] */
+    size_t low = 0, high = count; /* answer in [low, high] */
     while (low < high) {
         size_t middle = low + (high - low) / 2;
-        if (model->events[middle].time_ns <= time_ns)
+        if (events[middle].time_ns <= time_ns)
             low = middle + 1;
         else
             high = middle;
     }
     return low;
+}
+
+size_t vt_model_events_until(const struct vt_trace_model *model, uint64_t time_ns)
+{
+    if (model->store)
+        return vt_event_store_until(model->store, time_ns, model->event_count);
+    return vt_events_until(model->events, model->event_count, time_ns);
 }
 
 /* ---- replay ---------------------------------------------------------------------------------- */

@@ -269,6 +269,8 @@ bool vt_model_has_device(const struct vt_trace_model *model, int ordinal);
 const struct vt_model_event *vt_model_event_at(const struct vt_trace_model *model, size_t index);
 /* The last event at or before `time_ns` is event result - 1: the number of events up to then. */
 size_t vt_model_events_until(const struct vt_trace_model *model, uint64_t time_ns);
+/* The same over an array of events in time order: how many are at or before `time_ns`. */
+size_t vt_events_until(const struct vt_model_event *events, size_t count, uint64_t time_ns);
 
 /* ---- replay ---------------------------------------------------------------------------------- */
 
