@@ -18,26 +18,10 @@
 # (default "report timeline flame diff").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-root=$PWD
 sizes=${BENCH_ANALYZE_EVENTS:-1000000 10000000 30000000}
 commands=${BENCH_ANALYZE_COMMANDS:-report timeline flame diff}
 before=${BENCH_ANALYZE_BEFORE:-}
-if [[ ! -f build/build.ninja ]]; then
-    ./scripts/build.sh
-fi
-ninja -C build >/dev/null
-cli=$root/build/src/cli/vramtrace
-bench=$root/build/bench/alloc_bench
-if [[ ! -x /usr/bin/time ]]; then
-    echo "scripts/bench-analyze.sh: /usr/bin/time is missing (Debian package 'time')" >&2
-    exit 1
-fi
-work=${BENCH_ANALYZE_DIR:-}
-if [[ -z $work ]]; then
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-fi
-mkdir -p "$work"
+source scripts/bench-setup.sh "${BENCH_ANALYZE_DIR:-}" # root, cli, bench, work
 
 measure() { # BINARY COMMAND TRACE: prints "wall_s peak_rss_kib"
     local binary=$1 command=$2 trace=$3 args

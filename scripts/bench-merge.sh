@@ -7,26 +7,10 @@
 # two should be close. The traces go to a temporary directory (BENCH_MERGE_DIR to keep them).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-root=$PWD
 traces=${BENCH_MERGE_TRACES:-64}
 events=${BENCH_MERGE_EVENTS:-1000000}
 jobs=${BENCH_MERGE_JOBS:-2}
-if [[ ! -f build/build.ninja ]]; then
-    ./scripts/build.sh
-fi
-ninja -C build >/dev/null
-cli=$root/build/src/cli/vramtrace
-bench=$root/build/bench/alloc_bench
-if [[ ! -x /usr/bin/time ]]; then
-    echo "scripts/bench-merge.sh: /usr/bin/time is missing (Debian package 'time')" >&2
-    exit 1
-fi
-work=${BENCH_MERGE_DIR:-}
-if [[ -z $work ]]; then
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-fi
-mkdir -p "$work"
+source scripts/bench-setup.sh "${BENCH_MERGE_DIR:-}" # root, cli, bench, work
 
 echo "==> $traces trace(s) of $events events ($jobs at a time) in $work" >&2
 make_trace() {

@@ -10,20 +10,10 @@
 # whole file at every refresh). The files go to a temporary directory.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-root=$PWD
 events=${BENCH_TOP_EVENTS:-1000000}
 steps=${BENCH_TOP_STEPS:-100}
-if [[ ! -f build/build.ninja ]]; then
-    ./scripts/build.sh
-fi
-ninja -C build >/dev/null
-cli=${BENCH_TOP_CLI:-$root/build/src/cli/vramtrace}
-if [[ ! -x /usr/bin/time ]]; then
-    echo "scripts/bench-top.sh: /usr/bin/time is missing (Debian package 'time')" >&2
-    exit 1
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source scripts/bench-setup.sh # root, cli, bench, work (temporary)
+cli=${BENCH_TOP_CLI:-$cli}
 
 "$root/build/src/cli/vramtrace" run -q --simulate -o "$work/full.trace" --report none -- \
     "$root/build/bench/alloc_bench" churn --events "$events" --depth 8 >/dev/null
