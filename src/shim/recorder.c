@@ -128,6 +128,22 @@ static inline void trace_event(enum vt_trace_record_type type, const struct allo
 /* For the readers of the tables and the work outside the hooks: a live dump reads them on the trace
  * writer's thread, and a hook holding this lock may be waiting for that writer; the writer has it
  * stop waiting while it waits for the lock (nothing to do on any other thread). */
+/* Set under the lock when the exit report begins (recorder_stop_within): from then on no event is
+ * recorded, so that the accounting the report reads and the trace, which ends with it, hold the
+ * same events (a hook already past its enabled check, in its real CUDA call, would otherwise record
+ * into the accounting after the trace's END). */
+static bool recording_stopped;
+
+/* Takes the recorder's lock for an event: false, the lock not held, once recording stopped. */
+static bool take_lock_for_event(void)
+{
+    shim_lock_take(&recorder_lock);
+    if (__builtin_expect(!recording_stopped, 1))
+        return true;
+    shim_lock_give(&recorder_lock);
+    return false;
+}
+
 static void take_as_reader(void)
 {
     bool told = trace_writer_recorder_lock_wanted(true);
@@ -289,7 +305,8 @@ static inline __attribute__((always_inline)) void record_alloc_as(bool watching,
         .kind = (uint8_t)kind,
         .api = (uint16_t)api,
     };
-    shim_lock_take(&recorder_lock);
+    if (!take_lock_for_event())
+        return;
     record.timestamp_ns = event_clock_now_ns(&event_clock);
     size_t stacks_before = watching ? stack_count() : 0;
     record.stack_id = stack ? intern_event_stack(stack) : stack_intern(frames, depth);
@@ -363,7 +380,8 @@ void recorder_record_mapping(uint64_t address, uint64_t size_bytes, uint64_t han
         .api = VT_API_cuMemMap,
         .backing_handle = handle,
     };
-    shim_lock_take(&recorder_lock);
+    if (!take_lock_for_event())
+        return;
     record.timestamp_ns = event_clock_now_ns(&event_clock);
     const struct alloc_record *physical = alloc_table_find(&accounting.live[VT_SPACE_PHYSICAL_HANDLES], handle);
     if (physical) {
@@ -379,7 +397,8 @@ void recorder_record_free(enum vt_api api, uint64_t address, uint64_t stream)
 {
     trace_writer_ensure_started();
     struct alloc_record removed;
-    shim_lock_take(&recorder_lock);
+    if (!take_lock_for_event())
+        return;
     uint64_t now_ns = event_clock_now_ns(&event_clock);
     if (vt_accounting_free(&accounting, api, address, &removed, VT_FROM_HOOKS)) {
         removed.api = (uint16_t)api;
@@ -412,7 +431,8 @@ static void trace_unknown_free(const struct alloc_record *call)
 void recorder_record_release(uint64_t handle)
 {
     trace_writer_ensure_started();
-    shim_lock_take(&recorder_lock);
+    if (!take_lock_for_event())
+        return;
     struct alloc_record call = {.address = handle, .timestamp_ns = event_clock_now_ns(&event_clock),
                                 .api = VT_API_cuMemRelease};
     struct alloc_record released;
@@ -434,7 +454,8 @@ static void trace_unmapped(const struct alloc_record *removed, unsigned flags, v
 void recorder_record_unmap(enum vt_api api, uint64_t address, uint64_t size_bytes)
 {
     trace_writer_ensure_started();
-    shim_lock_take(&recorder_lock);
+    if (!take_lock_for_event())
+        return;
     struct alloc_record call = {.address = address, .timestamp_ns = event_clock_now_ns(&event_clock),
                                 .api = (uint16_t)api};
     if (!vt_accounting_unmap(&accounting, api, address, size_bytes, trace_unmapped, &call))
@@ -462,7 +483,8 @@ static void record_reset(enum vt_api api, int device, unsigned context)
 void recorder_record_device_reset(enum vt_api api, int device)
 {
     trace_writer_ensure_started();
-    shim_lock_take(&recorder_lock);
+    if (!take_lock_for_event())
+        return;
     record_reset(api, device, 0);
     shim_lock_give(&recorder_lock);
 }
@@ -470,7 +492,8 @@ void recorder_record_device_reset(enum vt_api api, int device)
 void recorder_record_context_destroy(enum vt_api api, uint64_t handle)
 {
     trace_writer_ensure_started();
-    shim_lock_take(&recorder_lock);
+    if (!take_lock_for_event())
+        return;
     unsigned number = created_context_number(handle);
     if (number) {
         record_reset(api, created_contexts[number - 1].device, number);
@@ -489,7 +512,8 @@ bool recorder_record_out_of_memory(const struct oom_event *event, const struct e
     trace_writer_ensure_started();
     struct oom_event stored = *event;
     stored.thread_id = recorder_thread_id();
-    shim_lock_take(&recorder_lock);
+    if (!take_lock_for_event())
+        return false;
     stored.timestamp_ns = event_clock_now_ns(&event_clock);
     stored.stack_id = intern_event_stack(stack);
     bool first = vt_accounting_out_of_memory(&accounting, stored.api, 0);
@@ -546,10 +570,11 @@ void recorder_read_oom(struct oom_state *out)
     shim_lock_give(&recorder_lock);
 }
 
-bool recorder_wait_until_free(unsigned timeout_ms)
+bool recorder_stop_within(unsigned timeout_ms)
 {
     if (!shim_lock_take_within(&recorder_lock, timeout_ms))
         return false;
+    recording_stopped = true;
     shim_lock_give(&recorder_lock);
     return true;
 }

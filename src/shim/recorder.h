@@ -183,10 +183,12 @@ uint64_t recorder_start_ns(void);
 uint64_t recorder_now_ns(void);
 uint32_t recorder_thread_id(void);
 
-/* At exit: waits up to timeout_ms for the recorder's lock to be free. False when it is not (e.g.
- * exit() was called from a signal handler that interrupted a hook on this very thread): the exit
- * report must then be skipped rather than wait forever. */
-bool recorder_wait_until_free(unsigned timeout_ms);
+/* At exit: waits up to timeout_ms for the recorder's lock to be free, then stops recording: the
+ * events of hooks still running are left out of the accounting, as they are out of the trace that
+ * ends with the exit report. False when the lock is not free in time (e.g. exit() was called from a
+ * signal handler that interrupted a hook on this very thread): the exit report must then be
+ * skipped rather than wait forever. */
+bool recorder_stop_within(unsigned timeout_ms);
 
 /* For a forked child: fresh lock, empty tables, recording off (see docs/architecture.md). */
 void recorder_after_fork_in_child(void);

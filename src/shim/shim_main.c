@@ -276,7 +276,7 @@ __attribute__((destructor)) static void shim_unload(void)
     recorder_disable();
     struct output_signals signals;
     block_output_signals(&signals);
-    if (!recorder_wait_until_free(2000)) {
+    if (!recorder_stop_within(2000)) {
         shim_log("exit report skipped: the process exited from inside a CUDA allocation call (a signal handler?)");
         restore_output_signals(&signals);
         shim_hook_depth--;
