@@ -135,7 +135,7 @@ static inline void trace_event(enum vt_trace_record_type type, const struct allo
 static bool recording_stopped;
 
 /* Takes the recorder's lock for an event: false, the lock not held, once recording stopped. */
-static bool take_lock_for_event(void)
+static inline __attribute__((always_inline)) bool take_lock_for_event(void)
 {
     shim_lock_take(&recorder_lock);
     if (__builtin_expect(!recording_stopped, 1))
