@@ -225,7 +225,19 @@ void vt_cli_choose_event_storage(struct vt_model_load_options *options)
 
 bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce)
 {
+    return vt_cli_load_trace_replaying(model, path, command, announce, NULL);
+}
+
+bool vt_cli_load_trace_replaying(struct vt_trace_model *model, const char *path, const char *command, bool announce,
+                                 const struct vt_model_load_options *replaying)
+{
     struct vt_model_load_options options = {.progress = announce && isatty(STDERR_FILENO) ? stderr : NULL};
+    if (replaying) {
+        options.replay = replaying->replay;
+        options.visit = replaying->visit;
+        options.visit_context = replaying->visit_context;
+        options.index_live_set = replaying->index_live_set;
+    }
     vt_cli_choose_event_storage(&options);
     char error[4096 + 256];
     if (vt_model_load(model, path, &options, error, sizeof error) != VT_TRACE_OPENED) {

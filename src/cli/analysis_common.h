@@ -89,6 +89,10 @@ void vt_cli_choose_event_storage(struct vt_model_load_options *options);
  * With `announce`, prints the truncated-tail warning, and progress on stderr when it is a terminal
  * and loading takes over a second. */
 bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce);
+/* The same with a replay made while loading and the live-set index: `replaying`'s replay, visit,
+ * visit_context and index_live_set (vt_model_load_options; NULL: none). */
+bool vt_cli_load_trace_replaying(struct vt_trace_model *model, const char *path, const char *command, bool announce,
+                                 const struct vt_model_load_options *replaying);
 /* vt_cli_load_trace (announcing), then the --device check: -1 when loaded (free the model),
  * else the exit status (the model is then freed). */
 int vt_cli_load_trace_for_device(struct vt_trace_model *model, const char *path, const char *command, int device);

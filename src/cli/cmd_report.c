@@ -20,7 +20,7 @@
 
 #define COMMAND "report"
 #define MAX_TOP 1000000
-#define LONG_REPLAY_EVENTS 3000000 /* about a second of replaying: say so on a terminal */
+#define LONG_REPLAY_EVENTS 3000000 /* the snapshots' replays may take a second: say so on a terminal */
 
 struct report_settings {
     const char *path;
@@ -143,21 +143,30 @@ int vt_cmd_report(int argc, char **argv)
     if (early >= 0)
         return early;
 
+    /* the whole run is replayed as the trace loads: one pass over the file */
     struct vt_trace_model model;
-    if (!vt_cli_load_trace(&model, settings.path, COMMAND, true))
+    struct vt_report report;
+    struct vt_report_pass pass;
+    struct vt_model_load_options replaying = {0};
+    vt_report_pass_start(&pass, &report, &model, &settings.report, &replaying);
+    if (!vt_cli_load_trace_replaying(&model, settings.path, COMMAND, true, &replaying)) {
+        vt_report_pass_drop(&pass);
         return VT_CLI_EXIT_UNREADABLE;
+    }
     if (!vt_cli_device_in_trace(&model, settings.report.device, COMMAND)) {
+        vt_report_pass_drop(&pass);
         vt_model_free(&model);
         return VT_CLI_EXIT_USAGE;
     }
     bool long_work = isatty(STDERR_FILENO) && model.event_count >= LONG_REPLAY_EVENTS;
     if (long_work) {
-        fprintf(stderr, "vramtrace: replaying %zu events...", model.event_count);
+        fprintf(stderr, "vramtrace: taking the snapshots...");
         fflush(stderr);
     }
-    struct vt_report report = {0};
     struct vt_symbolizer *symbolizer = vt_cli_open_symbolizer(&model, COMMAND);
-    if (!symbolizer || !vt_report_build(&report, &model, &settings.report)) {
+    if (!symbolizer)
+        vt_report_pass_drop(&pass);
+    if (!symbolizer || !vt_report_pass_finish(&pass)) {
         if (symbolizer)
             fprintf(stderr, "vramtrace " COMMAND ": out of memory while reporting %s\n", settings.path);
         vt_report_free(&report);

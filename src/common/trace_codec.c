@@ -148,16 +148,21 @@ static void put_alloc_stack(struct writer *w, struct vt_trace_deltas *d, uint32_
     d->last_stack_id = stack_id;
 }
 
+/* Version 3's stack id after `delta`; one outside 32 bits is malformed. */
+static inline uint32_t apply_stack_delta(struct vt_trace_deltas *d, int64_t delta, bool *malformed)
+{
+    int64_t stack_id = (int64_t)d->last_stack_id + delta;
+    if (stack_id < 0 || stack_id > UINT32_MAX)
+        *malformed = true;
+    d->last_stack_id = (uint32_t)stack_id;
+    return d->last_stack_id;
+}
+
 static uint32_t get_alloc_stack(struct reader *r, struct vt_trace_deltas *d)
 {
     if (d->format_version < 3)
         return (uint32_t)get_varint(r);
-    int64_t delta = get_svarint(r);
-    int64_t stack_id = (int64_t)d->last_stack_id + delta;
-    if (stack_id < 0 || stack_id > UINT32_MAX)
-        r->malformed = true;
-    d->last_stack_id = (uint32_t)stack_id;
-    return d->last_stack_id;
+    return apply_stack_delta(d, get_svarint(r), &r->malformed);
 }
 
 static void put_time(struct writer *w, struct vt_trace_deltas *d, uint64_t timestamp_ns)
@@ -574,6 +579,26 @@ static void decode_payload(struct reader *r, struct vt_trace_deltas *d, struct v
     }
 }
 
+/* The rest of a row whose type `head` read: its payload's length, then the payload. `head` is
+ * stepped over the row when it decodes. */
+static enum vt_trace_decode_result decode_row_after_type(struct reader *head, uint64_t type,
+                                                         struct vt_trace_deltas *deltas, struct vt_trace_record *record,
+                                                         uint64_t frames[VT_TRACE_MAX_FRAMES])
+{
+    uint64_t length = get_varint(head);
+    if (head->malformed || length > (uint64_t)(head->end - head->at))
+        return VT_DECODE_MALFORMED;
+    memset(record, 0, sizeof *record);
+    record->type = (uint32_t)type;
+    /* A known record may carry fields added by a later format version after ours: ignored. */
+    struct reader payload = {head->at, head->at + length, false};
+    decode_payload(&payload, deltas, record, frames);
+    if (payload.malformed)
+        return VT_DECODE_MALFORMED;
+    head->at += length;
+    return VT_DECODE_RECORD;
+}
+
 enum vt_trace_decode_result vt_trace_decode(const uint8_t **cursor, const uint8_t *end,
                                             struct vt_trace_deltas *deltas, struct vt_trace_record *record,
                                             uint64_t frames[VT_TRACE_MAX_FRAMES])
@@ -582,18 +607,10 @@ enum vt_trace_decode_result vt_trace_decode(const uint8_t **cursor, const uint8_
         return VT_DECODE_END;
     struct reader head = {*cursor, end, false};
     uint64_t type = get_varint(&head);
-    uint64_t length = get_varint(&head);
-    if (head.malformed || length > (uint64_t)(end - head.at))
-        return VT_DECODE_MALFORMED;
-    memset(record, 0, sizeof *record);
-    record->type = (uint32_t)type;
-    /* A known record may carry fields added by a later format version after ours: ignored. */
-    struct reader payload = {head.at, head.at + length, false};
-    decode_payload(&payload, deltas, record, frames);
-    if (payload.malformed)
-        return VT_DECODE_MALFORMED;
-    *cursor = head.at + length;
-    return VT_DECODE_RECORD;
+    enum vt_trace_decode_result result = decode_row_after_type(&head, type, deltas, record, frames);
+    if (result == VT_DECODE_RECORD)
+        *cursor = head.at;
+    return result;
 }
 
 /* --- headers and checksum ---------------------------------------------------------------------- */
@@ -695,7 +712,7 @@ enum {
     COLUMN_ALLOC_FIELDS = 1,
     COLUMN_FREE_FIELDS = 1 + VT_TRACE_COLUMN_FIELDS,
     COLUMN_TAIL = 1 + 2 * VT_TRACE_COLUMN_FIELDS,
-    COLUMN_COUNT = 2 + 2 * VT_TRACE_COLUMN_FIELDS,
+    COLUMN_COUNT = VT_TRACE_COLUMN_COUNT,
     FIELDS_VERBATIM = 127, /* in the records column after an ALLOC or FREE type: length, payload */
 };
 
@@ -827,27 +844,36 @@ size_t vt_trace_columns_encode(const uint8_t *rows, size_t rows_length, uint8_t 
     return header_length + total;
 }
 
-size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, size_t capacity)
+/* The columns of a payload, from its header: false when the header is malformed or the lengths
+ * do not add up to the payload. */
+static bool split_columns(const uint8_t *in, size_t length, struct vt_trace_columns *columns)
 {
     struct reader header = {in, in + length, false};
     if (get_varint(&header) != COLUMN_COUNT || header.malformed)
-        return VT_TRACE_COLUMNS_MALFORMED;
-    struct reader column[COLUMN_COUNT];
-    const uint8_t *at = NULL;
+        return false;
     uint64_t lengths[COLUMN_COUNT];
     for (int c = 0; c < COLUMN_COUNT; c++)
         lengths[c] = get_varint(&header);
     if (header.malformed)
-        return VT_TRACE_COLUMNS_MALFORMED;
-    at = header.at;
+        return false;
+    const uint8_t *at = header.at;
     for (int c = 0; c < COLUMN_COUNT; c++) {
         if (lengths[c] > (uint64_t)(in + length - at))
-            return VT_TRACE_COLUMNS_MALFORMED;
-        column[c] = (struct reader){at, at + lengths[c], false};
-        at += lengths[c];
+            return false;
+        columns->at[c] = at;
+        columns->end[c] = at += lengths[c];
     }
-    if (at != in + length)
+    return at == in + length;
+}
+
+size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, size_t capacity)
+{
+    struct vt_trace_columns split;
+    if (!split_columns(in, length, &split))
         return VT_TRACE_COLUMNS_MALFORMED;
+    struct reader column[COLUMN_COUNT];
+    for (int c = 0; c < COLUMN_COUNT; c++)
+        column[c] = (struct reader){split.at[c], split.end[c], false};
     size_t written = 0;
     struct reader *records = &column[COLUMN_RECORDS];
     while (records->at < records->end) {
@@ -921,4 +947,203 @@ size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, s
         return VT_TRACE_COLUMNS_MALFORMED;
     memcpy(out + written, column[COLUMN_TAIL].at, tail);
     return written + tail;
+}
+
+/* Whether the column's bytes are exactly `count` varints of at most 10 bytes each (as take_varint
+ * reads them one after the other): `count` bytes end one (no 0x80 bit), the last byte does, and no
+ * 10 bytes in a row go on (0x80). Eight bytes at a time. */
+static bool column_holds_varints(const uint8_t *at, const uint8_t *end, size_t count)
+{
+    size_t length = (size_t)(end - at);
+    if (!length || (end[-1] & 0x80))
+        return !length && !count;
+    const uint64_t high_bits = 0x8080808080808080u;
+    size_t ends = 0, going_on = 0; /* varints ended; bytes in a row that go on, so far */
+    size_t i = 0;
+    for (; i + 8 <= length; i += 8) {
+        uint64_t word;
+        memcpy(&word, at + i, 8);
+        uint64_t ending = ~word & high_bits; /* the bytes that end a varint (little-endian order) */
+        if (!ending) {
+            going_on += 8;
+            if (going_on >= 10)
+                return false;
+            continue;
+        }
+        ends += ((ending >> 7) * 0x0101010101010101u) >> 56;
+        if (going_on + (size_t)__builtin_ctzll(ending) / 8 >= 10)
+            return false;
+        going_on = (size_t)__builtin_clzll(ending) / 8; /* the bytes after the word's last end */
+    }
+    for (; i < length; i++) {
+        if (!(at[i] & 0x80)) {
+            ends++;
+            going_on = 0;
+        } else if (++going_on >= 10) {
+            return false;
+        }
+    }
+    return ends == count;
+}
+
+/* A varint of a checked column (column_holds_varints): no bounds to check. */
+static inline uint64_t take_checked_varint(const uint8_t **at)
+{
+    uint8_t byte = *(*at)++;
+    if (!(byte & 0x80))
+        return byte;
+    uint64_t value = byte & 0x7f;
+    for (unsigned shift = 7;; shift += 7) {
+        byte = *(*at)++;
+        value |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80))
+            return value;
+    }
+}
+
+bool vt_trace_columns_open(struct vt_trace_columns *columns, const uint8_t *in, size_t length)
+{
+    if (!split_columns(in, length, columns))
+        return false;
+    /* the records column as vt_trace_columns_decode reads it; records by type and field count */
+    size_t with_fields[2][VT_TRACE_COLUMN_FIELDS + 1] = {{0}};
+    struct reader records = {columns->at[COLUMN_RECORDS], columns->end[COLUMN_RECORDS], false};
+    while (records.at < records.end) {
+        uint64_t type = get_varint(&records);
+        if (records.malformed)
+            return false;
+        if (type == VT_RECORD_ALLOC || type == VT_RECORD_FREE) {
+            uint64_t fields = get_varint(&records);
+            if (records.malformed)
+                return false;
+            if (fields <= VT_TRACE_COLUMN_FIELDS) {
+                with_fields[type == VT_RECORD_FREE][fields]++;
+                continue;
+            }
+            if (fields != FIELDS_VERBATIM)
+                return false;
+        }
+        uint64_t payload_length = get_varint(&records);
+        if (records.malformed || payload_length > (uint64_t)(records.end - records.at))
+            return false;
+        records.at += payload_length;
+    }
+    /* field i of a type is in the records with more than i fields: a column holds that many */
+    for (int free = 0; free < 2; free++) {
+        size_t more = 0;
+        for (int i = VT_TRACE_COLUMN_FIELDS - 1; i >= 0; i--) {
+            more += with_fields[free][i + 1];
+            int column = (free ? COLUMN_FREE_FIELDS : COLUMN_ALLOC_FIELDS) + i;
+            if (!column_holds_varints(columns->at[column], columns->end[column], more))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* The fields of an ALLOC or FREE record, one after the other from their columns, as decode_payload
+ * reads them from a row's payload: past the record's last field, `missing` (malformed). */
+struct record_fields {
+    struct vt_trace_columns *columns;
+    int first;
+    unsigned count, next;
+    bool missing;
+};
+
+static inline uint64_t next_field(struct record_fields *fields)
+{
+    if (fields->next >= fields->count) {
+        fields->missing = true;
+        return 0;
+    }
+    return take_checked_varint(&fields->columns->at[fields->first + (int)fields->next++]);
+}
+
+static inline int64_t next_signed_field(struct record_fields *fields)
+{
+    uint64_t encoded = next_field(fields);
+    return (int64_t)(encoded >> 1) ^ -(int64_t)(encoded & 1);
+}
+
+/* An ALLOC or FREE record from its fields' columns: decode_payload's reading of the row. */
+static enum vt_trace_decode_result decode_event_fields(struct record_fields *fields, uint32_t type,
+                                                       struct vt_trace_deltas *d, struct vt_trace_record *record)
+{
+    struct vt_trace_event *e = &record->event;
+    *e = (struct vt_trace_event){0};
+    bool malformed = false;
+    e->timestamp_ns = d->last_time_ns += next_field(fields);
+    e->api = (uint16_t)next_field(fields);
+    e->kind = (uint8_t)next_field(fields);
+    e->device = (int32_t)next_signed_field(fields);
+    e->address = d->last_address += (uint64_t)next_signed_field(fields);
+    e->size_bytes = next_field(fields);
+    if (type == VT_RECORD_ALLOC)
+        e->stack_id = apply_stack_delta(d, next_signed_field(fields), &malformed);
+    e->thread_index = (uint32_t)next_field(fields);
+    e->stream = d->last_stream += (uint64_t)next_signed_field(fields);
+    if (type == VT_RECORD_FREE && fields->next < fields->count) /* absent before vramtrace 0.3 */
+        e->flags = (uint8_t)next_field(fields);
+    while (fields->next < fields->count) /* fields of a later format version: ignored */
+        next_field(fields);
+    if (malformed || fields->missing)
+        return VT_DECODE_MALFORMED;
+    record->type = type;
+    return VT_DECODE_RECORD;
+}
+
+/* The same for what the writer writes, an ALLOC of 9 fields or a FREE of 8 or 9 (the flags last):
+ * the fields taken in one go. */
+static inline void decode_written_event(const uint8_t **at, uint32_t type, unsigned count,
+                                        struct vt_trace_deltas *d, struct vt_trace_record *record, bool *malformed)
+{
+    uint64_t field[9];
+    for (unsigned i = 0; i < 8; i++)
+        field[i] = take_checked_varint(&at[i]);
+    field[8] = count == 9 ? take_checked_varint(&at[8]) : 0;
+    bool alloc = type == VT_RECORD_ALLOC;
+#define SIGNED(value) ((int64_t)((value) >> 1) ^ -(int64_t)((value) & 1))
+    record->type = type;
+    record->event = (struct vt_trace_event){
+        .timestamp_ns = d->last_time_ns += field[0],
+        .api = (uint16_t)field[1],
+        .kind = (uint8_t)field[2],
+        .device = (int32_t)SIGNED(field[3]),
+        .address = d->last_address += (uint64_t)SIGNED(field[4]),
+        .size_bytes = field[5],
+        .stack_id = alloc ? apply_stack_delta(d, SIGNED(field[6]), malformed) : 0,
+        .thread_index = (uint32_t)field[alloc ? 7 : 6],
+        .stream = d->last_stream += (uint64_t)SIGNED(field[alloc ? 8 : 7]),
+        .flags = alloc ? 0 : (uint8_t)field[8],
+    };
+#undef SIGNED
+}
+
+enum vt_trace_decode_result vt_trace_columns_next(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
+                                                  struct vt_trace_record *record,
+                                                  uint64_t frames[VT_TRACE_MAX_FRAMES])
+{
+    if (columns->at[COLUMN_RECORDS] >= columns->end[COLUMN_RECORDS]) /* the tail: rows */
+        return vt_trace_decode(&columns->at[COLUMN_TAIL], columns->end[COLUMN_TAIL], deltas, record, frames);
+    struct reader records = {columns->at[COLUMN_RECORDS], columns->end[COLUMN_RECORDS], false};
+    uint64_t type = get_varint(&records);
+    if (type != VT_RECORD_ALLOC && type != VT_RECORD_FREE) /* a row as it was written */
+        return vt_trace_decode(&columns->at[COLUMN_RECORDS], columns->end[COLUMN_RECORDS], deltas, record, frames);
+    uint64_t count = get_varint(&records);
+    enum vt_trace_decode_result result;
+    if (count == 9 || (count == 8 && type == VT_RECORD_FREE)) { /* what the writer writes */
+        bool malformed = false;
+        int first = type == VT_RECORD_ALLOC ? COLUMN_ALLOC_FIELDS : COLUMN_FREE_FIELDS;
+        decode_written_event(&columns->at[first], (uint32_t)type, (unsigned)count, deltas, record, &malformed);
+        result = malformed ? VT_DECODE_MALFORMED : VT_DECODE_RECORD;
+    } else if (count <= VT_TRACE_COLUMN_FIELDS) {
+        struct record_fields fields = {
+            columns, type == VT_RECORD_ALLOC ? COLUMN_ALLOC_FIELDS : COLUMN_FREE_FIELDS, (unsigned)count, 0, false};
+        result = decode_event_fields(&fields, (uint32_t)type, deltas, record);
+    } else { /* FIELDS_VERBATIM (open checked it): the row's length and payload follow */
+        result = decode_row_after_type(&records, type, deltas, record, frames);
+    }
+    if (result == VT_DECODE_RECORD)
+        columns->at[COLUMN_RECORDS] = records.at;
+    return result;
 }

@@ -178,8 +178,8 @@ bool vt_trace_file_header_decode(const uint8_t in[VT_TRACE_FILE_HEADER_BYTES], u
 
 /* Version 3: a chunk's payload, decompressed, is in the column layout (docs/trace-format.md,
  * "Column layout"): the writer encodes its records as rows (vt_trace_encode) and turns them into
- * columns before compressing; the reader turns them back into rows before decoding. Every byte
- * string round-trips. */
+ * columns before compressing; the reader decodes them (vt_trace_columns_next). Every byte string
+ * round-trips. */
 #define VT_TRACE_COLUMN_FIELDS 16 /* fields of an ALLOC or FREE record that go to columns */
 #define VT_TRACE_COLUMNS_MALFORMED ((size_t)-1)
 
@@ -191,6 +191,28 @@ size_t vt_trace_columns_encode(const uint8_t *rows, size_t rows_length, uint8_t 
  * when the columns are malformed or the rows do not fit (2 * length + 16 bytes always holds well
  * formed columns' rows). */
 size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, size_t capacity);
+
+/* Reading the columns record by record without turning them back into rows (the reader's way):
+ * an ALLOC or FREE is decoded straight from its fields' columns. vt_trace_columns_open splits the
+ * payload and checks it — false exactly where vt_trace_columns_decode finds it malformed — so a
+ * chunk whose columns do not hold gives no record at all. vt_trace_columns_next then gives the
+ * records in order as vt_trace_decode gives the rows vt_trace_columns_decode makes of them (the
+ * same records, the same VT_DECODE_MALFORMED, VT_DECODE_END after the last). The payload must stay
+ * in place meanwhile. */
+#define VT_TRACE_COLUMN_COUNT (2 + 2 * VT_TRACE_COLUMN_FIELDS)
+struct vt_trace_columns {
+    const uint8_t *at[VT_TRACE_COLUMN_COUNT], *end[VT_TRACE_COLUMN_COUNT];
+};
+bool vt_trace_columns_open(struct vt_trace_columns *columns, const uint8_t *in, size_t length);
+enum vt_trace_decode_result vt_trace_columns_next(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
+                                                  struct vt_trace_record *record,
+                                                  uint64_t frames[VT_TRACE_MAX_FRAMES]);
+/* Whether records are left (vt_trace_columns_next would not give VT_DECODE_END at once). */
+static inline bool vt_trace_columns_left(const struct vt_trace_columns *columns)
+{
+    return columns->at[0] < columns->end[0] ||
+           columns->at[VT_TRACE_COLUMN_COUNT - 1] < columns->end[VT_TRACE_COLUMN_COUNT - 1];
+}
 
 uint32_t vt_crc32(const uint8_t *bytes, size_t length);
 

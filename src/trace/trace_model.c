@@ -6,6 +6,7 @@
 
 #include "common/format.h"
 #include "trace/event_store.h"
+#include "trace/live_index.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -49,6 +50,11 @@ struct loader {
     const struct vt_trace_reader *reader;
     uint64_t block_chunk;
     struct vt_model_event scratch;
+    /* the replay applying the events as they load (options->replay, or the loader's own for the
+     * live-set index), its visitor */
+    struct vt_replay *replay, own_replay;
+    vt_replay_visit *visit;
+    void *visit_context;
     /* progress */
     FILE *progress;
     struct timespec started;
@@ -330,6 +336,21 @@ static bool note_device(struct vt_trace_model *model, int16_t device)
     return true;
 }
 
+/* The event just loaded, applied to the load's replay (vt_model_load_options): given to its
+ * visitor, noted in the live-set index. False when out of memory. */
+static bool replay_while_loading(struct loader *loader, const struct vt_model_event *event, size_t index)
+{
+    struct vt_replay *replay = loader->replay;
+    if (!replay)
+        return true;
+    vt_replay_apply(replay, event);
+    if (loader->visit)
+        loader->visit(event, index, replay, loader->visit_context);
+    if (loader->model->live_index)
+        vt_live_index_note(loader->model->live_index, replay, replay->next_event);
+    return true;
+}
+
 static bool add_event(struct loader *loader, const struct vt_trace_record *record)
 {
     struct vt_trace_model *model = loader->model;
@@ -350,13 +371,13 @@ static bool add_event(struct loader *loader, const struct vt_trace_record *recor
         event->detail = (uint32_t)model->oom_count;
         model->ooms[model->oom_count++] = (struct vt_model_oom){decoded->device_free_bytes, decoded->device_total_bytes,
                                                                 decoded->thread_index, index};
-        return true;
+        break;
     case VT_RECORD_MAP:
         if (!reserve_one(&model->maps, &loader->map_capacity, model->map_count, sizeof *model->maps))
             return false;
         event->detail = (uint32_t)model->map_count;
         model->maps[model->map_count++] = (struct vt_model_map){decoded->handle, decoded->thread_index, index};
-        return true;
+        break;
     case VT_RECORD_MARKER: {
         if (!reserve_one(&model->markers, &loader->marker_capacity, model->marker_count, sizeof *model->markers))
             return false;
@@ -365,17 +386,18 @@ static bool add_event(struct loader *loader, const struct vt_trace_record *recor
             return false;
         event->detail = (uint32_t)model->marker_count;
         model->markers[model->marker_count++] = (struct vt_model_marker){label, record->marker.kind, index};
-        return true;
+        break;
     }
     case VT_RECORD_DROPPED:
         model->dropped_events += record->dropped.count;
-        return true;
+        break;
     case VT_RECORD_END:
         model->complete = true;
-        return true;
+        break;
     default: /* ALLOC, FREE, FREE_UNKNOWN: all in the event */
-        return true;
+        break;
     }
+    return replay_while_loading(loader, event, index);
 }
 
 /* ---- PyTorch snapshots: a record naming a snapshot no TORCH_SNAPSHOT defined is ignored; the first
@@ -557,6 +579,28 @@ static bool read_records(struct loader *loader, struct vt_trace_reader *reader)
     return ok && !loader->out_of_memory;
 }
 
+/* The replay applying the events as they load (options->replay, or with options->index_live_set
+ * the loader's own) and the model's live-set index; false when out of memory. */
+static bool start_replay_while_loading(struct loader *loader, const struct vt_model_load_options *options)
+{
+    if (!options)
+        return true;
+    loader->replay = options->replay;
+    loader->visit = options->visit;
+    loader->visit_context = options->visit_context;
+    if (!options->index_live_set)
+        return true;
+    loader->model->live_index = malloc(sizeof *loader->model->live_index);
+    if (!loader->model->live_index)
+        return false;
+    vt_live_index_start(loader->model->live_index, options->live_index_interval, options->live_index_budget_bytes);
+    if (!loader->replay) {
+        loader->replay = &loader->own_replay;
+        vt_replay_start(loader->replay, loader->model, true);
+    }
+    return true;
+}
+
 /* Gives the model an empty event store (options->stream_events), its reader not open yet; false
  * when out of memory. */
 static bool start_store(struct vt_trace_model *model, const struct vt_model_load_options *options)
@@ -580,7 +624,8 @@ enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char
         return opened;
     model->path = strdup(path);
     struct loader loader = {.model = model, .progress = options ? options->progress : NULL, .reader = &reader};
-    if (options && options->stream_events && !start_store(model, options)) {
+    if ((options && options->stream_events && !start_store(model, options)) ||
+        !start_replay_while_loading(&loader, options)) {
         vt_trace_reader_close(&reader);
         free(model->path);
         memset(model, 0, sizeof *model);
@@ -588,7 +633,11 @@ enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char
         return VT_TRACE_CANNOT_OPEN;
     }
     clock_gettime(CLOCK_MONOTONIC, &loader.started);
+    vt_trace_reader_read_ahead(&reader); /* else it reads alone */
+    /* read to the end (read ahead ends there), unless out of memory (closed below) */
     bool ok = model->path != NULL && read_records(&loader, &reader);
+    if (loader.replay == &loader.own_replay)
+        vt_replay_finish(&loader.own_replay);
     if (ok && model->store) { /* the store reads chunks again through the same file descriptor */
         model->store->reader = reader;
     } else {
@@ -662,6 +711,9 @@ void vt_model_follow_close(struct vt_model_follower *follower)
 
 void vt_model_free(struct vt_trace_model *model)
 {
+    if (model->live_index)
+        vt_live_index_free(model->live_index);
+    free(model->live_index);
     free(model->path);
     free(model->process.program);
     free(model->process.host);
@@ -850,14 +902,20 @@ const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
     const struct vt_trace_model *model = replay->model;
     if (replay->next_event >= model->event_count)
         return NULL;
-    size_t index = replay->next_event++;
     const struct vt_model_event *event;
     if (model->store) { /* a copy: the block may be dropped before the caller is done with it */
-        replay->current = *vt_event_store_at(model->store, index);
+        replay->current = *vt_event_store_at(model->store, replay->next_event);
         event = &replay->current;
     } else {
-        event = &model->events[index];
+        event = &model->events[replay->next_event];
     }
+    vt_replay_apply(replay, event);
+    return event;
+}
+
+void vt_replay_apply(struct vt_replay *replay, const struct vt_model_event *event)
+{
+    size_t index = replay->next_event++;
     struct alloc_record record;
     switch (event->type) {
     case VT_RECORD_ALLOC:
@@ -883,11 +941,16 @@ const struct vt_model_event *vt_replay_step(struct vt_replay *replay)
     default:
         break; /* MARKER, DROPPED, END: nothing to apply */
     }
-    return event;
 }
 
 void vt_replay_until_event(struct vt_replay *replay, size_t end_event)
 {
+    const struct vt_live_index *index = replay->model->live_index;
+    if (index && replay->accounting.track_live) { /* from the last checkpoint, when it is ahead */
+        const struct vt_live_checkpoint *checkpoint = vt_live_index_before(index, end_event);
+        if (checkpoint && checkpoint->next_event > replay->next_event)
+            vt_live_checkpoint_restore(checkpoint, replay); /* false: back at the start, still exact */
+    }
     while (replay->next_event < end_event && vt_replay_step(replay))
         ;
 }

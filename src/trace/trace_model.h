@@ -183,6 +183,7 @@ struct vt_trace_model {
     struct vt_model_event *events; /* all events; NULL when streamed (store) */
     size_t event_count;
     struct vt_event_store *store;  /* streamed events (stream_events); NULL: they are in events */
+    struct vt_live_index *live_index; /* checkpoints of the live set (index_live_set); NULL: none */
     int16_t *event_devices;        /* the devices events name (FREE_UNKNOWN's aside), -1 the host */
     size_t event_device_count;
     struct vt_model_oom *ooms;
@@ -206,10 +207,27 @@ struct vt_trace_model {
     uint64_t stopped_at;       /* where that tail starts (when skipped_bytes) */
 };
 
+struct vt_replay;
+/* Called after each event is applied: `replay` shows the state including that event. */
+typedef void vt_replay_visit(const struct vt_model_event *event, size_t index, const struct vt_replay *replay,
+                             void *context);
+
 struct vt_model_load_options {
     FILE *progress; /* progress lines go here when loading takes over a second; NULL: none */
     bool stream_events;     /* keep events as blocks decoded again on demand (event_store.h) */
     size_t resident_blocks; /* streaming: decoded blocks kept at most; 0: the default (4) */
+    /* A replay of the whole run made while loading, in the same pass over the file: `replay`
+     * (vt_replay_start'ed on the model being loaded, NULL: none) applies each event as it is
+     * loaded, `visit` (may be NULL) is called after each as vt_replay_all calls it. The replay
+     * then stands after the last event, as after vt_replay_all. */
+    struct vt_replay *replay;
+    vt_replay_visit *visit;
+    void *visit_context;
+    /* Build the model's live-set index (trace/live_index.h) from that replay (it must keep the
+     * live set), or from one of the loader's own when `replay` is NULL: vt_replay_until_event and
+     * vt_replay_until_time then start from its checkpoints. Interval and budget 0: the defaults. */
+    bool index_live_set;
+    size_t live_index_interval, live_index_budget_bytes;
 };
 
 /* Loads the trace at `path`. On failure returns the reason and writes a one-line message to
@@ -303,14 +321,15 @@ void vt_replay_start(struct vt_replay *replay, const struct vt_trace_model *mode
 /* Applies the next event and returns it (valid until the next step); NULL when every event is
  * applied. */
 const struct vt_model_event *vt_replay_step(struct vt_replay *replay);
-/* Applies events until `end_event` of them are applied (no-op if already past). */
+/* Applies `event`, the next one (event next_event of the model), given by the caller: the loader's
+ * replay (vt_model_load_options). */
+void vt_replay_apply(struct vt_replay *replay, const struct vt_model_event *event);
+/* Applies events until `end_event` of them are applied (no-op if already past); from the model's
+ * last live-set checkpoint before end_event when it is ahead (a replay keeping the live set). */
 void vt_replay_until_event(struct vt_replay *replay, size_t end_event);
 /* Applies every event at or before time_ns. */
 void vt_replay_until_time(struct vt_replay *replay, uint64_t time_ns);
 
-/* Called after each event is applied: `replay` shows the state including that event. */
-typedef void vt_replay_visit(const struct vt_model_event *event, size_t index, const struct vt_replay *replay,
-                             void *context);
 /* Applies every remaining event, calling `visit` (may be NULL) after each. */
 void vt_replay_all(struct vt_replay *replay, vt_replay_visit *visit, void *context);
 void vt_replay_finish(struct vt_replay *replay);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -99,11 +100,18 @@ enum vt_trace_open_result vt_trace_reader_open(struct vt_trace_reader *reader, c
     return VT_TRACE_OPENED;
 }
 
+/* No current chunk. */
+static void drop_chunk(struct vt_trace_reader *reader)
+{
+    reader->cursor = reader->payload_end = NULL;
+    reader->columnar = false;
+}
+
 static bool stop(struct vt_trace_reader *reader, enum vt_trace_stop_reason reason)
 {
     reader->stop_reason = reason;
     reader->skipped_bytes = reader->file_bytes - reader->chunk_offset;
-    reader->cursor = reader->payload_end = NULL;
+    drop_chunk(reader);
     reader->next_offset = reader->file_bytes;
     return false;
 }
@@ -177,24 +185,28 @@ static bool unpack_payload(struct vt_trace_reader *reader)
         return false;
     }
     size_t length = chunk->raw_bytes;
-    if (reader->version >= 3) {
-        /* the column layout: back to records (at most twice the columns' bytes, and a little) */
-        size_t capacity = 2 * (size_t)length + 16;
-        if (!ensure_capacity(&reader->rows, &reader->rows_capacity, capacity))
+    if (reader->version >= 3) { /* the column layout, read record by record */
+        struct vt_trace_columns *columns = &reader->columns;
+        if (!vt_trace_columns_open(columns, payload, length))
             return false;
-        length = vt_trace_columns_decode(payload, length, reader->rows, capacity);
-        if (length == VT_TRACE_COLUMNS_MALFORMED)
-            return false;
-        payload = reader->rows;
+        return reader->columnar = true;
     }
     reader->cursor = payload;
     reader->payload_end = payload + length;
     return true;
 }
 
+/* Whether the current chunk has records left. */
+static bool chunk_records_left(const struct vt_trace_reader *reader)
+{
+    if (reader->columnar)
+        return vt_trace_columns_left(&reader->columns);
+    return reader->cursor && reader->cursor < reader->payload_end;
+}
+
 bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader)
 {
-    reader->cursor = reader->payload_end = NULL;
+    drop_chunk(reader);
     if (reader->stop_reason != VT_TRACE_STOP_NONE || reader->next_offset >= reader->file_bytes)
         return false;
     reader->chunk_offset = reader->next_offset;
@@ -241,9 +253,11 @@ bool vt_trace_reader_read_chunk_at(struct vt_trace_reader *reader, uint64_t offs
 
 bool vt_trace_reader_next_in_chunk(struct vt_trace_reader *reader, struct vt_trace_record *record)
 {
-    while (reader->cursor && reader->cursor < reader->payload_end) {
+    while (chunk_records_left(reader)) {
         enum vt_trace_decode_result result =
-            vt_trace_decode(&reader->cursor, reader->payload_end, &reader->deltas, record, reader->frames);
+            reader->columnar
+                ? vt_trace_columns_next(&reader->columns, &reader->deltas, record, reader->frames)
+                : vt_trace_decode(&reader->cursor, reader->payload_end, &reader->deltas, record, reader->frames);
         if (result == VT_DECODE_MALFORMED)
             return stop(reader, VT_TRACE_STOP_MALFORMED);
         if (result != VT_DECODE_RECORD)
@@ -260,10 +274,173 @@ bool vt_trace_reader_next_in_chunk(struct vt_trace_reader *reader, struct vt_tra
     return false;
 }
 
+/* ---- reading ahead ----------------------------------------------------------------------------- */
+
+/* Two slots: the thread reads, checks and decompresses a chunk into one while the caller decodes
+ * the records of the other (decoding stays on the caller's core, where the records are used). */
+#define READ_AHEAD_SLOTS 2
+
+struct read_chunk {
+    /* the slot's chunk read by vt_trace_reader_next_chunk, its records then decoded by the caller
+     * with vt_trace_reader_next_in_chunk; its counts and stop are the chunk's */
+    struct vt_trace_reader reader;
+    bool loaded; /* a chunk was read; else the trace ends there (reader.stop_reason: why) */
+    bool full;   /* read, the caller's until it moves on */
+};
+
+struct vt_trace_read_ahead {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    bool quit;
+    uint64_t first_offset;
+    unsigned taking; /* the slot the caller takes records from (once full), in turn */
+    bool holding;    /* the caller is on that slot */
+    struct read_chunk slots[READ_AHEAD_SLOTS];
+};
+
+/* Under the lock, until the slot is full (`full` true) or empty (false), or the read ahead quits. */
+static void wait_for_slot(struct vt_trace_read_ahead *ahead, const struct read_chunk *slot, bool full)
+{
+    while (slot->full != full && !ahead->quit)
+        pthread_cond_wait(&ahead->changed, &ahead->lock);
+}
+
+static void *read_ahead_main(void *argument)
+{
+    struct vt_trace_read_ahead *ahead = argument;
+    uint64_t offset = ahead->first_offset;
+    for (unsigned turn = 0;; turn = (turn + 1) % READ_AHEAD_SLOTS) {
+        struct read_chunk *slot = &ahead->slots[turn];
+        pthread_mutex_lock(&ahead->lock);
+        wait_for_slot(ahead, slot, false);
+        bool quit = ahead->quit;
+        pthread_mutex_unlock(&ahead->lock);
+        if (quit)
+            return NULL;
+        struct vt_trace_reader *reader = &slot->reader;
+        reader->next_offset = offset;
+        reader->unknown_record_count = reader->record_count = 0;
+        slot->loaded = vt_trace_reader_next_chunk(reader);
+        offset = reader->next_offset;
+        pthread_mutex_lock(&ahead->lock);
+        slot->full = true;
+        pthread_cond_broadcast(&ahead->changed);
+        pthread_mutex_unlock(&ahead->lock);
+        if (!slot->loaded)
+            return NULL;
+    }
+}
+
+bool vt_trace_reader_read_ahead(struct vt_trace_reader *reader)
+{
+    if (reader->read_ahead || chunk_records_left(reader) || reader->stop_reason != VT_TRACE_STOP_NONE)
+        return false;
+    struct vt_trace_read_ahead *ahead = calloc(1, sizeof *ahead);
+    if (!ahead)
+        return false;
+    for (int i = 0; i < READ_AHEAD_SLOTS; i++) {
+        struct vt_trace_reader *slot_reader = &ahead->slots[i].reader;
+        slot_reader->fd = reader->fd; /* pread: the slots share it; the caller's to close */
+        slot_reader->version = reader->version;
+        slot_reader->file_bytes = reader->file_bytes;
+    }
+    ahead->first_offset = reader->next_offset;
+    pthread_mutex_init(&ahead->lock, NULL);
+    pthread_cond_init(&ahead->changed, NULL);
+    if (pthread_create(&ahead->thread, NULL, read_ahead_main, ahead) != 0) {
+        pthread_mutex_destroy(&ahead->lock);
+        pthread_cond_destroy(&ahead->changed);
+        free(ahead);
+        return false;
+    }
+    reader->read_ahead = ahead;
+    return true;
+}
+
+/* Stops the thread and forgets the slots. */
+static void end_read_ahead(struct vt_trace_reader *reader)
+{
+    struct vt_trace_read_ahead *ahead = reader->read_ahead;
+    if (!ahead)
+        return;
+    pthread_mutex_lock(&ahead->lock);
+    ahead->quit = true;
+    pthread_cond_broadcast(&ahead->changed);
+    pthread_mutex_unlock(&ahead->lock);
+    pthread_join(ahead->thread, NULL);
+    for (int i = 0; i < READ_AHEAD_SLOTS; i++) {
+        ahead->slots[i].reader.fd = -1;
+        vt_trace_reader_close(&ahead->slots[i].reader);
+    }
+    pthread_mutex_destroy(&ahead->lock);
+    pthread_cond_destroy(&ahead->changed);
+    free(ahead);
+    reader->read_ahead = NULL;
+}
+
+/* The next slot, once read: the reader then stands at its chunk, as vt_trace_reader_next_chunk
+ * leaves it. False when the trace ends there (the reader stopped as it would have). */
+static bool take_next_slot(struct vt_trace_reader *reader, struct read_chunk **taken)
+{
+    struct vt_trace_read_ahead *ahead = reader->read_ahead;
+    pthread_mutex_lock(&ahead->lock);
+    if (ahead->holding) { /* done with the last one: the thread's to fill again */
+        ahead->slots[ahead->taking].full = false;
+        ahead->taking = (ahead->taking + 1) % READ_AHEAD_SLOTS;
+        pthread_cond_broadcast(&ahead->changed);
+    }
+    struct read_chunk *slot = &ahead->slots[ahead->taking];
+    wait_for_slot(ahead, slot, true);
+    ahead->holding = true;
+    pthread_mutex_unlock(&ahead->lock);
+    const struct vt_trace_reader *read = &slot->reader;
+    reader->chunk_offset = read->chunk_offset;
+    reader->next_offset = read->next_offset;
+    if (!slot->loaded) {
+        enum vt_trace_stop_reason reason = read->stop_reason;
+        end_read_ahead(reader);
+        return reason == VT_TRACE_STOP_NONE ? false : stop(reader, reason);
+    }
+    reader->chunk = read->chunk;
+    reader->chunk_count++;
+    *taken = slot;
+    return true;
+}
+
+/* vt_trace_reader_next over the chunks the thread reads. */
+static bool next_read_ahead(struct vt_trace_reader *reader, struct vt_trace_record *record)
+{
+    struct vt_trace_read_ahead *ahead = reader->read_ahead;
+    struct read_chunk *slot = ahead->holding ? &ahead->slots[ahead->taking] : NULL;
+    for (;;) {
+        if (slot) {
+            struct vt_trace_reader *chunk = &slot->reader;
+            uint64_t unknown = chunk->unknown_record_count;
+            bool taken = vt_trace_reader_next_in_chunk(chunk, record);
+            reader->unknown_record_count += chunk->unknown_record_count - unknown;
+            if (taken) {
+                reader->record_count++;
+                reader->end_seen |= record->type == VT_RECORD_END;
+                return true;
+            }
+            if (chunk->stop_reason != VT_TRACE_STOP_NONE) { /* a record of it did not decode */
+                enum vt_trace_stop_reason reason = chunk->stop_reason;
+                end_read_ahead(reader);
+                return stop(reader, reason);
+            }
+        }
+        if (!take_next_slot(reader, &slot))
+            return false;
+    }
+}
+
 bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record)
 {
+    if (reader->read_ahead)
+        return next_read_ahead(reader, record);
     for (;;) {
-        while (!reader->cursor || reader->cursor >= reader->payload_end)
+        while (!chunk_records_left(reader))
             if (!vt_trace_reader_next_chunk(reader))
                 return false;
         if (vt_trace_reader_next_in_chunk(reader, record))
@@ -302,11 +479,11 @@ bool vt_trace_reader_duplicate(struct vt_trace_reader *copy, const struct vt_tra
 
 void vt_trace_reader_close(struct vt_trace_reader *reader)
 {
+    end_read_ahead(reader);
     if (reader->fd >= 0)
         close(reader->fd);
     free(reader->stored);
     free(reader->raw);
-    free(reader->rows);
     ZSTD_freeDCtx(reader->zstd);
     memset(reader, 0, sizeof *reader);
     reader->fd = -1;

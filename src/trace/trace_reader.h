@@ -43,12 +43,14 @@ struct vt_trace_reader {
     uint64_t chunk_offset;
     uint8_t *stored, *raw;
     size_t stored_capacity, raw_capacity;
-    uint8_t *rows;         /* version 3: the payload's columns turned back into records */
-    size_t rows_capacity;
     void *zstd;            /* the ZSTD_DCtx, made at the first zstd chunk */
-    const uint8_t *cursor, *payload_end;
+    bool columnar;         /* version 3: the records are read from the payload's columns */
+    struct vt_trace_columns columns;
+    const uint8_t *cursor, *payload_end; /* earlier versions: the records' rows */
     struct vt_trace_deltas deltas;
     uint64_t frames[VT_TRACE_MAX_FRAMES]; /* a STACK record's frames point here */
+
+    struct vt_trace_read_ahead *read_ahead; /* vt_trace_reader_read_ahead's thread; NULL: none */
 
     /* what was seen so far */
     uint64_t chunk_count, record_count, unknown_record_count;
@@ -69,6 +71,13 @@ bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader);
 /* The next record of the trace, across chunks; unknown types are skipped. False at the end of
  * the trace. Text, build-id and frame pointers stay valid until the next call. */
 bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record);
+
+/* From the next vt_trace_reader_next on, a thread of the reader's own reads, checks and
+ * decompresses the chunk after the one whose records the caller decodes (the same records and
+ * stops). For a reader at a chunk's boundary that only vt_trace_reader_next then reads, until it
+ * returns false or vt_trace_reader_close; not with vt_trace_reader_resume. False when it cannot
+ * start (the reader then reads on by itself). */
+bool vt_trace_reader_read_ahead(struct vt_trace_reader *reader);
 
 /* The next record of the current chunk only (unknown types skipped); false at its end or when a
  * record does not decode (stop_reason then says so). */

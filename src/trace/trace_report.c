@@ -1,8 +1,10 @@
 /* trace/trace_report.c — the content of `vramtrace report` (see trace_report.h). Replays: the
  * whole run (usage, calls, the live set at the end, the out-of-memory failures and the allocation
- * sites in both orders), up to --at, up to the first failure, and one that stops at each device's
- * peak in turn to take its snapshot. Each pass over a streamed model's events decodes its chunks
- * again (trace_model.h), hence no more passes than these. With PyTorch's snapshots in the trace,
+ * sites in both orders: made while the trace loads, or over a loaded model), up to --at, up to the
+ * first failure, and one that stops at each device's peak in turn to take its snapshot; these
+ * start from the model's live-set checkpoints when it has them (trace/live_index.h). Each pass over
+ * a streamed model's events decodes its chunks again (trace_model.h), hence no more passes than
+ * these. With PyTorch's snapshots in the trace,
  * the live set is the CUDA memory outside PyTorch's segments plus the tensors of the snapshot of
  * that moment (the exit report's accounting). */
 #include "trace/trace_report.h"
@@ -16,12 +18,6 @@ bool vt_report_shows_slot(const struct vt_report *report, int slot)
     return device == VT_GROUPS_ALL_DEVICES || vt_slot_of_device(device) == slot;
 }
 
-/* What the whole-run replay gathers besides the accounting, event after event. */
-struct whole_run {
-    struct vt_report *report;
-    struct vt_site_collector *sites; /* the allocation sites of --device */
-};
-
 /* The out-of-memory failures of --device and the allocation sites, event after event of the
  * whole-run replay. */
 static void collect_whole_run(const struct vt_model_event *event, size_t index, const struct vt_replay *replay,
@@ -29,15 +25,14 @@ static void collect_whole_run(const struct vt_model_event *event, size_t index, 
 {
     (void)index;
     (void)replay;
-    struct whole_run *run = context;
-    struct vt_report *report = run->report;
-    vt_sites_add(run->sites, event);
+    struct vt_report_pass *pass = context;
+    struct vt_report *report = pass->report;
+    vt_sites_add(pass->sites, event);
     int device = report->options.device;
     if (event->type == VT_RECORD_OOM && (device == VT_GROUPS_ALL_DEVICES || event->device == device)) {
         if (report->oom.failures++ == 0) {
-            report->oom.first_event = *event;
+            report->oom.first_event = *event; /* its detail: resolved once the trace is loaded */
             report->oom.first = &report->oom.first_event;
-            report->oom.first_detail = &report->model->ooms[event->detail];
         }
         report->oom.allocations_after_last_failure = 0;
     } else if (vt_event_allocated_memory(event) && report->oom.failures) {
@@ -157,18 +152,32 @@ void vt_report_summary(const struct vt_report *report, uint64_t *bytes, uint64_t
     }
 }
 
-bool vt_report_build(struct vt_report *report, const struct vt_trace_model *model,
-                     const struct vt_report_options *options)
+void vt_report_pass_start(struct vt_report_pass *pass, struct vt_report *report, const struct vt_trace_model *model,
+                          const struct vt_report_options *options, struct vt_model_load_options *load_options)
 {
     memset(report, 0, sizeof *report);
     report->model = model;
     report->options = *options;
+    pass->report = report;
+    pass->sites = vt_sites_start(options->device);
+    vt_replay_start(&pass->replay, model, true);
+    if (load_options) {
+        load_options->replay = &pass->replay;
+        load_options->visit = collect_whole_run;
+        load_options->visit_context = pass;
+        load_options->index_live_set = true;
+    }
+}
 
-    struct vt_replay replay;
-    struct whole_run run = {report, vt_sites_start(options->device)};
-    vt_replay_start(&replay, model, true);
-    vt_replay_all(&replay, collect_whole_run, &run);
-    vt_sites_finish_both(run.sites, &report->sites_by_bytes, &report->sites_by_count);
+bool vt_report_pass_finish(struct vt_report_pass *pass)
+{
+    struct vt_report *report = pass->report;
+    const struct vt_trace_model *model = report->model;
+    const struct vt_report_options *options = &report->options;
+    struct vt_replay replay = pass->replay;
+    vt_sites_finish_both(pass->sites, &report->sites_by_bytes, &report->sites_by_count);
+    if (report->oom.first)
+        report->oom.first_detail = &model->ooms[report->oom.first_event.detail];
     memcpy(report->usage, replay.accounting.usage, sizeof report->usage);
     report->stats = replay.accounting.stats;
     bool ok = true;
@@ -194,6 +203,22 @@ bool vt_report_build(struct vt_report *report, const struct vt_trace_model *mode
         vt_replay_finish(&replay);
     }
     return take_peak_snapshots(report);
+}
+
+void vt_report_pass_drop(struct vt_report_pass *pass)
+{
+    vt_sites_finish_both(pass->sites, &pass->report->sites_by_bytes, &pass->report->sites_by_count);
+    vt_replay_finish(&pass->replay);
+    vt_report_free(pass->report);
+}
+
+bool vt_report_build(struct vt_report *report, const struct vt_trace_model *model,
+                     const struct vt_report_options *options)
+{
+    struct vt_report_pass pass;
+    vt_report_pass_start(&pass, report, model, options, NULL);
+    vt_replay_all(&pass.replay, collect_whole_run, &pass);
+    return vt_report_pass_finish(&pass);
 }
 
 void vt_report_free(struct vt_report *report)

@@ -73,6 +73,21 @@ struct vt_report {
 /* False only when out of memory. */
 bool vt_report_build(struct vt_report *report, const struct vt_trace_model *model,
                      const struct vt_report_options *options);
+
+/* The same with the whole-run replay made while the trace loads, in the loading pass over the file
+ * (what `vramtrace report` does): vt_report_pass_start with the model about to be loaded sets the
+ * load options' replay, visitor and live-set index; then vt_model_load with those options; then
+ * vt_report_pass_finish (vt_report_build's result; the pass is done with either way), or, when the
+ * trace did not load, vt_report_pass_drop (the report is then empty). */
+struct vt_report_pass {
+    struct vt_report *report;
+    struct vt_replay replay;
+    struct vt_site_collector *sites;
+};
+void vt_report_pass_start(struct vt_report_pass *pass, struct vt_report *report, const struct vt_trace_model *model,
+                          const struct vt_report_options *options, struct vt_model_load_options *load_options);
+bool vt_report_pass_finish(struct vt_report_pass *pass);
+void vt_report_pass_drop(struct vt_report_pass *pass);
 void vt_report_free(struct vt_report *report);
 
 /* The SUMMARY line's numbers: the live set's memory (outside PyTorch's segments when there is a
