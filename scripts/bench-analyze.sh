@@ -2,9 +2,10 @@
 # scripts/bench-analyze.sh — owns the "Analysis at scale" measurement of docs/performance.md: makes
 # churn traces (bench/alloc_bench churn on the simulated device: 10,000 live, 1,000 call sites) of
 # each size in BENCH_ANALYZE_EVENTS (default "1000000 10000000 30000000" events), then runs
-# `vramtrace report`, `timeline`, `flame --peak` and `diff TRACE TRACE` on each under /usr/bin/time
-# and prints one table of wall time and peak RSS. The analysis commands stream a trace's events
-# (src/trace/event_store.h): their memory should stay flat as the events grow.
+# `vramtrace report`, `timeline`, `flame --peak`, `diff TRACE TRACE` and `merge TRACE` on each under
+# /usr/bin/time and prints one table of wall time, CPU time and peak RSS. The analysis commands
+# stream a trace's events (src/trace/event_store.h): their memory should stay flat as the events
+# grow.
 #
 # Side by side with heaptrack (Debian's `heaptrack`; skipped, saying so, when it is not installed):
 # the same churn with malloc/free (`alloc_bench churn --host`) recorded by `heaptrack`, then
@@ -12,27 +13,43 @@
 # not run). DEBUGINFOD_URLS is emptied for heaptrack: its symbolization would otherwise try the
 # network for every module.
 #
+# Each measurement is the run of median wall time of BENCH_ANALYZE_RUNS (default 3) runs, with its
+# CPU time (user + system: the loading reads ahead in a thread of its own, src/trace/trace_reader.h)
+# and peak RSS.
+#
 # Knobs (environment): BENCH_ANALYZE_EVENTS (the sizes), BENCH_ANALYZE_DIR (where the traces go, kept;
 # default a temporary directory, removed), BENCH_ANALYZE_BEFORE (another vramtrace binary, e.g. a
 # build of an older commit: its numbers are printed next to this build's), BENCH_ANALYZE_COMMANDS
-# (default "report timeline flame diff").
+# (default "report timeline flame diff merge"), BENCH_ANALYZE_RUNS.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 sizes=${BENCH_ANALYZE_EVENTS:-1000000 10000000 30000000}
-commands=${BENCH_ANALYZE_COMMANDS:-report timeline flame diff}
+commands=${BENCH_ANALYZE_COMMANDS:-report timeline flame diff merge}
 before=${BENCH_ANALYZE_BEFORE:-}
 source scripts/bench-setup.sh "${BENCH_ANALYZE_DIR:-}" # root, cli, bench, work
 
-measure() { # BINARY COMMAND TRACE: prints "wall_s peak_rss_kib"
+runs=${BENCH_ANALYZE_RUNS:-3}
+
+# timed COMMAND...: runs it $runs times under /usr/bin/time; prints "wall_s peak_rss_kib cpu_s", the
+# run of median wall time (this VM's wall times vary by a third from run to run)
+timed() {
+    : >"$work/times.txt"
+    for ((run = 0; run < runs; run++)); do
+        # flame and diff may exit 1 ("nothing live", "differ"): the numbers are what counts
+        /usr/bin/time -f '%e %M %U %S' -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || true
+        tail -1 "$work/time.txt" >>"$work/times.txt"
+    done
+    sort -n "$work/times.txt" | awk -v middle=$(((runs + 1) / 2)) 'NR == middle { printf "%s %s %.2f\n", $1, $2, $3 + $4 }'
+}
+
+measure() { # BINARY COMMAND TRACE: prints "wall_s peak_rss_kib cpu_s"
     local binary=$1 command=$2 trace=$3 args
     case $command in
         flame) args=(flame --peak "$trace") ;;
         diff) args=(diff "$trace" "$trace") ;;
         *) args=("$command" "$trace") ;;
     esac
-    # flame and diff may exit 1 ("nothing live", "differ"): the numbers are what counts
-    /usr/bin/time -f '%e %M' -o "$work/time.txt" "$binary" "${args[@]}" >/dev/null 2>"$work/stderr.txt" || true
-    tail -1 "$work/time.txt"
+    timed "$binary" "${args[@]}"
 }
 
 heaptrack_side=${BENCH_ANALYZE_HEAPTRACK:-1}
@@ -51,11 +68,10 @@ heaptrack_row() {
             heaptrack -o "$data" "$bench" churn --events "$events" --depth 8 --host >/dev/null 2>&1
     fi
     echo "==> heaptrack_print, $events events" >&2
-    DEBUGINFOD_URLS= /usr/bin/time -f '%e %M' -o "$work/time.txt" heaptrack_print -f "$data.zst" >/dev/null 2>&1 || true
-    local wall rss
-    read -r wall rss < <(tail -1 "$work/time.txt")
-    printf '| %d | %.1f MB | heaptrack_print (the same churn with malloc/free) | %s s | %.1f MB |' "$events" \
-        "$(echo "$(du -b "$data.zst" | cut -f1) / 1000000" | bc -l)" "$wall" "$(echo "$rss / 1000" | bc -l)"
+    local wall rss cpu
+    read -r wall rss cpu < <(DEBUGINFOD_URLS= timed heaptrack_print -f "$data.zst")
+    printf '| %d | %.1f MB | heaptrack_print (the same churn with malloc/free) | %s s | %s s | %.1f MB |' "$events" \
+        "$(echo "$(du -b "$data.zst" | cut -f1) / 1000000" | bc -l)" "$wall" "$cpu" "$(echo "$rss / 1000" | bc -l)"
 }
 
 rows=()
@@ -68,27 +84,27 @@ for events in $sizes; do
     size=$(du -b "$trace" | cut -f1)
     for command in $commands; do
         echo "==> $command, $events events" >&2
-        read -r wall rss < <(measure "$cli" "$command" "$trace")
-        row=$(printf '| %d | %.1f MB | %s | %s s | %.1f MB |' "$events" "$(echo "$size / 1000000" | bc -l)" \
-            "$command" "$wall" "$(echo "$rss / 1000" | bc -l)")
+        read -r wall rss cpu < <(measure "$cli" "$command" "$trace")
+        row=$(printf '| %d | %.1f MB | %s | %s s | %s s | %.1f MB |' "$events" "$(echo "$size / 1000000" | bc -l)" \
+            "$command" "$wall" "$cpu" "$(echo "$rss / 1000" | bc -l)")
         if [[ -n $before ]]; then
-            read -r old_wall old_rss < <(measure "$before" "$command" "$trace")
-            row+=$(printf ' %s s | %.1f MB |' "$old_wall" "$(echo "$old_rss / 1000" | bc -l)")
+            read -r old_wall old_rss old_cpu < <(measure "$before" "$command" "$trace")
+            row+=$(printf ' %s s | %s s | %.1f MB |' "$old_wall" "$old_cpu" "$(echo "$old_rss / 1000" | bc -l)")
         fi
         rows+=("$row")
     done
     if [[ $heaptrack_side != 0 ]]; then
         row=$(heaptrack_row "$events")
-        [[ -n $before ]] && row+=" | |"
+        [[ -n $before ]] && row+=" | | |"
         rows+=("$row")
     fi
 done
 
-echo "vramtrace analysis of churn traces (bench/alloc_bench churn: 10,000 live, 1,000 call sites), $(nproc) CPU(s):"
+echo "vramtrace analysis of churn traces (bench/alloc_bench churn: 10,000 live, 1,000 call sites), $(nproc) CPU(s), median of $runs run(s):"
 if [[ -n $before ]]; then
-    printf '| events | trace | command | wall | peak RSS | wall (%s) | peak RSS (%s) |\n|---|---|---|---|---|---|---|\n' \
-        "$(basename "$before")" "$(basename "$before")"
+    printf '| events | trace | command | wall | CPU | peak RSS | wall (%s) | CPU (%s) | peak RSS (%s) |\n|---|---|---|---|---|---|---|---|---|\n' \
+        "$(basename "$before")" "$(basename "$before")" "$(basename "$before")"
 else
-    printf '| events | trace | command | wall | peak RSS |\n|---|---|---|---|---|\n'
+    printf '| events | trace | command | wall | CPU | peak RSS |\n|---|---|---|---|---|---|\n'
 fi
 printf '%s\n' "${rows[@]}"

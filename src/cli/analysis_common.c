@@ -231,12 +231,13 @@ bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const cha
 bool vt_cli_load_trace_replaying(struct vt_trace_model *model, const char *path, const char *command, bool announce,
                                  const struct vt_model_load_options *replaying)
 {
-    struct vt_model_load_options options = {.progress = announce && isatty(STDERR_FILENO) ? stderr : NULL};
+    /* the live-set index: replays to a time, a peak or the end start from its checkpoints */
+    struct vt_model_load_options options = {.progress = announce && isatty(STDERR_FILENO) ? stderr : NULL,
+                                            .index_live_set = true};
     if (replaying) {
         options.replay = replaying->replay;
         options.visit = replaying->visit;
         options.visit_context = replaying->visit_context;
-        options.index_live_set = replaying->index_live_set;
     }
     vt_cli_choose_event_storage(&options);
     char error[4096 + 256];

@@ -85,12 +85,13 @@ bool vt_cli_parse_device(const char *text, int *device);
  * a user setting) sets how many decoded blocks are kept (a number from 1), or keeps every event in
  * memory ("all"). Sets options->stream_events and resident_blocks accordingly. */
 void vt_cli_choose_event_storage(struct vt_model_load_options *options);
-/* Loads a trace; on failure says why ("vramtrace COMMAND: <reader's message>") and returns false.
- * With `announce`, prints the truncated-tail warning, and progress on stderr when it is a terminal
- * and loading takes over a second. */
+/* Loads a trace, with its live-set index (trace/live_index.h: replays to a time, a peak or the end
+ * start from its checkpoints); on failure says why ("vramtrace COMMAND: <reader's message>") and
+ * returns false. With `announce`, prints the truncated-tail warning, and progress on stderr when it
+ * is a terminal and loading takes over a second. */
 bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce);
-/* The same with a replay made while loading and the live-set index: `replaying`'s replay, visit,
- * visit_context and index_live_set (vt_model_load_options; NULL: none). */
+/* The same with a replay made while loading: `replaying`'s replay, visit and visit_context
+ * (vt_model_load_options; NULL: none). */
 bool vt_cli_load_trace_replaying(struct vt_trace_model *model, const char *path, const char *command, bool announce,
                                  const struct vt_model_load_options *replaying);
 /* vt_cli_load_trace (announcing), then the --device check: -1 when loaded (free the model),

@@ -85,19 +85,9 @@ static size_t checkpoint_bytes(const struct vt_replay *replay)
     return bytes;
 }
 
-/* A checkpoint of the replay, at a multiple of the interval, when it fits the budget. */
-static void take_if_it_fits(struct vt_live_index *index, const struct vt_replay *replay)
+/* A checkpoint of the replay's state, after the others. */
+static void add_checkpoint(struct vt_live_index *index, const struct vt_replay *replay)
 {
-    size_t bytes = checkpoint_bytes(replay);
-    while (index->count && index->bytes + bytes > index->budget_bytes) {
-        thin_out(index);
-        if (replay->next_event % index->interval)
-            return; /* no longer a checkpoint's place */
-    }
-    if (bytes > index->budget_bytes) {
-        index->interval *= 2; /* none fits: asked again less often */
-        return;
-    }
     if (index->count == index->capacity) {
         size_t capacity = index->capacity ? 2 * index->capacity : 16;
         struct vt_live_checkpoint *bigger = realloc(index->checkpoints, capacity * sizeof *bigger);
@@ -115,11 +105,39 @@ static void take_if_it_fits(struct vt_live_index *index, const struct vt_replay 
     index->bytes += index->checkpoints[index->count++].bytes;
 }
 
+/* A checkpoint of the replay, at a multiple of the interval, when it fits the budget. */
+static void take_if_it_fits(struct vt_live_index *index, const struct vt_replay *replay)
+{
+    size_t bytes = checkpoint_bytes(replay);
+    while (index->count && index->bytes + bytes > index->budget_bytes) {
+        thin_out(index);
+        if (replay->next_event % index->interval)
+            return; /* no longer a checkpoint's place */
+    }
+    if (bytes > index->budget_bytes) {
+        index->interval *= 2; /* none fits: asked again less often */
+        return;
+    }
+    add_checkpoint(index, replay);
+}
+
 void vt_live_index_note_due(struct vt_live_index *index, const struct vt_replay *replay)
 {
     if (!index->out_of_memory && replay->accounting.track_live)
         take_if_it_fits(index, replay);
     index->next_due = (replay->next_event / index->interval + 1) * index->interval;
+}
+
+void vt_live_index_note_end(struct vt_live_index *index, const struct vt_replay *replay)
+{
+    if (index->out_of_memory || !replay->accounting.track_live ||
+        (index->count && index->checkpoints[index->count - 1].next_event == replay->next_event))
+        return;
+    size_t bytes = checkpoint_bytes(replay);
+    while (index->count && index->bytes + bytes > index->budget_bytes)
+        thin_out(index);
+    if (bytes <= index->budget_bytes)
+        add_checkpoint(index, replay);
 }
 
 const struct vt_live_checkpoint *vt_live_index_before(const struct vt_live_index *index, size_t events)

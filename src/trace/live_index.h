@@ -4,12 +4,13 @@
  *
  * A checkpoint is the whole state of a replay that keeps the live set (trace_model.h) after its
  * first `next_event` events: the accounting's counters and its live tables' records, oldest first
- * (restored in that order, a table iterates as it did). One is taken every `interval` events; the
- * checkpoints together stay within `budget_bytes`: when the next would not fit, every other one is
- * dropped and the interval doubles (so memory follows the budget, the spacing the trace's length),
- * and a live set larger than the whole budget is not kept at all (replays then start from the
- * first event, as without an index). Restoring gives the replay exactly the state it would have
- * reached by applying the events from the start (tests/trace/test_live_index.c).
+ * (restored in that order, a table iterates as it did). One is taken every `interval` events, and
+ * one at the end of the load (a replay to the end of the trace starts there). The checkpoints
+ * together stay within `budget_bytes`: when the next would not fit, every other one is dropped
+ * and the interval doubles (so memory follows the budget, the spacing the trace's length), and a
+ * live set larger than the whole budget is not kept at all (replays then start from the first
+ * event, as without an index). Restoring gives the replay exactly the state it would have reached
+ * by applying the events from the start (tests/trace/test_live_index.c).
  */
 #ifndef VT_TRACE_LIVE_INDEX_H
 #define VT_TRACE_LIVE_INDEX_H
@@ -21,9 +22,9 @@
 
 struct vt_replay;
 
-/* Defaults: a checkpoint every 64 Ki events at first, 32 MiB of checkpoints at most. */
+/* Defaults: a checkpoint every 64 Ki events at first, 16 MiB of checkpoints at most. */
 #define VT_LIVE_INDEX_FIRST_INTERVAL ((size_t)1 << 16)
-#define VT_LIVE_INDEX_BUDGET_BYTES ((size_t)32 << 20)
+#define VT_LIVE_INDEX_BUDGET_BYTES ((size_t)16 << 20)
 
 struct vt_live_checkpoint {
     size_t next_event; /* the events applied */
@@ -55,6 +56,10 @@ static inline void vt_live_index_note(struct vt_live_index *index, const struct 
     if (events >= index->next_due)
         vt_live_index_note_due(index, replay);
 }
+/* After the replay's last event (the end of the load): a checkpoint of that state too, the budget
+ * permitting (not at a multiple of the interval: no checkpoint follows it), so that a replay to
+ * the end of the trace starts there. */
+void vt_live_index_note_end(struct vt_live_index *index, const struct vt_replay *replay);
 /* The last checkpoint after at most `events` events, or NULL. */
 const struct vt_live_checkpoint *vt_live_index_before(const struct vt_live_index *index, size_t events);
 /* Puts the replay (keeping the live set) in the checkpoint's state; false when out of memory (the

@@ -636,6 +636,8 @@ enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char
     vt_trace_reader_read_ahead(&reader); /* else it reads alone */
     /* read to the end (read ahead ends there), unless out of memory (closed below) */
     bool ok = model->path != NULL && read_records(&loader, &reader);
+    if (ok && model->live_index)
+        vt_live_index_note_end(model->live_index, loader.replay);
     if (loader.replay == &loader.own_replay)
         vt_replay_finish(&loader.own_replay);
     if (ok && model->store) { /* the store reads chunks again through the same file descriptor */
@@ -962,6 +964,10 @@ void vt_replay_until_time(struct vt_replay *replay, uint64_t time_ns)
 
 void vt_replay_all(struct vt_replay *replay, vt_replay_visit *visit, void *context)
 {
+    if (!visit) { /* from the last checkpoint */
+        vt_replay_until_event(replay, replay->model->event_count);
+        return;
+    }
     const struct vt_model_event *event;
     while ((event = vt_replay_step(replay)))
         if (visit)

@@ -330,7 +330,8 @@ void vt_replay_until_event(struct vt_replay *replay, size_t end_event);
 /* Applies every event at or before time_ns. */
 void vt_replay_until_time(struct vt_replay *replay, uint64_t time_ns);
 
-/* Applies every remaining event, calling `visit` (may be NULL) after each. */
+/* Applies every remaining event, calling `visit` (may be NULL) after each; without a visitor, as
+ * vt_replay_until_event (from the last live-set checkpoint when it is ahead). */
 void vt_replay_all(struct vt_replay *replay, vt_replay_visit *visit, void *context);
 void vt_replay_finish(struct vt_replay *replay);
 
