@@ -4,7 +4,8 @@
 #   asan  build-asan/, AddressSanitizer + UndefinedBehaviorSanitizer: the whole suite
 #   tsan  build-tsan/, ThreadSanitizer: the programs where threads meet, run under the TSan-built
 #         CLI, shim and simulated device (thread_stress, mixed_stress, a live dump from another
-#         thread, a multi-device leak report). Not through Criterion: Criterion cannot start
+#         thread, a multi-device leak report), and `vramtrace report` of their traces (the loading's
+#         read-ahead thread). Not through Criterion: Criterion cannot start
 #         under TSan ("Could not initialize inheritable arena", Snaipe/Criterion#274)
 #   all   both (the default)
 #   ci    the short step of scripts/test.sh: ASan+UBSan on the unit and fuzz-regression suites
@@ -107,8 +108,10 @@ tsan_run() {
         shift
     done
     shift
+    # then `vramtrace report` of its trace: the CLI's loading reads ahead in a thread of its own
     if ! (cd "$directory" && env ${settings[@]+"${settings[@]}"} timeout 300 "$OLDPWD/build-tsan/src/cli/vramtrace" run \
               --simulate -o "$directory/run.trace" -- "$@" >"$directory/stdout" 2>"$directory/stderr") ||
+        ! timeout 300 build-tsan/src/cli/vramtrace report "$directory/run.trace" >"$directory/report" 2>>"$directory/stderr" ||
         grep -q "ThreadSanitizer" "$directory/stderr"; then
         echo "FAIL: $name" >&2
         cat "$directory/stderr" >&2

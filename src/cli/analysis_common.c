@@ -223,12 +223,8 @@ void vt_cli_choose_event_storage(struct vt_model_load_options *options)
         options->resident_blocks = (size_t)count;
 }
 
-bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce)
-{
-    return vt_cli_load_trace_replaying(model, path, command, announce, NULL);
-}
-
-bool vt_cli_load_trace_replaying(struct vt_trace_model *model, const char *path, const char *command, bool announce,
+/* vt_cli_load_trace, with `replaying`'s replay, visit and visit_context (NULL: none). */
+static bool load_trace_replaying(struct vt_trace_model *model, const char *path, const char *command, bool announce,
                                  const struct vt_model_load_options *replaying)
 {
     /* the live-set index: replays to a time, a peak or the end start from its checkpoints */
@@ -249,6 +245,27 @@ bool vt_cli_load_trace_replaying(struct vt_trace_model *model, const char *path,
     if (announce)
         vt_model_warn_gaps(model, stderr);
     return true;
+}
+
+bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce)
+{
+    return load_trace_replaying(model, path, command, announce, NULL);
+}
+
+int vt_cli_load_trace_for_report(struct vt_trace_model *model, struct vt_report *report, struct vt_report_pass *pass,
+                                 const char *path, const char *command, const struct vt_report_options *options)
+{
+    struct vt_model_load_options replaying = {0};
+    vt_report_pass_start(pass, report, model, options, &replaying);
+    if (!load_trace_replaying(model, path, command, true, &replaying)) {
+        vt_report_pass_drop(pass);
+        return VT_CLI_EXIT_UNREADABLE;
+    }
+    if (vt_cli_device_in_trace(model, options->device, command))
+        return -1;
+    vt_report_pass_drop(pass);
+    vt_model_free(model);
+    return VT_CLI_EXIT_USAGE;
 }
 
 int vt_cli_load_trace_for_device(struct vt_trace_model *model, const char *path, const char *command, int device)

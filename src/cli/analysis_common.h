@@ -13,6 +13,7 @@
 #include "trace/symbolize.h"
 #include "common/text_buffer.h"
 #include "trace/trace_model.h"
+#include "trace/trace_report.h"
 #include "trace/trace_torch.h"
 
 #define VT_CLI_EXIT_UNREADABLE 1
@@ -90,13 +91,15 @@ void vt_cli_choose_event_storage(struct vt_model_load_options *options);
  * returns false. With `announce`, prints the truncated-tail warning, and progress on stderr when it
  * is a terminal and loading takes over a second. */
 bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce);
-/* The same with a replay made while loading: `replaying`'s replay, visit and visit_context
- * (vt_model_load_options; NULL: none). */
-bool vt_cli_load_trace_replaying(struct vt_trace_model *model, const char *path, const char *command, bool announce,
-                                 const struct vt_model_load_options *replaying);
 /* vt_cli_load_trace (announcing), then the --device check: -1 when loaded (free the model),
  * else the exit status (the model is then freed). */
 int vt_cli_load_trace_for_device(struct vt_trace_model *model, const char *path, const char *command, int device);
+/* The same for a report (`report`, `html`): the report's whole run replayed as the trace loads
+ * (vt_report_pass_start, trace/trace_report.h). -1 when loaded: then vt_report_pass_finish (or
+ * vt_report_pass_drop), vt_report_free and vt_model_free are the caller's; else the exit status
+ * (nothing left to free). */
+int vt_cli_load_trace_for_report(struct vt_trace_model *model, struct vt_report *report, struct vt_report_pass *pass,
+                                 const char *path, const char *command, const struct vt_report_options *options);
 /* Checks that --device names a device the trace knows (VT_GROUPS_ALL_DEVICES always does); else
  * prints a usage error. */
 bool vt_cli_device_in_trace(const struct vt_trace_model *model, int device, const char *command);

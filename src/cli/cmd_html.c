@@ -2,7 +2,7 @@
  * src/cli/html/report.html, compiled in by html/embed.py; no file is fetched) with the report's data
  * embedded as JSON. The page's data is computed here, on the command line's side, so that the page
  * stays responsive for traces of millions of events (docs/commands.md, "vramtrace html"):
- *   - "report": the members of `vramtrace report --format json` (report_json.c over vt_report_build):
+ *   - "report": the members of `vramtrace report --format json` (report_json.c over the vt_report):
  *     metadata, usage, leaks, peaks with their snapshots, OOM, sites, the PyTorch layer — except
  *     that stacks are written once, in "stacks" (id -> frames), and referred to by their stack_id;
  *   - "tracks": usage over time per device and kind (and PyTorch's allocated/reserved), each cut
@@ -582,14 +582,17 @@ int vt_cmd_html(int argc, char **argv)
     if (early >= 0)
         return early;
     struct vt_trace_model model;
-    int loaded = vt_cli_load_trace_for_device(&model, settings.common.traces[0], COMMAND, settings.common.device);
+    struct vt_report_options options = {.device = settings.common.device};
+    struct vt_report report;
+    struct vt_report_pass pass;
+    int loaded = vt_cli_load_trace_for_report(&model, &report, &pass, settings.common.traces[0], COMMAND, &options);
     if (loaded >= 0)
         return loaded;
-    struct vt_report_options options = {.device = settings.common.device};
-    struct vt_report report = {0};
     struct vt_symbolizer *symbolizer = vt_cli_open_symbolizer(&model, COMMAND);
+    if (!symbolizer)
+        vt_report_pass_drop(&pass);
     int status = VT_CLI_EXIT_UNREADABLE;
-    if (symbolizer && vt_report_build(&report, &model, &options))
+    if (symbolizer && vt_report_pass_finish(&pass))
         status = write_output(&settings, &report, symbolizer);
     else if (symbolizer)
         fprintf(stderr, "vramtrace " COMMAND ": out of memory\n");

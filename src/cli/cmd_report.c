@@ -147,17 +147,9 @@ int vt_cmd_report(int argc, char **argv)
     struct vt_trace_model model;
     struct vt_report report;
     struct vt_report_pass pass;
-    struct vt_model_load_options replaying = {0};
-    vt_report_pass_start(&pass, &report, &model, &settings.report, &replaying);
-    if (!vt_cli_load_trace_replaying(&model, settings.path, COMMAND, true, &replaying)) {
-        vt_report_pass_drop(&pass);
-        return VT_CLI_EXIT_UNREADABLE;
-    }
-    if (!vt_cli_device_in_trace(&model, settings.report.device, COMMAND)) {
-        vt_report_pass_drop(&pass);
-        vt_model_free(&model);
-        return VT_CLI_EXIT_USAGE;
-    }
+    int loaded = vt_cli_load_trace_for_report(&model, &report, &pass, settings.path, COMMAND, &settings.report);
+    if (loaded >= 0)
+        return loaded;
     bool long_work = isatty(STDERR_FILENO) && model.event_count >= LONG_REPLAY_EVENTS;
     if (long_work) {
         fprintf(stderr, "vramtrace: taking the snapshots...");
