@@ -23,7 +23,7 @@ static struct vt_trace_text text(const char *value)
 static void assert_text(struct vt_trace_text got, struct vt_trace_text want)
 {
     cr_assert_eq(got.length, want.length);
-    cr_assert(memcmp(got.bytes, want.bytes, want.length) == 0, "'%.*s' != '%.*s'", (int)got.length, got.bytes,
+    cr_assert(!want.length || memcmp(got.bytes, want.bytes, want.length) == 0, "'%.*s' != '%.*s'", (int)got.length, got.bytes,
               (int)want.length, want.bytes);
 }
 
@@ -906,7 +906,8 @@ static void column_splice(struct column_set *set, int column, size_t at, size_t 
     cr_assert_leq(at + removed, set->length[column]);
     cr_assert_lt(set->length[column] - removed + inserted_length, COLUMN_BYTES);
     memmove(bytes + at + inserted_length, bytes + at + removed, set->length[column] - at - removed);
-    memcpy(bytes + at, inserted, inserted_length);
+    if (inserted_length) /* nothing inserted: `inserted` may be NULL */
+        memcpy(bytes + at, inserted, inserted_length);
     set->length[column] = set->length[column] - removed + inserted_length;
 }
 
