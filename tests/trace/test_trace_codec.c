@@ -459,7 +459,8 @@ static size_t rows_of(const uint8_t *columns, size_t length, uint8_t *rows, size
 }
 
 /* Any row bytes round-trip: records of every kind, an ALLOC whose payload is not varints, one with
- * more than 16 fields, a FREE with its flags, an unknown type, and a tail that is no record. */
+ * more than 16 fields, a FREE with its flags, an unknown type, types written as overlong varints,
+ * and a tail that is no record. */
 Test(codec, column_layout_round_trips_any_rows)
 {
     uint8_t rows[512];
@@ -482,6 +483,11 @@ Test(codec, column_layout_round_trips_any_rows)
     const uint8_t unknown[] = {99, 2, 0xaa, 0xbb};
     memcpy(rows + length, unknown, sizeof unknown), length += sizeof unknown;
     length += vt_trace_encode(rows + length, sizeof rows - length, &deltas, &alloc);
+    /* types written in more bytes than they need (overlong varints): an ALLOC of 9 one-byte fields, a
+     * FREE whose payload is no varints */
+    const uint8_t overlong_types[] = {VT_RECORD_ALLOC | 0x80, 0x80, 0, 9, 1, 1, 1, 0, 0, 1, 0, 0, 0,
+                                      VT_RECORD_FREE | 0x80, 0, 2, 0x80, 0x80};
+    memcpy(rows + length, overlong_types, sizeof overlong_types), length += sizeof overlong_types;
     const uint8_t tail[] = {VT_RECORD_ALLOC, 50, 1}; /* a length past the end: not a record */
     memcpy(rows + length, tail, sizeof tail), length += sizeof tail;
 
