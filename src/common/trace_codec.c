@@ -779,6 +779,7 @@ static void columns_pass(const uint8_t *rows, size_t rows_length, size_t lengths
     while (at < rows_length) {
         struct reader head = {rows + at, rows + rows_length, false};
         uint64_t type = get_varint(&head);
+        size_t type_length = (size_t)(head.at - (rows + at)); /* as written: maybe overlong */
         uint64_t length = get_varint(&head);
         if (head.malformed || length > (uint64_t)(head.end - head.at))
             break;
@@ -794,7 +795,6 @@ static void columns_pass(const uint8_t *rows, size_t rows_length, size_t lengths
                 offset += field_length;
                 fields++;
             }
-            size_t type_length = varint_bytes(type);
             if (offset == length && fields <= VT_TRACE_COLUMN_FIELDS) {
                 uint8_t count = (uint8_t)fields;
                 EMIT(COLUMN_RECORDS, rows + at, type_length);

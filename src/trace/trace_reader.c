@@ -395,7 +395,10 @@ static bool take_next_slot(struct vt_trace_reader *reader, struct read_chunk **t
     ahead->holding = true;
     pthread_mutex_unlock(&ahead->lock);
     const struct vt_trace_reader *read = &slot->reader;
-    reader->chunk_offset = read->chunk_offset;
+    /* at the end of the file the slot read no chunk: its chunk_offset is an older chunk's, and the
+     * reader stays at the last one, as vt_trace_reader_next_chunk leaves it */
+    if (slot->loaded || read->stop_reason != VT_TRACE_STOP_NONE)
+        reader->chunk_offset = read->chunk_offset;
     reader->next_offset = read->next_offset;
     if (!slot->loaded) {
         enum vt_trace_stop_reason reason = read->stop_reason;

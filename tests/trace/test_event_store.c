@@ -16,100 +16,14 @@
 #include "trace/event_store.h"
 #include "trace/trace_model.h"
 #include "trace/trace_report.h"
+#include "model_compare.h"
 #include "trace_builder.h"
-
-#define MIB (1ull << 20)
-#define MS (1000000ull)
-#define CHUNKS 40
-
-static void marker(struct trace_builder *builder, uint64_t time_ns, const char *label)
-{
-    struct vt_trace_record record = {.type = VT_RECORD_MARKER};
-    record.marker.timestamp_ns = time_ns;
-    record.marker.kind = VT_MARKER_DUMP;
-    record.marker.text = (struct vt_trace_text){label, (uint32_t)strlen(label)};
-    tb_record(builder, &record);
-}
-
-static void dropped(struct trace_builder *builder, uint64_t time_ns, uint64_t count)
-{
-    struct vt_trace_record record = {.type = VT_RECORD_DROPPED};
-    record.dropped.timestamp_ns = time_ns;
-    record.dropped.count = count;
-    tb_record(builder, &record);
-}
-
-static void free_unknown(struct trace_builder *builder, uint64_t time_ns, uint64_t address)
-{
-    struct vt_trace_record record = {.type = VT_RECORD_FREE_UNKNOWN};
-    record.event = (struct vt_trace_event){.timestamp_ns = time_ns, .api = VT_API_cudaFree, .address = address,
-                                           .thread_index = 1};
-    tb_record(builder, &record);
-}
-
-/* CHUNKS chunks of churn on devices 0 and 1 (each chunk allocates 20 blocks and frees those of the
- * chunk before but one, which leaks), with the odd events; chunk 7 only defines a stack, and each
- * chunk's base time is a little before the last event of the chunk before (the loader's fix-up). */
-static const char *many_chunk_trace(const char *name)
-{
-    struct trace_builder builder;
-    tb_start(&builder);
-    tb_two_devices_and_four_stacks(&builder, "streamed", 4321);
-    uint64_t time_ns = 0;
-    for (unsigned chunk = 0; chunk < CHUNKS; chunk++) {
-        tb_end_chunk(&builder, chunk % 3 ? VT_TRACE_ZSTD : VT_TRACE_STORED); /* chunk 0: the definitions' */
-        tb_begin_chunk(&builder, time_ns > 3 * MS ? time_ns - 3 * MS : 0);
-        if (chunk == 7) {
-            static const uint64_t frames[] = {0x402000, 0x402100};
-            tb_stack(&builder, 5, frames, 2);
-            continue;
-        }
-        uint64_t back = time_ns > 2 * MS ? time_ns - 2 * MS : 0; /* goes back: fixed up to time_ns */
-        tb_alloc(&builder, back, VT_API_cudaMalloc, VT_KIND_DEVICE, 1, 0x90000000 + chunk * 0x1000, MIB, 4);
-        for (unsigned i = 0; i < 20; i++) {
-            time_ns += MS;
-            uint64_t address = 0x10000000 + ((uint64_t)chunk * 32 + i) * 0x100000;
-            tb_alloc(&builder, time_ns, VT_API_cudaMalloc, VT_KIND_DEVICE, (int)(i % 2), address,
-                     (1 + (chunk * 7 + i) % 5) * MIB, 1 + (chunk + i) % 4);
-            if (chunk && i) {
-                uint64_t earlier = 0x10000000 + ((uint64_t)(chunk - 1) * 32 + i) * 0x100000;
-                unsigned before = chunk - 1 == 7 ? chunk - 2 : chunk - 1; /* chunk 7 allocated nothing */
-                earlier = 0x10000000 + ((uint64_t)before * 32 + i) * 0x100000;
-                tb_free(&builder, time_ns, VT_API_cudaFree, VT_KIND_DEVICE, (int)(i % 2), earlier,
-                        (1 + (before * 7 + i) % 5) * MIB);
-            }
-        }
-        if (chunk % 5 == 2)
-            tb_oom(&builder, time_ns, VT_API_cudaMalloc, 0, 64ull << 30, 2, MIB, 16ull << 30);
-        if (chunk % 10 == 2) /* a second one in the chunk: its detail counts on */
-            tb_oom(&builder, time_ns, VT_API_cudaMalloc, 0, 32ull << 30, 1, 2 * MIB, 16ull << 30);
-        if (chunk % 6 == 3)
-            tb_map(&builder, time_ns, 0x7f0000000000 + chunk * (2 * MIB), 2 * MIB, 0x1000 + chunk, 0, 3);
-        if (chunk % 4 == 1) {
-            char label[32];
-            snprintf(label, sizeof label, "step %u", chunk);
-            marker(&builder, time_ns, label);
-        }
-        if (chunk == 11)
-            dropped(&builder, time_ns, 17);
-        if (chunk == 13)
-            free_unknown(&builder, time_ns, 0xdead0000);
-    }
-    tb_end(&builder, time_ns + MS);
-    return tb_write(&builder, tb_temp_path(name));
-}
 
 static void load(struct vt_trace_model *model, const char *path, bool stream, size_t blocks)
 {
     char error[512] = "";
     struct vt_model_load_options options = {.stream_events = stream, .resident_blocks = blocks};
     cr_assert_eq(vt_model_load(model, path, &options, error, sizeof error), VT_TRACE_OPENED, "%s", error);
-}
-
-static void assert_same_event(const struct vt_model_event *a, const struct vt_model_event *b, size_t index)
-{
-    cr_assert(memcmp(a, b, sizeof *a) == 0, "event %zu differs (type %u / %u, time %llu / %llu)", index, a->type,
-              b->type, (unsigned long long)a->time_ns, (unsigned long long)b->time_ns);
 }
 
 Test(event_store, streamed_events_equal_the_resident_ones_in_any_order)
@@ -121,7 +35,7 @@ Test(event_store, streamed_events_equal_the_resident_ones_in_any_order)
         load(&streamed, path, true, blocks);
         cr_assert_null(streamed.events);
         cr_assert_not_null(streamed.store);
-        cr_assert_eq(streamed.store->block_count, CHUNKS - 1, "one block per chunk with events");
+        cr_assert_eq(streamed.store->block_count, MANY_CHUNKS - 1, "one block per chunk with events");
         cr_assert_eq(streamed.event_count, resident.event_count);
         cr_assert_gt(resident.event_count, 30 * 20);
         cr_assert_eq(streamed.duration_ns, resident.duration_ns);
@@ -147,56 +61,6 @@ Test(event_store, streamed_events_equal_the_resident_ones_in_any_order)
         vt_model_free(&streamed);
         vt_model_free(&resident);
     }
-}
-
-/* Two groups equal field by field (their thread tallies by content: they hold pointers). */
-static void assert_same_group(const struct vt_group *a, const struct vt_group *b, const char *what, size_t index)
-{
-    cr_assert(a->bytes == b->bytes && a->count == b->count && a->stack_id == b->stack_id && a->api == b->api &&
-                  a->kind == b->kind && a->handles_kept == b->handles_kept &&
-                  memcmp(a->handles, b->handles, sizeof a->handles) == 0,
-              "%s: group %zu", what, index);
-    cr_assert_eq(a->threads.count, b->threads.count, "%s: group %zu's threads", what, index);
-    cr_assert_eq(a->threads.incomplete, b->threads.incomplete, "%s: group %zu's threads", what, index);
-    for (uint32_t i = 0; i < a->threads.count; i++)
-        cr_assert(a->threads.shares[i].tid == b->threads.shares[i].tid &&
-                      a->threads.shares[i].bytes == b->threads.shares[i].bytes &&
-                      a->threads.shares[i].count == b->threads.shares[i].count,
-                  "%s: group %zu's thread %u", what, index, i);
-}
-
-static void assert_same_groups(const struct vt_groups *a, const struct vt_groups *b, const char *what)
-{
-    cr_assert_eq(a->group_count, b->group_count, "%s", what);
-    for (size_t i = 0; i < a->group_count; i++)
-        assert_same_group(&a->groups[i], &b->groups[i], what, i);
-    cr_assert_eq(a->mapping_count, b->mapping_count, "%s", what);
-    cr_assert(memcmp(a->bytes_by_kind, b->bytes_by_kind, sizeof a->bytes_by_kind) == 0, "%s", what);
-    cr_assert(memcmp(a->count_by_kind, b->count_by_kind, sizeof a->count_by_kind) == 0, "%s", what);
-    cr_assert_eq(a->incomplete, b->incomplete, "%s", what);
-}
-
-static void assert_same_reports(const struct vt_report *a, const struct vt_report *b)
-{
-    cr_assert(memcmp(a->usage, b->usage, sizeof a->usage) == 0, "usage");
-    cr_assert(memcmp(&a->stats, &b->stats, sizeof a->stats) == 0, "stats");
-    cr_assert_eq(a->oom.failures, b->oom.failures);
-    cr_assert_eq(a->oom.allocations_after_last_failure, b->oom.allocations_after_last_failure);
-    cr_assert_eq(!a->oom.first, !b->oom.first);
-    if (a->oom.first) {
-        assert_same_event(a->oom.first, b->oom.first, a->oom.first_detail->event_index);
-        cr_assert_eq(a->oom.first_detail->event_index, b->oom.first_detail->event_index);
-        assert_same_groups(&a->oom.live, &b->oom.live, "live at the first OOM");
-    }
-    assert_same_groups(&a->live, &b->live, "live set");
-    cr_assert_eq(a->peak_count, b->peak_count);
-    for (size_t i = 0; i < a->peak_count; i++) {
-        cr_assert_eq(a->peaks[i].device, b->peaks[i].device);
-        cr_assert(memcmp(&a->peaks[i].usage, &b->peaks[i].usage, sizeof a->peaks[i].usage) == 0);
-        assert_same_groups(&a->peaks[i].snapshot, &b->peaks[i].snapshot, "peak snapshot");
-    }
-    assert_same_groups(&a->sites_by_bytes, &b->sites_by_bytes, "sites by bytes");
-    assert_same_groups(&a->sites_by_count, &b->sites_by_count, "sites by count");
 }
 
 Test(event_store, replays_and_reports_equal_those_with_every_event_in_memory)
@@ -331,10 +195,10 @@ Test(event_store, a_followed_trace_is_streamed_and_equals_a_load_after_each_upda
     const char *whole = many_chunk_trace("followed.trace");
     size_t size;
     uint8_t *bytes = tb_read_file(whole, &size);
-    uint64_t bounds[CHUNKS + 8];
+    uint64_t bounds[MANY_CHUNKS + 8];
     size_t bound_count = chunk_bounds(whole, bounds, sizeof bounds / sizeof bounds[0]);
     cr_assert_eq(bounds[bound_count - 1], size);
-    cr_assert_geq(bound_count, CHUNKS + 1);
+    cr_assert_geq(bound_count, MANY_CHUNKS + 1);
     char *growing = tb_temp_path("growing.trace"), *prefix = tb_temp_path("prefix.trace");
     tb_append_file(growing, bytes, 0, bounds[0]); /* the file header */
 
@@ -365,7 +229,7 @@ Test(event_store, a_followed_trace_is_streamed_and_equals_a_load_after_each_upda
         }
     }
     cr_assert(follower.model.complete);
-    cr_assert_eq(follower.model.store->block_count, CHUNKS - 1, "one block per chunk with events");
+    cr_assert_eq(follower.model.store->block_count, MANY_CHUNKS - 1, "one block per chunk with events");
     vt_replay_finish(&replay);
     vt_model_follow_close(&follower);
     free(prefix);

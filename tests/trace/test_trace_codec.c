@@ -1,9 +1,13 @@
 /* tests/trace/test_trace_codec.c — the shared record codec (common/trace_codec.c): every record
  * type survives encode + decode, varint edge values, deltas across records, a record with extra
- * trailing bytes (a later format version) still decodes, and an unknown type is skipped. */
+ * trailing bytes (a later format version) still decodes, and an unknown type is skipped. Version 3's
+ * column layout: rows round-trip through it, damage is refused, and reading the columns record by
+ * record (vt_trace_columns_open/next) agrees with decoding them back to rows, on valid payloads and
+ * on many deterministic mutations of them (the differential test). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/trace_codec.h"
@@ -19,7 +23,7 @@ static struct vt_trace_text text(const char *value)
 static void assert_text(struct vt_trace_text got, struct vt_trace_text want)
 {
     cr_assert_eq(got.length, want.length);
-    cr_assert(memcmp(got.bytes, want.bytes, want.length) == 0, "'%.*s' != '%.*s'", (int)got.length, got.bytes,
+    cr_assert(!want.length || memcmp(got.bytes, want.bytes, want.length) == 0, "'%.*s' != '%.*s'", (int)got.length, got.bytes,
               (int)want.length, want.bytes);
 }
 
@@ -64,6 +68,7 @@ static void assert_same_event(const struct vt_trace_event *got, const struct vt_
     cr_assert_eq(got->device, want->device);
     cr_assert_eq(got->api, want->api);
     cr_assert_eq(got->kind, want->kind);
+    cr_assert_eq(got->flags, want->flags);
 }
 
 Test(codec, every_record_type_round_trips)
@@ -454,7 +459,8 @@ static size_t rows_of(const uint8_t *columns, size_t length, uint8_t *rows, size
 }
 
 /* Any row bytes round-trip: records of every kind, an ALLOC whose payload is not varints, one with
- * more than 16 fields, a FREE with its flags, an unknown type, and a tail that is no record. */
+ * more than 16 fields, a FREE with its flags, an unknown type, types written as overlong varints,
+ * and a tail that is no record. */
 Test(codec, column_layout_round_trips_any_rows)
 {
     uint8_t rows[512];
@@ -477,6 +483,11 @@ Test(codec, column_layout_round_trips_any_rows)
     const uint8_t unknown[] = {99, 2, 0xaa, 0xbb};
     memcpy(rows + length, unknown, sizeof unknown), length += sizeof unknown;
     length += vt_trace_encode(rows + length, sizeof rows - length, &deltas, &alloc);
+    /* types written in more bytes than they need (overlong varints): an ALLOC of 9 one-byte fields, a
+     * FREE whose payload is no varints */
+    const uint8_t overlong_types[] = {VT_RECORD_ALLOC | 0x80, 0x80, 0, 9, 1, 1, 1, 0, 0, 1, 0, 0, 0,
+                                      VT_RECORD_FREE | 0x80, 0, 2, 0x80, 0x80};
+    memcpy(rows + length, overlong_types, sizeof overlong_types), length += sizeof overlong_types;
     const uint8_t tail[] = {VT_RECORD_ALLOC, 50, 1}; /* a length past the end: not a record */
     memcpy(rows + length, tail, sizeof tail), length += sizeof tail;
 
@@ -597,4 +608,618 @@ Test(codec, empty_texts_and_tables_with_no_bytes_round_trip)
     cr_assert_eq(decoded[0].code.function_name.length, 0);
     cr_assert_eq(decoded[0].code.line_table_bytes, 0);
     cr_assert_eq(decoded[0].code.first_line, 1);
+}
+
+/* ---- version 3: reading the columns in place agrees with decoding them to rows ------------------ */
+
+/* A deterministic pseudo-random sequence (xorshift64*). */
+struct random_bytes {
+    uint64_t state;
+};
+
+static uint64_t next_random(struct random_bytes *random)
+{
+    random->state ^= random->state >> 12;
+    random->state ^= random->state << 25;
+    random->state ^= random->state >> 27;
+    return random->state * 2685821657736338717ull;
+}
+
+static uint64_t random_below(struct random_bytes *random, uint64_t bound)
+{
+    return next_random(random) % bound;
+}
+
+/* Small values mostly, any 64-bit value now and then: varints of every length. */
+static uint64_t random_value(struct random_bytes *random)
+{
+    return next_random(random) >> random_below(random, 64);
+}
+
+static size_t write_varint(uint8_t *out, uint64_t value)
+{
+    size_t length = 0;
+    while (value >= 0x80) {
+        out[length++] = (uint8_t)(value | 0x80);
+        value >>= 7;
+    }
+    out[length++] = (uint8_t)value;
+    return length;
+}
+
+/* Appends a row of `type` with `payload` as it is; returns its bytes. */
+static size_t raw_row(uint8_t *out, uint64_t type, const uint8_t *payload, size_t length)
+{
+    size_t written = write_varint(out, type);
+    written += write_varint(out + written, length);
+    memcpy(out + written, payload, length);
+    return written + length;
+}
+
+/* Appends `record` encoded, then `extra` more one-varint fields at the end of its payload (a later
+ * format version's fields). */
+static size_t row_with_extra_fields(uint8_t *out, struct vt_trace_deltas *deltas, const struct vt_trace_record *record,
+                                    unsigned extra, struct random_bytes *random)
+{
+    uint8_t encoded[512], payload[600];
+    size_t length = vt_trace_encode(encoded, sizeof encoded, deltas, record);
+    cr_assert_gt(length, 0);
+    const uint8_t *at = encoded + 1; /* the types used here are one byte */
+    uint64_t payload_length = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        payload_length |= (uint64_t)(*at & 0x7f) << shift;
+        if (!(*at++ & 0x80))
+            break;
+    }
+    memcpy(payload, at, payload_length);
+    for (unsigned i = 0; i < extra; i++)
+        payload_length += write_varint(payload + payload_length, random_value(random));
+    return raw_row(out, record->type, payload, payload_length);
+}
+
+static struct vt_trace_event random_event(struct random_bytes *random)
+{
+    return (struct vt_trace_event){
+        .timestamp_ns = 1000 + random_below(random, 1u << 30),
+        .address = random_below(random, 3) ? 0x7f0000000000 + random_below(random, 1u << 24) * 256 : random_value(random),
+        .size_bytes = random_value(random),
+        .stream = random_below(random, 4) ? random_below(random, 3) : random_value(random),
+        .handle = random_value(random),
+        .device_free_bytes = random_value(random),
+        .device_total_bytes = random_value(random),
+        .stack_id = random_below(random, 3) ? (uint32_t)random_below(random, 40) : (uint32_t)next_random(random),
+        .thread_index = (uint32_t)random_below(random, 6),
+        .device = (int32_t)random_below(random, 5) - 1,
+        .api = (uint16_t)random_below(random, 40),
+        .kind = (uint8_t)random_below(random, 8),
+    };
+}
+
+/* Rows of `count` varied records: ALLOC, FREE with and without flags, OOM, MAP, MARKER, STACK (native
+ * and Python frames), THREAD with and without a name, FREE_UNKNOWN, END, DROPPED, unknown types, ALLOC
+ * and FREE rows with fields of a later version, now and then an ALLOC whose payload is no varints.
+ * Returns their bytes. */
+static size_t varied_rows(struct random_bytes *random, size_t count, uint8_t *rows, size_t capacity)
+{
+    static const char *const texts[] = {"", "step", "a longer marker text"};
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 1000, VT_TRACE_FORMAT_VERSION);
+    size_t length = 0;
+    for (size_t i = 0; i < count; i++) {
+        cr_assert_lt(length + 1024, capacity);
+        struct vt_trace_record record = {.type = VT_RECORD_ALLOC, .event = random_event(random)};
+        uint64_t frames[8];
+        unsigned choice = (unsigned)random_below(random, 20);
+        switch (choice) {
+        case 0: case 1: case 2: case 3: case 4: /* ALLOC, the writer's mainstay */
+            break;
+        case 5: case 6: case 7:
+            record.type = VT_RECORD_FREE;
+            record.event.stack_id = 0;
+            record.event.flags = choice == 7 ? (uint8_t)(1 + random_below(random, 255)) : 0;
+            break;
+        case 8:
+            record.type = VT_RECORD_OOM;
+            break;
+        case 9:
+            record.type = VT_RECORD_MAP;
+            break;
+        case 10:
+            record.type = VT_RECORD_MARKER;
+            record.marker.timestamp_ns = 1000 + random_below(random, 1u << 30);
+            record.marker.kind = (uint32_t)random_below(random, 3);
+            record.marker.text = text(texts[random_below(random, 3)]);
+            break;
+        case 11: {
+            record.type = VT_RECORD_STACK;
+            record.stack.id = (uint32_t)random_below(random, 1000);
+            record.stack.depth = (uint32_t)random_below(random, 8);
+            for (uint32_t f = 0; f < record.stack.depth; f++)
+                frames[f] = random_below(random, 3) ? 0x400000 + random_below(random, 1u << 20)
+                                                    : vt_python_frame(1 + (uint32_t)random_below(random, 50),
+                                                                      (uint32_t)random_below(random, 300));
+            record.stack.frames = frames;
+            break;
+        }
+        case 12:
+            record.type = VT_RECORD_THREAD;
+            record.thread.index = (uint32_t)random_below(random, 6);
+            record.thread.thread_id = (uint32_t)next_random(random);
+            record.thread.name = random_below(random, 2) ? text("worker") : (struct vt_trace_text){NULL, 0};
+            break;
+        case 13: {
+            static const uint32_t types[] = {VT_RECORD_FREE_UNKNOWN, VT_RECORD_END, VT_RECORD_DROPPED};
+            record.type = types[random_below(random, 3)];
+            record.end.timestamp_ns = 1000 + random_below(random, 1u << 30);
+            if (record.type == VT_RECORD_DROPPED) {
+                record.dropped.timestamp_ns = record.end.timestamp_ns;
+                record.dropped.count = random_value(random);
+            }
+            break;
+        }
+        case 14: { /* a type this reader does not know, one or two bytes of it */
+            static const uint64_t types[] = {30, 99, 127, 200, 1000};
+            uint8_t payload[6];
+            size_t payload_length = (size_t)random_below(random, sizeof payload + 1);
+            for (size_t b = 0; b < payload_length; b++)
+                payload[b] = (uint8_t)next_random(random);
+            length += raw_row(rows + length, types[random_below(random, 5)], payload, payload_length);
+            continue;
+        }
+        case 15: case 16: /* an ALLOC or FREE with fields of a later version: up to 16 fields, or more */
+            if (choice == 16) {
+                record.type = VT_RECORD_FREE;
+                record.event.flags = (uint8_t)random_below(random, 3);
+                if (!record.event.flags)
+                    record.event.flags = 1; /* the flags are there, then the extra fields */
+            }
+            length += row_with_extra_fields(rows + length, &deltas, &record, 1 + (unsigned)random_below(random, 10), random);
+            continue;
+        case 17: { /* an ALLOC whose payload is not varints: kept verbatim, malformed as a row */
+            const uint8_t payload[] = {1, 2, 0x80};
+            length += raw_row(rows + length, VT_RECORD_ALLOC, payload, (size_t)random_below(random, 2) + 2);
+            continue;
+        }
+        default: /* a FREE written by the writer, the flags absent */
+            record.type = VT_RECORD_FREE;
+            record.event.stack_id = 0;
+            break;
+        }
+        size_t written = vt_trace_encode(rows + length, capacity - length, &deltas, &record);
+        cr_assert_gt(written, 0);
+        length += written;
+    }
+    return length;
+}
+
+/* A record read from the columns equals the one decoded from the rows: its type, and its fields as
+ * far as they are cheap to compare (every one for events, the frames of a STACK). */
+static void assert_same_record(const struct vt_trace_record *got, const struct vt_trace_record *want, const char *what,
+                               size_t index)
+{
+    cr_assert_eq(got->type, want->type, "%s: record %zu", what, index);
+    switch (want->type) {
+    case VT_RECORD_ALLOC: case VT_RECORD_FREE: case VT_RECORD_FREE_UNKNOWN: case VT_RECORD_OOM: case VT_RECORD_MAP:
+        cr_assert(memcmp(&got->event, &want->event, sizeof want->event) == 0, "%s: record %zu's event", what, index);
+        break;
+    case VT_RECORD_STACK:
+        cr_assert_eq(got->stack.id, want->stack.id, "%s: record %zu", what, index);
+        cr_assert_eq(got->stack.depth, want->stack.depth, "%s: record %zu", what, index);
+        cr_assert(memcmp(got->stack.frames, want->stack.frames, want->stack.depth * sizeof(uint64_t)) == 0,
+                  "%s: record %zu's frames", what, index);
+        break;
+    case VT_RECORD_MARKER:
+        cr_assert_eq(got->marker.timestamp_ns, want->marker.timestamp_ns, "%s: record %zu", what, index);
+        cr_assert_eq(got->marker.kind, want->marker.kind, "%s: record %zu", what, index);
+        assert_text(got->marker.text, want->marker.text);
+        break;
+    case VT_RECORD_THREAD:
+        cr_assert_eq(got->thread.index, want->thread.index, "%s: record %zu", what, index);
+        cr_assert_eq(got->thread.thread_id, want->thread.thread_id, "%s: record %zu", what, index);
+        assert_text(got->thread.name, want->thread.name);
+        break;
+    case VT_RECORD_END:
+        cr_assert_eq(got->end.timestamp_ns, want->end.timestamp_ns, "%s: record %zu", what, index);
+        break;
+    case VT_RECORD_DROPPED:
+        cr_assert_eq(got->dropped.count, want->dropped.count, "%s: record %zu", what, index);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The contract of vt_trace_columns_open/next on `payload`: open refuses exactly what
+ * vt_trace_columns_decode finds malformed; then next gives what vt_trace_decode gives of the rows,
+ * result by result and record by record, deltas included, until the end or the first malformed
+ * record. Returns whether the payload opened. */
+static bool assert_columns_read_as_rows(const uint8_t *payload, size_t length, const char *what)
+{
+    static uint8_t rows[1 << 17];
+    size_t capacity = 2 * length + 16; /* holds well formed columns' rows, as documented */
+    cr_assert_leq(capacity, sizeof rows);
+    size_t rows_length = vt_trace_columns_decode(payload, length, rows, capacity);
+    struct vt_trace_columns columns;
+    bool opened = vt_trace_columns_open(&columns, payload, length);
+    cr_assert_eq(opened, rows_length != VT_TRACE_COLUMNS_MALFORMED, "%s: open says %d, decode %s", what, opened,
+                 rows_length == VT_TRACE_COLUMNS_MALFORMED ? "malformed" : "rows");
+    if (!opened)
+        return false;
+    struct vt_trace_deltas from_columns, from_rows;
+    vt_trace_deltas_start(&from_columns, 777, VT_TRACE_FORMAT_VERSION);
+    vt_trace_deltas_start(&from_rows, 777, VT_TRACE_FORMAT_VERSION);
+    static uint64_t column_frames[VT_TRACE_MAX_FRAMES], row_frames[VT_TRACE_MAX_FRAMES];
+    const uint8_t *cursor = rows;
+    for (size_t index = 0;; index++) {
+        struct vt_trace_record got, want;
+        bool left = vt_trace_columns_left(&columns);
+        enum vt_trace_decode_result got_result = vt_trace_columns_next(&columns, &from_columns, &got, column_frames);
+        enum vt_trace_decode_result want_result =
+            vt_trace_decode(&cursor, rows + rows_length, &from_rows, &want, row_frames);
+        cr_assert_eq(got_result, want_result, "%s: record %zu", what, index);
+        cr_assert_eq(left, want_result != VT_DECODE_END, "%s: record %zu: records left", what, index);
+        if (want_result != VT_DECODE_RECORD)
+            break;
+        assert_same_record(&got, &want, what, index);
+        cr_assert(from_columns.last_time_ns == from_rows.last_time_ns &&
+                      from_columns.last_address == from_rows.last_address &&
+                      from_columns.last_stream == from_rows.last_stream &&
+                      from_columns.last_stack_id == from_rows.last_stack_id,
+                  "%s: record %zu: deltas", what, index);
+    }
+    return true;
+}
+
+/* ---- a column payload taken apart, to damage it on purpose ---- */
+
+#define COLUMN_BYTES 8192
+enum { RECORDS_COLUMN = 0, ALLOC_FIELDS = 1, FREE_FIELDS = 1 + VT_TRACE_COLUMN_FIELDS };
+
+struct column_set {
+    uint8_t bytes[VT_TRACE_COLUMN_COUNT][COLUMN_BYTES];
+    size_t length[VT_TRACE_COLUMN_COUNT];
+};
+
+static void split_payload(const uint8_t *payload, size_t length, struct column_set *set)
+{
+    struct vt_trace_columns columns;
+    cr_assert(vt_trace_columns_open(&columns, payload, length), "a valid payload to start from");
+    for (int c = 0; c < VT_TRACE_COLUMN_COUNT; c++) {
+        set->length[c] = (size_t)(columns.end[c] - columns.at[c]);
+        cr_assert_lt(set->length[c], COLUMN_BYTES - 64);
+        memcpy(set->bytes[c], columns.at[c], set->length[c]);
+    }
+}
+
+/* The payload of the columns, header and all; returns its length. */
+static size_t join_payload(const struct column_set *set, uint8_t *payload, size_t capacity)
+{
+    size_t length = write_varint(payload, VT_TRACE_COLUMN_COUNT);
+    for (int c = 0; c < VT_TRACE_COLUMN_COUNT; c++)
+        length += write_varint(payload + length, set->length[c]);
+    for (int c = 0; c < VT_TRACE_COLUMN_COUNT; c++) {
+        cr_assert_leq(length + set->length[c], capacity);
+        memcpy(payload + length, set->bytes[c], set->length[c]);
+        length += set->length[c];
+    }
+    return length;
+}
+
+static void column_splice(struct column_set *set, int column, size_t at, size_t removed, const uint8_t *inserted,
+                          size_t inserted_length)
+{
+    uint8_t *bytes = set->bytes[column];
+    cr_assert_leq(at + removed, set->length[column]);
+    cr_assert_lt(set->length[column] - removed + inserted_length, COLUMN_BYTES);
+    memmove(bytes + at + inserted_length, bytes + at + removed, set->length[column] - at - removed);
+    if (inserted_length) /* nothing inserted: `inserted` may be NULL */
+        memcpy(bytes + at, inserted, inserted_length);
+    set->length[column] = set->length[column] - removed + inserted_length;
+}
+
+/* Where varint `index` of a field column starts, and its length (the column holds varints). */
+static size_t varint_at(const struct column_set *set, int column, size_t index, size_t *length)
+{
+    size_t at = 0;
+    for (size_t i = 0;; i++) {
+        size_t end = at;
+        while (set->bytes[column][end] & 0x80)
+            end++;
+        if (i == index) {
+            *length = end + 1 - at;
+            return at;
+        }
+        at = end + 1;
+    }
+}
+
+/* An ALLOC or FREE of the records column whose fields are in columns. */
+struct column_record {
+    size_t count_at; /* where its field count is in the records column */
+    unsigned fields;
+    int first_column;
+    size_t field_index[VT_TRACE_COLUMN_FIELDS]; /* its varint's index in each field column */
+};
+
+/* The ALLOC and FREE records whose fields are in columns, in order; returns how many. */
+static size_t column_records(const struct column_set *set, struct column_record *found, size_t capacity)
+{
+    size_t count = 0, taken[2][VT_TRACE_COLUMN_FIELDS] = {{0}};
+    const uint8_t *at = set->bytes[RECORDS_COLUMN], *end = at + set->length[RECORDS_COLUMN];
+    while (at < end) {
+        uint8_t type = *at++; /* the rows made here have one-byte types and counts below 128 */
+        if ((type == VT_RECORD_ALLOC || type == VT_RECORD_FREE) && *at <= VT_TRACE_COLUMN_FIELDS) {
+            bool is_free = type == VT_RECORD_FREE;
+            struct column_record *record = &found[count++];
+            cr_assert_leq(count, capacity);
+            record->count_at = (size_t)(at - set->bytes[RECORDS_COLUMN]);
+            record->fields = *at++;
+            record->first_column = is_free ? FREE_FIELDS : ALLOC_FIELDS;
+            for (unsigned i = 0; i < VT_TRACE_COLUMN_FIELDS; i++)
+                record->field_index[i] = taken[is_free][i];
+            for (unsigned i = 0; i < record->fields; i++)
+                taken[is_free][i]++;
+            continue;
+        }
+        if (type == VT_RECORD_ALLOC || type == VT_RECORD_FREE)
+            at++; /* FIELDS_VERBATIM */
+        if (type >= 0x80)
+            at++; /* a two-byte unknown type */
+        uint64_t payload_length = 0;
+        for (unsigned shift = 0;; shift += 7) {
+            payload_length |= (uint64_t)(*at & 0x7f) << shift;
+            if (!(*at++ & 0x80))
+                break;
+        }
+        at += payload_length;
+    }
+    return count;
+}
+
+/* Gives the record `fields` fields, its columns kept consistent (fields dropped from their columns,
+ * or new ones put in theirs): a payload that still opens. */
+static void set_field_count(struct column_set *set, const struct column_record *record, unsigned fields,
+                            struct random_bytes *random)
+{
+    for (unsigned i = fields; i < record->fields; i++) {
+        size_t length, at = varint_at(set, record->first_column + (int)i, record->field_index[i], &length);
+        column_splice(set, record->first_column + (int)i, at, length, NULL, 0);
+    }
+    for (unsigned i = record->fields; i < fields; i++) {
+        size_t at = 0, length;
+        if (record->field_index[i])
+            at = varint_at(set, record->first_column + (int)i, record->field_index[i] - 1, &length) + length;
+        uint8_t value[10];
+        column_splice(set, record->first_column + (int)i, at, 0, value, write_varint(value, random_value(random)));
+    }
+    set->bytes[RECORDS_COLUMN][record->count_at] = (uint8_t)fields;
+}
+
+/* Takes the record's fields out of their columns into the records column, as a verbatim row. */
+static void make_verbatim(struct column_set *set, const struct column_record *record)
+{
+    uint8_t row[2 + 10 * VT_TRACE_COLUMN_FIELDS];
+    size_t payload_length = 0;
+    for (unsigned i = 0; i < record->fields; i++) {
+        size_t length, at = varint_at(set, record->first_column + (int)i, record->field_index[i], &length);
+        memcpy(row + 2 + payload_length, set->bytes[record->first_column + (int)i] + at, length);
+        payload_length += length;
+        column_splice(set, record->first_column + (int)i, at, length, NULL, 0);
+    }
+    cr_assert_lt(payload_length, 128);
+    row[0] = 127; /* FIELDS_VERBATIM */
+    row[1] = (uint8_t)payload_length;
+    column_splice(set, RECORDS_COLUMN, record->count_at, 1, row, 2 + payload_length);
+}
+
+/* Rewrites varint `index` of the column as `length` bytes: the same value in more bytes (its last
+ * byte ending it), whatever `length` says (an 11-byte one is too long). */
+static void stretch_varint(struct column_set *set, int column, size_t index, size_t length)
+{
+    size_t old_length, at = varint_at(set, column, index, &old_length);
+    if (length < old_length)
+        length = old_length;
+    uint8_t stretched[16];
+    memcpy(stretched, set->bytes[column] + at, old_length);
+    for (size_t i = old_length; i < length; i++)
+        stretched[i] = 0;
+    for (size_t i = 0; i + 1 < length; i++)
+        stretched[i] |= 0x80;
+    column_splice(set, column, at, old_length, stretched, length);
+}
+
+/* How many varints a field column holds. */
+static size_t varint_count(const struct column_set *set, int column)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < set->length[column]; i++)
+        count += !(set->bytes[column][i] & 0x80);
+    return count;
+}
+
+/* One deterministic damage of the columns of `payload`: the bytes (flip, insert, delete) or the
+ * structure (field counts with and without their columns, verbatim rows, overlong varints and types,
+ * column lengths that do not match). Returns the new payload's length. */
+static size_t mutate(const uint8_t *payload, size_t length, struct random_bytes *random, uint8_t *out, size_t capacity,
+                     const char **what)
+{
+    static struct column_set set;
+    static struct column_record records[512];
+    split_payload(payload, length, &set);
+    size_t record_count = column_records(&set, records, 512);
+    const struct column_record *record = record_count ? &records[random_below(random, record_count)] : NULL;
+    unsigned kind = (unsigned)random_below(random, 12);
+    switch (kind) {
+    case 0: case 1: case 2: { /* bytes anywhere, header included */
+        size_t joined = join_payload(&set, out, capacity);
+        size_t at = (size_t)random_below(random, joined + (kind == 1));
+        if (kind == 0 && joined) {
+            *what = "a byte flipped";
+            out[at] ^= (uint8_t)(1 + random_below(random, 255));
+        } else if (kind == 1) {
+            *what = "a byte inserted";
+            memmove(out + at + 1, out + at, joined - at);
+            out[at] = (uint8_t)next_random(random);
+            joined++;
+        } else if (joined) {
+            *what = "a byte deleted";
+            memmove(out + at, out + at + 1, joined - at - 1);
+            joined--;
+        }
+        return joined;
+    }
+    case 3: /* a byte of one column flipped, the header right */
+    case 4: { /* a field column's varint stretched to 10, 11 or more bytes (0x80 bits) */
+        int column = (int)random_below(random, VT_TRACE_COLUMN_COUNT);
+        if (kind == 3 && set.length[column]) {
+            *what = "a column byte flipped";
+            set.bytes[column][random_below(random, set.length[column])] ^= (uint8_t)(1 << random_below(random, 8));
+        } else if (kind == 4) {
+            column = 1 + (int)random_below(random, 2 * VT_TRACE_COLUMN_FIELDS);
+            size_t count = varint_count(&set, column);
+            if (count) {
+                *what = "an overlong field varint";
+                stretch_varint(&set, column, (size_t)random_below(random, count), 9 + (size_t)random_below(random, 4));
+            }
+        }
+        break;
+    }
+    case 5: case 6: /* field counts with their columns kept right: 8 for an ALLOC, 7 for a FREE, ... */
+        if (record) {
+            static const unsigned counts[] = {0, 1, 7, 8, 9, 10, 12, 16};
+            *what = "a field count with its columns";
+            set_field_count(&set, record, counts[random_below(random, 8)], random);
+        }
+        break;
+    case 7: /* a field count alone: the columns no longer match, most of the time */
+        if (record) {
+            static const unsigned counts[] = {7, 8, 9, 12, 16, 17, 40, 126, 127, 128};
+            *what = "a field count alone";
+            set.bytes[RECORDS_COLUMN][record->count_at] = (uint8_t)counts[random_below(random, 10)];
+        }
+        break;
+    case 8: /* a record turned into a verbatim row (FIELDS_VERBATIM 127), its bytes maybe damaged */
+        if (record) {
+            *what = "a verbatim row";
+            make_verbatim(&set, record);
+            if (random_below(random, 2))
+                set.bytes[RECORDS_COLUMN][record->count_at + 2 + random_below(random, 3)] ^= 0x81;
+        }
+        break;
+    case 9: /* a record's type written in two bytes (an overlong varint: the same type) */
+        if (record) {
+            *what = "an overlong type";
+            uint8_t type[2] = {(uint8_t)(set.bytes[RECORDS_COLUMN][record->count_at - 1] | 0x80), 0};
+            column_splice(&set, RECORDS_COLUMN, record->count_at - 1, 1, type, 2);
+        }
+        break;
+    case 10: { /* column lengths that do not match their columns: a byte moved between two */
+        int from = (int)random_below(random, VT_TRACE_COLUMN_COUNT), to = (int)random_below(random, VT_TRACE_COLUMN_COUNT);
+        if (!set.length[from] || from == to)
+            break;
+        *what = "wrong column lengths";
+        static uint8_t body[1 << 16];
+        size_t body_length = 0;
+        for (int c = 0; c < VT_TRACE_COLUMN_COUNT; c++) {
+            memcpy(body + body_length, set.bytes[c], set.length[c]);
+            body_length += set.length[c];
+        }
+        set.length[from]--; /* the header only: the bytes stay where they are */
+        set.length[to]++;
+        size_t header = write_varint(out, VT_TRACE_COLUMN_COUNT);
+        for (int c = 0; c < VT_TRACE_COLUMN_COUNT; c++)
+            header += write_varint(out + header, set.length[c]);
+        cr_assert_leq(header + body_length, capacity);
+        memcpy(out + header, body, body_length);
+        return header + body_length;
+    }
+    default: /* a field column cut or lengthened by a varint: the counts no longer add up */
+    {
+        int column = 1 + (int)random_below(random, 2 * VT_TRACE_COLUMN_FIELDS);
+        *what = "a varint more or less in a field column";
+        size_t count = varint_count(&set, column);
+        if (count && random_below(random, 2)) {
+            size_t varint_length, at = varint_at(&set, column, (size_t)random_below(random, count), &varint_length);
+            column_splice(&set, column, at, varint_length, NULL, 0);
+        } else {
+            const uint8_t one = 3;
+            column_splice(&set, column, 0, 0, &one, 1);
+        }
+        break;
+    }
+    }
+    return join_payload(&set, out, capacity);
+}
+
+Test(codec, columns_read_in_place_agree_with_their_rows_under_damage)
+{
+    static uint8_t rows[1 << 15], payload[1 << 16], mutated[1 << 16];
+    struct random_bytes random = {0x9e3779b97f4a7c15ull};
+    size_t opened = 0, refused = 0, mutations = 0;
+    for (unsigned base = 0; base < 200; base++) {
+        size_t count = base < 4 ? base : 1 + (size_t)random_below(&random, 60);
+        size_t rows_length = varied_rows(&random, count, rows, sizeof rows);
+        size_t length = vt_trace_columns_encode(rows, rows_length, payload, sizeof payload);
+        cr_assert_gt(length, 0);
+        cr_assert(assert_columns_read_as_rows(payload, length, "as encoded"), "base %u opens", base);
+        for (unsigned m = 0; m < 60; m++) {
+            const char *what = "unchanged";
+            size_t mutated_length = mutate(payload, length, &random, mutated, sizeof mutated, &what);
+            char label[96];
+            snprintf(label, sizeof label, "base %u, mutation %u (%s)", base, m, what);
+            if (assert_columns_read_as_rows(mutated, mutated_length, label))
+                opened++;
+            else
+                refused++;
+            mutations++;
+        }
+    }
+    /* both outcomes are exercised, many times over */
+    cr_assert_gt(opened, mutations / 5, "%zu of %zu opened", opened, mutations);
+    cr_assert_gt(refused, mutations / 5, "%zu of %zu refused", refused, mutations);
+}
+
+/* column_holds_varints, through vt_trace_columns_open: it checks a field column 8 bytes at a time.
+ * Eight ALLOCs' time column is rewritten with `before` one-byte varints, a varint stretched to
+ * `length` bytes, then one stretched to `second` bytes, then one-byte ones: every alignment of the
+ * long ones to the 8-byte words. One of 10 bytes is taken (the same value), 11 or more refused, as
+ * vt_trace_columns_decode does; a column that ends inside a varint is refused too. */
+Test(codec, overlong_field_varints_are_refused_from_11_bytes_at_any_alignment)
+{
+    enum { ALLOCS = 24 };
+    uint8_t rows[2048], payload[4096], damaged[4096];
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
+    size_t rows_length = 0;
+    for (unsigned i = 0; i < ALLOCS; i++) {
+        struct vt_trace_record alloc = {.type = VT_RECORD_ALLOC,
+                                        .event = {.timestamp_ns = 10 * i, .address = 0x1000 * i, .size_bytes = 64}};
+        rows_length += vt_trace_encode(rows + rows_length, sizeof rows - rows_length, &deltas, &alloc);
+    }
+    size_t length = vt_trace_columns_encode(rows, rows_length, payload, sizeof payload);
+    static struct column_set set, stretched;
+    split_payload(payload, length, &set);
+    cr_assert_eq(varint_count(&set, ALLOC_FIELDS), ALLOCS);
+    cr_assert_eq(set.length[ALLOC_FIELDS], ALLOCS, "time deltas of one byte each");
+    static const size_t seconds[] = {1, 9, 10, 11};
+    for (size_t before = 0; before + 2 <= ALLOCS - 4; before++)
+        for (size_t length_first = 1; length_first <= 13; length_first++)
+            for (size_t s = 0; s < sizeof seconds / sizeof seconds[0]; s++) {
+                stretched = set;
+                stretch_varint(&stretched, ALLOC_FIELDS, before, length_first);
+                stretch_varint(&stretched, ALLOC_FIELDS, before + 1, seconds[s]);
+                size_t damaged_length = join_payload(&stretched, damaged, sizeof damaged);
+                char label[96];
+                snprintf(label, sizeof label, "%zu before, then %zu and %zu bytes", before, length_first, seconds[s]);
+                bool taken = length_first <= 10 && seconds[s] <= 10;
+                cr_assert_eq(assert_columns_read_as_rows(damaged, damaged_length, label), taken, "%s", label);
+            }
+    /* the column's last byte goes on (0x80): refused, however the varints before it line up */
+    for (size_t cut = 1; cut <= 12; cut++) {
+        stretched = set;
+        stretch_varint(&stretched, ALLOC_FIELDS, ALLOCS - 1, cut + 1);
+        stretched.length[ALLOC_FIELDS]--; /* the ending byte gone */
+        size_t damaged_length = join_payload(&stretched, damaged, sizeof damaged);
+        cr_assert_not(assert_columns_read_as_rows(damaged, damaged_length, "ends inside a varint"), "cut %zu", cut);
+    }
 }

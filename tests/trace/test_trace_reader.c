@@ -1,10 +1,15 @@
 /* tests/trace/test_trace_reader.c — reading trace files: chunks zstd-compressed and stored, all
  * records seen in order; a file cut in its last chunk, a chunk with a bad CRC, a malformed record
- * and a cut file header; wrong magic, unsupported version, missing file. */
+ * and a cut file header; wrong magic, unsupported version, missing file. Reading ahead
+ * (vt_trace_reader_read_ahead) gives the same records and final state as reading alone on good and
+ * damaged traces, and a reader closed early stops its thread. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "trace/trace_reader.h"
 #include "trace_builder.h"
@@ -230,4 +235,244 @@ Test(reader, wrong_magic_version_or_missing_file_is_a_clear_error)
 
     snprintf(message, sizeof message, "cannot open /nonexistent/t.trace: %s", strerror(ENOENT));
     assert_open_fails("/nonexistent/t.trace", VT_TRACE_CANNOT_OPEN, message);
+}
+
+/* ---- reading ahead ------------------------------------------------------------------------------ */
+
+#define READ_AHEAD_CHUNKS 24
+
+/* READ_AHEAD_CHUNKS chunks, zstd and stored in turn with a few of each in a row, after a chunk of
+ * definitions: ALLOCs and FREEs (some with flags), a STACK, a MARKER, records of an unknown type, a
+ * chunk of unknown records only and an empty chunk; END in the last. offsets[i] receives where chunk
+ * i starts, offsets[chunks] the file's size; the record of chunk `malformed_chunk` (when below
+ * READ_AHEAD_CHUNKS) after its third is an ALLOC cut short. */
+static const char *read_ahead_trace(const char *name, size_t *offsets, unsigned malformed_chunk)
+{
+    struct trace_builder builder;
+    tb_start(&builder);
+    tb_begin_chunk(&builder, 0);
+    tb_two_devices_and_four_stacks(&builder, "ahead", 99);
+    tb_end_chunk(&builder, VT_TRACE_ZSTD);
+    offsets[0] = builder.last_chunk_offset;
+    uint64_t time_ns = 1000;
+    for (unsigned chunk = 1; chunk < READ_AHEAD_CHUNKS; chunk++) {
+        tb_begin_chunk(&builder, time_ns);
+        const uint8_t unknown_payload[] = {7, 7};
+        if (chunk == 5) { /* only records this reader does not know */
+            tb_raw_record(&builder, 99, unknown_payload, sizeof unknown_payload);
+            tb_raw_record(&builder, 300, unknown_payload, 1);
+        } else if (chunk != 9) { /* chunk 9: empty */
+            for (unsigned i = 0; i < 30 + chunk; i++) {
+                time_ns += 100 + i;
+                uint64_t address = 0x10000000 + (uint64_t)(chunk * 64 + i) * 0x1000;
+                tb_alloc(&builder, time_ns, VT_API_cudaMalloc, VT_KIND_DEVICE, (int)(i % 2), address, 4096 * (i + 1),
+                         1 + i % 4);
+                if (i % 3 == 0) {
+                    struct vt_trace_record freed = {.type = VT_RECORD_FREE};
+                    freed.event = (struct vt_trace_event){.timestamp_ns = time_ns + 1, .api = VT_API_cudaFree,
+                                                          .kind = VT_KIND_DEVICE, .device = (int32_t)(i % 2),
+                                                          .address = address, .size_bytes = 4096 * (i + 1),
+                                                          .thread_index = i % 3, .flags = (uint8_t)(i % 2)};
+                    tb_record(&builder, &freed);
+                }
+                if (i == 3 && chunk == malformed_chunk) {
+                    const uint8_t cut_alloc[] = {0x01}; /* its time, and nothing after it */
+                    tb_raw_record(&builder, VT_RECORD_ALLOC, cut_alloc, sizeof cut_alloc);
+                }
+                if (i == 7)
+                    tb_raw_record(&builder, 99, unknown_payload, sizeof unknown_payload);
+            }
+            const uint64_t frames[] = {0x400000 + chunk, 0x500000};
+            tb_stack(&builder, 10 + chunk, frames, 2);
+            struct vt_trace_record marker = {.type = VT_RECORD_MARKER};
+            marker.marker.timestamp_ns = time_ns;
+            marker.marker.text = (struct vt_trace_text){"mark", 4};
+            tb_record(&builder, &marker);
+        }
+        if (chunk + 1 == READ_AHEAD_CHUNKS)
+            tb_end(&builder, time_ns + 10);
+        tb_end_chunk(&builder, chunk % 5 < 3 ? VT_TRACE_ZSTD : VT_TRACE_STORED);
+        offsets[chunk] = builder.last_chunk_offset;
+    }
+    offsets[READ_AHEAD_CHUNKS] = builder.length;
+    return tb_write(&builder, tb_temp_path(name));
+}
+
+/* Two records, one read ahead and one not, are the same: type, and the fields each type carries
+ * here. */
+static void assert_same_read(const struct vt_trace_record *ahead, const struct vt_trace_record *alone, size_t index)
+{
+    cr_assert_eq(ahead->type, alone->type, "record %zu", index);
+    switch (alone->type) {
+    case VT_RECORD_ALLOC: case VT_RECORD_FREE:
+        cr_assert(memcmp(&ahead->event, &alone->event, sizeof alone->event) == 0, "record %zu's event", index);
+        break;
+    case VT_RECORD_STACK:
+        cr_assert_eq(ahead->stack.id, alone->stack.id, "record %zu", index);
+        cr_assert_eq(ahead->stack.depth, alone->stack.depth, "record %zu", index);
+        cr_assert(memcmp(ahead->stack.frames, alone->stack.frames, alone->stack.depth * sizeof(uint64_t)) == 0,
+                  "record %zu's frames", index);
+        break;
+    case VT_RECORD_MARKER:
+        cr_assert_eq(ahead->marker.timestamp_ns, alone->marker.timestamp_ns, "record %zu", index);
+        cr_assert_eq(ahead->marker.text.length, alone->marker.text.length, "record %zu", index);
+        cr_assert(memcmp(ahead->marker.text.bytes, alone->marker.text.bytes, alone->marker.text.length) == 0);
+        break;
+    case VT_RECORD_END:
+        cr_assert_eq(ahead->end.timestamp_ns, alone->end.timestamp_ns, "record %zu", index);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Reads the trace at `path` with and without reading ahead, record by record side by side: the
+ * same records, then the same final state, stopped for `reason`. Returns the records read. */
+static size_t assert_read_ahead_reads_the_same(const char *path, const char *what, enum vt_trace_stop_reason reason)
+{
+    struct vt_trace_reader ahead, alone;
+    open_ok(&ahead, path);
+    open_ok(&alone, path);
+    cr_assert(vt_trace_reader_read_ahead(&ahead), "%s: the read ahead starts", what);
+    cr_assert_not(vt_trace_reader_read_ahead(&ahead), "%s: only once", what);
+    struct vt_trace_record from_ahead, from_alone;
+    size_t count = 0;
+    for (;; count++) {
+        bool more_ahead = vt_trace_reader_next(&ahead, &from_ahead);
+        bool more_alone = vt_trace_reader_next(&alone, &from_alone);
+        cr_assert_eq(more_ahead, more_alone, "%s: record %zu", what, count);
+        if (!more_alone)
+            break;
+        assert_same_read(&from_ahead, &from_alone, count);
+    }
+    cr_assert_not(vt_trace_reader_next(&ahead, &from_ahead), "%s: still at the end", what);
+    cr_assert_eq(ahead.stop_reason, alone.stop_reason, "%s", what);
+    cr_assert_eq(alone.stop_reason, reason, "%s: the damage meant", what);
+    cr_assert_eq(ahead.skipped_bytes, alone.skipped_bytes, "%s", what);
+    cr_assert_eq(ahead.chunk_offset, alone.chunk_offset, "%s: chunk offset %llu / %llu", what,
+                 (unsigned long long)ahead.chunk_offset, (unsigned long long)alone.chunk_offset);
+    cr_assert_eq(ahead.chunk_count, alone.chunk_count, "%s", what);
+    cr_assert_eq(ahead.record_count, alone.record_count, "%s", what);
+    cr_assert_eq(ahead.unknown_record_count, alone.unknown_record_count, "%s", what);
+    cr_assert_eq(ahead.end_seen, alone.end_seen, "%s", what);
+    cr_assert_null(ahead.read_ahead, "%s: the thread is done at the end", what);
+    vt_trace_reader_close(&ahead);
+    vt_trace_reader_close(&alone);
+    return count;
+}
+
+Test(reader, reading_ahead_reads_a_good_trace_as_reading_alone)
+{
+    size_t offsets[READ_AHEAD_CHUNKS + 1];
+    const char *path = read_ahead_trace("ahead.trace", offsets, READ_AHEAD_CHUNKS);
+    size_t count = assert_read_ahead_reads_the_same(path, "good", VT_TRACE_STOP_NONE);
+    cr_assert_gt(count, 700);
+    struct vt_trace_reader reader;
+    open_ok(&reader, path);
+    cr_assert(vt_trace_reader_read_ahead(&reader));
+    uint32_t types[2048];
+    cr_assert_eq(read_all(&reader, types, 2048), count);
+    cr_assert_eq(reader.chunk_count, READ_AHEAD_CHUNKS);
+    cr_assert_eq(reader.chunk_offset, offsets[READ_AHEAD_CHUNKS - 1], "the last chunk's");
+    cr_assert(reader.end_seen);
+    cr_assert_eq(reader.stop_reason, VT_TRACE_STOP_NONE);
+    cr_assert_eq(reader.unknown_record_count, 2 + (READ_AHEAD_CHUNKS - 3));
+    vt_trace_reader_close(&reader);
+    /* a trace of one chunk, and one of none */
+    struct trace_builder builder;
+    tb_start(&builder);
+    tb_alloc(&builder, 10, VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x1000, 4096, 0);
+    assert_read_ahead_reads_the_same(tb_write(&builder, tb_temp_path("one.trace")), "one chunk", VT_TRACE_STOP_NONE);
+    tb_start(&builder);
+    assert_read_ahead_reads_the_same(tb_write(&builder, tb_temp_path("none.trace")), "no chunk", VT_TRACE_STOP_NONE);
+}
+
+Test(reader, reading_ahead_stops_where_reading_alone_stops_on_damaged_traces)
+{
+    size_t offsets[READ_AHEAD_CHUNKS + 1];
+    char what[128];
+    read_ahead_trace("offsets.trace", offsets, READ_AHEAD_CHUNKS); /* the same bytes each time */
+    /* cut: inside a chunk header and inside payloads, early, in the middle and in the last chunk */
+    const unsigned cut_chunks[] = {0, 1, 2, 9, 12, 13, READ_AHEAD_CHUNKS - 1};
+    for (size_t i = 0; i < sizeof cut_chunks / sizeof cut_chunks[0]; i++) {
+        unsigned chunk = cut_chunks[i];
+        for (size_t c = 0; c < 3; c++) {
+            const char *path = read_ahead_trace("cut.trace", offsets, READ_AHEAD_CHUNKS);
+            size_t cut = c == 0 ? offsets[chunk] + 10
+                         : c == 1 ? offsets[chunk] + (offsets[chunk + 1] - offsets[chunk]) / 2
+                                  : offsets[chunk + 1] - 1;
+            tb_truncate_file(path, cut);
+            snprintf(what, sizeof what, "cut at %zu in chunk %u", cut, chunk);
+            assert_read_ahead_reads_the_same(path, what, VT_TRACE_STOP_CUT_SHORT);
+        }
+    }
+    /* a payload byte flipped (bad CRC), the chunk magic or the compression damaged (bad chunk) */
+    const unsigned damaged_chunks[] = {0, 1, 4, 5, 9, 10, READ_AHEAD_CHUNKS - 1};
+    for (size_t i = 0; i < sizeof damaged_chunks / sizeof damaged_chunks[0]; i++) {
+        unsigned chunk = damaged_chunks[i];
+        const size_t places[] = {VT_TRACE_CHUNK_HEADER_BYTES + 2, 0, 28};
+        const char *names[] = {"a payload byte", "the magic", "the compression"};
+        for (size_t p = 0; p < 3; p++) {
+            const char *path = read_ahead_trace("damaged.trace", offsets, READ_AHEAD_CHUNKS);
+            if (offsets[chunk] + places[p] >= offsets[chunk + 1])
+                continue; /* the empty chunk has no payload byte */
+            tb_flip_byte(path, offsets[chunk] + places[p]);
+            snprintf(what, sizeof what, "%s of chunk %u flipped", names[p], chunk);
+            assert_read_ahead_reads_the_same(path, what, p == 0 ? VT_TRACE_STOP_BAD_CRC : VT_TRACE_STOP_BAD_CHUNK);
+        }
+    }
+    /* a record that does not decode in a good chunk */
+    const unsigned malformed_chunks[] = {1, 2, 6, 11, READ_AHEAD_CHUNKS - 1};
+    for (size_t i = 0; i < sizeof malformed_chunks / sizeof malformed_chunks[0]; i++) {
+        const char *path = read_ahead_trace("malformed.trace", offsets, malformed_chunks[i]);
+        snprintf(what, sizeof what, "a malformed record in chunk %u", malformed_chunks[i]);
+        assert_read_ahead_reads_the_same(path, what, VT_TRACE_STOP_MALFORMED);
+        struct vt_trace_reader reader;
+        open_ok(&reader, path);
+        cr_assert(vt_trace_reader_read_ahead(&reader));
+        uint32_t types[2048];
+        read_all(&reader, types, 2048);
+        cr_assert_eq(reader.stop_reason, VT_TRACE_STOP_MALFORMED, "%s", what);
+        cr_assert_eq(reader.chunk_offset, offsets[malformed_chunks[i]], "%s", what);
+        vt_trace_reader_close(&reader);
+    }
+}
+
+/* A caller that stops early closes the reader: the thread (maybe waiting for a free slot, maybe
+ * reading) is stopped and joined, its buffers freed (the ASan suite sees leaks). Read ahead only
+ * starts at a chunk's boundary: mid-chunk the reader reads on alone. */
+Test(reader, closing_a_reader_that_reads_ahead_before_the_end_stops_its_thread, .timeout = 10)
+{
+    size_t offsets[READ_AHEAD_CHUNKS + 1];
+    const char *path = read_ahead_trace("early.trace", offsets, READ_AHEAD_CHUNKS);
+    const size_t stops[] = {0, 1, 3, 40, 100, 500};
+    for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+        struct vt_trace_reader reader;
+        open_ok(&reader, path);
+        cr_assert(vt_trace_reader_read_ahead(&reader));
+        struct vt_trace_record record;
+        for (size_t r = 0; r < stops[i]; r++)
+            cr_assert(vt_trace_reader_next(&reader, &record));
+        if (stops[i] == 1)
+            usleep(20000); /* the thread has filled both slots and waits */
+        vt_trace_reader_close(&reader);
+        cr_assert_null(reader.read_ahead);
+        cr_assert_eq(reader.fd, -1);
+    }
+    struct vt_trace_reader reader, alone;
+    open_ok(&reader, path);
+    open_ok(&alone, path);
+    struct vt_trace_record record, expected;
+    cr_assert(vt_trace_reader_next(&reader, &record));
+    cr_assert(vt_trace_reader_next(&alone, &expected));
+    cr_assert_not(vt_trace_reader_read_ahead(&reader), "inside a chunk: no read ahead");
+    cr_assert_null(reader.read_ahead);
+    for (size_t count = 1; vt_trace_reader_next(&alone, &expected); count++) {
+        cr_assert(vt_trace_reader_next(&reader, &record));
+        assert_same_read(&record, &expected, count);
+    }
+    cr_assert_not(vt_trace_reader_next(&reader, &record));
+    cr_assert_eq(reader.record_count, alone.record_count);
+    vt_trace_reader_close(&reader);
+    vt_trace_reader_close(&alone);
 }
