@@ -4,7 +4,7 @@
  * event or time — forwards, backwards, in any order — exactly as a replay from the first event of
  * the same trace loaded without an index (accounting, live tables record by record, live groups);
  * each checkpoint restores the state a replay from the start reaches there; the index stays within
- * its budget at multiples of its interval; and a report built during the load equals
+ * its budget at multiples of its interval (and one at the end of the load); and a report built during the load equals
  * vt_report_build's on a model loaded without an index. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -37,8 +37,9 @@ static size_t checkpoint_bytes(size_t records)
 }
 
 /* The index's shape: within its budget, checkpoints in order at multiples of its interval, which is
- * the first one doubled once per thinning. */
-static void assert_index_shape(const struct vt_live_index *index, size_t first_interval, size_t budget_bytes)
+ * the first one doubled once per thinning, but the last, after the trace's last event (`events`). */
+static void assert_index_shape(const struct vt_live_index *index, size_t first_interval, size_t budget_bytes,
+                               size_t events)
 {
     cr_assert_eq(index->budget_bytes, budget_bytes);
     cr_assert_leq(index->bytes, budget_bytes, "%zu bytes over a budget of %zu", index->bytes, budget_bytes);
@@ -48,8 +49,11 @@ static void assert_index_shape(const struct vt_live_index *index, size_t first_i
     size_t bytes = 0;
     for (size_t i = 0; i < index->count; i++) {
         const struct vt_live_checkpoint *checkpoint = &index->checkpoints[i];
-        cr_assert_eq(checkpoint->next_event % index->interval, 0, "checkpoint %zu at event %zu, interval %zu", i,
-                     checkpoint->next_event, index->interval);
+        if (i + 1 == index->count)
+            cr_assert_eq(checkpoint->next_event, events, "the last checkpoint: the end of the load");
+        else
+            cr_assert_eq(checkpoint->next_event % index->interval, 0, "checkpoint %zu at event %zu, interval %zu", i,
+                         checkpoint->next_event, index->interval);
         cr_assert_gt(checkpoint->next_event, i ? index->checkpoints[i - 1].next_event : 0);
         size_t records = 0;
         for (int space = 0; space < VT_SPACE_COUNT; space++)
@@ -164,14 +168,16 @@ Test(live_index, replays_from_checkpoints_equal_replays_from_the_first_event, .t
         struct vt_trace_model indexed;
         load_indexed(&indexed, path, indexes[i].interval, indexes[i].budget_bytes);
         const struct vt_live_index *index = indexed.live_index;
-        assert_index_shape(index, indexes[i].interval, indexes[i].budget_bytes);
+        assert_index_shape(index, indexes[i].interval, indexes[i].budget_bytes, plain.event_count);
         cr_assert_gt(index->count, 2, "index %zu keeps checkpoints", i);
         cr_assert_not(index->out_of_memory);
         if (indexes[i].thinned) {
             cr_assert_gt(index->interval, indexes[i].interval, "index %zu thinned: its interval doubled", i);
         } else {
             cr_assert_eq(index->interval, indexes[i].interval);
-            cr_assert_eq(index->count, plain.event_count / indexes[i].interval, "one per interval");
+            size_t at_the_end = plain.event_count % indexes[i].interval != 0;
+            cr_assert_eq(index->count, plain.event_count / indexes[i].interval + at_the_end,
+                         "one per interval, and one at the end");
         }
         assert_checkpoints_exact(&indexed, &plain);
         assert_replays_exact(&indexed, &plain);
