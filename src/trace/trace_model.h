@@ -13,12 +13,15 @@
  * state and, optionally, the live set under the format's key rules (pointers, cuMemCreate handles,
  * reservations and mappings are separate key spaces) — so the numbers match the exit report's. Peak
  * and out-of-memory event numbers are event indices (vt_model_event_at), times are since the start.
+ * A replay can also be made while loading, in the same pass over the file (the load options
+ * replay/visit), and feed the model's live-set index (index_live_set, trace/live_index.h), from
+ * whose checkpoints later replays to an event, a time or the end start.
  *
  * Typical uses:
  *   whole run:      vt_replay_start(&r, model, true); vt_replay_all(&r, visit, ctx) or a loop of
  *                   vt_replay_step(); r.accounting.usage[...] then holds peaks and end values.
  *   live set at T:  vt_replay_start(&r, model, true); vt_replay_until_time(&r, T);
- *                   vt_groups_collect_live(&groups, &r, device, false);
+ *                   vt_groups_collect_live(&groups, &r, device);
  *   peak snapshot:  the peak's event index is accounting.usage[slot].in_use.peak_event:
  *                   vt_replay_until_event(&r, peak_event + 1), then group as above.
  */
