@@ -627,8 +627,7 @@ enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char
     if ((options && options->stream_events && !start_store(model, options)) ||
         !start_replay_while_loading(&loader, options)) {
         vt_trace_reader_close(&reader);
-        free(model->path);
-        memset(model, 0, sizeof *model);
+        vt_model_free(model);
         snprintf(error, error_size, "cannot load %s: out of memory", path);
         return VT_TRACE_CANNOT_OPEN;
     }

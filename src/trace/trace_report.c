@@ -4,9 +4,8 @@
  * first failure, and one that stops at each device's peak in turn to take its snapshot; these
  * start from the model's live-set checkpoints when it has them (trace/live_index.h). Each pass over
  * a streamed model's events decodes its chunks again (trace_model.h), hence no more passes than
- * these. With PyTorch's snapshots in the trace,
- * the live set is the CUDA memory outside PyTorch's segments plus the tensors of the snapshot of
- * that moment (the exit report's accounting). */
+ * these. With PyTorch's snapshots in the trace, the live set is the CUDA memory outside PyTorch's
+ * segments plus the tensors of the snapshot of that moment (the exit report's accounting). */
 #include "trace/trace_report.h"
 
 #include <stdlib.h>
