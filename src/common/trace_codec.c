@@ -151,10 +151,10 @@ static void put_alloc_stack(struct writer *w, struct vt_trace_deltas *d, uint32_
 /* Version 3's stack id after `delta`; one outside 32 bits is malformed. */
 static inline uint32_t apply_stack_delta(struct vt_trace_deltas *d, int64_t delta, bool *malformed)
 {
-    int64_t stack_id = (int64_t)d->last_stack_id + delta;
-    if (stack_id < 0 || stack_id > UINT32_MAX)
+    int64_t last = d->last_stack_id;
+    if (delta < -last || delta > (int64_t)UINT32_MAX - last) /* compared first: the sum may not fit */
         *malformed = true;
-    d->last_stack_id = (uint32_t)stack_id;
+    d->last_stack_id = (uint32_t)((uint64_t)last + (uint64_t)delta);
     return d->last_stack_id;
 }
 
@@ -1003,6 +1003,7 @@ static inline uint64_t take_checked_varint(const uint8_t **at)
 
 bool vt_trace_columns_open(struct vt_trace_columns *columns, const uint8_t *in, size_t length)
 {
+    columns->malformed = false;
     if (!split_columns(in, length, columns))
         return false;
     /* the records column as vt_trace_columns_decode reads it; records by type and field count */
@@ -1119,9 +1120,11 @@ static inline void decode_written_event(const uint8_t **at, uint32_t type, unsig
 #undef SIGNED
 }
 
-enum vt_trace_decode_result vt_trace_columns_next(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
-                                                  struct vt_trace_record *record,
-                                                  uint64_t frames[VT_TRACE_MAX_FRAMES])
+/* vt_trace_columns_next without its guard: after a malformed record its field columns may be
+ * stepped over already and the records column not, so that record must not be read again. */
+static enum vt_trace_decode_result next_of_columns(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
+                                                   struct vt_trace_record *record,
+                                                   uint64_t frames[VT_TRACE_MAX_FRAMES])
 {
     if (columns->at[COLUMN_RECORDS] >= columns->end[COLUMN_RECORDS]) /* the tail: rows */
         return vt_trace_decode(&columns->at[COLUMN_TAIL], columns->end[COLUMN_TAIL], deltas, record, frames);
@@ -1145,5 +1148,16 @@ enum vt_trace_decode_result vt_trace_columns_next(struct vt_trace_columns *colum
     }
     if (result == VT_DECODE_RECORD)
         columns->at[COLUMN_RECORDS] = records.at;
+    return result;
+}
+
+enum vt_trace_decode_result vt_trace_columns_next(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
+                                                  struct vt_trace_record *record,
+                                                  uint64_t frames[VT_TRACE_MAX_FRAMES])
+{
+    if (columns->malformed) /* the reading stops at a malformed record: nothing is read twice */
+        return VT_DECODE_MALFORMED;
+    enum vt_trace_decode_result result = next_of_columns(columns, deltas, record, frames);
+    columns->malformed = result == VT_DECODE_MALFORMED;
     return result;
 }

@@ -197,11 +197,12 @@ size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, s
  * payload and checks it — false exactly where vt_trace_columns_decode finds it malformed — so a
  * chunk whose columns do not hold gives no record at all. vt_trace_columns_next then gives the
  * records in order as vt_trace_decode gives the rows vt_trace_columns_decode makes of them (the
- * same records, the same VT_DECODE_MALFORMED, VT_DECODE_END after the last). The payload must stay
- * in place meanwhile. */
+ * same records, the same VT_DECODE_MALFORMED, VT_DECODE_END after the last); after a
+ * VT_DECODE_MALFORMED it gives that again. The payload must stay in place meanwhile. */
 #define VT_TRACE_COLUMN_COUNT (2 + 2 * VT_TRACE_COLUMN_FIELDS)
 struct vt_trace_columns {
     const uint8_t *at[VT_TRACE_COLUMN_COUNT], *end[VT_TRACE_COLUMN_COUNT];
+    bool malformed; /* a record did not decode: next gives VT_DECODE_MALFORMED again */
 };
 bool vt_trace_columns_open(struct vt_trace_columns *columns, const uint8_t *in, size_t length);
 enum vt_trace_decode_result vt_trace_columns_next(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,

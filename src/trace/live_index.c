@@ -109,14 +109,12 @@ static void add_checkpoint(struct vt_live_index *index, const struct vt_replay *
 static void take_if_it_fits(struct vt_live_index *index, const struct vt_replay *replay)
 {
     size_t bytes = checkpoint_bytes(replay);
+    if (bytes > index->budget_bytes)
+        return; /* alone over the budget: not kept, the others stay */
     while (index->count && index->bytes + bytes > index->budget_bytes) {
         thin_out(index);
         if (replay->next_event % index->interval)
             return; /* no longer a checkpoint's place */
-    }
-    if (bytes > index->budget_bytes) {
-        index->interval *= 2; /* none fits: asked again less often */
-        return;
     }
     add_checkpoint(index, replay);
 }
@@ -134,10 +132,11 @@ void vt_live_index_note_end(struct vt_live_index *index, const struct vt_replay 
         (index->count && index->checkpoints[index->count - 1].next_event == replay->next_event))
         return;
     size_t bytes = checkpoint_bytes(replay);
+    if (bytes > index->budget_bytes)
+        return; /* alone over the budget: not kept, the others stay */
     while (index->count && index->bytes + bytes > index->budget_bytes)
         thin_out(index);
-    if (bytes <= index->budget_bytes)
-        add_checkpoint(index, replay);
+    add_checkpoint(index, replay);
 }
 
 const struct vt_live_checkpoint *vt_live_index_before(const struct vt_live_index *index, size_t events)

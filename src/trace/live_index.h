@@ -7,9 +7,9 @@
  * (restored in that order, a table iterates as it did). One is taken every `interval` events, and
  * one at the end of the load (a replay to the end of the trace starts there). The checkpoints
  * together stay within `budget_bytes`: when the next would not fit, every other one is dropped
- * and the interval doubles (so memory follows the budget, the spacing the trace's length), and a
- * live set larger than the whole budget is not kept at all (replays then start from the first
- * event, as without an index). Restoring gives the replay exactly the state it would have reached
+ * and the interval doubles (so memory follows the budget, the spacing the trace's length); a
+ * checkpoint larger than the whole budget is not taken, the others stay (with none, replays start
+ * from the first event, as without an index). Restoring gives the replay exactly the state it would have reached
  * by applying the events from the start (tests/trace/test_live_index.c).
  */
 #ifndef VT_TRACE_LIVE_INDEX_H

@@ -395,16 +395,16 @@ static bool take_next_slot(struct vt_trace_reader *reader, struct read_chunk **t
     ahead->holding = true;
     pthread_mutex_unlock(&ahead->lock);
     const struct vt_trace_reader *read = &slot->reader;
-    /* at the end of the file the slot read no chunk: its chunk_offset is an older chunk's, and the
-     * reader stays at the last one, as vt_trace_reader_next_chunk leaves it */
-    if (slot->loaded || read->stop_reason != VT_TRACE_STOP_NONE)
-        reader->chunk_offset = read->chunk_offset;
-    reader->next_offset = read->next_offset;
     if (!slot->loaded) {
-        enum vt_trace_stop_reason reason = read->stop_reason;
+        /* the end of the file (the reader stays at the last chunk, as vt_trace_reader_next_chunk
+         * leaves it), or a chunk that does not read: the reader reads it again itself, to stop there
+         * exactly as reading alone does */
+        reader->next_offset = read->stop_reason == VT_TRACE_STOP_NONE ? read->next_offset : read->chunk_offset;
         end_read_ahead(reader);
-        return reason == VT_TRACE_STOP_NONE ? false : stop(reader, reason);
+        return false;
     }
+    reader->chunk_offset = read->chunk_offset;
+    reader->next_offset = read->next_offset;
     reader->chunk = read->chunk;
     reader->chunk_count++;
     *taken = slot;
@@ -427,14 +427,15 @@ static bool next_read_ahead(struct vt_trace_reader *reader, struct vt_trace_reco
                 reader->end_seen |= record->type == VT_RECORD_END;
                 return true;
             }
+            reader->deltas = chunk->deltas; /* as reading alone leaves them after the chunk */
             if (chunk->stop_reason != VT_TRACE_STOP_NONE) { /* a record of it did not decode */
                 enum vt_trace_stop_reason reason = chunk->stop_reason;
                 end_read_ahead(reader);
                 return stop(reader, reason);
             }
         }
-        if (!take_next_slot(reader, &slot))
-            return false;
+        if (!take_next_slot(reader, &slot)) /* the thread is done: on alone from next_offset */
+            return vt_trace_reader_next(reader, record);
     }
 }
 

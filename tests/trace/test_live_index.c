@@ -15,6 +15,7 @@
 #include "trace/live_index.h"
 #include "trace/trace_model.h"
 #include "trace/trace_report.h"
+#include "trace_builder.h"
 
 static void load_with(struct vt_trace_model *model, const char *path, struct vt_model_load_options *options)
 {
@@ -196,7 +197,41 @@ Test(live_index, a_budget_smaller_than_one_checkpoint_keeps_none_and_replays_sta
     cr_assert_eq(index->count, 0);
     cr_assert_eq(index->bytes, 0);
     cr_assert_null(vt_live_index_before(index, plain.event_count));
-    cr_assert_gt(index->interval, 8, "asked again less often");
+    cr_assert_eq(index->interval, 8, "nothing thinned: there was nothing to thin");
+    assert_replays_exact(&indexed, &plain);
+    vt_model_free(&indexed);
+    vt_model_free(&plain);
+}
+
+/* A live set that grows past the whole budget (a run that never frees): the checkpoints taken while
+ * it was small stay, and no later one is taken, not even at the end. */
+Test(live_index, a_live_set_outgrowing_the_budget_keeps_the_earlier_checkpoints, .timeout = 30)
+{
+    struct trace_builder builder;
+    tb_start(&builder);
+    tb_two_devices_and_four_stacks(&builder, "hoarder", 77);
+    for (unsigned i = 0; i < 2000; i++) {
+        if (i % 100 == 0) {
+            tb_end_chunk(&builder, VT_TRACE_ZSTD);
+            tb_begin_chunk(&builder, i * 1000);
+        }
+        tb_alloc(&builder, i * 1000 + 1, VT_API_cudaMalloc, VT_KIND_DEVICE, 0, 0x10000000 + (uint64_t)i * 0x1000,
+                 4096, 1 + i % 4);
+    }
+    tb_end(&builder, 2000 * 1000);
+    const char *path = tb_write(&builder, tb_temp_path("hoarder.trace"));
+    struct vt_trace_model plain, indexed;
+    load_with(&plain, path, NULL);
+    size_t budget = 3 * checkpoint_bytes(0) + checkpoint_bytes(60);
+    load_indexed(&indexed, path, 8, budget);
+    const struct vt_live_index *index = indexed.live_index;
+    cr_assert_gt(index->count, 0, "the early checkpoints stay");
+    cr_assert_leq(index->bytes, budget);
+    cr_assert_gt(checkpoint_bytes(2000), budget, "the live set at the end is over the budget");
+    const struct vt_live_checkpoint *last = &index->checkpoints[index->count - 1];
+    cr_assert_lt(last->next_event, plain.event_count, "no checkpoint at the end (the last at event %zu)",
+                 last->next_event);
+    cr_assert_leq(checkpoint_bytes(last->next_event), budget);
     assert_replays_exact(&indexed, &plain);
     vt_model_free(&indexed);
     vt_model_free(&plain);

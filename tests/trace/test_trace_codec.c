@@ -858,6 +858,10 @@ static bool assert_columns_read_as_rows(const uint8_t *payload, size_t length, c
             vt_trace_decode(&cursor, rows + rows_length, &from_rows, &want, row_frames);
         cr_assert_eq(got_result, want_result, "%s: record %zu", what, index);
         cr_assert_eq(left, want_result != VT_DECODE_END, "%s: record %zu: records left", what, index);
+        if (want_result == VT_DECODE_MALFORMED) /* asked again, it stays malformed (nothing read twice) */
+            for (int again = 0; again < 2; again++)
+                cr_assert_eq(vt_trace_columns_next(&columns, &from_columns, &got, column_frames), VT_DECODE_MALFORMED,
+                             "%s: record %zu asked again", what, index);
         if (want_result != VT_DECODE_RECORD)
             break;
         assert_same_record(&got, &want, what, index);
@@ -1222,4 +1226,30 @@ Test(codec, overlong_field_varints_are_refused_from_11_bytes_at_any_alignment)
         size_t damaged_length = join_payload(&stretched, damaged, sizeof damaged);
         cr_assert_not(assert_columns_read_as_rows(damaged, damaged_length, "ends inside a varint"), "cut %zu", cut);
     }
+}
+
+/* An ALLOC whose stack id goes out of 32 bits, by -1 from 0 and by nearly 2^63 from 5 (a sum that
+ * would overflow int64_t: compared before it is made): malformed, from its row and from its
+ * columns, whose reading then gives it again when asked again (its fields are read already, its
+ * record is not: nothing is read past them). */
+Test(codec, stack_deltas_out_of_32_bits_are_malformed_and_stay_so)
+{
+    static const uint8_t below_zero[] = {1, 9, 0, 1, 1, 0, 2, 5, 1, 0, 0}; /* type 5's payload: stack delta -1 */
+    uint8_t rows[128], payload[512];
+    size_t rows_length = raw_row(rows, VT_RECORD_ALLOC, below_zero + 2, sizeof below_zero - 2);
+    size_t length = vt_trace_columns_encode(rows, rows_length, payload, sizeof payload);
+    cr_assert_gt(length, 0);
+    cr_assert(assert_columns_read_as_rows(payload, length, "stack delta -1"));
+    /* stack 5, then a delta of 2^63 - 1 (svarint fe ff ff ff ff ff ff ff ff 01) */
+    uint8_t first[] = {1, 1, 1, 0, 2, 5, 10, 0, 0};
+    uint8_t second[32] = {1, 1, 1, 0, 2, 5};
+    size_t second_length = 6;
+    second_length += write_varint(second + second_length, UINT64_MAX - 1); /* zigzag of INT64_MAX */
+    second[second_length++] = 0;
+    second[second_length++] = 0;
+    rows_length = raw_row(rows, VT_RECORD_ALLOC, first, sizeof first);
+    rows_length += raw_row(rows + rows_length, VT_RECORD_ALLOC, second, second_length);
+    length = vt_trace_columns_encode(rows, rows_length, payload, sizeof payload);
+    cr_assert_gt(length, 0);
+    cr_assert(assert_columns_read_as_rows(payload, length, "stack delta 2^63 - 1"));
 }

@@ -355,6 +355,14 @@ static size_t assert_read_ahead_reads_the_same(const char *path, const char *wha
     cr_assert_eq(ahead.record_count, alone.record_count, "%s", what);
     cr_assert_eq(ahead.unknown_record_count, alone.unknown_record_count, "%s", what);
     cr_assert_eq(ahead.end_seen, alone.end_seen, "%s", what);
+    cr_assert_eq(ahead.next_offset, alone.next_offset, "%s", what);
+    /* the chunk header where the reading stopped, and the deltas of the last record */
+    const struct vt_trace_chunk_header *a = &ahead.chunk, *b = &alone.chunk;
+    cr_assert(a->stored_bytes == b->stored_bytes && a->raw_bytes == b->raw_bytes && a->crc32 == b->crc32 &&
+                  a->record_count == b->record_count && a->base_time_ns == b->base_time_ns &&
+                  a->compression == b->compression,
+              "%s: chunk header (raw %u / %u)", what, a->raw_bytes, b->raw_bytes);
+    cr_assert(memcmp(&ahead.deltas, &alone.deltas, sizeof ahead.deltas) == 0, "%s: deltas", what);
     cr_assert_null(ahead.read_ahead, "%s: the thread is done at the end", what);
     vt_trace_reader_close(&ahead);
     vt_trace_reader_close(&alone);
