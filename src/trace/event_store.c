@@ -48,14 +48,14 @@ void vt_event_from_record(struct vt_model_event *event, const struct vt_trace_re
     const struct vt_trace_event *decoded = &record->event;
     memset(event, 0, sizeof *event);
     event->type = (uint8_t)record->type;
-    event->device = -1;
-    switch (record->type) {
-    case VT_RECORD_ALLOC:
-    case VT_RECORD_FREE:
+    if (record->type == VT_RECORD_ALLOC || record->type == VT_RECORD_FREE) { /* nearly every event */
         copy_allocation_fields(event, decoded);
         event->detail = decoded->thread_index;
         event->flags = decoded->flags;
-        break;
+        return;
+    }
+    event->device = -1;
+    switch (record->type) {
     case VT_RECORD_FREE_UNKNOWN:
         event->address = decoded->address;
         event->api = decoded->api;

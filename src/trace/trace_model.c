@@ -355,12 +355,13 @@ static bool add_event(struct loader *loader, const struct vt_trace_record *recor
 {
     struct vt_trace_model *model = loader->model;
     const struct vt_trace_event *decoded = &record->event;
-    struct vt_model_event *event = new_event(loader, vt_event_record_time(record));
+    uint64_t time_ns = vt_event_record_time(record);
+    struct vt_model_event *event = new_event(loader, time_ns);
     if (!event)
         return false;
     size_t index = model->event_count - 1;
     vt_event_from_record(event, record);
-    event->time_ns = monotonic_time(loader, vt_event_record_time(record));
+    event->time_ns = monotonic_time(loader, time_ns);
     model->duration_ns = event->time_ns;
     if (record->type != VT_RECORD_FREE_UNKNOWN && !note_device(model, event->device))
         return false;

@@ -419,15 +419,15 @@ static bool next_read_ahead(struct vt_trace_reader *reader, struct vt_trace_reco
     for (;;) {
         if (slot) {
             struct vt_trace_reader *chunk = &slot->reader;
-            uint64_t unknown = chunk->unknown_record_count;
-            bool taken = vt_trace_reader_next_in_chunk(chunk, record);
-            reader->unknown_record_count += chunk->unknown_record_count - unknown;
-            if (taken) {
+            if (vt_trace_reader_next_in_chunk(chunk, record)) {
                 reader->record_count++;
                 reader->end_seen |= record->type == VT_RECORD_END;
                 return true;
             }
-            reader->deltas = chunk->deltas; /* as reading alone leaves them after the chunk */
+            /* as reading alone leaves them after the chunk (the unknown records counted in the
+             * chunk's reader as it skipped them: the thread set its count to 0 before) */
+            reader->unknown_record_count += chunk->unknown_record_count;
+            reader->deltas = chunk->deltas;
             if (chunk->stop_reason != VT_TRACE_STOP_NONE) { /* a record of it did not decode */
                 enum vt_trace_stop_reason reason = chunk->stop_reason;
                 end_read_ahead(reader);
