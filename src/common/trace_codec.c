@@ -725,33 +725,6 @@ static size_t varint_length(const uint8_t *in, size_t available)
     return 0;
 }
 
-/* Copies the varint at field->at to `out` (up to 10 bytes written) and steps over it; returns its
- * length, or 0 (nothing consumed) when it does not end within the field's bytes and 10 bytes. A
- * byte loop: fields are 1 to 3 bytes, where measuring first and a memcpy call cost more. */
-static inline size_t take_varint(uint8_t *out, struct reader *field)
-{
-    size_t available = (size_t)(field->end - field->at), limit = available < 10 ? available : 10;
-    for (size_t i = 0; i < limit; i++) {
-        uint8_t byte = field->at[i];
-        out[i] = byte;
-        if (!(byte & 0x80)) {
-            field->at += i + 1;
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
-static size_t varint_bytes(uint64_t value)
-{
-    size_t length = 1;
-    while (value >= 0x80) {
-        value >>= 7;
-        length++;
-    }
-    return length;
-}
-
 static size_t write_varint_at(uint8_t *out, uint64_t value)
 {
     size_t length = 0;
@@ -889,32 +862,26 @@ size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, s
             if (records->malformed)
                 return VT_TRACE_COLUMNS_MALFORMED;
             if (fields <= VT_TRACE_COLUMN_FIELDS) {
-                /* The row is type, payload length, payload. The fields are measured as they are
-                 * copied, after room for a 1-byte length (moved on for a payload of 128 bytes or
-                 * more: never the writer's): into the output when it has room for any fields,
-                 * else into `spare` first. */
                 int first = type == VT_RECORD_ALLOC ? COLUMN_ALLOC_FIELDS : COLUMN_FREE_FIELDS;
-                uint8_t spare[2 + 10 * VT_TRACE_COLUMN_FIELDS];
-                bool roomy = capacity - written >= type_length + sizeof spare;
-                uint8_t *row = roomy ? out + written + type_length : spare;
-                size_t payload_length = 0;
+                size_t field_lengths[VT_TRACE_COLUMN_FIELDS], payload_length = 0;
                 for (uint64_t i = 0; i < fields; i++) {
-                    size_t field_length = take_varint(row + 1 + payload_length, &column[first + (int)i]);
-                    if (!field_length)
+                    struct reader *field = &column[first + (int)i];
+                    field_lengths[i] = varint_length(field->at, (size_t)(field->end - field->at));
+                    if (!field_lengths[i])
                         return VT_TRACE_COLUMNS_MALFORMED;
-                    payload_length += field_length;
+                    payload_length += field_lengths[i];
                 }
                 if (capacity - written < type_length + 10 + payload_length)
                     return VT_TRACE_COLUMNS_MALFORMED;
-                struct reader type_bytes = {type_start, type_start + type_length, false};
-                written += take_varint(out + written, &type_bytes);
-                size_t length_bytes = varint_bytes(payload_length);
-                if (length_bytes > 1)
-                    memmove(row + length_bytes, row + 1, payload_length);
-                write_varint_at(row, payload_length);
-                if (!roomy)
-                    memcpy(out + written, row, length_bytes + payload_length);
-                written += length_bytes + payload_length;
+                memcpy(out + written, type_start, type_length);
+                written += type_length;
+                written += write_varint_at(out + written, payload_length);
+                for (uint64_t i = 0; i < fields; i++) {
+                    struct reader *field = &column[first + (int)i];
+                    memcpy(out + written, field->at, field_lengths[i]);
+                    written += field_lengths[i];
+                    field->at += field_lengths[i];
+                }
                 continue;
             }
             if (fields != FIELDS_VERBATIM)
@@ -927,13 +894,11 @@ size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, s
             verbatim = records->at;
             type_length = 0;
         }
-        const uint8_t *length_start = records->at;
         uint64_t payload_length = get_varint(records);
         if (records->malformed || payload_length > (uint64_t)(records->end - records->at))
             return VT_TRACE_COLUMNS_MALFORMED;
         records->at += payload_length;
         verbatim_length = (size_t)(records->at - verbatim);
-        (void)length_start;
         if (capacity - written < verbatim_length)
             return VT_TRACE_COLUMNS_MALFORMED;
         memcpy(out + written, verbatim, verbatim_length);
@@ -949,7 +914,7 @@ size_t vt_trace_columns_decode(const uint8_t *in, size_t length, uint8_t *out, s
     return written + tail;
 }
 
-/* Whether the column's bytes are exactly `count` varints of at most 10 bytes each (as take_varint
+/* Whether the column's bytes are exactly `count` varints of at most 10 bytes each (as varint_length
  * reads them one after the other): `count` bytes end one (no 0x80 bit), the last byte does, and no
  * 10 bytes in a row go on (0x80). Eight bytes at a time. */
 static bool column_holds_varints(const uint8_t *at, const uint8_t *end, size_t count)
