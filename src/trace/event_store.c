@@ -3,6 +3,7 @@
  * that loading and decoding again share (see event_store.h). */
 #include "trace/event_store.h"
 
+#include "common/reserve.h"
 #include "trace/trace_model.h"
 
 #include <stdlib.h>
@@ -78,14 +79,8 @@ void vt_event_from_record(struct vt_model_event *event, const struct vt_trace_re
 
 bool vt_event_store_add_block(struct vt_event_store *store, const struct vt_event_block *block)
 {
-    if (store->block_count == store->block_capacity) {
-        size_t capacity = store->block_capacity ? store->block_capacity * 2 : 64;
-        struct vt_event_block *bigger = realloc(store->blocks, capacity * sizeof *bigger);
-        if (!bigger)
-            return false;
-        store->blocks = bigger;
-        store->block_capacity = capacity;
-    }
+    if (!vt_reserve_one(&store->blocks, &store->block_capacity, store->block_count, sizeof *store->blocks))
+        return false;
     store->blocks[store->block_count++] = *block;
     return true;
 }

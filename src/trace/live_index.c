@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/reserve.h"
 #include "trace/trace_model.h"
 
 void vt_live_index_start(struct vt_live_index *index, size_t interval, size_t budget_bytes)
@@ -88,17 +89,8 @@ static size_t checkpoint_bytes(const struct vt_replay *replay)
 /* A checkpoint of the replay's state, after the others. */
 static void add_checkpoint(struct vt_live_index *index, const struct vt_replay *replay)
 {
-    if (index->count == index->capacity) {
-        size_t capacity = index->capacity ? 2 * index->capacity : 16;
-        struct vt_live_checkpoint *bigger = realloc(index->checkpoints, capacity * sizeof *bigger);
-        if (!bigger) {
-            index->out_of_memory = true;
-            return;
-        }
-        index->checkpoints = bigger;
-        index->capacity = capacity;
-    }
-    if (!take(&index->checkpoints[index->count], replay)) {
+    if (!vt_reserve_one(&index->checkpoints, &index->capacity, index->count, sizeof *index->checkpoints) ||
+        !take(&index->checkpoints[index->count], replay)) {
         index->out_of_memory = true;
         return;
     }

@@ -19,8 +19,7 @@
 #include <stddef.h>
 
 #include "common/memory_accounting.h"
-
-struct vt_replay;
+#include "trace/trace_model.h"
 
 /* Defaults: a checkpoint every 64 Ki events at first, 16 MiB of checkpoints at most. */
 #define VT_LIVE_INDEX_FIRST_INTERVAL ((size_t)1 << 16)
@@ -49,11 +48,11 @@ struct vt_live_index {
 /* An empty index; interval and budget 0: the defaults. */
 void vt_live_index_start(struct vt_live_index *index, size_t interval, size_t budget_bytes);
 /* After the replay applied an event (the loader's replay, keeping the live set): takes a
- * checkpoint when one is due (`events`: the replay's next_event). */
+ * checkpoint when one is due. */
 void vt_live_index_note_due(struct vt_live_index *index, const struct vt_replay *replay);
-static inline void vt_live_index_note(struct vt_live_index *index, const struct vt_replay *replay, size_t events)
+static inline void vt_live_index_note(struct vt_live_index *index, const struct vt_replay *replay)
 {
-    if (events >= index->next_due)
+    if (replay->next_event >= index->next_due)
         vt_live_index_note_due(index, replay);
 }
 /* After the replay's last event (the end of the load): a checkpoint of that state too, the budget

@@ -5,6 +5,7 @@
 #include "trace/trace_model.h"
 
 #include "common/format.h"
+#include "common/reserve.h"
 #include "trace/event_store.h"
 #include "trace/live_index.h"
 
@@ -17,20 +18,6 @@
 _Static_assert(sizeof(struct vt_model_event) == 40, "events stay compact: traces hold tens of millions");
 
 /* ---- loading --------------------------------------------------------------------------------- */
-
-/* Makes room for one more element in *array (holding `count`, room for *capacity). */
-static bool reserve_one(void *array, size_t *capacity, size_t count, size_t element_size)
-{
-    if (count < *capacity)
-        return true;
-    size_t grown = *capacity ? *capacity * 2 : 16;
-    void *bigger = realloc(*(void **)array, grown * element_size);
-    if (!bigger)
-        return false;
-    *(void **)array = bigger;
-    *capacity = grown;
-    return true;
-}
 
 static char *copy_text(struct vt_trace_text text)
 {
@@ -74,7 +61,7 @@ static bool add_device(struct loader *loader, const struct vt_trace_record *reco
             model->devices[i].total_bytes = record->device.total_bytes;
             return true;
         }
-    if (!reserve_one(&model->devices, &loader->device_capacity, model->device_count, sizeof *model->devices)) {
+    if (!vt_reserve_one(&model->devices, &loader->device_capacity, model->device_count, sizeof *model->devices)) {
         free(name);
         return false;
     }
@@ -86,7 +73,7 @@ static bool add_device(struct loader *loader, const struct vt_trace_record *reco
 static bool add_module(struct loader *loader, const struct vt_trace_record *record)
 {
     struct vt_trace_model *model = loader->model;
-    if (!reserve_one(&model->modules, &loader->module_capacity, model->module_count, sizeof *model->modules))
+    if (!vt_reserve_one(&model->modules, &loader->module_capacity, model->module_count, sizeof *model->modules))
         return false;
     struct vt_model_module module = {
         .id = record->module.id,
@@ -203,7 +190,7 @@ static bool add_stack(struct loader *loader, const struct vt_trace_record *recor
         model->frames = bigger;
         loader->frame_capacity = capacity;
     }
-    if (!reserve_one(&model->stacks, &loader->stack_capacity, model->stack_slots, sizeof *model->stacks) ||
+    if (!vt_reserve_one(&model->stacks, &loader->stack_capacity, model->stack_slots, sizeof *model->stacks) ||
         !vt_id_map_put(&model->stack_ids, id, (uint32_t)model->stack_slots))
         return false;
     if (record->stack.depth) /* an empty stack: frames may be NULL, and memcpy from NULL is undefined */
@@ -224,7 +211,7 @@ static bool add_code(struct loader *loader, const struct vt_trace_record *record
     if (vt_id_map_get(&model->code_ids, id, &index))
         return true; /* the first definition stands */
     if (model->code_slots >= UINT32_MAX ||
-        !reserve_one(&model->codes, &loader->code_capacity, model->code_slots, sizeof *model->codes))
+        !vt_reserve_one(&model->codes, &loader->code_capacity, model->code_slots, sizeof *model->codes))
         return false;
     struct vt_model_code *code = &model->codes[model->code_slots];
     memset(code, 0, sizeof *code);
@@ -252,7 +239,7 @@ static bool add_code(struct loader *loader, const struct vt_trace_record *record
 static bool add_thread(struct loader *loader, const struct vt_trace_record *record)
 {
     struct vt_trace_model *model = loader->model;
-    if (!reserve_one(&model->threads, &loader->thread_capacity, model->thread_count, sizeof *model->threads))
+    if (!vt_reserve_one(&model->threads, &loader->thread_capacity, model->thread_count, sizeof *model->threads))
         return false;
     char *name = record->thread.name.length ? copy_text(record->thread.name) : NULL;
     if (record->thread.name.length && !name)
@@ -294,7 +281,7 @@ static struct vt_model_event *new_event(struct loader *loader, uint64_t time_ns)
 {
     struct vt_trace_model *model = loader->model;
     if (!model->store) {
-        if (!reserve_one(&model->events, &loader->event_capacity, model->event_count, sizeof *model->events))
+        if (!vt_reserve_one(&model->events, &loader->event_capacity, model->event_count, sizeof *model->events))
             return NULL;
         return &model->events[model->event_count++];
     }
@@ -337,18 +324,17 @@ static bool note_device(struct vt_trace_model *model, int16_t device)
 }
 
 /* The event just loaded, applied to the load's replay (vt_model_load_options): given to its
- * visitor, noted in the live-set index. False when out of memory. */
-static bool replay_while_loading(struct loader *loader, const struct vt_model_event *event, size_t index)
+ * visitor, noted in the live-set index. */
+static void replay_while_loading(struct loader *loader, const struct vt_model_event *event, size_t index)
 {
     struct vt_replay *replay = loader->replay;
     if (!replay)
-        return true;
+        return;
     vt_replay_apply(replay, event);
     if (loader->visit)
         loader->visit(event, index, replay, loader->visit_context);
     if (loader->model->live_index)
-        vt_live_index_note(loader->model->live_index, replay, replay->next_event);
-    return true;
+        vt_live_index_note(loader->model->live_index, replay);
 }
 
 static bool add_event(struct loader *loader, const struct vt_trace_record *record)
@@ -367,20 +353,20 @@ static bool add_event(struct loader *loader, const struct vt_trace_record *recor
         return false;
     switch (record->type) {
     case VT_RECORD_OOM:
-        if (!reserve_one(&model->ooms, &loader->oom_capacity, model->oom_count, sizeof *model->ooms))
+        if (!vt_reserve_one(&model->ooms, &loader->oom_capacity, model->oom_count, sizeof *model->ooms))
             return false;
         event->detail = (uint32_t)model->oom_count;
         model->ooms[model->oom_count++] = (struct vt_model_oom){decoded->device_free_bytes, decoded->device_total_bytes,
                                                                 decoded->thread_index, index};
         break;
     case VT_RECORD_MAP:
-        if (!reserve_one(&model->maps, &loader->map_capacity, model->map_count, sizeof *model->maps))
+        if (!vt_reserve_one(&model->maps, &loader->map_capacity, model->map_count, sizeof *model->maps))
             return false;
         event->detail = (uint32_t)model->map_count;
         model->maps[model->map_count++] = (struct vt_model_map){decoded->handle, decoded->thread_index, index};
         break;
     case VT_RECORD_MARKER: {
-        if (!reserve_one(&model->markers, &loader->marker_capacity, model->marker_count, sizeof *model->markers))
+        if (!vt_reserve_one(&model->markers, &loader->marker_capacity, model->marker_count, sizeof *model->markers))
             return false;
         char *label = copy_text(record->marker.text);
         if (!label)
@@ -398,7 +384,8 @@ static bool add_event(struct loader *loader, const struct vt_trace_record *recor
     default: /* ALLOC, FREE, FREE_UNKNOWN: all in the event */
         break;
     }
-    return replay_while_loading(loader, event, index);
+    replay_while_loading(loader, event, index);
+    return true;
 }
 
 /* ---- PyTorch snapshots: a record naming a snapshot no TORCH_SNAPSHOT defined is ignored; the first
@@ -411,7 +398,7 @@ static bool add_torch_snapshot(struct loader *loader, const struct vt_trace_reco
     if (vt_id_map_get(&model->torch_snapshot_ids, record->torch_snapshot.number, &index))
         return true;
     if (model->torch_snapshot_count >= UINT32_MAX ||
-        !reserve_one(&model->torch_snapshots, &loader->torch_snapshot_capacity, model->torch_snapshot_count,
+        !vt_reserve_one(&model->torch_snapshots, &loader->torch_snapshot_capacity, model->torch_snapshot_count,
                      sizeof *model->torch_snapshots) ||
         !vt_id_map_put(&model->torch_snapshot_ids, record->torch_snapshot.number,
                        (uint32_t)model->torch_snapshot_count))
@@ -445,7 +432,7 @@ static bool add_torch_part(struct loader *loader, const struct vt_trace_record *
         if (!(snapshot = torch_snapshot_named(loader->model, record->torch_device.snapshot)))
             return true;
         view = &snapshot->view;
-        if (!reserve_one(&view->devices, &snapshot->device_capacity, view->device_count, sizeof *view->devices))
+        if (!vt_reserve_one(&view->devices, &snapshot->device_capacity, view->device_count, sizeof *view->devices))
             return false;
         view->devices[view->device_count++] = (struct vt_torch_device_memory){
             record->torch_device.device, record->torch_device.free_bytes, record->torch_device.total_bytes};
@@ -457,7 +444,7 @@ static bool add_torch_part(struct loader *loader, const struct vt_trace_record *
         if (!loader->unsorted_snapshot || index + 1 < loader->unsorted_snapshot)
             loader->unsorted_snapshot = index + 1;
         view = &snapshot->view;
-        if (!reserve_one(&view->segments, &snapshot->segment_capacity, view->segment_count, sizeof *view->segments))
+        if (!vt_reserve_one(&view->segments, &snapshot->segment_capacity, view->segment_count, sizeof *view->segments))
             return false;
         view->segments[view->segment_count++] = (struct vt_torch_segment){
             .address = record->torch_segment.address,
@@ -472,7 +459,7 @@ static bool add_torch_part(struct loader *loader, const struct vt_trace_record *
         if (!(snapshot = torch_snapshot_named(loader->model, record->torch_block.snapshot)))
             return true;
         view = &snapshot->view;
-        if (!reserve_one(&view->blocks, &snapshot->block_capacity, view->block_count, sizeof *view->blocks))
+        if (!vt_reserve_one(&view->blocks, &snapshot->block_capacity, view->block_count, sizeof *view->blocks))
             return false;
         view->blocks[view->block_count++] = (struct vt_torch_block){
             .address = record->torch_block.address,
@@ -486,7 +473,7 @@ static bool add_torch_part(struct loader *loader, const struct vt_trace_record *
     default: /* TORCH_TRACE */
         if (!(snapshot = torch_snapshot_named(loader->model, record->torch_trace.snapshot)))
             return true;
-        if (!reserve_one(&snapshot->history, &snapshot->history_capacity, snapshot->history_count,
+        if (!vt_reserve_one(&snapshot->history, &snapshot->history_capacity, snapshot->history_count,
                          sizeof *snapshot->history))
             return false;
         snapshot->history[snapshot->history_count++] = (struct vt_model_torch_history){
@@ -1100,7 +1087,7 @@ static void builder_finish(struct group_builder *builder, int (*order)(const voi
 static void keep_mapping(struct group_builder *builder, const struct alloc_record *record, size_t *capacity)
 {
     struct vt_groups *out = builder->out;
-    if (!reserve_one(&out->mappings, capacity, out->mapping_count, sizeof *out->mappings)) {
+    if (!vt_reserve_one(&out->mappings, capacity, out->mapping_count, sizeof *out->mappings)) {
         out->incomplete = true;
         return;
     }
