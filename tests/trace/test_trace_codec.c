@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/trace_codec.h"
+#include "trace_builder.h"
 #include "vramtrace/frames.h"
 #include "vramtrace/events.h"
 #include "vramtrace/trace_format.h"
@@ -636,22 +637,11 @@ static uint64_t random_value(struct random_bytes *random)
     return next_random(random) >> random_below(random, 64);
 }
 
-static size_t write_varint(uint8_t *out, uint64_t value)
-{
-    size_t length = 0;
-    while (value >= 0x80) {
-        out[length++] = (uint8_t)(value | 0x80);
-        value >>= 7;
-    }
-    out[length++] = (uint8_t)value;
-    return length;
-}
-
 /* Appends a row of `type` with `payload` as it is; returns its bytes. */
 static size_t raw_row(uint8_t *out, uint64_t type, const uint8_t *payload, size_t length)
 {
-    size_t written = write_varint(out, type);
-    written += write_varint(out + written, length);
+    size_t written = tb_varint(out, type);
+    written += tb_varint(out + written, length);
     memcpy(out + written, payload, length);
     return written + length;
 }
@@ -673,7 +663,7 @@ static size_t row_with_extra_fields(uint8_t *out, struct vt_trace_deltas *deltas
     }
     memcpy(payload, at, payload_length);
     for (unsigned i = 0; i < extra; i++)
-        payload_length += write_varint(payload + payload_length, random_value(random));
+        payload_length += tb_varint(payload + payload_length, random_value(random));
     return raw_row(out, record->type, payload, payload_length);
 }
 
@@ -898,9 +888,9 @@ static void split_payload(const uint8_t *payload, size_t length, struct column_s
 /* The payload of the columns, header and all; returns its length. */
 static size_t join_payload(const struct column_set *set, uint8_t *payload, size_t capacity)
 {
-    size_t length = write_varint(payload, VT_TRACE_COLUMN_COUNT);
+    size_t length = tb_varint(payload, VT_TRACE_COLUMN_COUNT);
     for (int c = 0; c < VT_TRACE_COLUMN_COUNT; c++)
-        length += write_varint(payload + length, set->length[c]);
+        length += tb_varint(payload + length, set->length[c]);
     for (int c = 0; c < VT_TRACE_COLUMN_COUNT; c++) {
         cr_assert_leq(length + set->length[c], capacity);
         memcpy(payload + length, set->bytes[c], set->length[c]);
@@ -994,7 +984,7 @@ static void set_field_count(struct column_set *set, const struct column_record *
         if (record->field_index[i])
             at = varint_at(set, record->first_column + (int)i, record->field_index[i] - 1, &length) + length;
         uint8_t value[10];
-        column_splice(set, record->first_column + (int)i, at, 0, value, write_varint(value, random_value(random)));
+        column_splice(set, record->first_column + (int)i, at, 0, value, tb_varint(value, random_value(random)));
     }
     set->bytes[RECORDS_COLUMN][record->count_at] = (uint8_t)fields;
 }
@@ -1130,9 +1120,9 @@ static size_t mutate(const uint8_t *payload, size_t length, struct random_bytes 
         }
         set.length[from]--; /* the header only: the bytes stay where they are */
         set.length[to]++;
-        size_t header = write_varint(out, VT_TRACE_COLUMN_COUNT);
+        size_t header = tb_varint(out, VT_TRACE_COLUMN_COUNT);
         for (int c = 0; c < VT_TRACE_COLUMN_COUNT; c++)
-            header += write_varint(out + header, set.length[c]);
+            header += tb_varint(out + header, set.length[c]);
         cr_assert_leq(header + body_length, capacity);
         memcpy(out + header, body, body_length);
         return header + body_length;
@@ -1244,7 +1234,7 @@ Test(codec, stack_deltas_out_of_32_bits_are_malformed_and_stay_so)
     uint8_t first[] = {1, 1, 1, 0, 2, 5, 10, 0, 0};
     uint8_t second[32] = {1, 1, 1, 0, 2, 5};
     size_t second_length = 6;
-    second_length += write_varint(second + second_length, UINT64_MAX - 1); /* zigzag of INT64_MAX */
+    second_length += tb_varint(second + second_length, UINT64_MAX - 1); /* zigzag of INT64_MAX */
     second[second_length++] = 0;
     second[second_length++] = 0;
     rows_length = raw_row(rows, VT_RECORD_ALLOC, first, sizeof first);

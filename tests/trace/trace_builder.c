@@ -54,7 +54,7 @@ void tb_record(struct trace_builder *builder, const struct vt_trace_record *reco
     builder->payload_records++;
 }
 
-static size_t put_varint(uint8_t *out, uint64_t value)
+size_t tb_varint(uint8_t *out, uint64_t value)
 {
     size_t length = 0;
     while (value >= 0x80) {
@@ -71,8 +71,8 @@ void tb_raw_record(struct trace_builder *builder, uint64_t type, const uint8_t *
         tb_begin_chunk(builder, 0);
     cr_assert_lt(builder->payload_length + length + 20, PAYLOAD_CAPACITY);
     uint8_t *at = builder->payload + builder->payload_length;
-    at += put_varint(at, type);
-    at += put_varint(at, length);
+    at += tb_varint(at, type);
+    at += tb_varint(at, length);
     memcpy(at, payload, length);
     builder->payload_length = (size_t)(at + length - builder->payload);
     builder->payload_records++;

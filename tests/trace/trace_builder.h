@@ -30,6 +30,8 @@ void tb_start(struct trace_builder *builder);
 void tb_begin_chunk(struct trace_builder *builder, uint64_t base_time_ns);
 /* Appends one record to the open chunk (opens one at time 0 if none is). */
 void tb_record(struct trace_builder *builder, const struct vt_trace_record *record);
+/* Writes `value` as a varint (LEB128) at out (up to 10 bytes); returns its length. */
+size_t tb_varint(uint8_t *out, uint64_t value);
 /* Appends a record of any type with the given payload bytes, as is. */
 void tb_raw_record(struct trace_builder *builder, uint64_t type, const uint8_t *payload, size_t length);
 void tb_end_chunk(struct trace_builder *builder, enum vt_trace_compression compression);
