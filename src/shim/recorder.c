@@ -125,9 +125,6 @@ static inline void trace_event(enum vt_trace_record_type type, const struct allo
         write_trace_event(type, record, stream, 0);
 }
 
-/* For the readers of the tables and the work outside the hooks: a live dump reads them on the trace
- * writer's thread, and a hook holding this lock may be waiting for that writer; the writer has it
- * stop waiting while it waits for the lock (nothing to do on any other thread). */
 /* Set under the lock when the exit report begins (recorder_stop_within): from then on no event is
  * recorded, so that the accounting the report reads and the trace, which ends with it, hold the
  * same events (a hook already past its enabled check, in its real CUDA call, would otherwise record
@@ -144,6 +141,9 @@ static inline __attribute__((always_inline)) bool take_lock_for_event(void)
     return false;
 }
 
+/* For the readers of the tables and the work outside the hooks: a live dump reads them on the trace
+ * writer's thread, and a hook holding this lock may be waiting for that writer; the writer has it
+ * stop waiting while it waits for the lock (nothing to do on any other thread). */
 static void take_as_reader(void)
 {
     bool told = trace_writer_recorder_lock_wanted(true);
