@@ -252,30 +252,32 @@ bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const cha
     return load_trace_replaying(model, path, command, announce, NULL);
 }
 
-int vt_cli_load_trace_for_report(struct vt_trace_model *model, struct vt_report *report, struct vt_report_pass *pass,
-                                 const char *path, const char *command, const struct vt_report_options *options)
+/* vt_cli_load_trace_for_device, with `replaying` as load_trace_replaying's. */
+static int load_trace_for_device(struct vt_trace_model *model, const char *path, const char *command, int device,
+                                 const struct vt_model_load_options *replaying)
 {
-    struct vt_model_load_options replaying = {0};
-    vt_report_pass_start(pass, report, model, options, &replaying);
-    if (!load_trace_replaying(model, path, command, true, &replaying)) {
-        vt_report_pass_drop(pass);
-        return VT_CLI_EXIT_UNREADABLE;
-    }
-    if (vt_cli_device_in_trace(model, options->device, command))
-        return -1;
-    vt_report_pass_drop(pass);
-    vt_model_free(model);
-    return VT_CLI_EXIT_USAGE;
-}
-
-int vt_cli_load_trace_for_device(struct vt_trace_model *model, const char *path, const char *command, int device)
-{
-    if (!vt_cli_load_trace(model, path, command, true))
+    if (!load_trace_replaying(model, path, command, true, replaying))
         return VT_CLI_EXIT_UNREADABLE;
     if (vt_cli_device_in_trace(model, device, command))
         return -1;
     vt_model_free(model);
     return VT_CLI_EXIT_USAGE;
+}
+
+int vt_cli_load_trace_for_report(struct vt_trace_model *model, struct vt_report *report, struct vt_report_pass *pass,
+                                 const char *path, const char *command, const struct vt_report_options *options)
+{
+    struct vt_model_load_options replaying = {0};
+    vt_report_pass_start(pass, report, model, options, &replaying);
+    int status = load_trace_for_device(model, path, command, options->device, &replaying);
+    if (status >= 0)
+        vt_report_pass_drop(pass);
+    return status;
+}
+
+int vt_cli_load_trace_for_device(struct vt_trace_model *model, const char *path, const char *command, int device)
+{
+    return load_trace_for_device(model, path, command, device, NULL);
 }
 
 bool vt_cli_device_in_trace(const struct vt_trace_model *model, int device, const char *command)
