@@ -1064,6 +1064,7 @@ static inline void decode_written_event(const uint8_t **at, uint32_t type, unsig
                                         struct vt_trace_deltas *d, struct vt_trace_record *record, bool *malformed)
 {
     uint64_t field[9];
+#pragma GCC unroll 8
     for (unsigned i = 0; i < 8; i++)
         field[i] = take_checked_varint(&at[i]);
     field[8] = count == 9 ? take_checked_varint(&at[8]) : 0;
@@ -1093,11 +1094,12 @@ static enum vt_trace_decode_result next_of_columns(struct vt_trace_columns *colu
 {
     if (columns->at[COLUMN_RECORDS] >= columns->end[COLUMN_RECORDS]) /* the tail: rows */
         return vt_trace_decode(&columns->at[COLUMN_TAIL], columns->end[COLUMN_TAIL], deltas, record, frames);
+    /* vt_trace_columns_open read the whole records column: its varints need no bounds */
     struct reader records = {columns->at[COLUMN_RECORDS], columns->end[COLUMN_RECORDS], false};
-    uint64_t type = get_varint(&records);
+    uint64_t type = take_checked_varint(&records.at);
     if (type != VT_RECORD_ALLOC && type != VT_RECORD_FREE) /* a row as it was written */
         return vt_trace_decode(&columns->at[COLUMN_RECORDS], columns->end[COLUMN_RECORDS], deltas, record, frames);
-    uint64_t count = get_varint(&records);
+    uint64_t count = take_checked_varint(&records.at);
     enum vt_trace_decode_result result;
     if (count == 9 || (count == 8 && type == VT_RECORD_FREE)) { /* what the writer writes */
         bool malformed = false;

@@ -47,14 +47,22 @@ static void copy_allocation_fields(struct vt_model_event *event, const struct vt
 void vt_event_from_record(struct vt_model_event *event, const struct vt_trace_record *record)
 {
     const struct vt_trace_event *decoded = &record->event;
-    memset(event, 0, sizeof *event);
-    event->type = (uint8_t)record->type;
     if (record->type == VT_RECORD_ALLOC || record->type == VT_RECORD_FREE) { /* nearly every event */
-        copy_allocation_fields(event, decoded);
-        event->detail = decoded->thread_index;
-        event->flags = decoded->flags;
+        *event = (struct vt_model_event){
+            .address = decoded->address,
+            .size_bytes = decoded->size_bytes,
+            .stack_id = decoded->stack_id,
+            .detail = decoded->thread_index,
+            .device = (int16_t)decoded->device,
+            .type = (uint8_t)record->type,
+            .kind = decoded->kind,
+            .api = decoded->api,
+            .flags = decoded->flags,
+        };
         return;
     }
+    memset(event, 0, sizeof *event);
+    event->type = (uint8_t)record->type;
     event->device = -1;
     switch (record->type) {
     case VT_RECORD_FREE_UNKNOWN:
