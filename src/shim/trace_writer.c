@@ -72,11 +72,14 @@ static uint64_t records_queued; /* in chunks handed to the writer and not yet wr
  * chunk_freed after each; `stalled_at` is the count at which it was found stalled (no waiting
  * again until it moves). A live dump in progress (writer_in_handler) counts as progress for up to
  * TRACE_HANDLER_WAIT_MS; no waiting while the dump waits for the recorder's lock
- * (writer_wants_recorder_lock), nor after trace_writer_finish began. */
+ * (writer_wants_recorder_lock: the waiting thread may hold it), but for the END record at exit
+ * (`appending_end`: its thread holds no lock the writer needs), nor after trace_writer_finish
+ * appended that. */
 static pthread_cond_t chunk_freed;
 static uint64_t chunks_written, stalled_at = UINT64_MAX;
 static bool writer_in_handler, writer_wants_recorder_lock, finishing;
 static uint32_t threads_announced;
+static __thread bool appending_end __attribute__((tls_model("initial-exec")));
 
 static __thread uint32_t this_thread_index __attribute__((tls_model("initial-exec")));
 
@@ -250,12 +253,12 @@ static uint64_t *record_time_field(struct vt_trace_record *record)
 
 /* Under chunk_lock, every chunk waiting for the writer: whether this thread may wait for one. Not
  * the writer itself (the live-dump handler appends), not while the writer waits for the recorder's
- * lock (which the waiting hook holds), not at exit, not once the writer is gone, and not again
- * while it stays stalled. */
+ * lock (which the waiting hook holds; the END record's thread holds none), not at exit once the END
+ * record is in, not once the writer is gone, and not again while it stays stalled. */
 static bool may_wait_for_writer(void)
 {
     return trace_writer_enabled() && __atomic_load_n(&writer_running, __ATOMIC_ACQUIRE) && !finishing &&
-           !writer_wants_recorder_lock && chunks_written != stalled_at &&
+           (!writer_wants_recorder_lock || appending_end) && chunks_written != stalled_at &&
            !pthread_equal(pthread_self(), writer_thread);
 }
 
@@ -895,7 +898,9 @@ void trace_writer_finish(void)
         pthread_mutex_unlock(&chunk_lock);
         struct vt_trace_record end = {.type = VT_RECORD_END};
         end.end.timestamp_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec - settings.start_monotonic_ns;
+        appending_end = true; /* it (and the DROPPED count before it) may wait while a dump waits */
         trace_writer_append(&end);
+        appending_end = false;
         pthread_mutex_lock(&chunk_lock);
         finishing = true; /* from here on, nothing waits for the writer */
         pthread_cond_broadcast(&chunk_freed);
