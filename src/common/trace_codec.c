@@ -1118,6 +1118,35 @@ static enum vt_trace_decode_result next_of_columns(struct vt_trace_columns *colu
     return result;
 }
 
+size_t vt_trace_columns_next_events(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
+                                    struct vt_trace_record *records, size_t capacity)
+{
+    if (columns->malformed)
+        return 0;
+    size_t count = 0;
+    const uint8_t *record_at = columns->at[COLUMN_RECORDS];
+    while (count < capacity && record_at < columns->end[COLUMN_RECORDS]) {
+        const uint8_t *after = record_at; /* the column was checked whole by vt_trace_columns_open */
+        uint64_t type = take_checked_varint(&after);
+        if (type != VT_RECORD_ALLOC && type != VT_RECORD_FREE)
+            break;
+        uint64_t fields = take_checked_varint(&after);
+        if (fields != 9 && (fields != 8 || type != VT_RECORD_FREE))
+            break;
+        bool malformed = false;
+        int first = type == VT_RECORD_ALLOC ? COLUMN_ALLOC_FIELDS : COLUMN_FREE_FIELDS;
+        decode_written_event(&columns->at[first], (uint32_t)type, (unsigned)fields, deltas, &records[count], &malformed);
+        if (malformed) { /* its fields are taken: vt_trace_columns_next reports it, reading nothing */
+            columns->malformed = true;
+            break;
+        }
+        record_at = after;
+        count++;
+    }
+    columns->at[COLUMN_RECORDS] = record_at;
+    return count;
+}
+
 enum vt_trace_decode_result vt_trace_columns_next(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
                                                   struct vt_trace_record *record,
                                                   uint64_t frames[VT_TRACE_MAX_FRAMES])

@@ -208,6 +208,12 @@ bool vt_trace_columns_open(struct vt_trace_columns *columns, const uint8_t *in, 
 enum vt_trace_decode_result vt_trace_columns_next(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
                                                   struct vt_trace_record *record,
                                                   uint64_t frames[VT_TRACE_MAX_FRAMES]);
+/* The written ALLOC and FREE records (9 fields, a FREE's flags may be absent) that come next, up
+ * to `capacity`, into records[] as vt_trace_columns_next gives them: stops before any other
+ * record, which is then vt_trace_columns_next's to give. A malformed one stops the batch (0 when
+ * it comes first) and stays for vt_trace_columns_next to report. */
+size_t vt_trace_columns_next_events(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
+                                    struct vt_trace_record *records, size_t capacity);
 /* Whether records are left (vt_trace_columns_next would not give VT_DECODE_END at once). */
 static inline bool vt_trace_columns_left(const struct vt_trace_columns *columns)
 {

@@ -112,22 +112,26 @@ static void decode_block(struct vt_event_store *store, struct vt_event_block *bl
         cannot_read_again(store, block, "the file changed");
     uint64_t last_time = block->time_before_ns;
     uint32_t ooms = block->oom_base, maps = block->map_base, markers = block->marker_base;
-    struct vt_trace_record record;
+    struct vt_trace_record records[64];
     uint32_t count = 0;
-    while (count < block->event_count && vt_trace_reader_next_in_chunk(&store->reader, &record)) {
-        if (!vt_record_is_event(record.type))
-            continue;
-        struct vt_model_event *event = &events[count++];
-        vt_event_from_record(event, &record);
-        uint64_t time_ns = vt_event_record_time(&record);
-        event->time_ns = last_time = time_ns < last_time ? last_time : time_ns;
-        if (record.type == VT_RECORD_OOM)
-            event->detail = ooms++;
-        else if (record.type == VT_RECORD_MAP)
-            event->detail = maps++;
-        else if (record.type == VT_RECORD_MARKER)
-            event->detail = markers++;
-    }
+    size_t read;
+    while (count < block->event_count &&
+           (read = vt_trace_reader_next_records_in_chunk(&store->reader, records, sizeof records / sizeof *records)))
+        for (size_t i = 0; i < read && count < block->event_count; i++) {
+            const struct vt_trace_record *record = &records[i];
+            if (!vt_record_is_event(record->type))
+                continue;
+            struct vt_model_event *event = &events[count++];
+            vt_event_from_record(event, record);
+            uint64_t time_ns = vt_event_record_time(record);
+            event->time_ns = last_time = time_ns < last_time ? last_time : time_ns;
+            if (record->type == VT_RECORD_OOM)
+                event->detail = ooms++;
+            else if (record->type == VT_RECORD_MAP)
+                event->detail = maps++;
+            else if (record->type == VT_RECORD_MARKER)
+                event->detail = markers++;
+        }
     if (count < block->event_count)
         cannot_read_again(store, block, "the file changed");
     block->events = events;

@@ -541,11 +541,13 @@ static void show_progress(struct loader *loader, const struct vt_trace_reader *r
 static bool read_records(struct loader *loader, struct vt_trace_reader *reader)
 {
     struct vt_trace_model *model = loader->model;
-    struct vt_trace_record record;
+    struct vt_trace_record records[64];
     uint64_t chunks_seen = reader->chunk_count;
     bool ok = true;
-    while (ok && vt_trace_reader_next(reader, &record)) {
-        ok = add_record(loader, &record);
+    size_t count;
+    while (ok && (count = vt_trace_reader_next_records(reader, records, sizeof records / sizeof *records))) {
+        for (size_t i = 0; ok && i < count; i++)
+            ok = add_record(loader, &records[i]);
         if (reader->chunk_count != chunks_seen && (chunks_seen = reader->chunk_count) % 64 == 0)
             show_progress(loader, reader);
     }

@@ -251,15 +251,28 @@ bool vt_trace_reader_read_chunk_at(struct vt_trace_reader *reader, uint64_t offs
     return read;
 }
 
-bool vt_trace_reader_next_in_chunk(struct vt_trace_reader *reader, struct vt_trace_record *record)
+size_t vt_trace_reader_next_records_in_chunk(struct vt_trace_reader *reader, struct vt_trace_record *records,
+                                             size_t capacity)
 {
-    while (chunk_records_left(reader)) {
+    size_t count = 0;
+    while (count < capacity && chunk_records_left(reader)) {
+        if (reader->columnar) { /* the ALLOCs and FREEs in a run, without a call each */
+            size_t events =
+                vt_trace_columns_next_events(&reader->columns, &reader->deltas, records + count, capacity - count);
+            reader->record_count += events;
+            count += events;
+            if (events)
+                continue;
+        }
+        struct vt_trace_record *record = &records[count];
         enum vt_trace_decode_result result =
             reader->columnar
                 ? vt_trace_columns_next(&reader->columns, &reader->deltas, record, reader->frames)
                 : vt_trace_decode(&reader->cursor, reader->payload_end, &reader->deltas, record, reader->frames);
-        if (result == VT_DECODE_MALFORMED)
-            return stop(reader, VT_TRACE_STOP_MALFORMED);
+        if (result == VT_DECODE_MALFORMED) {
+            stop(reader, VT_TRACE_STOP_MALFORMED);
+            break;
+        }
         if (result != VT_DECODE_RECORD)
             continue;
         if (!known_record_type(record->type)) {
@@ -267,11 +280,18 @@ bool vt_trace_reader_next_in_chunk(struct vt_trace_reader *reader, struct vt_tra
             continue;
         }
         reader->record_count++;
+        count++;
         if (record->type == VT_RECORD_END)
             reader->end_seen = true;
-        return true;
+        if (record->type != VT_RECORD_ALLOC && record->type != VT_RECORD_FREE)
+            break; /* its pointers may point into the reader's frames, for the next call to reuse */
     }
-    return false;
+    return count;
+}
+
+bool vt_trace_reader_next_in_chunk(struct vt_trace_reader *reader, struct vt_trace_record *record)
+{
+    return vt_trace_reader_next_records_in_chunk(reader, record, 1) == 1;
 }
 
 /* ---- reading ahead ----------------------------------------------------------------------------- */
@@ -411,18 +431,20 @@ static bool take_next_slot(struct vt_trace_reader *reader, struct read_chunk **t
     return true;
 }
 
-/* vt_trace_reader_next over the chunks the thread reads. */
-static bool next_read_ahead(struct vt_trace_reader *reader, struct vt_trace_record *record)
+/* vt_trace_reader_next_records over the chunks the thread reads. */
+static size_t next_records_read_ahead(struct vt_trace_reader *reader, struct vt_trace_record *records,
+                                      size_t capacity)
 {
     struct vt_trace_read_ahead *ahead = reader->read_ahead;
     struct read_chunk *slot = ahead->holding ? &ahead->slots[ahead->taking] : NULL;
     for (;;) {
         if (slot) {
             struct vt_trace_reader *chunk = &slot->reader;
-            if (vt_trace_reader_next_in_chunk(chunk, record)) {
-                reader->record_count++;
-                reader->end_seen |= record->type == VT_RECORD_END;
-                return true;
+            size_t count = vt_trace_reader_next_records_in_chunk(chunk, records, capacity);
+            if (count) {
+                reader->record_count += count;
+                reader->end_seen |= records[count - 1].type == VT_RECORD_END; /* an END ends a batch */
+                return count;
             }
             /* as reading alone leaves them after the chunk (the unknown records counted in the
              * chunk's reader as it skipped them: the thread set its count to 0 before) */
@@ -431,27 +453,32 @@ static bool next_read_ahead(struct vt_trace_reader *reader, struct vt_trace_reco
             if (chunk->stop_reason != VT_TRACE_STOP_NONE) { /* a record of it did not decode */
                 enum vt_trace_stop_reason reason = chunk->stop_reason;
                 end_read_ahead(reader);
-                return stop(reader, reason);
+                stop(reader, reason);
+                return 0;
             }
         }
         if (!take_next_slot(reader, &slot)) /* the thread is done: on alone from next_offset */
-            return vt_trace_reader_next(reader, record);
+            return vt_trace_reader_next_records(reader, records, capacity);
+    }
+}
+
+size_t vt_trace_reader_next_records(struct vt_trace_reader *reader, struct vt_trace_record *records, size_t capacity)
+{
+    if (reader->read_ahead)
+        return next_records_read_ahead(reader, records, capacity);
+    for (;;) {
+        while (!chunk_records_left(reader))
+            if (reader->stop_reason != VT_TRACE_STOP_NONE || !vt_trace_reader_next_chunk(reader))
+                return 0; /* (stopped at a malformed record after the last batch's) */
+        size_t count = vt_trace_reader_next_records_in_chunk(reader, records, capacity);
+        if (count || reader->stop_reason != VT_TRACE_STOP_NONE)
+            return count;
     }
 }
 
 bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record)
 {
-    if (reader->read_ahead)
-        return next_read_ahead(reader, record);
-    for (;;) {
-        while (!chunk_records_left(reader))
-            if (!vt_trace_reader_next_chunk(reader))
-                return false;
-        if (vt_trace_reader_next_in_chunk(reader, record))
-            return true;
-        if (reader->stop_reason != VT_TRACE_STOP_NONE)
-            return false;
-    }
+    return vt_trace_reader_next_records(reader, record, 1) == 1;
 }
 
 bool vt_trace_reader_resume(struct vt_trace_reader *reader)

@@ -72,9 +72,15 @@ bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader);
  * the trace. Text, build-id and frame pointers stay valid until the next call. */
 bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record);
 
-/* From the next vt_trace_reader_next on, a thread of the reader's own reads, checks and
+/* The next records of the trace, up to `capacity` (at least 1), into records[]: the records
+ * vt_trace_reader_next would give one by one, all of one chunk; a batch ends after any record but
+ * an ALLOC or FREE (its pointers stay valid until the next call). 0 at the end of the trace. */
+size_t vt_trace_reader_next_records(struct vt_trace_reader *reader, struct vt_trace_record *records,
+                                    size_t capacity);
+
+/* From the next vt_trace_reader_next(_records) on, a thread of the reader's own reads, checks and
  * decompresses the chunk after the one whose records the caller decodes (the same records and
- * stops). For a reader at a chunk's boundary that only vt_trace_reader_next then reads, until it
+ * stops). For a reader at a chunk's boundary that only vt_trace_reader_next(_records) then reads, until it
  * returns false or vt_trace_reader_close; not with vt_trace_reader_resume. False when it cannot
  * start (the reader then reads on by itself). */
 bool vt_trace_reader_read_ahead(struct vt_trace_reader *reader);
@@ -82,6 +88,10 @@ bool vt_trace_reader_read_ahead(struct vt_trace_reader *reader);
 /* The next record of the current chunk only (unknown types skipped); false at its end or when a
  * record does not decode (stop_reason then says so). */
 bool vt_trace_reader_next_in_chunk(struct vt_trace_reader *reader, struct vt_trace_record *record);
+/* The same, up to `capacity` records of the current chunk, as vt_trace_reader_next_records (0: at
+ * its end, or stopped at a record that does not decode). */
+size_t vt_trace_reader_next_records_in_chunk(struct vt_trace_reader *reader, struct vt_trace_record *records,
+                                             size_t capacity);
 
 /* Reads the chunk at `offset` (where an earlier read found one) again, whatever the reader read
  * before, to decode it alone with vt_trace_reader_next_in_chunk; false when it no longer reads

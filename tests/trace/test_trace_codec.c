@@ -864,6 +864,53 @@ static bool assert_columns_read_as_rows(const uint8_t *payload, size_t length, c
     return true;
 }
 
+/* The same payload read as the reader reads it: runs of ALLOCs and FREEs in batches of at most
+ * `batch` (vt_trace_columns_next_events), any other record, and a malformed one, one by one
+ * (vt_trace_columns_next). The same records, deltas and end as reading record by record. */
+static void assert_event_batches_read_as_records(const uint8_t *payload, size_t length, size_t batch, const char *what)
+{
+    struct vt_trace_columns by_batch, by_record;
+    if (!vt_trace_columns_open(&by_batch, payload, length))
+        return;
+    cr_assert(vt_trace_columns_open(&by_record, payload, length));
+    struct vt_trace_deltas batch_deltas, record_deltas;
+    vt_trace_deltas_start(&batch_deltas, 777, VT_TRACE_FORMAT_VERSION);
+    vt_trace_deltas_start(&record_deltas, 777, VT_TRACE_FORMAT_VERSION);
+    static uint64_t batch_frames[VT_TRACE_MAX_FRAMES], record_frames[VT_TRACE_MAX_FRAMES];
+    struct vt_trace_record batched[8];
+    cr_assert_leq(batch, 8);
+    for (size_t index = 0;;) {
+        size_t count = vt_trace_columns_next_events(&by_batch, &batch_deltas, batched, batch);
+        cr_assert_leq(count, batch, "%s", what);
+        enum vt_trace_decode_result batch_result = VT_DECODE_RECORD;
+        if (!count) { /* not a written ALLOC or FREE next: one record */
+            batch_result = vt_trace_columns_next(&by_batch, &batch_deltas, &batched[0], batch_frames);
+            count = batch_result == VT_DECODE_RECORD;
+        }
+        for (size_t i = 0; i < count; i++, index++) {
+            struct vt_trace_record want;
+            cr_assert_eq(vt_trace_columns_next(&by_record, &record_deltas, &want, record_frames), VT_DECODE_RECORD,
+                         "%s: record %zu", what, index);
+            assert_same_record(&batched[i], &want, what, index);
+        }
+        if (batch_result != VT_DECODE_RECORD) {
+            struct vt_trace_record want;
+            cr_assert_eq(vt_trace_columns_next(&by_record, &record_deltas, &want, record_frames), batch_result,
+                         "%s: record %zu: how it ends", what, index);
+            if (batch_result == VT_DECODE_MALFORMED) /* and stays so, for a batch as well */
+                cr_assert_eq(vt_trace_columns_next_events(&by_batch, &batch_deltas, batched, batch), 0, "%s", what);
+            break;
+        }
+        if (by_batch.malformed) /* the batch stopped at a malformed record, its fields taken already */
+            continue;
+        cr_assert(batch_deltas.last_time_ns == record_deltas.last_time_ns &&
+                      batch_deltas.last_address == record_deltas.last_address &&
+                      batch_deltas.last_stream == record_deltas.last_stream &&
+                      batch_deltas.last_stack_id == record_deltas.last_stack_id,
+                  "%s: record %zu: deltas", what, index);
+    }
+}
+
 /* ---- a column payload taken apart, to damage it on purpose ---- */
 
 #define COLUMN_BYTES 8192
@@ -1156,11 +1203,14 @@ Test(codec, columns_read_in_place_agree_with_their_rows_under_damage)
         size_t length = vt_trace_columns_encode(rows, rows_length, payload, sizeof payload);
         cr_assert_gt(length, 0);
         cr_assert(assert_columns_read_as_rows(payload, length, "as encoded"), "base %u opens", base);
+        for (size_t batch = 1; batch <= 8; batch++)
+            assert_event_batches_read_as_records(payload, length, batch, "as encoded, in batches");
         for (unsigned m = 0; m < 60; m++) {
             const char *what = "unchanged";
             size_t mutated_length = mutate(payload, length, &random, mutated, sizeof mutated, &what);
             char label[96];
             snprintf(label, sizeof label, "base %u, mutation %u (%s)", base, m, what);
+            assert_event_batches_read_as_records(mutated, mutated_length, 1 + m % 8, label);
             if (assert_columns_read_as_rows(mutated, mutated_length, label))
                 opened++;
             else
@@ -1242,4 +1292,17 @@ Test(codec, stack_deltas_out_of_32_bits_are_malformed_and_stay_so)
     length = vt_trace_columns_encode(rows, rows_length, payload, sizeof payload);
     cr_assert_gt(length, 0);
     cr_assert(assert_columns_read_as_rows(payload, length, "stack delta 2^63 - 1"));
+    /* in one batch: the first ALLOC, then the batch stops; the second is malformed and stays so */
+    struct vt_trace_columns columns;
+    cr_assert(vt_trace_columns_open(&columns, payload, length));
+    struct vt_trace_deltas deltas;
+    vt_trace_deltas_start(&deltas, 0, VT_TRACE_FORMAT_VERSION);
+    struct vt_trace_record batch[4];
+    cr_assert_eq(vt_trace_columns_next_events(&columns, &deltas, batch, 4), 1);
+    cr_assert_eq(batch[0].event.stack_id, 5);
+    cr_assert_eq(vt_trace_columns_next_events(&columns, &deltas, batch, 4), 0);
+    static uint64_t frames[VT_TRACE_MAX_FRAMES];
+    cr_assert_eq(vt_trace_columns_next(&columns, &deltas, &batch[0], frames), VT_DECODE_MALFORMED);
+    for (size_t batch_size = 1; batch_size <= 8; batch_size++)
+        assert_event_batches_read_as_records(payload, length, batch_size, "stack delta 2^63 - 1, in batches");
 }

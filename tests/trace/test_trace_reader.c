@@ -326,26 +326,36 @@ static void assert_same_read(const struct vt_trace_record *ahead, const struct v
     }
 }
 
-/* Reads the trace at `path` with and without reading ahead, record by record side by side: the
- * same records, then the same final state, stopped for `reason`. Returns the records read. */
-static size_t assert_read_ahead_reads_the_same(const char *path, const char *what, enum vt_trace_stop_reason reason)
+/* Reads the trace at `path` twice side by side: reading ahead or not, in batches of `batch`
+ * records (vt_trace_reader_next_records), and alone record by record: the same records, then the
+ * same final state, stopped for `reason`. Returns the records read. */
+static size_t assert_reads_the_same(const char *path, const char *what, enum vt_trace_stop_reason reason,
+                                    bool read_ahead, size_t batch)
 {
     struct vt_trace_reader ahead, alone;
     open_ok(&ahead, path);
     open_ok(&alone, path);
-    cr_assert(vt_trace_reader_read_ahead(&ahead), "%s: the read ahead starts", what);
-    cr_assert_not(vt_trace_reader_read_ahead(&ahead), "%s: only once", what);
-    struct vt_trace_record from_ahead, from_alone;
-    size_t count = 0;
+    if (read_ahead) {
+        cr_assert(vt_trace_reader_read_ahead(&ahead), "%s: the read ahead starts", what);
+        cr_assert_not(vt_trace_reader_read_ahead(&ahead), "%s: only once", what);
+    }
+    struct vt_trace_record batched[64], from_alone;
+    cr_assert_leq(batch, 64);
+    size_t count = 0, in_batch = 0, taken = 0;
     for (;; count++) {
-        bool more_ahead = vt_trace_reader_next(&ahead, &from_ahead);
+        if (taken == in_batch) {
+            in_batch = vt_trace_reader_next_records(&ahead, batched, batch);
+            cr_assert_leq(in_batch, batch, "%s", what);
+            taken = 0;
+        }
+        bool more_ahead = taken < in_batch;
         bool more_alone = vt_trace_reader_next(&alone, &from_alone);
-        cr_assert_eq(more_ahead, more_alone, "%s: record %zu", what, count);
+        cr_assert_eq(more_ahead, more_alone, "%s (batch %zu): record %zu", what, batch, count);
         if (!more_alone)
             break;
-        assert_same_read(&from_ahead, &from_alone, count);
+        assert_same_read(&batched[taken++], &from_alone, count);
     }
-    cr_assert_not(vt_trace_reader_next(&ahead, &from_ahead), "%s: still at the end", what);
+    cr_assert_eq(vt_trace_reader_next_records(&ahead, batched, batch), 0, "%s: still at the end", what);
     cr_assert_eq(ahead.stop_reason, alone.stop_reason, "%s", what);
     cr_assert_eq(alone.stop_reason, reason, "%s: the damage meant", what);
     cr_assert_eq(ahead.skipped_bytes, alone.skipped_bytes, "%s", what);
@@ -366,6 +376,19 @@ static size_t assert_read_ahead_reads_the_same(const char *path, const char *wha
     cr_assert_null(ahead.read_ahead, "%s: the thread is done at the end", what);
     vt_trace_reader_close(&ahead);
     vt_trace_reader_close(&alone);
+    return count;
+}
+
+/* The same with and without reading ahead, one record at a time and in batches of 5 and 64;
+ * returns the records read. */
+static size_t assert_read_ahead_reads_the_same(const char *path, const char *what, enum vt_trace_stop_reason reason)
+{
+    static const size_t batches[] = {1, 5, 64};
+    size_t count = assert_reads_the_same(path, what, reason, true, 1);
+    for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+        cr_assert_eq(assert_reads_the_same(path, what, reason, true, batches[b]), count, "%s", what);
+        cr_assert_eq(assert_reads_the_same(path, what, reason, false, batches[b]), count, "%s", what);
+    }
     return count;
 }
 
