@@ -1,6 +1,5 @@
 /* trace/event_store.c — a loaded trace's events as blocks decoded again from the file on demand,
- * a few kept (least recently used dropped), and the one conversion of a record to a model event
- * that loading and decoding again share (see event_store.h). */
+ * a few kept (least recently used dropped) (see event_store.h). */
 #include "trace/event_store.h"
 
 #include "common/reserve.h"
@@ -23,65 +22,6 @@ bool vt_record_is_event(uint32_t type)
         return true;
     default:
         return false;
-    }
-}
-
-uint64_t vt_event_record_time(const struct vt_trace_record *record)
-{
-    return record->type == VT_RECORD_MARKER    ? record->marker.timestamp_ns
-           : record->type == VT_RECORD_END     ? record->end.timestamp_ns
-           : record->type == VT_RECORD_DROPPED ? record->dropped.timestamp_ns
-                                               : record->event.timestamp_ns;
-}
-
-static void copy_allocation_fields(struct vt_model_event *event, const struct vt_trace_event *decoded)
-{
-    event->address = decoded->address;
-    event->size_bytes = decoded->size_bytes;
-    event->stack_id = decoded->stack_id;
-    event->device = (int16_t)decoded->device;
-    event->kind = decoded->kind;
-    event->api = decoded->api;
-}
-
-void vt_event_from_record(struct vt_model_event *event, const struct vt_trace_record *record)
-{
-    const struct vt_trace_event *decoded = &record->event;
-    if (record->type == VT_RECORD_ALLOC || record->type == VT_RECORD_FREE) { /* nearly every event */
-        *event = (struct vt_model_event){
-            .address = decoded->address,
-            .size_bytes = decoded->size_bytes,
-            .stack_id = decoded->stack_id,
-            .detail = decoded->thread_index,
-            .device = (int16_t)decoded->device,
-            .type = (uint8_t)record->type,
-            .kind = decoded->kind,
-            .api = decoded->api,
-            .flags = decoded->flags,
-        };
-        return;
-    }
-    memset(event, 0, sizeof *event);
-    event->type = (uint8_t)record->type;
-    event->device = -1;
-    switch (record->type) {
-    case VT_RECORD_FREE_UNKNOWN:
-        event->address = decoded->address;
-        event->api = decoded->api;
-        event->detail = decoded->thread_index;
-        break;
-    case VT_RECORD_OOM:
-    case VT_RECORD_MAP:
-        copy_allocation_fields(event, decoded);
-        break;
-    case VT_RECORD_MARKER:
-        event->kind = (uint8_t)record->marker.kind;
-        break;
-    case VT_RECORD_DROPPED:
-        event->size_bytes = record->dropped.count;
-        break;
-    default: /* END */
-        break;
     }
 }
 

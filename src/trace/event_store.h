@@ -51,11 +51,8 @@ struct vt_event_store {
 /* Whether records of `type` are events (kept in order, numbered) rather than definitions. */
 bool vt_record_is_event(uint32_t type);
 
-/* The event a record stands for, but its time (not yet fixed up) and, for OOM, MAP and MARKER
- * events, its detail (the index in the model's ooms, maps, markers: the loader's to give). */
-void vt_event_from_record(struct vt_model_event *event, const struct vt_trace_record *record);
-/* The record's time, before the fix-up. */
-uint64_t vt_event_record_time(const struct vt_trace_record *record);
+/* (vt_event_from_record and vt_event_record_time, the conversion of a record to an event that
+ * loading and decoding again share, are inline in trace_model.h.) */
 
 /* A new block (whose events are counted by vt_event_store_count); false when out of memory. */
 bool vt_event_store_add_block(struct vt_event_store *store, const struct vt_event_block *block);

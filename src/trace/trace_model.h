@@ -300,6 +300,67 @@ size_t vt_events_until(const struct vt_model_event *events, size_t count, uint64
  * d + 1 device d; ordinals beyond VT_MODEL_MAX_DEVICES fall in slot 0, as in the shim. */
 #define VT_MODEL_SLOT_COUNT VT_SLOT_COUNT
 
+/* The record's time, before the fix-up. */
+static inline uint64_t vt_event_record_time(const struct vt_trace_record *record)
+{
+    return record->type == VT_RECORD_MARKER    ? record->marker.timestamp_ns
+           : record->type == VT_RECORD_END     ? record->end.timestamp_ns
+           : record->type == VT_RECORD_DROPPED ? record->dropped.timestamp_ns
+                                               : record->event.timestamp_ns;
+}
+
+static inline void vt_event_copy_allocation_fields(struct vt_model_event *event, const struct vt_trace_event *decoded)
+{
+    event->address = decoded->address;
+    event->size_bytes = decoded->size_bytes;
+    event->stack_id = decoded->stack_id;
+    event->device = (int16_t)decoded->device;
+    event->kind = decoded->kind;
+    event->api = decoded->api;
+}
+
+/* The event a record stands for, but its time (not yet fixed up) and, for OOM, MAP and MARKER
+ * events, its detail (the index in the model's ooms, maps, markers: the loader's to give): what
+ * loading and decoding again (trace/event_store.c) share, inline for the loading's every event. */
+static inline void vt_event_from_record(struct vt_model_event *event, const struct vt_trace_record *record)
+{
+    const struct vt_trace_event *decoded = &record->event;
+    if (record->type == VT_RECORD_ALLOC || record->type == VT_RECORD_FREE) { /* nearly every event */
+        *event = (struct vt_model_event){
+            .address = decoded->address,
+            .size_bytes = decoded->size_bytes,
+            .stack_id = decoded->stack_id,
+            .detail = decoded->thread_index,
+            .device = (int16_t)decoded->device,
+            .type = (uint8_t)record->type,
+            .kind = decoded->kind,
+            .api = decoded->api,
+            .flags = decoded->flags,
+        };
+        return;
+    }
+    *event = (struct vt_model_event){.type = (uint8_t)record->type, .device = -1};
+    switch (record->type) {
+    case VT_RECORD_FREE_UNKNOWN:
+        event->address = decoded->address;
+        event->api = decoded->api;
+        event->detail = decoded->thread_index;
+        break;
+    case VT_RECORD_OOM:
+    case VT_RECORD_MAP:
+        vt_event_copy_allocation_fields(event, decoded);
+        break;
+    case VT_RECORD_MARKER:
+        event->kind = (uint8_t)record->marker.kind;
+        break;
+    case VT_RECORD_DROPPED:
+        event->size_bytes = record->dropped.count;
+        break;
+    default: /* END */
+        break;
+    }
+}
+
 /* Whether an event is a successful allocation of memory (vt_allocated_memory: not a zero-byte
  * request, a null result, address space or a mapping): an allocation, a site, a recovery. */
 static inline bool vt_event_allocated_memory(const struct vt_model_event *event)
