@@ -38,17 +38,6 @@ static void thin_out(struct vt_live_index *index)
     index->count = kept;
 }
 
-struct record_copy {
-    struct alloc_record *records;
-    size_t count;
-};
-
-static void copy_record(const struct alloc_record *record, void *context)
-{
-    struct record_copy *copy = context;
-    copy->records[copy->count++] = *record;
-}
-
 /* The replay's state as a checkpoint; false when out of memory. */
 static bool take(struct vt_live_checkpoint *checkpoint, const struct vt_replay *replay)
 {
@@ -64,15 +53,17 @@ static bool take(struct vt_live_checkpoint *checkpoint, const struct vt_replay *
         size_t count = accounting->live[space].live_count;
         if (!count)
             continue;
-        struct record_copy copy = {malloc(count * sizeof *copy.records), 0};
-        if (!copy.records) {
+        struct alloc_record *records = malloc(count * sizeof *records);
+        if (!records) {
             free_checkpoint(checkpoint);
             return false;
         }
-        alloc_table_for_each(&accounting->live[space], copy_record, &copy);
-        checkpoint->records[space] = copy.records;
-        checkpoint->record_count[space] = copy.count;
-        checkpoint->bytes += count * sizeof *copy.records;
+        size_t copied = 0; /* oldest first, as alloc_table_for_each gives them */
+        for (const struct alloc_record *record = accounting->live[space].oldest; record; record = record->newer)
+            records[copied++] = *record;
+        checkpoint->records[space] = records;
+        checkpoint->record_count[space] = copied;
+        checkpoint->bytes += count * sizeof *records;
     }
     return true;
 }

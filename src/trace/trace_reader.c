@@ -296,16 +296,47 @@ bool vt_trace_reader_next_in_chunk(struct vt_trace_reader *reader, struct vt_tra
 
 /* ---- reading ahead ----------------------------------------------------------------------------- */
 
-/* Two slots: the thread reads, checks and decompresses a chunk into one while the caller decodes
- * the records of the other (decoding stays on the caller's core, where the records are used). */
-#define READ_AHEAD_SLOTS 2
+/* Slots in a ring: the thread reads, checks, decompresses and decodes chunks into the free ones
+ * while the caller takes the records of the oldest full one. The caller wakes the thread once half
+ * the slots are free again, or when it is about to wait for one: a wake-up of the other core, dear
+ * on a VM, every other chunk instead of every chunk. */
+#define READ_AHEAD_SLOTS 4
+
+/* An ALLOC or FREE decoded ahead, in what the record's event needs of it (56 bytes, where a
+ * vt_trace_record takes 104: what the caller's core reads from the thread's). */
+struct decoded_event {
+    uint64_t timestamp_ns, address, size_bytes, stream;
+    uint32_t stack_id, thread_index;
+    int32_t device;
+    uint16_t api;
+    uint8_t kind, flags, type;
+};
+
+/* Any other record decoded ahead, after `events_before` of the chunk's ALLOC and FREE records; a
+ * STACK's frames are in the slot's `frames` from `frames_at` (its pointer set once the chunk is
+ * decoded: the array may move while it grows). */
+struct decoded_other {
+    struct vt_trace_record record;
+    size_t events_before, frames_at;
+};
 
 struct read_chunk {
-    /* the slot's chunk read by vt_trace_reader_next_chunk, its records then decoded by the caller
-     * with vt_trace_reader_next_in_chunk; its counts and stop are the chunk's */
+    /* the slot's chunk read by vt_trace_reader_next_chunk and decoded record by record with
+     * vt_trace_reader_next_records_in_chunk, on the thread; its counts, deltas and stop are the
+     * chunk's */
     struct vt_trace_reader reader;
-    bool loaded; /* a chunk was read; else the trace ends there (reader.stop_reason: why) */
-    bool full;   /* read, the caller's until it moves on */
+    uint64_t after_chunk; /* where the next chunk starts (the reader's next_offset before decoding) */
+    bool loaded;    /* a chunk was read; else the trace ends there (reader.stop_reason: why) */
+    bool undecoded; /* not loaded: read, but out of memory to hold its records (the caller reads
+                       it again alone) */
+    bool full;      /* read, the caller's until it moves on */
+    /* its records, in order: the ALLOCs and FREEs, the others among them */
+    struct decoded_event *events;
+    size_t event_count, event_capacity, events_taken;
+    struct decoded_other *others;
+    size_t other_count, other_capacity, others_taken;
+    uint64_t *frames;
+    size_t frame_count, frame_capacity;
 };
 
 struct vt_trace_read_ahead {
@@ -316,6 +347,7 @@ struct vt_trace_read_ahead {
     uint64_t first_offset;
     unsigned taking; /* the slot the caller takes records from (once full), in turn */
     bool holding;    /* the caller is on that slot */
+    unsigned freed_unsaid; /* slots the caller gave back without waking the thread */
     struct read_chunk slots[READ_AHEAD_SLOTS];
 };
 
@@ -324,6 +356,94 @@ static void wait_for_slot(struct vt_trace_read_ahead *ahead, const struct read_c
 {
     while (slot->full != full && !ahead->quit)
         pthread_cond_wait(&ahead->changed, &ahead->lock);
+}
+
+/* Room for `more` items after `count` in *array (of `capacity`, items of `size`); false when out of
+ * memory. */
+static bool room_for(void *array, size_t *capacity, size_t count, size_t more, size_t size)
+{
+    if (count + more <= *capacity)
+        return true;
+    size_t bigger = *capacity ? *capacity : 1024;
+    while (bigger < count + more)
+        bigger *= 2;
+    void *grown = realloc(*(void **)array, bigger * size);
+    if (!grown)
+        return false;
+    *(void **)array = grown;
+    *capacity = bigger;
+    return true;
+}
+
+static bool hold_record(struct read_chunk *slot, const struct vt_trace_record *record)
+{
+    if (record->type == VT_RECORD_ALLOC || record->type == VT_RECORD_FREE) {
+        if (!room_for(&slot->events, &slot->event_capacity, slot->event_count, 1, sizeof *slot->events))
+            return false;
+        const struct vt_trace_event *e = &record->event;
+        slot->events[slot->event_count++] = (struct decoded_event){
+            e->timestamp_ns, e->address, e->size_bytes, e->stream, e->stack_id,
+            e->thread_index, e->device, e->api, e->kind, e->flags, (uint8_t)record->type};
+        return true;
+    }
+    if (!room_for(&slot->others, &slot->other_capacity, slot->other_count, 1, sizeof *slot->others))
+        return false;
+    struct decoded_other *other = &slot->others[slot->other_count++];
+    *other = (struct decoded_other){*record, slot->event_count, slot->frame_count};
+    if (record->type == VT_RECORD_STACK && record->stack.depth) {
+        if (!room_for(&slot->frames, &slot->frame_capacity, slot->frame_count, record->stack.depth,
+                      sizeof *slot->frames))
+            return false;
+        memcpy(slot->frames + slot->frame_count, record->stack.frames, record->stack.depth * sizeof *slot->frames);
+        slot->frame_count += record->stack.depth;
+    }
+    return true;
+}
+
+/* On the thread: the records of the slot's chunk, decoded into its arrays (to a malformed record,
+ * which stops the slot's reader as reading alone stops there); false when out of memory. */
+static bool decode_ahead(struct read_chunk *slot)
+{
+    slot->event_count = slot->events_taken = slot->other_count = slot->others_taken = slot->frame_count = 0;
+    struct vt_trace_record batch[64];
+    size_t count;
+    while ((count = vt_trace_reader_next_records_in_chunk(&slot->reader, batch, sizeof batch / sizeof *batch)))
+        for (size_t i = 0; i < count; i++)
+            if (!hold_record(slot, &batch[i]))
+                return false;
+    for (size_t i = 0; i < slot->other_count; i++)
+        if (slot->others[i].record.type == VT_RECORD_STACK)
+            slot->others[i].record.stack.frames = slot->frames + slot->others[i].frames_at;
+    return true;
+}
+
+/* On the caller's core: up to `capacity` records of the slot, in order, as
+ * vt_trace_reader_next_records_in_chunk gives them (a batch ends after any record but an ALLOC or
+ * FREE); 0 at the chunk's end. */
+static size_t take_decoded(struct read_chunk *slot, struct vt_trace_record *records, size_t capacity)
+{
+    size_t count = 0;
+    size_t next_other = slot->others_taken < slot->other_count ? slot->others[slot->others_taken].events_before
+                                                                : slot->event_count;
+    for (; count < capacity && slot->events_taken < next_other; count++) {
+        const struct decoded_event *e = &slot->events[slot->events_taken++];
+        records[count].type = e->type;
+        records[count].event = (struct vt_trace_event){
+            .timestamp_ns = e->timestamp_ns,
+            .address = e->address,
+            .size_bytes = e->size_bytes,
+            .stream = e->stream,
+            .stack_id = e->stack_id,
+            .thread_index = e->thread_index,
+            .device = e->device,
+            .api = e->api,
+            .kind = e->kind,
+            .flags = e->flags,
+        };
+    }
+    if (count < capacity && slot->events_taken == next_other && slot->others_taken < slot->other_count)
+        records[count++] = slot->others[slot->others_taken++].record;
+    return count;
 }
 
 static void *read_ahead_main(void *argument)
@@ -342,7 +462,10 @@ static void *read_ahead_main(void *argument)
         reader->next_offset = offset;
         reader->unknown_record_count = reader->record_count = 0;
         slot->loaded = vt_trace_reader_next_chunk(reader);
-        offset = reader->next_offset;
+        offset = slot->after_chunk = reader->next_offset;
+        slot->undecoded = slot->loaded && !decode_ahead(slot);
+        if (slot->undecoded)
+            slot->loaded = false;
         pthread_mutex_lock(&ahead->lock);
         slot->full = true;
         pthread_cond_broadcast(&ahead->changed);
@@ -390,8 +513,12 @@ static void end_read_ahead(struct vt_trace_reader *reader)
     pthread_mutex_unlock(&ahead->lock);
     pthread_join(ahead->thread, NULL);
     for (int i = 0; i < READ_AHEAD_SLOTS; i++) {
-        ahead->slots[i].reader.fd = -1;
-        vt_trace_reader_close(&ahead->slots[i].reader);
+        struct read_chunk *slot = &ahead->slots[i];
+        slot->reader.fd = -1;
+        vt_trace_reader_close(&slot->reader);
+        free(slot->events);
+        free(slot->others);
+        free(slot->frames);
     }
     pthread_mutex_destroy(&ahead->lock);
     pthread_cond_destroy(&ahead->changed);
@@ -408,9 +535,13 @@ static bool take_next_slot(struct vt_trace_reader *reader, struct read_chunk **t
     if (ahead->holding) { /* done with the last one: the thread's to fill again */
         ahead->slots[ahead->taking].full = false;
         ahead->taking = (ahead->taking + 1) % READ_AHEAD_SLOTS;
-        pthread_cond_broadcast(&ahead->changed);
+        ahead->freed_unsaid++;
     }
     struct read_chunk *slot = &ahead->slots[ahead->taking];
+    if (ahead->freed_unsaid && (ahead->freed_unsaid >= READ_AHEAD_SLOTS / 2 || !slot->full)) {
+        pthread_cond_broadcast(&ahead->changed);
+        ahead->freed_unsaid = 0;
+    }
     wait_for_slot(ahead, slot, true);
     ahead->holding = true;
     pthread_mutex_unlock(&ahead->lock);
@@ -418,13 +549,14 @@ static bool take_next_slot(struct vt_trace_reader *reader, struct read_chunk **t
     if (!slot->loaded) {
         /* the end of the file (the reader stays at the last chunk, as vt_trace_reader_next_chunk
          * leaves it), or a chunk that does not read: the reader reads it again itself, to stop there
-         * exactly as reading alone does */
-        reader->next_offset = read->stop_reason == VT_TRACE_STOP_NONE ? read->next_offset : read->chunk_offset;
+         * exactly as reading alone does (and one the thread could not hold, to read it alone) */
+        reader->next_offset =
+            read->stop_reason == VT_TRACE_STOP_NONE && !slot->undecoded ? read->next_offset : read->chunk_offset;
         end_read_ahead(reader);
         return false;
     }
     reader->chunk_offset = read->chunk_offset;
-    reader->next_offset = read->next_offset;
+    reader->next_offset = slot->after_chunk;
     reader->chunk = read->chunk;
     reader->chunk_count++;
     *taken = slot;
@@ -440,7 +572,7 @@ static size_t next_records_read_ahead(struct vt_trace_reader *reader, struct vt_
     for (;;) {
         if (slot) {
             struct vt_trace_reader *chunk = &slot->reader;
-            size_t count = vt_trace_reader_next_records_in_chunk(chunk, records, capacity);
+            size_t count = take_decoded(slot, records, capacity);
             if (count) {
                 reader->record_count += count;
                 reader->end_seen |= records[count - 1].type == VT_RECORD_END; /* an END ends a batch */
