@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "trace/trace_reader.h"
 
+#include "common/reserve.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -358,27 +360,10 @@ static void wait_for_slot(struct vt_trace_read_ahead *ahead, const struct read_c
         pthread_cond_wait(&ahead->changed, &ahead->lock);
 }
 
-/* Room for `more` items after `count` in *array (of `capacity`, items of `size`); false when out of
- * memory. */
-static bool room_for(void *array, size_t *capacity, size_t count, size_t more, size_t size)
-{
-    if (count + more <= *capacity)
-        return true;
-    size_t bigger = *capacity ? *capacity : 1024;
-    while (bigger < count + more)
-        bigger *= 2;
-    void *grown = realloc(*(void **)array, bigger * size);
-    if (!grown)
-        return false;
-    *(void **)array = grown;
-    *capacity = bigger;
-    return true;
-}
-
 static bool hold_record(struct read_chunk *slot, const struct vt_trace_record *record)
 {
     if (record->type == VT_RECORD_ALLOC || record->type == VT_RECORD_FREE) {
-        if (!room_for(&slot->events, &slot->event_capacity, slot->event_count, 1, sizeof *slot->events))
+        if (!vt_reserve_one(&slot->events, &slot->event_capacity, slot->event_count, sizeof *slot->events))
             return false;
         const struct vt_trace_event *e = &record->event;
         slot->events[slot->event_count++] = (struct decoded_event){
@@ -386,13 +371,13 @@ static bool hold_record(struct read_chunk *slot, const struct vt_trace_record *r
             e->thread_index, e->device, e->api, e->kind, e->flags, (uint8_t)record->type};
         return true;
     }
-    if (!room_for(&slot->others, &slot->other_capacity, slot->other_count, 1, sizeof *slot->others))
+    if (!vt_reserve_one(&slot->others, &slot->other_capacity, slot->other_count, sizeof *slot->others))
         return false;
     struct decoded_other *other = &slot->others[slot->other_count++];
     *other = (struct decoded_other){*record, slot->event_count, slot->frame_count};
     if (record->type == VT_RECORD_STACK && record->stack.depth) {
-        if (!room_for(&slot->frames, &slot->frame_capacity, slot->frame_count, record->stack.depth,
-                      sizeof *slot->frames))
+        if (!vt_reserve(&slot->frames, &slot->frame_capacity, slot->frame_count, record->stack.depth,
+                        sizeof *slot->frames))
             return false;
         memcpy(slot->frames + slot->frame_count, record->stack.frames, record->stack.depth * sizeof *slot->frames);
         slot->frame_count += record->stack.depth;

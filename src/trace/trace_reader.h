@@ -78,11 +78,11 @@ bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record
 size_t vt_trace_reader_next_records(struct vt_trace_reader *reader, struct vt_trace_record *records,
                                     size_t capacity);
 
-/* From the next vt_trace_reader_next(_records) on, a thread of the reader's own reads, checks and
- * decompresses the chunk after the one whose records the caller decodes (the same records and
- * stops). For a reader at a chunk's boundary that only vt_trace_reader_next(_records) then reads, until it
- * returns false or vt_trace_reader_close; not with vt_trace_reader_resume. False when it cannot
- * start (the reader then reads on by itself). */
+/* From the next vt_trace_reader_next(_records) on, a thread of the reader's own reads, checks,
+ * decompresses and decodes the chunks after the one whose records the caller takes (the same
+ * records and stops). For a reader at a chunk's boundary that only vt_trace_reader_next(_records)
+ * then reads, until it returns false or vt_trace_reader_close; not with vt_trace_reader_resume.
+ * False when it cannot start (the reader then reads on by itself). */
 bool vt_trace_reader_read_ahead(struct vt_trace_reader *reader);
 
 /* The next record of the current chunk only (unknown types skipped); false at its end or when a
