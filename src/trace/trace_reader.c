@@ -396,8 +396,8 @@ static bool decode_ahead(struct read_chunk *slot)
         for (size_t i = 0; i < count; i++)
             if (!hold_record(slot, &batch[i]))
                 return false;
-    for (size_t i = 0; i < slot->other_count; i++)
-        if (slot->others[i].record.type == VT_RECORD_STACK)
+    for (size_t i = 0; i < slot->other_count; i++) /* (an empty stack's frames: none copied) */
+        if (slot->others[i].record.type == VT_RECORD_STACK && slot->others[i].record.stack.depth)
             slot->others[i].record.stack.frames = slot->frames + slot->others[i].frames_at;
     return true;
 }
