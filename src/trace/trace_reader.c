@@ -304,6 +304,12 @@ bool vt_trace_reader_next_in_chunk(struct vt_trace_reader *reader, struct vt_tra
  * on a VM, every other chunk instead of every chunk. */
 #define READ_AHEAD_SLOTS 4
 
+/* The bytes a slot's decoded records may take. A chunk the writer wrote (1 MiB of records at most)
+ * decodes to a few MiB; one of tiny records (up to MAX_CHUNK_RAW_BYTES, compressing to almost
+ * nothing) could decode to gigabytes: past this the caller reads that chunk alone, as reading
+ * alone takes it, record by record. */
+#define READ_AHEAD_SLOT_BYTES ((size_t)16 << 20)
+
 /* An ALLOC or FREE decoded ahead, in what the record's event needs of it (56 bytes, where a
  * vt_trace_record takes 104: what the caller's core reads from the thread's). */
 struct decoded_event {
@@ -329,8 +335,8 @@ struct read_chunk {
     struct vt_trace_reader reader;
     uint64_t after_chunk; /* where the next chunk starts (the reader's next_offset before decoding) */
     bool loaded;    /* a chunk was read; else the trace ends there (reader.stop_reason: why) */
-    bool undecoded; /* not loaded: read, but out of memory to hold its records (the caller reads
-                       it again alone) */
+    bool undecoded; /* not loaded: read, but out of memory or of READ_AHEAD_SLOT_BYTES to hold its
+                       records (the caller reads it again alone) */
     bool full;      /* read, the caller's until it moves on */
     /* its records, in order: the ALLOCs and FREEs, the others among them */
     struct decoded_event *events;
@@ -385,17 +391,39 @@ static bool hold_record(struct read_chunk *slot, const struct vt_trace_record *r
     return true;
 }
 
+static size_t held_bytes(const struct read_chunk *slot)
+{
+    return slot->event_count * sizeof *slot->events + slot->other_count * sizeof *slot->others +
+           slot->frame_count * sizeof *slot->frames;
+}
+
+/* Gives back a slot's arrays (after a chunk it could not hold: they may be large). */
+static void free_held(struct read_chunk *slot)
+{
+    free(slot->events);
+    free(slot->others);
+    free(slot->frames);
+    slot->events = NULL;
+    slot->others = NULL;
+    slot->frames = NULL;
+    slot->event_capacity = slot->other_capacity = slot->frame_capacity = 0;
+}
+
 /* On the thread: the records of the slot's chunk, decoded into its arrays (to a malformed record,
- * which stops the slot's reader as reading alone stops there); false when out of memory. */
+ * which stops the slot's reader as reading alone stops there); false when out of memory or past
+ * READ_AHEAD_SLOT_BYTES. */
 static bool decode_ahead(struct read_chunk *slot)
 {
     slot->event_count = slot->events_taken = slot->other_count = slot->others_taken = slot->frame_count = 0;
     struct vt_trace_record batch[64];
     size_t count;
-    while ((count = vt_trace_reader_next_records_in_chunk(&slot->reader, batch, sizeof batch / sizeof *batch)))
+    while ((count = vt_trace_reader_next_records_in_chunk(&slot->reader, batch, sizeof batch / sizeof *batch))) {
         for (size_t i = 0; i < count; i++)
             if (!hold_record(slot, &batch[i]))
                 return false;
+        if (held_bytes(slot) > READ_AHEAD_SLOT_BYTES)
+            return false;
+    }
     for (size_t i = 0; i < slot->other_count; i++) /* (an empty stack's frames: none copied) */
         if (slot->others[i].record.type == VT_RECORD_STACK && slot->others[i].record.stack.depth)
             slot->others[i].record.stack.frames = slot->frames + slot->others[i].frames_at;
@@ -449,8 +477,10 @@ static void *read_ahead_main(void *argument)
         slot->loaded = vt_trace_reader_next_chunk(reader);
         offset = slot->after_chunk = reader->next_offset;
         slot->undecoded = slot->loaded && !decode_ahead(slot);
-        if (slot->undecoded)
+        if (slot->undecoded) {
             slot->loaded = false;
+            free_held(slot);
+        }
         pthread_mutex_lock(&ahead->lock);
         slot->full = true;
         pthread_cond_broadcast(&ahead->changed);
@@ -501,9 +531,7 @@ static void end_read_ahead(struct vt_trace_reader *reader)
         struct read_chunk *slot = &ahead->slots[i];
         slot->reader.fd = -1;
         vt_trace_reader_close(&slot->reader);
-        free(slot->events);
-        free(slot->others);
-        free(slot->frames);
+        free_held(slot);
     }
     pthread_mutex_destroy(&ahead->lock);
     pthread_cond_destroy(&ahead->changed);
@@ -581,6 +609,8 @@ static size_t next_records_read_ahead(struct vt_trace_reader *reader, struct vt_
 
 size_t vt_trace_reader_next_records(struct vt_trace_reader *reader, struct vt_trace_record *records, size_t capacity)
 {
+    if (!capacity)
+        return 0;
     if (reader->read_ahead)
         return next_records_read_ahead(reader, records, capacity);
     for (;;) {

@@ -72,9 +72,10 @@ bool vt_trace_reader_next_chunk(struct vt_trace_reader *reader);
  * the trace. Text, build-id and frame pointers stay valid until the next call. */
 bool vt_trace_reader_next(struct vt_trace_reader *reader, struct vt_trace_record *record);
 
-/* The next records of the trace, up to `capacity` (at least 1), into records[]: the records
+/* The next records of the trace, up to `capacity`, into records[]: the records
  * vt_trace_reader_next would give one by one, all of one chunk; a batch ends after any record but
- * an ALLOC or FREE (its pointers stay valid until the next call). 0 at the end of the trace. */
+ * an ALLOC or FREE (its pointers stay valid until the next call). 0 at the end of the trace (and
+ * for a capacity of 0). */
 size_t vt_trace_reader_next_records(struct vt_trace_reader *reader, struct vt_trace_record *records,
                                     size_t capacity);
 

@@ -2,13 +2,15 @@
  * records seen in order; a file cut in its last chunk, a chunk with a bad CRC, a malformed record
  * and a cut file header; wrong magic, unsupported version, missing file. Reading ahead
  * (vt_trace_reader_read_ahead) gives the same records and final state as reading alone on good and
- * damaged traces, and a reader closed early stops its thread. */
+ * damaged traces, in batches too, and a reader closed early stops its thread; a chunk of millions of
+ * tiny records is not held decoded ahead. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "trace/trace_reader.h"
@@ -506,4 +508,33 @@ Test(reader, closing_a_reader_that_reads_ahead_before_the_end_stops_its_thread, 
     cr_assert_eq(reader.record_count, alone.record_count);
     vt_trace_reader_close(&reader);
     vt_trace_reader_close(&alone);
+}
+
+/* A chunk of millions of tiny records (what a damaged or hostile file can hold: up to 16 MiB of
+ * records compressing to a few KB) is not held decoded ahead whole (about 240 MB a chunk here):
+ * past READ_AHEAD_SLOT_BYTES the caller reads it alone. The same records as reading alone, and the
+ * test's peak memory far below that (not measured under ASan, whose quarantine keeps what is
+ * freed). */
+Test(reader, a_chunk_of_millions_of_tiny_records_is_not_held_decoded_ahead, .timeout = 120)
+{
+    enum { TINY_CHUNKS = 2, TINY_RECORDS = 2000000 };
+    struct trace_builder builder;
+    tb_start(&builder);
+    struct vt_trace_record thread = {.type = VT_RECORD_THREAD};
+    thread.thread.index = 1;
+    thread.thread.thread_id = 7;
+    for (int chunk = 0; chunk < TINY_CHUNKS; chunk++) {
+        tb_begin_chunk(&builder, 0);
+        for (unsigned i = 0; i < TINY_RECORDS; i++)
+            tb_record(&builder, &thread);
+        tb_end_chunk(&builder, VT_TRACE_ZSTD);
+    }
+    const char *path = tb_write(&builder, tb_temp_path("tiny.trace"));
+    cr_assert_eq(assert_reads_the_same(path, "tiny records", VT_TRACE_STOP_NONE, true, 64),
+                 (size_t)TINY_CHUNKS * TINY_RECORDS);
+#ifndef __SANITIZE_ADDRESS__
+    struct rusage usage;
+    cr_assert_eq(getrusage(RUSAGE_SELF, &usage), 0);
+    cr_assert_lt(usage.ru_maxrss, 200 * 1024, "peak RSS %ld KiB", usage.ru_maxrss);
+#endif
 }

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#define PAYLOAD_CAPACITY (4u << 20)
+#define PAYLOAD_CAPACITY (15u << 20) /* a chunk the reader takes: raw payloads up to 16 MiB */
 
 static void append(struct trace_builder *builder, const void *bytes, size_t length)
 {
