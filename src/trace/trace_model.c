@@ -236,9 +236,30 @@ static bool add_code(struct loader *loader, const struct vt_trace_record *record
     return true;
 }
 
+/* Whether the model's first entry for the record's thread index is the record's: the shim writes
+ * one THREAD record per thread; a trace that repeats one (damaged or hostile: millions fit in a
+ * few KB) must not take memory for each. */
+static bool repeats_first_thread(const struct vt_trace_model *model, const struct vt_trace_record *record)
+{
+    uint32_t first;
+    if (!vt_id_map_get(&model->thread_firsts, record->thread.index, &first))
+        return false;
+    const struct vt_model_thread *known = &model->threads[first];
+    const char *name = known->name ? known->name : "";
+    return known->thread_id == record->thread.thread_id && strlen(name) == record->thread.name.length &&
+           memcmp(name, record->thread.name.bytes ? record->thread.name.bytes : "", record->thread.name.length) == 0;
+}
+
 static bool add_thread(struct loader *loader, const struct vt_trace_record *record)
 {
     struct vt_trace_model *model = loader->model;
+    if (repeats_first_thread(model, record))
+        return true;
+    uint32_t first;
+    if (model->thread_count >= UINT32_MAX ||
+        (!vt_id_map_get(&model->thread_firsts, record->thread.index, &first) &&
+         !vt_id_map_put(&model->thread_firsts, record->thread.index, (uint32_t)model->thread_count)))
+        return false;
     if (!vt_reserve_one(&model->threads, &loader->thread_capacity, model->thread_count, sizeof *model->threads))
         return false;
     char *name = record->thread.name.length ? copy_text(record->thread.name) : NULL;
@@ -729,6 +750,7 @@ void vt_model_free(struct vt_trace_model *model)
         free(model->codes[i].line_table);
     }
     free(model->codes);
+    vt_id_map_free(&model->thread_firsts);
     vt_id_map_free(&model->stack_ids);
     vt_id_map_free(&model->code_ids);
     for (size_t i = 0; i < model->torch_snapshot_count; i++) {

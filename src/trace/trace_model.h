@@ -171,6 +171,8 @@ struct vt_trace_model {
     size_t module_count;
     struct vt_model_thread *threads;
     size_t thread_count;
+    struct vt_id_map thread_firsts; /* thread index -> its first entry in threads (a record that
+                                       repeats that entry exactly adds none) */
 
     struct vt_model_stack *stacks; /* in the order defined; found by id through stack_ids */
     size_t stack_slots;            /* entries in stacks */

@@ -544,3 +544,43 @@ Test(model, following_a_growing_trace_streamed_equals_loading_it_at_every_size)
     const struct vt_model_load_options streamed = {.stream_events = true, .resident_blocks = 1};
     follow_a_growing_trace(&streamed);
 }
+
+/* A THREAD record the shim writes once per thread, repeated (a damaged or hostile trace holds
+ * millions in a few KB): the repeats of a thread index's first record add no entry, so a flood of
+ * one record costs nothing; a record that differs from that first one (another name) is kept. The
+ * lookups: by index the first entry, by thread id the last one kept. */
+Test(model, repeated_thread_records_add_no_entries)
+{
+    struct trace_builder builder;
+    tb_start(&builder);
+    struct vt_trace_record thread = {.type = VT_RECORD_THREAD};
+    thread.thread.index = 1;
+    thread.thread.thread_id = 4242;
+    thread.thread.name = (struct vt_trace_text){"trainer", 7};
+    for (int chunk = 0; chunk < 3; chunk++) {
+        tb_begin_chunk(&builder, 0);
+        for (int i = 0; i < 100000; i++)
+            tb_record(&builder, &thread);
+        tb_end_chunk(&builder, VT_TRACE_ZSTD);
+    }
+    struct vt_trace_record renamed = thread;
+    renamed.thread.name = (struct vt_trace_text){"loader", 6};
+    tb_record(&builder, &renamed);
+    tb_record(&builder, &thread);
+    struct vt_trace_record second = thread;
+    second.thread.index = 2;
+    second.thread.thread_id = 4343;
+    second.thread.name = (struct vt_trace_text){NULL, 0};
+    tb_record(&builder, &second);
+    tb_record(&builder, &second);
+    tb_end(&builder, 10 * MS);
+    struct vt_trace_model model;
+    load(&model, tb_write(&builder, tb_temp_path("repeated-threads.trace")));
+    cr_assert_eq(model.thread_count, 3, "%zu entries", model.thread_count);
+    const struct vt_model_thread *first = vt_model_find_thread(&model, 1);
+    cr_assert(first && first->thread_id == 4242 && strcmp(first->name, "trainer") == 0);
+    cr_assert_str_eq(vt_model_thread_name(4242, &model), "loader"); /* the last for that id */
+    const struct vt_model_thread *other = vt_model_find_thread(&model, 2);
+    cr_assert(other && other->thread_id == 4343 && other->name == NULL);
+    vt_model_free(&model);
+}
