@@ -1086,38 +1086,6 @@ static inline void decode_written_event(const uint8_t **at, uint32_t type, unsig
 #undef SIGNED
 }
 
-/* vt_trace_columns_next without its guard: after a malformed record its field columns may be
- * stepped over already and the records column not, so that record must not be read again. */
-static enum vt_trace_decode_result next_of_columns(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
-                                                   struct vt_trace_record *record,
-                                                   uint64_t frames[VT_TRACE_MAX_FRAMES])
-{
-    if (columns->at[COLUMN_RECORDS] >= columns->end[COLUMN_RECORDS]) /* the tail: rows */
-        return vt_trace_decode(&columns->at[COLUMN_TAIL], columns->end[COLUMN_TAIL], deltas, record, frames);
-    /* vt_trace_columns_open read the whole records column: its varints need no bounds */
-    struct reader records = {columns->at[COLUMN_RECORDS], columns->end[COLUMN_RECORDS], false};
-    uint64_t type = take_checked_varint(&records.at);
-    if (type != VT_RECORD_ALLOC && type != VT_RECORD_FREE) /* a row as it was written */
-        return vt_trace_decode(&columns->at[COLUMN_RECORDS], columns->end[COLUMN_RECORDS], deltas, record, frames);
-    uint64_t count = take_checked_varint(&records.at);
-    enum vt_trace_decode_result result;
-    if (count == 9 || (count == 8 && type == VT_RECORD_FREE)) { /* what the writer writes */
-        bool malformed = false;
-        int first = type == VT_RECORD_ALLOC ? COLUMN_ALLOC_FIELDS : COLUMN_FREE_FIELDS;
-        decode_written_event(&columns->at[first], (uint32_t)type, (unsigned)count, deltas, record, &malformed);
-        result = malformed ? VT_DECODE_MALFORMED : VT_DECODE_RECORD;
-    } else if (count <= VT_TRACE_COLUMN_FIELDS) {
-        struct record_fields fields = {
-            columns, type == VT_RECORD_ALLOC ? COLUMN_ALLOC_FIELDS : COLUMN_FREE_FIELDS, (unsigned)count, 0, false};
-        result = decode_event_fields(&fields, (uint32_t)type, deltas, record);
-    } else { /* FIELDS_VERBATIM (open checked it): the row's length and payload follow */
-        result = decode_row_after_type(&records, type, deltas, record, frames);
-    }
-    if (result == VT_DECODE_RECORD)
-        columns->at[COLUMN_RECORDS] = records.at;
-    return result;
-}
-
 size_t vt_trace_columns_next_events(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
                                     struct vt_trace_record *records, size_t capacity)
 {
@@ -1145,6 +1113,37 @@ size_t vt_trace_columns_next_events(struct vt_trace_columns *columns, struct vt_
     }
     columns->at[COLUMN_RECORDS] = record_at;
     return count;
+}
+
+/* vt_trace_columns_next without its guard: after a malformed record its field columns may be
+ * stepped over already and the records column not, so that record must not be read again. */
+static enum vt_trace_decode_result next_of_columns(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
+                                                   struct vt_trace_record *record,
+                                                   uint64_t frames[VT_TRACE_MAX_FRAMES])
+{
+    if (vt_trace_columns_next_events(columns, deltas, record, 1)) /* what the writer writes */
+        return VT_DECODE_RECORD;
+    if (columns->malformed)
+        return VT_DECODE_MALFORMED;
+    if (columns->at[COLUMN_RECORDS] >= columns->end[COLUMN_RECORDS]) /* the tail: rows */
+        return vt_trace_decode(&columns->at[COLUMN_TAIL], columns->end[COLUMN_TAIL], deltas, record, frames);
+    /* vt_trace_columns_open read the whole records column: its varints need no bounds */
+    struct reader records = {columns->at[COLUMN_RECORDS], columns->end[COLUMN_RECORDS], false};
+    uint64_t type = take_checked_varint(&records.at);
+    if (type != VT_RECORD_ALLOC && type != VT_RECORD_FREE) /* a row as it was written */
+        return vt_trace_decode(&columns->at[COLUMN_RECORDS], columns->end[COLUMN_RECORDS], deltas, record, frames);
+    uint64_t count = take_checked_varint(&records.at);
+    enum vt_trace_decode_result result;
+    if (count <= VT_TRACE_COLUMN_FIELDS) {
+        struct record_fields fields = {
+            columns, type == VT_RECORD_ALLOC ? COLUMN_ALLOC_FIELDS : COLUMN_FREE_FIELDS, (unsigned)count, 0, false};
+        result = decode_event_fields(&fields, (uint32_t)type, deltas, record);
+    } else { /* FIELDS_VERBATIM (open checked it): the row's length and payload follow */
+        result = decode_row_after_type(&records, type, deltas, record, frames);
+    }
+    if (result == VT_DECODE_RECORD)
+        columns->at[COLUMN_RECORDS] = records.at;
+    return result;
 }
 
 enum vt_trace_decode_result vt_trace_columns_next(struct vt_trace_columns *columns, struct vt_trace_deltas *deltas,
