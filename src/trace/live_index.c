@@ -88,15 +88,17 @@ static void add_checkpoint(struct vt_live_index *index, const struct vt_replay *
     index->bytes += index->checkpoints[index->count++].bytes;
 }
 
-/* A checkpoint of the replay, at a multiple of the interval, when it fits the budget. */
-static void take_if_it_fits(struct vt_live_index *index, const struct vt_replay *replay)
+/* A checkpoint of the replay, when it fits the budget once others are thinned out; `on_interval`:
+ * only while the replay stands at a multiple of the (doubling) interval. A checkpoint alone over
+ * the budget is not taken, the others stay. */
+static void take_within_budget(struct vt_live_index *index, const struct vt_replay *replay, bool on_interval)
 {
     size_t bytes = checkpoint_bytes(replay);
     if (bytes > index->budget_bytes)
-        return; /* alone over the budget: not kept, the others stay */
+        return;
     while (index->count && index->bytes + bytes > index->budget_bytes) {
         thin_out(index);
-        if (replay->next_event % index->interval)
+        if (on_interval && replay->next_event % index->interval)
             return; /* no longer a checkpoint's place */
     }
     add_checkpoint(index, replay);
@@ -105,7 +107,7 @@ static void take_if_it_fits(struct vt_live_index *index, const struct vt_replay 
 void vt_live_index_note_due(struct vt_live_index *index, const struct vt_replay *replay)
 {
     if (!index->out_of_memory && replay->accounting.track_live)
-        take_if_it_fits(index, replay);
+        take_within_budget(index, replay, true);
     index->next_due = (replay->next_event / index->interval + 1) * index->interval;
 }
 
@@ -114,12 +116,7 @@ void vt_live_index_note_end(struct vt_live_index *index, const struct vt_replay 
     if (index->out_of_memory || !replay->accounting.track_live ||
         (index->count && index->checkpoints[index->count - 1].next_event == replay->next_event))
         return;
-    size_t bytes = checkpoint_bytes(replay);
-    if (bytes > index->budget_bytes)
-        return; /* alone over the budget: not kept, the others stay */
-    while (index->count && index->bytes + bytes > index->budget_bytes)
-        thin_out(index);
-    add_checkpoint(index, replay);
+    take_within_budget(index, replay, false);
 }
 
 const struct vt_live_checkpoint *vt_live_index_before(const struct vt_live_index *index, size_t events)
