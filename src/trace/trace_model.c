@@ -236,29 +236,25 @@ static bool add_code(struct loader *loader, const struct vt_trace_record *record
     return true;
 }
 
-/* Whether the model's first entry for the record's thread index is the record's: the shim writes
- * one THREAD record per thread; a trace that repeats one (damaged or hostile: millions fit in a
- * few KB) must not take memory for each. */
-static bool repeats_first_thread(const struct vt_trace_model *model, const struct vt_trace_record *record)
+/* Whether a THREAD record says what an entry already holds. */
+static bool same_thread(const struct vt_model_thread *known, const struct vt_trace_record *record)
 {
-    uint32_t first;
-    if (!vt_id_map_get(&model->thread_firsts, record->thread.index, &first))
-        return false;
-    const struct vt_model_thread *known = &model->threads[first];
     const char *name = known->name ? known->name : "";
     return known->thread_id == record->thread.thread_id && strlen(name) == record->thread.name.length &&
            memcmp(name, record->thread.name.bytes ? record->thread.name.bytes : "", record->thread.name.length) == 0;
 }
 
+/* The shim writes one THREAD record per thread; one that repeats its thread index's first entry
+ * (a damaged or hostile trace holds millions in a few KB) takes no memory. */
 static bool add_thread(struct loader *loader, const struct vt_trace_record *record)
 {
     struct vt_trace_model *model = loader->model;
-    if (repeats_first_thread(model, record))
-        return true;
     uint32_t first;
+    bool known = vt_id_map_get(&model->thread_firsts, record->thread.index, &first);
+    if (known && same_thread(&model->threads[first], record))
+        return true;
     if (model->thread_count >= UINT32_MAX ||
-        (!vt_id_map_get(&model->thread_firsts, record->thread.index, &first) &&
-         !vt_id_map_put(&model->thread_firsts, record->thread.index, (uint32_t)model->thread_count)))
+        (!known && !vt_id_map_put(&model->thread_firsts, record->thread.index, (uint32_t)model->thread_count)))
         return false;
     if (!vt_reserve_one(&model->threads, &loader->thread_capacity, model->thread_count, sizeof *model->threads))
         return false;
@@ -981,8 +977,7 @@ void vt_replay_all(struct vt_replay *replay, vt_replay_visit *visit, void *conte
     }
     const struct vt_model_event *event;
     while ((event = vt_replay_step(replay)))
-        if (visit)
-            visit(event, replay->next_event - 1, replay, context);
+        visit(event, replay->next_event - 1, replay, context);
 }
 
 void vt_replay_finish(struct vt_replay *replay)
