@@ -2,6 +2,7 @@
  * parsing, times, loading traces, frame names and stacks, and the text-keyed table of allocation sites. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
+#include "trace/index_file.h"
 
 #include "trace/json_writer.h"
 
@@ -223,10 +224,25 @@ void vt_cli_choose_event_storage(struct vt_model_load_options *options)
         options->resident_blocks = (size_t)count;
 }
 
-/* vt_cli_load_trace, with `replaying`'s replay, visit and visit_context (NULL: none). */
+/* How indexes are used (VRAMTRACE_INDEX); a value that is not valid ends the command as a usage
+ * error, before any output. */
+static enum vt_index_mode index_mode(const char *command)
+{
+    enum vt_index_mode mode;
+    if (vt_index_mode_from_environment(&mode))
+        return mode;
+    fprintf(stderr, "vramtrace %s: VRAMTRACE_INDEX='%s' is not valid; accepted: auto (the default), read, off\n",
+            command, getenv("VRAMTRACE_INDEX"));
+    exit(VT_CLI_EXIT_USAGE);
+}
+
+/* vt_cli_load_trace, with `replaying`'s replay, visit and visit_context (NULL: none). The trace's
+ * index (VRAMTRACE_INDEX, trace/index_file.h) is used when nothing replays while loading, and
+ * written after a full load. */
 static bool load_trace_replaying(struct vt_trace_model *model, const char *path, const char *command, bool announce,
                                  const struct vt_model_load_options *replaying)
 {
+    enum vt_index_mode mode = index_mode(command);
     /* the live-set index: replays to a time, a peak or the end start from its checkpoints */
     struct vt_model_load_options options = {.progress = announce && isatty(STDERR_FILENO) ? stderr : NULL,
                                             .index_live_set = true};
@@ -236,8 +252,20 @@ static bool load_trace_replaying(struct vt_trace_model *model, const char *path,
         options.visit_context = replaying->visit_context;
     }
     vt_cli_choose_event_storage(&options);
+    struct vt_trace_index index;
+    struct vt_index_defining_chunks defining = {0};
+    if (mode != VT_INDEX_OFF && options.stream_events && !options.replay && vt_index_read(&index, path))
+        options.index = &index;
+    if (mode == VT_INDEX_AUTO && options.stream_events)
+        options.defining_chunks = &defining;
     char error[4096 + 256];
-    if (vt_model_load(model, path, &options, error, sizeof error) != VT_TRACE_OPENED) {
+    enum vt_trace_open_result opened = vt_model_load(model, path, &options, error, sizeof error);
+    if (options.index)
+        vt_trace_index_free(&index);
+    if (opened == VT_TRACE_OPENED && options.defining_chunks && !model->loaded_from_index)
+        vt_index_write(model, &defining); /* a cache: a directory it cannot be written to is no error */
+    vt_index_defining_chunks_free(&defining);
+    if (opened != VT_TRACE_OPENED) {
         fprintf(stderr, "vramtrace %s: %s\n", command, error);
         vt_model_free(model);
         return false;

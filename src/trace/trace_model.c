@@ -7,6 +7,7 @@
 #include "common/format.h"
 #include "common/reserve.h"
 #include "trace/event_store.h"
+#include "trace/index_file.h"
 #include "trace/live_index.h"
 
 #include <errno.h>
@@ -42,6 +43,8 @@ struct loader {
     struct vt_replay *replay, own_replay;
     vt_replay_visit *visit;
     void *visit_context;
+    /* the chunks holding definitions, noted for an index (options->defining_chunks; NULL: not) */
+    struct vt_index_defining_chunks *defining;
     /* progress */
     FILE *progress;
     struct timespec started;
@@ -505,8 +508,30 @@ static bool add_torch_part(struct loader *loader, const struct vt_trace_record *
     }
 }
 
+/* The reader's chunk holds a definition: noted once, with the time fix-up at its start (its block's
+ * when events came first in it). */
+static void note_defining_chunk(struct loader *loader)
+{
+    struct vt_index_defining_chunks *defining = loader->defining;
+    uint64_t offset = loader->reader->chunk_offset;
+    if (defining->count && defining->chunks[defining->count - 1].offset == offset)
+        return;
+    uint64_t time_before_ns = loader->last_time_ns;
+    const struct vt_event_store *store = loader->model->store;
+    if (store && store->block_count && store->blocks[store->block_count - 1].chunk_offset == offset)
+        time_before_ns = store->blocks[store->block_count - 1].time_before_ns;
+    if (!vt_reserve_one(&defining->chunks, &defining->capacity, defining->count, sizeof *defining->chunks)) {
+        defining->out_of_memory = true;
+        return;
+    }
+    defining->chunks[defining->count++] = (struct vt_index_defining_chunk){offset, time_before_ns};
+}
+
 static bool add_record(struct loader *loader, const struct vt_trace_record *record)
 {
+    if (loader->defining && record->type != VT_RECORD_ALLOC && record->type != VT_RECORD_FREE &&
+        record->type != VT_RECORD_FREE_UNKNOWN)
+        note_defining_chunk(loader);
     switch (record->type) {
     case VT_RECORD_PROCESS:
         return set_process(loader->model, record);
@@ -553,6 +578,17 @@ static void show_progress(struct loader *loader, const struct vt_trace_reader *r
     loader->progress_shown_at = elapsed;
 }
 
+/* Prepares the views of the snapshots given segments since the last read (a followed model is read
+ * many times). */
+static void prepare_new_snapshots(struct loader *loader)
+{
+    struct vt_trace_model *model = loader->model;
+    for (size_t i = loader->unsorted_snapshot ? loader->unsorted_snapshot - 1 : model->torch_snapshot_count;
+         i < model->torch_snapshot_count; i++)
+        vt_torch_view_prepare(&model->torch_snapshots[i].view);
+    loader->unsorted_snapshot = 0;
+}
+
 /* Reads the reader's records into the loader's model until the reader stops, then copies where
  * and why it stopped into the model; false when out of memory. */
 static bool read_records(struct loader *loader, struct vt_trace_reader *reader)
@@ -573,16 +609,12 @@ static bool read_records(struct loader *loader, struct vt_trace_reader *reader)
         fflush(loader->progress);
     }
     model->file_bytes = reader->file_bytes;
-    model->chunk_count = reader->chunk_count;
+    model->chunk_count = model->chunks_decoded = reader->chunk_count;
     model->unknown_record_count = reader->unknown_record_count;
     model->stop_reason = reader->stop_reason;
     model->skipped_bytes = reader->skipped_bytes;
     model->stopped_at = reader->chunk_offset;
-    /* only the snapshots given segments by this read: a followed model is read many times */
-    for (size_t i = loader->unsorted_snapshot ? loader->unsorted_snapshot - 1 : model->torch_snapshot_count;
-         i < model->torch_snapshot_count; i++)
-        vt_torch_view_prepare(&model->torch_snapshots[i].view);
-    loader->unsorted_snapshot = 0;
+    prepare_new_snapshots(loader);
     return ok && !loader->out_of_memory;
 }
 
@@ -621,16 +653,166 @@ static bool start_store(struct vt_trace_model *model, const struct vt_model_load
     return true;
 }
 
+/* ---- loading with the trace's index (trace/index_file.h) ---------------------------------------- */
+
+static bool same_block(const struct vt_event_block *a, const struct vt_event_block *b)
+{
+    return a->first_event == b->first_event && a->chunk_offset == b->chunk_offset &&
+           a->first_time_ns == b->first_time_ns && a->time_before_ns == b->time_before_ns &&
+           a->event_count == b->event_count && a->oom_base == b->oom_base && a->map_base == b->map_base &&
+           a->marker_base == b->marker_base;
+}
+
+/* Reads a chunk holding definitions into the model, as the full load did (`ordinal`: a number of
+ * its own among the chunks, for its block); `block`: the index's block of that chunk, NULL when it
+ * holds no events. False when it does not read as the index says, or out of memory. */
+static bool read_defining_chunk(struct loader *loader, struct vt_trace_reader *reader,
+                                const struct vt_index_defining_chunk *chunk, const struct vt_event_block *block,
+                                uint64_t ordinal)
+{
+    struct vt_trace_model *model = loader->model;
+    struct vt_event_store *store = model->store;
+    if (!vt_trace_reader_read_chunk_at(reader, chunk->offset))
+        return false;
+    reader->chunk_count = ordinal;
+    loader->last_time_ns = chunk->time_before_ns;
+    size_t blocks_before = store->block_count;
+    struct vt_trace_record records[64];
+    size_t count;
+    bool ok = true;
+    while (ok && (count = vt_trace_reader_next_records_in_chunk(reader, records, sizeof records / sizeof *records)))
+        for (size_t i = 0; ok && i < count; i++)
+            ok = add_record(loader, &records[i]);
+    model->chunks_decoded++;
+    if (!ok || loader->out_of_memory || reader->stop_reason != VT_TRACE_STOP_NONE)
+        return false;
+    if (!block)
+        return store->block_count == blocks_before;
+    return store->block_count == blocks_before + 1 && same_block(&store->blocks[blocks_before], block);
+}
+
+/* Registers the index's block of a chunk holding events only, where the model stands. */
+static bool add_indexed_block(struct vt_trace_model *model, const struct vt_event_block *block)
+{
+    if (block->first_event != model->event_count || block->oom_base != model->oom_count ||
+        block->map_base != model->map_count || block->marker_base != model->marker_count)
+        return false;
+    struct vt_event_block registered = *block;
+    registered.events = NULL;
+    registered.last_used = 0;
+    if (!vt_event_store_add_block(model->store, &registered))
+        return false;
+    model->event_count += block->event_count;
+    return true;
+}
+
+/* Whether every device the events read name is one of the index's. */
+static bool devices_indexed(const struct vt_trace_model *model, const struct vt_trace_index *index)
+{
+    for (size_t i = 0; i < model->event_device_count; i++) {
+        size_t j = 0;
+        while (j < index->event_device_count && index->event_devices[j] != model->event_devices[i])
+            j++;
+        if (j == index->event_device_count)
+            return false;
+    }
+    return true;
+}
+
+/* The blocks and the defining chunks, in file order: the one read, the other registered. */
+static bool load_chunks_from_index(struct loader *loader, struct vt_trace_reader *reader,
+                                   const struct vt_trace_index *index)
+{
+    size_t b = 0, d = 0;
+    uint64_t ordinal = 0;
+    while (b < index->block_count || d < index->defining.count) {
+        const struct vt_event_block *block = b < index->block_count ? &index->blocks[b] : NULL;
+        const struct vt_index_defining_chunk *chunk = d < index->defining.count ? &index->defining.chunks[d] : NULL;
+        bool ok;
+        if (chunk && (!block || chunk->offset <= block->chunk_offset)) {
+            bool with_events = block && block->chunk_offset == chunk->offset;
+            ok = read_defining_chunk(loader, reader, chunk, with_events ? block : NULL, ++ordinal);
+            b += with_events;
+            d++;
+        } else {
+            ok = add_indexed_block(loader->model, block);
+            ordinal++;
+            b++;
+        }
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* The model of the trace open in `reader` from its index; false (the model then half loaded) when
+ * the index does not describe the file or the file does not read as it says. */
+static bool load_from_index(struct loader *loader, struct vt_trace_reader *reader, struct vt_trace_index *index,
+                            const struct vt_model_load_options *options)
+{
+    struct vt_trace_model *model = loader->model;
+    if (!vt_index_describes(index, reader->fd, reader->file_bytes) ||
+        !load_chunks_from_index(loader, reader, index) || model->event_count != index->event_count ||
+        model->duration_ns > index->duration_ns || !devices_indexed(model, index))
+        return false;
+    if (options->index_live_set) {
+        if (!(model->live_index = malloc(sizeof *model->live_index)))
+            return false;
+        *model->live_index = index->live_index; /* moved */
+        memset(&index->live_index, 0, sizeof index->live_index);
+    }
+    int16_t *devices = model->event_devices;
+    model->event_devices = index->event_devices; /* moved, in the order the full load met them */
+    model->event_device_count = index->event_device_count;
+    index->event_devices = devices;
+    index->event_device_count = 0;
+    model->duration_ns = index->duration_ns;
+    model->file_bytes = reader->file_bytes;
+    model->chunk_count = index->chunk_count;
+    model->unknown_record_count = index->unknown_record_count;
+    model->stop_reason = (enum vt_trace_stop_reason)index->stop_reason;
+    model->skipped_bytes = index->skipped_bytes;
+    model->stopped_at = index->stopped_at;
+    prepare_new_snapshots(loader);
+    model->loaded_from_index = true;
+    return true;
+}
+
+/* vt_model_load through options->index; false (the model empty) when it cannot be used. */
+static bool load_indexed(struct vt_trace_model *model, const char *path, const struct vt_model_load_options *options)
+{
+    memset(model, 0, sizeof *model);
+    struct vt_trace_reader reader;
+    char error[512];
+    if (vt_trace_reader_open(&reader, path, error, sizeof error) != VT_TRACE_OPENED)
+        return false;
+    model->path = strdup(path);
+    struct loader loader = {.model = model, .reader = &reader};
+    if (model->path && start_store(model, options) && load_from_index(&loader, &reader, options->index, options)) {
+        model->store->reader = reader; /* the store reads chunks again through it */
+        return true;
+    }
+    vt_trace_reader_close(&reader);
+    vt_model_free(model);
+    return false;
+}
+
 enum vt_trace_open_result vt_model_load(struct vt_trace_model *model, const char *path,
                                         const struct vt_model_load_options *options, char *error, size_t error_size)
 {
+    if (options && options->index && options->stream_events && !options->replay &&
+        load_indexed(model, path, options))
+        return VT_TRACE_OPENED;
     memset(model, 0, sizeof *model);
     struct vt_trace_reader reader;
     enum vt_trace_open_result opened = vt_trace_reader_open(&reader, path, error, error_size);
     if (opened != VT_TRACE_OPENED)
         return opened;
     model->path = strdup(path);
-    struct loader loader = {.model = model, .progress = options ? options->progress : NULL, .reader = &reader};
+    struct loader loader = {.model = model,
+                            .progress = options ? options->progress : NULL,
+                            .reader = &reader,
+                            .defining = options ? options->defining_chunks : NULL};
     if ((options && options->stream_events && !start_store(model, options)) ||
         !start_replay_while_loading(&loader, options)) {
         vt_trace_reader_close(&reader);

@@ -161,6 +161,8 @@ struct vt_model_torch_snapshot {
 };
 
 struct vt_event_store;
+struct vt_trace_index;
+struct vt_index_defining_chunks;
 
 struct vt_trace_model {
     char *path;
@@ -210,6 +212,8 @@ struct vt_trace_model {
     enum vt_trace_stop_reason stop_reason;
     uint64_t skipped_bytes;    /* truncated or damaged tail; see vt_trace_reader_warn_tail */
     uint64_t stopped_at;       /* where that tail starts (when skipped_bytes) */
+    bool loaded_from_index;    /* only the chunks holding definitions were read (load option index) */
+    uint64_t chunks_decoded;   /* chunks the load decoded */
 };
 
 struct vt_replay;
@@ -233,6 +237,14 @@ struct vt_model_load_options {
      * vt_replay_until_time then start from its checkpoints. Interval and budget 0: the defaults. */
     bool index_live_set;
     size_t live_index_interval, live_index_budget_bytes;
+    /* The trace's index (trace/index_file.h), read beside it: with stream_events and no `replay`,
+     * when it describes the file as it is, only the chunks holding definitions are read, the other
+     * blocks and the live-set checkpoints (with index_live_set) are taken from it (moved into the
+     * model); otherwise, or when the file does not read as the index says, the trace is loaded in
+     * full. */
+    struct vt_trace_index *index;
+    /* A full load notes here the chunks holding definitions, for an index to be written. */
+    struct vt_index_defining_chunks *defining_chunks;
 };
 
 /* Loads the trace at `path`. On failure returns the reason and writes a one-line message to

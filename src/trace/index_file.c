@@ -1,0 +1,524 @@
+/* trace/index_file.c — a trace's index beside it, TRACE.vtindex: writing, reading and checking it
+ * (see index_file.h; the layout is in docs/trace-format.md, "The index beside a trace"). */
+#define _GNU_SOURCE
+#include "trace/index_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "common/reserve.h"
+#include "common/text_buffer.h"
+#include "common/trace_codec.h"
+#include "trace/trace_model.h"
+
+#define INDEX_MAGIC "VTINDEX"
+#define INDEX_VERSION 1u
+#define INDEX_ZSTD_LEVEL 1
+#define INDEX_MAX_BYTES ((uint64_t)1 << 32) /* read no larger index (the checkpoints' budget is 16 MiB) */
+/* an alloc_record as written: address, size, time, stack, thread, device, kind, api, context, handle */
+#define RECORD_BYTES (8 + 8 + 8 + 4 + 4 + 2 + 1 + 2 + 2 + 8)
+
+/* The uncompressed header: magic, version, layout, identity, the body's sizes and CRC, its own CRC. */
+struct index_header {
+    char magic[8];
+    uint32_t version, layout;
+    struct vt_index_identity identity;
+    uint64_t body_raw_bytes, body_stored_bytes;
+    uint32_t body_crc, header_crc;
+};
+
+/* A fingerprint of the structures written whole: an index of another build's layout is not read. */
+static uint32_t layout_fingerprint(void)
+{
+    const uint32_t sizes[] = {sizeof(struct vt_slot_usage), sizeof(struct vt_accounting_stats),
+                              sizeof(struct vt_accounting_oom), VT_SLOT_COUNT, VT_SPACE_COUNT, VT_KIND_COUNT,
+                              VT_API_COUNT, RECORD_BYTES, sizeof(struct index_header)};
+    return vt_crc32((const uint8_t *)sizes, sizeof sizes);
+}
+
+bool vt_index_mode_from_environment(enum vt_index_mode *mode)
+{
+    const char *value = getenv("VRAMTRACE_INDEX");
+    if (!value || strcmp(value, "auto") == 0)
+        *mode = VT_INDEX_AUTO;
+    else if (strcmp(value, "read") == 0)
+        *mode = VT_INDEX_READ;
+    else if (strcmp(value, "off") == 0)
+        *mode = VT_INDEX_OFF;
+    else
+        return false;
+    return true;
+}
+
+char *vt_index_path(const char *trace_path)
+{
+    char *path;
+    return asprintf(&path, "%s" VT_INDEX_SUFFIX, trace_path) < 0 ? NULL : path;
+}
+
+static struct vt_index_identity identity_of(const struct stat *status)
+{
+    return (struct vt_index_identity){(uint64_t)status->st_size, (uint64_t)status->st_mtim.tv_sec,
+                                      (uint64_t)status->st_mtim.tv_nsec, (uint64_t)status->st_ino,
+                                      (uint64_t)status->st_dev};
+}
+
+static bool same_identity(const struct vt_index_identity *a, const struct vt_index_identity *b)
+{
+    return a->file_bytes == b->file_bytes && a->modified_s == b->modified_s && a->modified_ns == b->modified_ns &&
+           a->inode == b->inode && a->device == b->device;
+}
+
+bool vt_index_describes(const struct vt_trace_index *index, int trace_fd, uint64_t file_bytes)
+{
+    struct stat status;
+    if (fstat(trace_fd, &status) != 0)
+        return false;
+    struct vt_index_identity now = identity_of(&status);
+    return file_bytes == now.file_bytes && same_identity(&index->identity, &now);
+}
+
+/* ---- writing ----------------------------------------------------------------------------------- */
+
+static void put(struct vt_text *body, const void *bytes, size_t length)
+{
+    vt_text_append_bytes(body, bytes, length);
+}
+
+static void put_u64(struct vt_text *body, uint64_t value)
+{
+    put(body, &value, sizeof value);
+}
+
+static void put_u32(struct vt_text *body, uint32_t value)
+{
+    put(body, &value, sizeof value);
+}
+
+static void put_record(struct vt_text *body, const struct alloc_record *record)
+{
+    uint8_t bytes[RECORD_BYTES], *at = bytes;
+    const uint16_t device = (uint16_t)record->device, api = record->api, context = record->context;
+#define FIELD(value)                                                                                                   \
+    do {                                                                                                               \
+        memcpy(at, &(value), sizeof(value));                                                                           \
+        at += sizeof(value);                                                                                           \
+    } while (0)
+    FIELD(record->address);
+    FIELD(record->size_bytes);
+    FIELD(record->timestamp_ns);
+    FIELD(record->stack_id);
+    FIELD(record->thread_id);
+    FIELD(device);
+    FIELD(record->kind);
+    FIELD(api);
+    FIELD(context);
+    FIELD(record->backing_handle);
+#undef FIELD
+    put(body, bytes, sizeof bytes);
+}
+
+static void put_live_index(struct vt_text *body, const struct vt_live_index *index)
+{
+    put_u64(body, index->interval);
+    put_u64(body, index->next_due);
+    put_u64(body, index->budget_bytes);
+    put_u32(body, index->out_of_memory);
+    put_u64(body, index->count);
+    for (size_t i = 0; i < index->count; i++) {
+        const struct vt_live_checkpoint *checkpoint = &index->checkpoints[i];
+        put_u64(body, checkpoint->next_event);
+        put(body, checkpoint->usage, sizeof checkpoint->usage);
+        put(body, &checkpoint->stats, sizeof checkpoint->stats);
+        put(body, &checkpoint->oom, sizeof checkpoint->oom);
+        put_u32(body, checkpoint->out_of_memory);
+        for (int space = 0; space < VT_SPACE_COUNT; space++)
+            put_u64(body, checkpoint->record_count[space]);
+        for (int space = 0; space < VT_SPACE_COUNT; space++)
+            for (size_t r = 0; r < checkpoint->record_count[space]; r++)
+                put_record(body, &checkpoint->records[space][r]);
+    }
+}
+
+/* The body: what the loading pass counted, the blocks, the defining chunks, the event devices, the
+ * live-set index. */
+static void put_body(struct vt_text *body, const struct vt_trace_model *model,
+                     const struct vt_index_defining_chunks *defining)
+{
+    const struct vt_event_store *store = model->store;
+    put_u64(body, model->event_count);
+    put_u64(body, model->duration_ns);
+    put_u64(body, model->chunk_count);
+    put_u64(body, model->unknown_record_count);
+    put_u64(body, model->skipped_bytes);
+    put_u64(body, model->stopped_at);
+    put_u32(body, (uint32_t)model->stop_reason);
+    put_u64(body, store->block_count);
+    for (size_t i = 0; i < store->block_count; i++) {
+        const struct vt_event_block *block = &store->blocks[i];
+        put_u64(body, block->first_event);
+        put_u64(body, block->chunk_offset);
+        put_u64(body, block->first_time_ns);
+        put_u64(body, block->time_before_ns);
+        put_u32(body, block->event_count);
+        put_u32(body, block->oom_base);
+        put_u32(body, block->map_base);
+        put_u32(body, block->marker_base);
+    }
+    put_u64(body, defining->count);
+    for (size_t i = 0; i < defining->count; i++) {
+        put_u64(body, defining->chunks[i].offset);
+        put_u64(body, defining->chunks[i].time_before_ns);
+    }
+    put_u64(body, model->event_device_count);
+    for (size_t i = 0; i < model->event_device_count; i++)
+        put_u32(body, (uint32_t)(uint16_t)model->event_devices[i]);
+    static const struct vt_live_index no_checkpoints;
+    put_live_index(body, model->live_index ? model->live_index : &no_checkpoints);
+}
+
+static bool write_all(int fd, const void *bytes, size_t length)
+{
+    const uint8_t *at = bytes;
+    while (length) {
+        ssize_t written = write(fd, at, length);
+        if (written < 0 && errno == EINTR)
+            continue;
+        if (written <= 0)
+            return false;
+        at += written;
+        length -= (size_t)written;
+    }
+    return true;
+}
+
+/* Writes header and body to a new temporary file beside `path`, then renames it to `path`. */
+static bool replace_file(const char *path, const struct index_header *header, const void *body, size_t body_bytes)
+{
+    char *temporary;
+    if (asprintf(&temporary, "%s.XXXXXX", path) < 0)
+        return false;
+    int fd = mkostemp(temporary, O_CLOEXEC); /* O_EXCL: a name that exists, link or not, is not used */
+    bool ok = fd >= 0 && write_all(fd, header, sizeof *header) && write_all(fd, body, body_bytes);
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0)
+        ok = false;
+    if (ok && rename(temporary, path) != 0) /* replaces a link named `path`, never follows it */
+        ok = false;
+    saved = ok ? 0 : errno ? errno : saved;
+    if (!ok && fd >= 0)
+        unlink(temporary);
+    free(temporary);
+    errno = saved;
+    return ok;
+}
+
+bool vt_index_write(const struct vt_trace_model *model, const struct vt_index_defining_chunks *defining)
+{
+    struct stat status;
+    if (!model->store || !model->path || defining->out_of_memory || fstat(model->store->reader.fd, &status) != 0 ||
+        (uint64_t)status.st_size != model->store->reader.file_bytes)
+        return false; /* not streamed, not noted whole, or the trace changed while it loaded */
+    struct vt_text body = {0};
+    put_body(&body, model, defining);
+    void *stored = NULL;
+    size_t stored_bytes = 0;
+    if (!body.failed) {
+        size_t bound = ZSTD_compressBound(body.length);
+        stored = malloc(bound ? bound : 1);
+        stored_bytes = stored ? ZSTD_compress(stored, bound, body.text, body.length, INDEX_ZSTD_LEVEL) : 0;
+    }
+    bool ok = stored && !ZSTD_isError(stored_bytes);
+    char *path = ok ? vt_index_path(model->path) : NULL;
+    if (path) {
+        struct index_header header = {.magic = INDEX_MAGIC,
+                                      .version = INDEX_VERSION,
+                                      .layout = layout_fingerprint(),
+                                      .identity = identity_of(&status),
+                                      .body_raw_bytes = body.length,
+                                      .body_stored_bytes = stored_bytes,
+                                      .body_crc = vt_crc32(stored, stored_bytes)};
+        header.header_crc = vt_crc32((const uint8_t *)&header, offsetof(struct index_header, header_crc));
+        ok = replace_file(path, &header, stored, stored_bytes);
+    }
+    free(path);
+    free(stored);
+    vt_text_free(&body);
+    return ok && path;
+}
+
+/* ---- reading ----------------------------------------------------------------------------------- */
+
+/* A cursor over the body; `failed` once a read goes past its end. */
+struct body_cursor {
+    const uint8_t *at, *end;
+    bool failed;
+};
+
+static void take(struct body_cursor *cursor, void *out, size_t length)
+{
+    if (cursor->failed || (size_t)(cursor->end - cursor->at) < length) {
+        cursor->failed = true;
+        memset(out, 0, length);
+        return;
+    }
+    memcpy(out, cursor->at, length);
+    cursor->at += length;
+}
+
+static uint64_t take_u64(struct body_cursor *cursor)
+{
+    uint64_t value;
+    take(cursor, &value, sizeof value);
+    return value;
+}
+
+static uint32_t take_u32(struct body_cursor *cursor)
+{
+    uint32_t value;
+    take(cursor, &value, sizeof value);
+    return value;
+}
+
+/* A count of items of `item_bytes` each that the rest of the body can hold; 0 and failed if not. */
+static size_t take_count(struct body_cursor *cursor, size_t item_bytes)
+{
+    uint64_t count = take_u64(cursor);
+    if (cursor->failed || count > (uint64_t)(cursor->end - cursor->at) / item_bytes) {
+        cursor->failed = true;
+        return 0;
+    }
+    return (size_t)count;
+}
+
+static bool take_record(struct body_cursor *cursor, struct alloc_record *record)
+{
+    uint16_t device, api, context;
+    memset(record, 0, sizeof *record);
+    record->address = take_u64(cursor);
+    record->size_bytes = take_u64(cursor);
+    record->timestamp_ns = take_u64(cursor);
+    record->stack_id = take_u32(cursor);
+    record->thread_id = take_u32(cursor);
+    take(cursor, &device, sizeof device);
+    take(cursor, &record->kind, sizeof record->kind);
+    take(cursor, &api, sizeof api);
+    take(cursor, &context, sizeof context);
+    record->backing_handle = take_u64(cursor);
+    record->device = (int16_t)device;
+    record->api = api;
+    record->context = context;
+    return !cursor->failed && record->kind < VT_KIND_COUNT && record->api < VT_API_COUNT;
+}
+
+static bool take_checkpoint(struct body_cursor *cursor, struct vt_live_checkpoint *checkpoint)
+{
+    memset(checkpoint, 0, sizeof *checkpoint);
+    checkpoint->next_event = take_u64(cursor);
+    take(cursor, checkpoint->usage, sizeof checkpoint->usage);
+    take(cursor, &checkpoint->stats, sizeof checkpoint->stats);
+    take(cursor, &checkpoint->oom, sizeof checkpoint->oom);
+    checkpoint->out_of_memory = take_u32(cursor) != 0;
+    size_t counts[VT_SPACE_COUNT], total = 0;
+    for (int space = 0; space < VT_SPACE_COUNT; space++)
+        total += counts[space] = (size_t)take_u64(cursor);
+    if (cursor->failed || total > (size_t)(cursor->end - cursor->at) / RECORD_BYTES)
+        return false;
+    checkpoint->bytes = sizeof *checkpoint;
+    for (int space = 0; space < VT_SPACE_COUNT; space++) {
+        if (!counts[space])
+            continue;
+        checkpoint->records[space] = malloc(counts[space] * sizeof **checkpoint->records);
+        if (!checkpoint->records[space])
+            return false;
+        checkpoint->record_count[space] = counts[space];
+        checkpoint->bytes += counts[space] * sizeof **checkpoint->records;
+        for (size_t r = 0; r < counts[space]; r++)
+            if (!take_record(cursor, &checkpoint->records[space][r]))
+                return false;
+    }
+    return true;
+}
+
+static bool take_live_index(struct body_cursor *cursor, struct vt_live_index *index, uint64_t event_count)
+{
+    memset(index, 0, sizeof *index);
+    index->interval = take_u64(cursor);
+    index->next_due = take_u64(cursor);
+    index->budget_bytes = take_u64(cursor);
+    index->out_of_memory = take_u32(cursor) != 0;
+    size_t count = take_count(cursor, sizeof(uint64_t));
+    if (cursor->failed || !index->interval)
+        return false;
+    index->checkpoints = calloc(count ? count : 1, sizeof *index->checkpoints);
+    if (!index->checkpoints)
+        return false;
+    index->capacity = count;
+    for (size_t i = 0; i < count; i++) {
+        struct vt_live_checkpoint *checkpoint = &index->checkpoints[index->count++];
+        if (!take_checkpoint(cursor, checkpoint) || checkpoint->next_event > event_count ||
+            (i && checkpoint->next_event <= checkpoint[-1].next_event))
+            return false;
+        index->bytes += checkpoint->bytes;
+    }
+    return true;
+}
+
+/* Whether the blocks and defining chunks are in file order within the trace, the blocks' events
+ * one after the other and all of them. */
+static bool chunks_in_order(const struct vt_trace_index *index)
+{
+    uint64_t events = 0, time_ns = 0;
+    for (size_t i = 0; i < index->block_count; i++) {
+        const struct vt_event_block *block = &index->blocks[i];
+        if (block->first_event != events || block->first_time_ns < time_ns ||
+            block->chunk_offset >= index->identity.file_bytes ||
+            (i && block->chunk_offset <= block[-1].chunk_offset))
+            return false;
+        events += block->event_count;
+        time_ns = block->first_time_ns;
+    }
+    for (size_t i = 0; i < index->defining.count; i++)
+        if (index->defining.chunks[i].offset >= index->identity.file_bytes ||
+            (i && index->defining.chunks[i].offset <= index->defining.chunks[i - 1].offset))
+            return false;
+    return events == index->event_count;
+}
+
+static bool take_body(struct body_cursor *cursor, struct vt_trace_index *index)
+{
+    index->event_count = take_u64(cursor);
+    index->duration_ns = take_u64(cursor);
+    index->chunk_count = take_u64(cursor);
+    index->unknown_record_count = take_u64(cursor);
+    index->skipped_bytes = take_u64(cursor);
+    index->stopped_at = take_u64(cursor);
+    index->stop_reason = take_u32(cursor);
+    size_t count = take_count(cursor, 4 * sizeof(uint64_t) + 4 * sizeof(uint32_t));
+    if (cursor->failed || index->stop_reason > VT_TRACE_STOP_READ_ERROR ||
+        !(index->blocks = calloc(count ? count : 1, sizeof *index->blocks)))
+        return false;
+    index->block_count = count;
+    for (size_t i = 0; i < count; i++) {
+        struct vt_event_block *block = &index->blocks[i];
+        block->first_event = take_u64(cursor);
+        block->chunk_offset = take_u64(cursor);
+        block->first_time_ns = take_u64(cursor);
+        block->time_before_ns = take_u64(cursor);
+        block->event_count = take_u32(cursor);
+        block->oom_base = take_u32(cursor);
+        block->map_base = take_u32(cursor);
+        block->marker_base = take_u32(cursor);
+    }
+    count = take_count(cursor, 2 * sizeof(uint64_t));
+    if (cursor->failed || !(index->defining.chunks = calloc(count ? count : 1, sizeof *index->defining.chunks)))
+        return false;
+    index->defining.count = index->defining.capacity = count;
+    for (size_t i = 0; i < count; i++) {
+        index->defining.chunks[i].offset = take_u64(cursor);
+        index->defining.chunks[i].time_before_ns = take_u64(cursor);
+    }
+    count = take_count(cursor, sizeof(uint32_t));
+    if (cursor->failed || count > VT_SLOT_COUNT * 1024 ||
+        !(index->event_devices = calloc(count ? count : 1, sizeof *index->event_devices)))
+        return false;
+    index->event_device_count = count;
+    for (size_t i = 0; i < count; i++)
+        index->event_devices[i] = (int16_t)(uint16_t)take_u32(cursor);
+    return !cursor->failed && chunks_in_order(index) && take_live_index(cursor, &index->live_index, index->event_count) &&
+           cursor->at == cursor->end;
+}
+
+/* The index file's bytes, when it is the user's regular file; NULL otherwise. */
+static uint8_t *read_index_file(const char *path, size_t *length)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat status;
+    uint8_t *bytes = NULL;
+    if (fstat(fd, &status) == 0 && S_ISREG(status.st_mode) && status.st_uid == geteuid() &&
+        (uint64_t)status.st_size >= sizeof(struct index_header) && (uint64_t)status.st_size <= INDEX_MAX_BYTES &&
+        (bytes = malloc((size_t)status.st_size))) {
+        size_t done = 0;
+        while (done < (size_t)status.st_size) {
+            ssize_t got = read(fd, bytes + done, (size_t)status.st_size - done);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                break;
+            done += (size_t)got;
+        }
+        *length = done;
+        if (done != (size_t)status.st_size) {
+            free(bytes);
+            bytes = NULL;
+        }
+    }
+    close(fd);
+    return bytes;
+}
+
+/* Whether the header is one of ours, whole, describing the trace as `stat` finds it now. */
+static bool header_fits(const struct index_header *header, size_t file_bytes, const char *trace_path)
+{
+    struct stat status;
+    if (memcmp(header->magic, INDEX_MAGIC, sizeof header->magic) != 0 || header->version != INDEX_VERSION ||
+        header->layout != layout_fingerprint() ||
+        header->header_crc != vt_crc32((const uint8_t *)header, offsetof(struct index_header, header_crc)) ||
+        header->body_stored_bytes != file_bytes - sizeof *header || header->body_raw_bytes > INDEX_MAX_BYTES ||
+        stat(trace_path, &status) != 0)
+        return false;
+    struct vt_index_identity now = identity_of(&status);
+    return same_identity(&header->identity, &now);
+}
+
+bool vt_index_read(struct vt_trace_index *index, const char *trace_path)
+{
+    memset(index, 0, sizeof *index);
+    char *path = vt_index_path(trace_path);
+    size_t file_bytes = 0;
+    uint8_t *file = path ? read_index_file(path, &file_bytes) : NULL;
+    free(path);
+    if (!file)
+        return false;
+    struct index_header header;
+    memcpy(&header, file, sizeof header);
+    const uint8_t *stored = file + sizeof header;
+    uint8_t *body = NULL;
+    bool ok = header_fits(&header, file_bytes, trace_path) &&
+              vt_crc32(stored, header.body_stored_bytes) == header.body_crc &&
+              (body = malloc(header.body_raw_bytes ? header.body_raw_bytes : 1));
+    if (ok) {
+        size_t raw = ZSTD_decompress(body, header.body_raw_bytes, stored, header.body_stored_bytes);
+        index->identity = header.identity;
+        struct body_cursor cursor = {body, body + header.body_raw_bytes, false};
+        ok = !ZSTD_isError(raw) && raw == header.body_raw_bytes && take_body(&cursor, index);
+    }
+    free(body);
+    free(file);
+    if (!ok)
+        vt_trace_index_free(index);
+    return ok;
+}
+
+void vt_index_defining_chunks_free(struct vt_index_defining_chunks *defining)
+{
+    free(defining->chunks);
+    memset(defining, 0, sizeof *defining);
+}
+
+void vt_trace_index_free(struct vt_trace_index *index)
+{
+    free(index->blocks);
+    vt_index_defining_chunks_free(&index->defining);
+    free(index->event_devices);
+    vt_live_index_free(&index->live_index);
+    memset(index, 0, sizeof *index);
+}

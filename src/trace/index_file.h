@@ -1,0 +1,91 @@
+/* trace/index_file.h — a trace's index, kept beside it as TRACE.vtindex: what one full loading pass
+ * learned, so that the next command on the same unchanged trace need not read every chunk again.
+ *
+ * It holds the event store's blocks (trace/event_store.h: each chunk holding events, its first
+ * event, its count, its first time, the loader's state at its start), the chunks holding
+ * definitions (a record that is not an ALLOC, FREE or FREE_UNKNOWN: they are read again, since the
+ * model keeps their contents), what the loading pass counted (events, their devices, the last
+ * event's time, chunks, unknown records, where and why reading stopped) and the live-set index
+ * (trace/live_index.h: the checkpoints of the replay). A load given the index (the load option
+ * `index`, trace_model.h) reads only the defining chunks, registers the other blocks as they are and
+ * takes the checkpoints: the model is the one a full load gives (tests/trace/test_index_file.c),
+ * and replays to a time, a peak or the end start from a checkpoint as before.
+ *
+ * The index describes one state of the trace: its size, modification time, inode and device (a
+ * trace only grows; a changed one is loaded in full and indexed again). It is the user's cache:
+ * read only when it is a regular file of the user running the command (not followed through a
+ * symbolic link), checked whole (CRC-32 of the compressed body; every count and offset against the
+ * trace), written to a temporary file in the trace's directory then renamed over the old one (a
+ * symbolic link there is replaced, never followed). docs/trace-format.md describes the file.
+ */
+#ifndef VT_TRACE_INDEX_FILE_H
+#define VT_TRACE_INDEX_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trace/event_store.h"
+#include "trace/live_index.h"
+
+#define VT_INDEX_SUFFIX ".vtindex"
+
+/* A chunk holding definitions, as the full load met it. */
+struct vt_index_defining_chunk {
+    uint64_t offset;         /* where it starts in the trace */
+    uint64_t time_before_ns; /* the loader's time fix-up at its start */
+};
+
+/* The defining chunks in file order: noted by a full load (vt_model_load_options.defining_chunks),
+ * written into the index. */
+struct vt_index_defining_chunks {
+    struct vt_index_defining_chunk *chunks;
+    size_t count, capacity;
+    bool out_of_memory; /* one could not be noted: the list is incomplete, no index is written */
+};
+
+/* The state of the trace file an index describes. */
+struct vt_index_identity {
+    uint64_t file_bytes, modified_s, modified_ns, inode, device;
+};
+
+/* An index read back. */
+struct vt_trace_index {
+    struct vt_index_identity identity;
+    uint64_t event_count, duration_ns, chunk_count, unknown_record_count, skipped_bytes, stopped_at;
+    uint32_t stop_reason; /* enum vt_trace_stop_reason */
+    struct vt_event_block *blocks; /* events NULL */
+    size_t block_count;
+    struct vt_index_defining_chunks defining;
+    int16_t *event_devices;
+    size_t event_device_count;
+    struct vt_live_index live_index; /* moved into the model by a load that uses it */
+};
+
+/* How the analysis commands use indexes: VRAMTRACE_INDEX=auto (the default: use a current index,
+ * write one when there is none or it is stale), read (use one, never write), off (neither). */
+enum vt_index_mode { VT_INDEX_AUTO, VT_INDEX_READ, VT_INDEX_OFF };
+/* The mode VRAMTRACE_INDEX asks for; false (with `mode` untouched) when its value is not valid. */
+bool vt_index_mode_from_environment(enum vt_index_mode *mode);
+
+/* TRACE.vtindex for a trace path (malloc'd; NULL when out of memory). */
+char *vt_index_path(const char *trace_path);
+
+/* Reads the index beside `trace_path`; false when there is none, it is not the user's regular
+ * file, it does not read whole, or it does not describe the trace as it is now. */
+bool vt_index_read(struct vt_trace_index *index, const char *trace_path);
+
+/* Whether `index` describes the trace open as `trace_fd` now, `file_bytes` long when its reader
+ * opened it. */
+bool vt_index_describes(const struct vt_trace_index *index, int trace_fd, uint64_t file_bytes);
+
+struct vt_trace_model;
+/* Writes the index of `model`, loaded in full with stream_events and its defining chunks noted,
+ * beside its trace, when the trace (its store's file descriptor) is still as its reader found it;
+ * false when it is not written (errno says why when a system call failed). */
+bool vt_index_write(const struct vt_trace_model *model, const struct vt_index_defining_chunks *defining);
+
+void vt_index_defining_chunks_free(struct vt_index_defining_chunks *defining);
+void vt_trace_index_free(struct vt_trace_index *index);
+
+#endif

@@ -1,0 +1,371 @@
+/* tests/trace/test_index_file.c — the index beside a trace (trace/index_file.h): a load through the
+ * index reads only the chunks holding definitions, yet gives the model a full load gives (events
+ * byte for byte, definitions, counts, where and why reading stopped), the same replays to any event
+ * or time and the same reports, on whole, cut and damaged traces; an index that no longer describes
+ * the trace (appended to, touched) or does not read whole (any byte damaged, cut short) is not used;
+ * a link named like the index is neither read nor followed when writing; and the commands print the
+ * same with VRAMTRACE_INDEX off, writing the index, reading it, and read-only, refusing a value that
+ * is not valid. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model_compare.h"
+#include "run_process.h"
+#include "trace/event_store.h"
+#include "trace/index_file.h"
+#include "trace/live_index.h"
+#include "trace/trace_model.h"
+#include "trace/trace_report.h"
+#include "trace_builder.h"
+
+/* A streamed load with the live-set index, noting the defining chunks in `defining` (may be NULL)
+ * or loading through `index` (may be NULL). */
+static void load(struct vt_trace_model *model, const char *path, struct vt_index_defining_chunks *defining,
+                 struct vt_trace_index *index)
+{
+    struct vt_model_load_options options = {.stream_events = true,
+                                            .resident_blocks = 1,
+                                            .index_live_set = true,
+                                            .live_index_interval = 16,
+                                            .index = index,
+                                            .defining_chunks = defining};
+    char error[512] = "";
+    cr_assert_eq(vt_model_load(model, path, &options, error, sizeof error), VT_TRACE_OPENED, "%s", error);
+}
+
+/* Loads `path` in full, writes its index; the full load is left in `full`. */
+static void load_and_write_index(struct vt_trace_model *full, const char *path)
+{
+    char *index_path = vt_index_path(path);
+    unlink(index_path);
+    free(index_path);
+    struct vt_index_defining_chunks defining = {0};
+    load(full, path, &defining, NULL);
+    cr_assert_not(full->loaded_from_index);
+    cr_assert(vt_index_write(full, &defining), "the index is written (%s)", strerror(errno));
+    vt_index_defining_chunks_free(&defining);
+}
+
+/* The same definitions and counts. */
+static void assert_same_model(const struct vt_trace_model *a, const struct vt_trace_model *b)
+{
+    cr_assert_eq(a->event_count, b->event_count);
+    for (size_t i = 0; i < a->event_count; i++) {
+        struct vt_model_event copy = *vt_model_event_at(a, i);
+        assert_same_event(&copy, vt_model_event_at(b, i), i);
+    }
+    cr_assert_eq(a->store->block_count, b->store->block_count);
+    for (size_t i = 0; i < a->store->block_count; i++) {
+        const struct vt_event_block *x = &a->store->blocks[i], *y = &b->store->blocks[i];
+        cr_assert(x->first_event == y->first_event && x->chunk_offset == y->chunk_offset &&
+                      x->first_time_ns == y->first_time_ns && x->time_before_ns == y->time_before_ns &&
+                      x->event_count == y->event_count && x->oom_base == y->oom_base && x->map_base == y->map_base &&
+                      x->marker_base == y->marker_base,
+                  "block %zu", i);
+    }
+    cr_assert_eq(a->stack_count, b->stack_count);
+    cr_assert_eq(a->frame_count, b->frame_count);
+    cr_assert(memcmp(a->frames, b->frames, a->frame_count * sizeof *a->frames) == 0);
+    cr_assert_eq(a->thread_count, b->thread_count);
+    cr_assert_eq(a->device_count, b->device_count);
+    cr_assert_eq(a->module_count, b->module_count);
+    cr_assert_eq(a->oom_count, b->oom_count);
+    for (size_t i = 0; i < a->oom_count; i++)
+        cr_assert(a->ooms[i].device_free_bytes == b->ooms[i].device_free_bytes &&
+                      a->ooms[i].device_total_bytes == b->ooms[i].device_total_bytes &&
+                      a->ooms[i].thread_index == b->ooms[i].thread_index &&
+                      a->ooms[i].event_index == b->ooms[i].event_index,
+                  "oom %zu", i);
+    cr_assert_eq(a->map_count, b->map_count);
+    for (size_t i = 0; i < a->map_count; i++)
+        cr_assert(a->maps[i].handle == b->maps[i].handle && a->maps[i].thread_index == b->maps[i].thread_index &&
+                      a->maps[i].event_index == b->maps[i].event_index,
+                  "map %zu", i);
+    cr_assert_eq(a->marker_count, b->marker_count);
+    for (size_t i = 0; i < a->marker_count; i++) {
+        cr_assert_str_eq(a->markers[i].label, b->markers[i].label);
+        cr_assert_eq(a->markers[i].event_index, b->markers[i].event_index);
+    }
+    cr_assert_eq(a->torch_snapshot_count, b->torch_snapshot_count);
+    cr_assert_eq(a->event_device_count, b->event_device_count);
+    cr_assert(memcmp(a->event_devices, b->event_devices, a->event_device_count * sizeof *a->event_devices) == 0);
+    cr_assert_eq(a->dropped_events, b->dropped_events);
+    cr_assert_eq(a->duration_ns, b->duration_ns);
+    cr_assert_eq(a->complete, b->complete);
+    cr_assert_eq(a->file_bytes, b->file_bytes);
+    cr_assert_eq(a->chunk_count, b->chunk_count);
+    cr_assert_eq(a->unknown_record_count, b->unknown_record_count);
+    cr_assert_eq(a->stop_reason, b->stop_reason);
+    cr_assert_eq(a->skipped_bytes, b->skipped_bytes);
+    cr_assert_eq(a->stopped_at, b->stopped_at);
+    cr_assert_eq(a->live_index->count, b->live_index->count);
+    for (size_t i = 0; i < a->live_index->count; i++)
+        cr_assert_eq(a->live_index->checkpoints[i].next_event, b->live_index->checkpoints[i].next_event);
+}
+
+/* Replays of both to every few events and times, and reports: the same. */
+static void assert_same_analysis(const struct vt_trace_model *full, const struct vt_trace_model *indexed)
+{
+    for (size_t target = 0; target <= full->event_count; target += 7) {
+        struct vt_replay a, b;
+        vt_replay_start(&a, full, true);
+        vt_replay_start(&b, indexed, true);
+        vt_replay_until_event(&a, target);
+        vt_replay_until_event(&b, target);
+        assert_same_replay(&a, &b, "to an event");
+        vt_replay_finish(&a);
+        vt_replay_finish(&b);
+    }
+    for (uint64_t time_ns = 0; time_ns <= full->duration_ns + MS; time_ns += 37 * MS / 10) {
+        struct vt_report a, b;
+        struct vt_report_options options = {.device = VT_GROUPS_ALL_DEVICES, .at_time = true, .at_ns = time_ns};
+        cr_assert(vt_report_build(&a, full, &options));
+        cr_assert(vt_report_build(&b, indexed, &options));
+        assert_same_reports(&a, &b);
+        vt_report_free(&a);
+        vt_report_free(&b);
+    }
+    struct vt_report a, b;
+    struct vt_report_options options = {.device = 1};
+    cr_assert(vt_report_build(&a, full, &options));
+    cr_assert(vt_report_build(&b, indexed, &options));
+    assert_same_reports(&a, &b);
+    vt_report_free(&a);
+    vt_report_free(&b);
+}
+
+/* Writes the index of `path`, loads through it: only the defining chunks read, the same model. */
+static void assert_index_gives_the_full_load(const char *path)
+{
+    struct vt_trace_model full, indexed;
+    load_and_write_index(&full, path);
+    struct vt_trace_index index;
+    cr_assert(vt_index_read(&index, path), "the index reads back");
+    load(&indexed, path, NULL, &index);
+    vt_trace_index_free(&index);
+    cr_assert(indexed.loaded_from_index);
+    cr_assert_lt(indexed.chunks_decoded, full.chunks_decoded, "%llu of %llu chunks decoded",
+                 (unsigned long long)indexed.chunks_decoded, (unsigned long long)full.chunks_decoded);
+    assert_same_model(&full, &indexed);
+    assert_same_analysis(&full, &indexed);
+    vt_model_free(&indexed);
+    vt_model_free(&full);
+}
+
+Test(index_file, a_load_through_the_index_reads_the_defining_chunks_only_and_gives_the_full_load, .timeout = 120)
+{
+    assert_index_gives_the_full_load(many_chunk_trace("whole.trace"));
+}
+
+/* The chunks' offsets of the many-chunk trace at `path`. */
+static size_t chunk_offsets(const char *path, uint64_t *offsets, size_t capacity)
+{
+    struct vt_trace_reader reader;
+    char error[256];
+    cr_assert_eq(vt_trace_reader_open(&reader, path, error, sizeof error), VT_TRACE_OPENED);
+    size_t count = 0;
+    while (count < capacity && vt_trace_reader_next_chunk(&reader))
+        offsets[count++] = reader.chunk_offset;
+    vt_trace_reader_close(&reader);
+    return count;
+}
+
+Test(index_file, cut_and_damaged_traces_load_through_the_index_as_in_full, .timeout = 120)
+{
+    const char *whole = many_chunk_trace("source.trace");
+    uint64_t offsets[MANY_CHUNKS + 2];
+    size_t chunks = chunk_offsets(whole, offsets, MANY_CHUNKS + 2);
+    cr_assert_geq(chunks, MANY_CHUNKS);
+    size_t size;
+    uint8_t *bytes = tb_read_file(whole, &size);
+    const size_t at_chunk[] = {chunks / 2, chunks - 3};
+    for (size_t i = 0; i < 2; i++) {
+        char *cut = tb_temp_path("cut.trace"), *damaged = tb_temp_path("damaged.trace");
+        tb_append_file(cut, bytes, 0, offsets[at_chunk[i]] + 40); /* into a chunk: cut short */
+        tb_append_file(damaged, bytes, 0, size);
+        tb_flip_byte(damaged, offsets[at_chunk[i]] + 60); /* a payload byte: a bad CRC */
+        assert_index_gives_the_full_load(cut);
+        assert_index_gives_the_full_load(damaged);
+        free(cut);
+        free(damaged);
+    }
+    free(bytes);
+}
+
+/* Whether the index of `path` reads back. */
+static bool index_reads(const char *path)
+{
+    struct vt_trace_index index;
+    bool read = vt_index_read(&index, path);
+    vt_trace_index_free(&index);
+    return read;
+}
+
+Test(index_file, an_index_that_no_longer_describes_the_trace_is_not_used, .timeout = 60)
+{
+    const char *path = many_chunk_trace("changing.trace");
+    struct vt_trace_model full;
+    load_and_write_index(&full, path);
+    vt_model_free(&full);
+    cr_assert(index_reads(path));
+
+    /* read, then the trace changes before the load: the load reads it in full */
+    struct vt_trace_index index;
+    cr_assert(vt_index_read(&index, path));
+    struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = 1000000000, .tv_nsec = 1}};
+    cr_assert_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+    struct vt_trace_model model;
+    load(&model, path, NULL, &index);
+    vt_trace_index_free(&index);
+    cr_assert_not(model.loaded_from_index);
+    cr_assert_eq(model.chunks_decoded, model.chunk_count);
+    vt_model_free(&model);
+    cr_assert_not(index_reads(path), "touched: stale");
+
+    load_and_write_index(&full, path);
+    vt_model_free(&full);
+    cr_assert(index_reads(path));
+    size_t size;
+    uint8_t *bytes = tb_read_file(path, &size);
+    tb_append_file(path, bytes, 8, 64); /* appended to (garbage after the last chunk) */
+    free(bytes);
+    cr_assert_not(index_reads(path), "appended to: stale");
+}
+
+Test(index_file, an_index_damaged_anywhere_or_cut_short_is_not_read, .timeout = 120)
+{
+    const char *path = many_chunk_trace("damaged-index.trace");
+    struct vt_trace_model full;
+    load_and_write_index(&full, path);
+    vt_model_free(&full);
+    char *index_path = vt_index_path(path);
+    size_t size;
+    uint8_t *good = tb_read_file(index_path, &size);
+    cr_assert_gt(size, 100);
+    for (size_t offset = 0; offset < size; offset += 1 + offset / 16) {
+        unlink(index_path);
+        tb_append_file(index_path, good, 0, size);
+        tb_flip_byte(index_path, offset);
+        cr_assert_not(index_reads(path), "a byte flipped at %zu of %zu", offset, size);
+    }
+    for (size_t length = 0; length < size; length += 1 + length / 8) {
+        unlink(index_path);
+        tb_append_file(index_path, good, 0, length);
+        cr_assert_not(index_reads(path), "cut to %zu of %zu bytes", length, size);
+    }
+    unlink(index_path);
+    tb_append_file(index_path, good, 0, size);
+    cr_assert(index_reads(path));
+    free(good);
+    free(index_path);
+}
+
+Test(index_file, a_link_named_like_the_index_is_neither_read_nor_followed, .timeout = 60)
+{
+    const char *path = many_chunk_trace("linked.trace");
+    struct vt_trace_model full;
+    load_and_write_index(&full, path);
+    char *index_path = vt_index_path(path), *elsewhere = tb_temp_path("elsewhere.vtindex");
+    cr_assert_eq(rename(index_path, elsewhere), 0);
+    cr_assert_eq(symlink(elsewhere, index_path), 0);
+    cr_assert_not(index_reads(path), "a link to a good index is not read");
+
+    /* writing replaces the link; the file it pointed to stays as it was */
+    size_t before_size, after_size;
+    uint8_t *before = tb_read_file(elsewhere, &before_size);
+    struct vt_index_defining_chunks defining = {0};
+    vt_model_free(&full);
+    load(&full, path, &defining, NULL);
+    cr_assert(vt_index_write(&full, &defining));
+    vt_index_defining_chunks_free(&defining);
+    vt_model_free(&full);
+    struct stat status;
+    cr_assert_eq(lstat(index_path, &status), 0);
+    cr_assert(S_ISREG(status.st_mode), "the link was replaced by the index");
+    uint8_t *after = tb_read_file(elsewhere, &after_size);
+    cr_assert_eq(before_size, after_size);
+    cr_assert(memcmp(before, after, before_size) == 0);
+    cr_assert(index_reads(path));
+    free(before);
+    free(after);
+    free(index_path);
+    free(elsewhere);
+}
+
+/* `vramtrace ARGS...` with VRAMTRACE_INDEX=`mode` (NULL: not set). */
+static struct process_result run_command(const char *mode, const char *const args[])
+{
+    const char *argv[16] = {VT_CLI_PATH};
+    size_t count = 1;
+    for (; args[count - 1]; count++)
+        argv[count] = args[count - 1];
+    argv[count] = NULL;
+    char setting[64];
+    snprintf(setting, sizeof setting, "VRAMTRACE_INDEX=%s", mode ? mode : "");
+    const char *const environment[] = {mode ? setting : "VRAMTRACE_INDEX_UNSET=1", NULL};
+    return run_process(argv, environment, NULL);
+}
+
+static bool exists(const char *path)
+{
+    struct stat status;
+    return lstat(path, &status) == 0;
+}
+
+Test(index_file, commands_print_the_same_without_the_index_writing_it_and_reading_it, .timeout = 180)
+{
+    const char *a = many_chunk_trace("cli-a.trace");
+    const char *b = many_chunk_trace("cli-b.trace");
+    char *index_a = vt_index_path(a), *index_b = vt_index_path(b);
+    const char *const commands[][12] = {
+        {"report", a, NULL},
+        {"report", "--format", "json", "--at", "0.2", a, NULL},
+        {"timeline", "--csv", a, NULL},
+        {"flame", a, NULL},
+        {"flame", "--peak", a, NULL},
+        {"flame", "--at", "0.3", "--device", "1", a, NULL},
+        {"diff", a, b, NULL},
+        {"diff", a, "--from", "0.1", "--to", "0.5", NULL},
+        {"merge", "--format", "json", a, b, NULL},
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        unlink(index_a);
+        unlink(index_b);
+        struct process_result off = run_command("off", commands[i]);
+        cr_assert_not(exists(index_a), "%s: off writes no index", commands[i][0]);
+        struct process_result read_none = run_command("read", commands[i]);
+        cr_assert_not(exists(index_a), "%s: read writes no index", commands[i][0]);
+        struct process_result writing = run_command(NULL, commands[i]);
+        cr_assert(exists(index_a), "%s: the default writes the index", commands[i][0]);
+        struct process_result reading = run_command("auto", commands[i]);
+        struct process_result read_only = run_command("read", commands[i]);
+        const struct process_result *runs[] = {&read_none, &writing, &reading, &read_only};
+        for (size_t r = 0; r < 4; r++) {
+            cr_assert_eq(runs[r]->exit_code, off.exit_code, "%s %s (run %zu)", commands[i][0], commands[i][1], r);
+            cr_assert_str_eq(runs[r]->out, off.out, "%s %s (run %zu)", commands[i][0], commands[i][1], r);
+            cr_assert_str_eq(runs[r]->err, off.err, "%s %s (run %zu)", commands[i][0], commands[i][1], r);
+        }
+        cr_assert_gt(strlen(off.out), 0, "%s", commands[i][0]);
+        process_result_free(&off);
+        process_result_free(&read_none);
+        process_result_free(&writing);
+        process_result_free(&reading);
+        process_result_free(&read_only);
+    }
+    const char *const report[] = {"report", a, NULL};
+    struct process_result bad = run_command("sometimes", report);
+    cr_assert_eq(bad.exit_code, 2);
+    cr_assert_str_eq(bad.out, "");
+    cr_assert(strstr(bad.err, "VRAMTRACE_INDEX='sometimes' is not valid; accepted: auto (the default), read, off"),
+              "%s", bad.err);
+    process_result_free(&bad);
+    free(index_a);
+    free(index_b);
+}
