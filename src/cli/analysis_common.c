@@ -262,7 +262,7 @@ static bool load_trace_replaying(struct vt_trace_model *model, const char *path,
     enum vt_trace_open_result opened = vt_model_load(model, path, &options, error, sizeof error);
     if (options.index)
         vt_trace_index_free(&index);
-    if (opened == VT_TRACE_OPENED && options.defining_chunks && !model->loaded_from_index)
+    if (opened == VT_TRACE_OPENED && options.defining_chunks && (!model->loaded_from_index || model->read_past_index))
         vt_index_write(model, &defining); /* a cache: a directory it cannot be written to is no error */
     vt_index_defining_chunks_free(&defining);
     if (opened != VT_TRACE_OPENED) {

@@ -75,13 +75,26 @@ static bool same_identity(const struct vt_index_identity *a, const struct vt_ind
            a->inode == b->inode && a->device == b->device;
 }
 
-bool vt_index_describes(const struct vt_trace_index *index, int trace_fd, uint64_t file_bytes)
+/* How an index of `indexed` fits the file `now`, when the indexed load stopped for `stop_reason`
+ * (a stop at a damaged chunk stays a stop: nothing after it is read). */
+static enum vt_index_fit fit_of(const struct vt_index_identity *indexed, const struct vt_index_identity *now,
+                                uint32_t stop_reason)
+{
+    if (same_identity(indexed, now))
+        return VT_INDEX_CURRENT;
+    bool grown = indexed->inode == now->inode && indexed->device == now->device &&
+                 now->file_bytes > indexed->file_bytes;
+    return grown && (stop_reason == VT_TRACE_STOP_NONE || stop_reason == VT_TRACE_STOP_CUT_SHORT) ? VT_INDEX_PREFIX
+                                                                                                    : VT_INDEX_STALE;
+}
+
+enum vt_index_fit vt_index_fit(const struct vt_trace_index *index, int trace_fd, uint64_t file_bytes)
 {
     struct stat status;
     if (fstat(trace_fd, &status) != 0)
-        return false;
+        return VT_INDEX_STALE;
     struct vt_index_identity now = identity_of(&status);
-    return file_bytes == now.file_bytes && same_identity(&index->identity, &now);
+    return file_bytes == now.file_bytes ? fit_of(&index->identity, &now, index->stop_reason) : VT_INDEX_STALE;
 }
 
 /* ---- writing ----------------------------------------------------------------------------------- */
@@ -465,23 +478,24 @@ static uint8_t *read_index_file(const char *path, size_t *length)
     return bytes;
 }
 
-/* Whether the header is one of ours, whole, describing the trace as `stat` finds it now. */
-static bool header_fits(const struct index_header *header, size_t file_bytes, const char *trace_path)
+/* Whether the header is one of ours, whole, describing the trace `now` or its start (the stop
+ * reason, in the body, is checked once read). */
+static bool header_fits(const struct index_header *header, size_t file_bytes, const struct vt_index_identity *now)
 {
-    struct stat status;
-    if (memcmp(header->magic, INDEX_MAGIC, sizeof header->magic) != 0 || header->version != INDEX_VERSION ||
-        header->layout != layout_fingerprint() ||
-        header->header_crc != vt_crc32((const uint8_t *)header, offsetof(struct index_header, header_crc)) ||
-        header->body_stored_bytes != file_bytes - sizeof *header || header->body_raw_bytes > INDEX_MAX_BYTES ||
-        stat(trace_path, &status) != 0)
-        return false;
-    struct vt_index_identity now = identity_of(&status);
-    return same_identity(&header->identity, &now);
+    return memcmp(header->magic, INDEX_MAGIC, sizeof header->magic) == 0 && header->version == INDEX_VERSION &&
+           header->layout == layout_fingerprint() &&
+           header->header_crc == vt_crc32((const uint8_t *)header, offsetof(struct index_header, header_crc)) &&
+           header->body_stored_bytes == file_bytes - sizeof *header && header->body_raw_bytes <= INDEX_MAX_BYTES &&
+           fit_of(&header->identity, now, VT_TRACE_STOP_NONE) != VT_INDEX_STALE;
 }
 
 bool vt_index_read(struct vt_trace_index *index, const char *trace_path)
 {
     memset(index, 0, sizeof *index);
+    struct stat status;
+    if (stat(trace_path, &status) != 0)
+        return false;
+    struct vt_index_identity now = identity_of(&status);
     char *path = vt_index_path(trace_path);
     size_t file_bytes = 0;
     uint8_t *file = path ? read_index_file(path, &file_bytes) : NULL;
@@ -492,7 +506,7 @@ bool vt_index_read(struct vt_trace_index *index, const char *trace_path)
     memcpy(&header, file, sizeof header);
     const uint8_t *stored = file + sizeof header;
     uint8_t *body = NULL;
-    bool ok = header_fits(&header, file_bytes, trace_path) &&
+    bool ok = header_fits(&header, file_bytes, &now) &&
               vt_crc32(stored, header.body_stored_bytes) == header.body_crc &&
               (body = malloc(header.body_raw_bytes ? header.body_raw_bytes : 1));
     if (ok) {
@@ -501,6 +515,7 @@ bool vt_index_read(struct vt_trace_index *index, const char *trace_path)
         struct body_cursor cursor = {body, body + header.body_raw_bytes, false};
         ok = !ZSTD_isError(raw) && raw == header.body_raw_bytes && take_body(&cursor, index);
     }
+    ok = ok && fit_of(&index->identity, &now, index->stop_reason) != VT_INDEX_STALE;
     free(body);
     free(file);
     if (!ok)

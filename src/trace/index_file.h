@@ -11,8 +11,11 @@
  * takes the checkpoints: the model is the one a full load gives (tests/trace/test_index_file.c),
  * and replays to a time, a peak or the end start from a checkpoint as before.
  *
- * The index describes one state of the trace: its size, modification time, inode and device (a
- * trace only grows; a changed one is loaded in full and indexed again). It is the user's cache:
+ * The index describes one state of the trace: its size, modification time, inode and device. A
+ * trace only grows: when the same file has grown since, the load takes the index for the start and
+ * reads on from where the indexed load stopped (the replay restored from the index's last checkpoint),
+ * so a trace still being written is not read from its start by every command; a file changed
+ * otherwise is loaded in full. Either way the command writes the index again. It is the user's cache:
  * read only when it is a regular file of the user running the command (not followed through a
  * symbolic link), checked whole (CRC-32 of the compressed body; every count and offset against the
  * trace), written to a temporary file in the trace's directory then renamed over the old one (a
@@ -71,13 +74,20 @@ bool vt_index_mode_from_environment(enum vt_index_mode *mode);
 /* TRACE.vtindex for a trace path (malloc'd; NULL when out of memory). */
 char *vt_index_path(const char *trace_path);
 
+/* How an index fits the trace as it is now. */
+enum vt_index_fit {
+    VT_INDEX_STALE,   /* another file, or changed otherwise than by appending: not used */
+    VT_INDEX_CURRENT, /* the trace as it was indexed */
+    VT_INDEX_PREFIX,  /* the same file grown since (a job still running): the index describes its
+                         start, read whole (not stopped at a damaged chunk), and a load goes on after it */
+};
+
 /* Reads the index beside `trace_path`; false when there is none, it is not the user's regular
- * file, it does not read whole, or it does not describe the trace as it is now. */
+ * file, it does not read whole, or it is stale. */
 bool vt_index_read(struct vt_trace_index *index, const char *trace_path);
 
-/* Whether `index` describes the trace open as `trace_fd` now, `file_bytes` long when its reader
- * opened it. */
-bool vt_index_describes(const struct vt_trace_index *index, int trace_fd, uint64_t file_bytes);
+/* How `index` fits the trace open as `trace_fd` now, `file_bytes` long when its reader opened it. */
+enum vt_index_fit vt_index_fit(const struct vt_trace_index *index, int trace_fd, uint64_t file_bytes);
 
 struct vt_trace_model;
 /* Writes the index of `model`, loaded in full with stream_events and its defining chunks noted,

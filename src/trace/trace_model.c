@@ -745,15 +745,58 @@ static bool load_chunks_from_index(struct loader *loader, struct vt_trace_reader
     return true;
 }
 
-/* The model of the trace open in `reader` from its index; false (the model then half loaded) when
- * the index does not describe the file or the file does not read as it says. */
+/* Whether the chunk of the index's last block, unless a defining chunk after it (read already),
+ * still reads: the start of a grown trace is as it was indexed. */
+static bool last_block_reads(struct vt_trace_reader *reader, const struct vt_trace_index *index)
+{
+    if (!index->block_count)
+        return true;
+    uint64_t offset = index->blocks[index->block_count - 1].chunk_offset;
+    if (index->defining.count && index->defining.chunks[index->defining.count - 1].offset >= offset)
+        return true;
+    return vt_trace_reader_read_chunk_at(reader, offset);
+}
+
+/* A trace grown since it was indexed: reads on from where the indexed load stopped, as that load
+ * would have gone on, its replay (for the live-set index) restored from the index's checkpoint at
+ * its end; false when there is none, or out of memory. */
+static bool read_past_index(struct loader *loader, struct vt_trace_reader *reader, const struct vt_trace_index *index)
+{
+    struct vt_trace_model *model = loader->model;
+    uint64_t chunks_decoded = model->chunks_decoded;
+    if (model->live_index) {
+        const struct vt_live_checkpoint *end = vt_live_index_before(model->live_index, model->event_count);
+        if (!end || end->next_event != model->event_count)
+            return false;
+        loader->replay = &loader->own_replay;
+        vt_replay_start(loader->replay, model, true);
+        if (!vt_live_checkpoint_restore(end, loader->replay))
+            return false;
+    }
+    vt_trace_reader_continue_at(
+        reader, index->stop_reason == VT_TRACE_STOP_NONE ? index->identity.file_bytes : index->stopped_at,
+        index->chunk_count);
+    reader->unknown_record_count = index->unknown_record_count;
+    loader->last_time_ns = index->duration_ns;
+    model->read_past_index = true;
+    vt_trace_reader_read_ahead(reader);
+    bool ok = read_records(loader, reader);
+    if (ok && model->live_index)
+        vt_live_index_note_end(model->live_index, loader->replay);
+    model->chunks_decoded = chunks_decoded + (reader->chunk_count - index->chunk_count);
+    return ok;
+}
+
+/* The model of the trace open in `reader` from its index (and what was appended since); false (the
+ * model then half loaded) when the index is stale or the file does not read as it says. */
 static bool load_from_index(struct loader *loader, struct vt_trace_reader *reader, struct vt_trace_index *index,
                             const struct vt_model_load_options *options)
 {
     struct vt_trace_model *model = loader->model;
-    if (!vt_index_describes(index, reader->fd, reader->file_bytes) ||
-        !load_chunks_from_index(loader, reader, index) || model->event_count != index->event_count ||
-        model->duration_ns > index->duration_ns || !devices_indexed(model, index))
+    enum vt_index_fit fit = vt_index_fit(index, reader->fd, reader->file_bytes);
+    if (fit == VT_INDEX_STALE || !load_chunks_from_index(loader, reader, index) ||
+        model->event_count != index->event_count || model->duration_ns > index->duration_ns ||
+        !devices_indexed(model, index) || (fit == VT_INDEX_PREFIX && !last_block_reads(reader, index)))
         return false;
     if (options->index_live_set) {
         if (!(model->live_index = malloc(sizeof *model->live_index)))
@@ -775,7 +818,7 @@ static bool load_from_index(struct loader *loader, struct vt_trace_reader *reade
     model->stopped_at = index->stopped_at;
     prepare_new_snapshots(loader);
     model->loaded_from_index = true;
-    return true;
+    return fit == VT_INDEX_CURRENT || read_past_index(loader, reader, index);
 }
 
 /* vt_model_load through options->index; false (the model empty) when it cannot be used. */
@@ -787,13 +830,22 @@ static bool load_indexed(struct vt_trace_model *model, const char *path, const s
     if (vt_trace_reader_open(&reader, path, error, sizeof error) != VT_TRACE_OPENED)
         return false;
     model->path = strdup(path);
-    struct loader loader = {.model = model, .reader = &reader};
-    if (model->path && start_store(model, options) && load_from_index(&loader, &reader, options->index, options)) {
+    struct loader loader = {.model = model,
+                            .progress = options->progress,
+                            .reader = &reader,
+                            .defining = options->defining_chunks};
+    clock_gettime(CLOCK_MONOTONIC, &loader.started);
+    bool loaded = model->path && start_store(model, options) && load_from_index(&loader, &reader, options->index, options);
+    if (loader.replay == &loader.own_replay)
+        vt_replay_finish(&loader.own_replay);
+    if (loaded) {
         model->store->reader = reader; /* the store reads chunks again through it */
         return true;
     }
     vt_trace_reader_close(&reader);
     vt_model_free(model);
+    if (options->defining_chunks) /* noted again by the full load */
+        options->defining_chunks->count = 0;
     return false;
 }
 

@@ -212,7 +212,9 @@ struct vt_trace_model {
     enum vt_trace_stop_reason stop_reason;
     uint64_t skipped_bytes;    /* truncated or damaged tail; see vt_trace_reader_warn_tail */
     uint64_t stopped_at;       /* where that tail starts (when skipped_bytes) */
-    bool loaded_from_index;    /* only the chunks holding definitions were read (load option index) */
+    bool loaded_from_index;    /* of the chunks the index covers only those holding definitions were
+                                  read (load option index) */
+    bool read_past_index;      /* the trace had grown since: what followed was read as a full load does */
     uint64_t chunks_decoded;   /* chunks the load decoded */
 };
 
@@ -238,10 +240,11 @@ struct vt_model_load_options {
     bool index_live_set;
     size_t live_index_interval, live_index_budget_bytes;
     /* The trace's index (trace/index_file.h), read beside it: with stream_events and no `replay`,
-     * when it describes the file as it is, only the chunks holding definitions are read, the other
-     * blocks and the live-set checkpoints (with index_live_set) are taken from it (moved into the
-     * model); otherwise, or when the file does not read as the index says, the trace is loaded in
-     * full. */
+     * when it describes the file as it is or its start (the file grew since), of the chunks it
+     * covers only those holding definitions are read, the other blocks and the live-set
+     * checkpoints (with index_live_set) are taken from it (moved into the model), and what follows
+     * is read as a full load would; when it is stale, or the file does not read as it says, the
+     * trace is loaded in full. */
     struct vt_trace_index *index;
     /* A full load notes here the chunks holding definitions, for an index to be written. */
     struct vt_index_defining_chunks *defining_chunks;

@@ -253,6 +253,15 @@ bool vt_trace_reader_read_chunk_at(struct vt_trace_reader *reader, uint64_t offs
     return read;
 }
 
+void vt_trace_reader_continue_at(struct vt_trace_reader *reader, uint64_t offset, uint64_t chunk_count)
+{
+    drop_chunk(reader);
+    reader->stop_reason = VT_TRACE_STOP_NONE;
+    reader->skipped_bytes = 0;
+    reader->next_offset = offset;
+    reader->chunk_count = chunk_count;
+}
+
 size_t vt_trace_reader_next_records_in_chunk(struct vt_trace_reader *reader, struct vt_trace_record *records,
                                              size_t capacity)
 {

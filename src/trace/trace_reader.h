@@ -99,6 +99,10 @@ size_t vt_trace_reader_next_records_in_chunk(struct vt_trace_reader *reader, str
  * (stop_reason says why). The chunk count is left as it was. */
 bool vt_trace_reader_read_chunk_at(struct vt_trace_reader *reader, uint64_t offset);
 
+/* Drops the current chunk and reads on from the chunk at `offset`, as if `chunk_count` chunks had
+ * been read before it (a load that took those from elsewhere: the trace's index). */
+void vt_trace_reader_continue_at(struct vt_trace_reader *reader, uint64_t offset, uint64_t chunk_count);
+
 /* Follows a trace that is still being written: takes in what was appended since the reader
  * stopped (the file's size now becomes the limit) and, when it stopped at a chunk that was cut
  * short or did not check out (a writer in the middle of a write), reads that chunk again from its

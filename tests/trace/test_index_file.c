@@ -1,8 +1,10 @@
 /* tests/trace/test_index_file.c — the index beside a trace (trace/index_file.h): a load through the
  * index reads only the chunks holding definitions, yet gives the model a full load gives (events
  * byte for byte, definitions, counts, where and why reading stopped), the same replays to any event
- * or time and the same reports, on whole, cut and damaged traces; an index that no longer describes
- * the trace (appended to, touched) or does not read whole (any byte damaged, cut short) is not used;
+ * or time and the same reports, on whole, cut and damaged traces; a trace grown since it was indexed
+ * (cut short then, or not) loads its start through the index and reads on, as a full load; an index
+ * of another file or of one changed in place, or that does not read whole (any byte damaged, cut
+ * short) is not used;
  * a link named like the index is neither read nor followed when writing; and the commands print the
  * same with VRAMTRACE_INDEX off, writing the index, reading it, and read-only, refusing a value that
  * is not valid. */
@@ -53,8 +55,9 @@ static void load_and_write_index(struct vt_trace_model *full, const char *path)
     vt_index_defining_chunks_free(&defining);
 }
 
-/* The same definitions and counts. */
-static void assert_same_model(const struct vt_trace_model *a, const struct vt_trace_model *b)
+/* The same definitions and counts (and, with `same_checkpoints`, the live-set checkpoints at the
+ * same events: a load that read on past its index keeps one at the index's end too). */
+static void assert_same_model(const struct vt_trace_model *a, const struct vt_trace_model *b, bool same_checkpoints)
 {
     cr_assert_eq(a->event_count, b->event_count);
     for (size_t i = 0; i < a->event_count; i++) {
@@ -105,6 +108,8 @@ static void assert_same_model(const struct vt_trace_model *a, const struct vt_tr
     cr_assert_eq(a->stop_reason, b->stop_reason);
     cr_assert_eq(a->skipped_bytes, b->skipped_bytes);
     cr_assert_eq(a->stopped_at, b->stopped_at);
+    if (!same_checkpoints)
+        return;
     cr_assert_eq(a->live_index->count, b->live_index->count);
     for (size_t i = 0; i < a->live_index->count; i++)
         cr_assert_eq(a->live_index->checkpoints[i].next_event, b->live_index->checkpoints[i].next_event);
@@ -153,7 +158,7 @@ static void assert_index_gives_the_full_load(const char *path)
     cr_assert(indexed.loaded_from_index);
     cr_assert_lt(indexed.chunks_decoded, full.chunks_decoded, "%llu of %llu chunks decoded",
                  (unsigned long long)indexed.chunks_decoded, (unsigned long long)full.chunks_decoded);
-    assert_same_model(&full, &indexed);
+    assert_same_model(&full, &indexed, true);
     assert_same_analysis(&full, &indexed);
     vt_model_free(&indexed);
     vt_model_free(&full);
@@ -229,14 +234,73 @@ Test(index_file, an_index_that_no_longer_describes_the_trace_is_not_used, .timeo
     vt_model_free(&model);
     cr_assert_not(index_reads(path), "touched: stale");
 
+    /* another file under the trace's name: stale */
     load_and_write_index(&full, path);
     vt_model_free(&full);
     cr_assert(index_reads(path));
     size_t size;
     uint8_t *bytes = tb_read_file(path, &size);
-    tb_append_file(path, bytes, 8, 64); /* appended to (garbage after the last chunk) */
+    char *other = tb_temp_path("other.trace");
+    tb_append_file(other, bytes, 0, size);
+    tb_append_file(other, bytes, 8, 64); /* and longer: not taken for a grown trace */
+    cr_assert_eq(rename(other, path), 0);
+    cr_assert_not(index_reads(path), "another file: stale");
+    free(other);
     free(bytes);
-    cr_assert_not(index_reads(path), "appended to: stale");
+}
+
+/* A full load of `path` and one through its index, written when the file was `indexed_bytes` long
+ * (the file has grown since): the same model, the replays and reports the same. */
+static void assert_grown_trace_reads_on(const char *path, const struct vt_trace_model *full)
+{
+    struct vt_trace_index index;
+    cr_assert(vt_index_read(&index, path), "an index of the trace's start reads");
+    struct vt_index_defining_chunks defining = {0};
+    struct vt_trace_model grown;
+    load(&grown, path, &defining, &index);
+    vt_trace_index_free(&index);
+    cr_assert(grown.loaded_from_index);
+    cr_assert(grown.read_past_index);
+    cr_assert_lt(grown.chunks_decoded, full->chunks_decoded);
+    assert_same_model(full, &grown, false);
+    assert_same_analysis(full, &grown);
+    /* the index written again now describes the whole file */
+    cr_assert(vt_index_write(&grown, &defining));
+    vt_index_defining_chunks_free(&defining);
+    vt_model_free(&grown);
+    cr_assert(vt_index_read(&index, path));
+    load(&grown, path, NULL, &index);
+    vt_trace_index_free(&index);
+    cr_assert(grown.loaded_from_index);
+    cr_assert_not(grown.read_past_index);
+    assert_same_model(full, &grown, false);
+    vt_model_free(&grown);
+}
+
+Test(index_file, a_grown_trace_loads_its_indexed_start_and_reads_on_from_there, .timeout = 120)
+{
+    const char *source = many_chunk_trace("grown-source.trace");
+    uint64_t offsets[MANY_CHUNKS + 2];
+    size_t chunks = chunk_offsets(source, offsets, MANY_CHUNKS + 2);
+    size_t size;
+    uint8_t *bytes = tb_read_file(source, &size);
+    /* indexed at a chunk's end, in the middle of a chunk (a writer's write cut short), after the
+     * defining-only chunk */
+    const size_t indexed_bytes[] = {offsets[chunks / 3], offsets[chunks / 2] + 50, offsets[8], offsets[chunks - 1]};
+    struct vt_trace_model full;
+    load(&full, source, NULL, NULL);
+    for (size_t i = 0; i < sizeof indexed_bytes / sizeof *indexed_bytes; i++) {
+        char *path = tb_temp_path("grown.trace");
+        tb_append_file(path, bytes, 0, indexed_bytes[i]);
+        struct vt_trace_model start;
+        load_and_write_index(&start, path);
+        vt_model_free(&start);
+        tb_append_file(path, bytes, indexed_bytes[i], size); /* the same file, grown */
+        assert_grown_trace_reads_on(path, &full);
+        free(path);
+    }
+    vt_model_free(&full);
+    free(bytes);
 }
 
 Test(index_file, an_index_damaged_anywhere_or_cut_short_is_not_read, .timeout = 120)
