@@ -266,7 +266,11 @@ static bool load_trace_replaying(struct vt_trace_model *model, const char *path,
         vt_index_write(model, &defining); /* a cache: a directory it cannot be written to is no error */
     vt_index_defining_chunks_free(&defining);
     if (opened != VT_TRACE_OPENED) {
-        fprintf(stderr, "vramtrace %s: %s\n", command, error);
+        if (opened == VT_TRACE_NOT_A_TRACE && vt_index_file_is_one(path))
+            fprintf(stderr, "vramtrace %s: %s is the index of a trace (written beside it), not a trace\n", command,
+                    path);
+        else
+            fprintf(stderr, "vramtrace %s: %s\n", command, error);
         vt_model_free(model);
         return false;
     }

@@ -10,6 +10,7 @@
  * its frames and a byte and count per rank), whatever the number of traces. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
+#include "trace/index_file.h"
 #include "commands.h"
 #include "common/format.h"
 #include "common/options.h"
@@ -144,7 +145,10 @@ static int parse_arguments(int argc, char **argv, struct merge_settings *setting
     uint64_t number;
     while (vt_cli_next_argument(&parser, &option, &value, &status)) {
         if (!option) {
-            settings->traces[settings->trace_count++] = value;
+            if (vt_index_file_is_one(value)) /* TRACE.vtindex beside TRACE, as a glob gives it */
+                fprintf(stderr, "vramtrace " COMMAND ": skipping %s: the index of a trace, not a trace\n", value);
+            else
+                settings->traces[settings->trace_count++] = value;
             continue;
         }
         switch (option->id) {

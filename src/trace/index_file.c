@@ -97,6 +97,17 @@ enum vt_index_fit vt_index_fit(const struct vt_trace_index *index, int trace_fd,
     return file_bytes == now.file_bytes ? fit_of(&index->identity, &now, index->stop_reason) : VT_INDEX_STALE;
 }
 
+bool vt_index_file_is_one(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char magic[sizeof INDEX_MAGIC];
+    bool is_one = read(fd, magic, sizeof magic) == (ssize_t)sizeof magic && memcmp(magic, INDEX_MAGIC, sizeof magic) == 0;
+    close(fd);
+    return is_one;
+}
+
 /* ---- writing ----------------------------------------------------------------------------------- */
 
 static void put(struct vt_text *body, const void *bytes, size_t length)

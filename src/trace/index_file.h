@@ -74,6 +74,10 @@ bool vt_index_mode_from_environment(enum vt_index_mode *mode);
 /* TRACE.vtindex for a trace path (malloc'd; NULL when out of memory). */
 char *vt_index_path(const char *trace_path);
 
+/* Whether the file at `path` is an index (begins with its magic): what merge skips among the
+ * traces of a glob, and what a command given one says it is. */
+bool vt_index_file_is_one(const char *path);
+
 /* How an index fits the trace as it is now. */
 enum vt_index_fit {
     VT_INDEX_STALE,   /* another file, or changed otherwise than by appending: not used */

@@ -7,7 +7,7 @@
  * short) is not used;
  * a link named like the index is neither read nor followed when writing; and the commands print the
  * same with VRAMTRACE_INDEX off, writing the index, reading it, and read-only, refusing a value that
- * is not valid. */
+ * is not valid; merge skips an index among its traces, the other commands say what it is. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -430,6 +430,22 @@ Test(index_file, commands_print_the_same_without_the_index_writing_it_and_readin
     cr_assert(strstr(bad.err, "VRAMTRACE_INDEX='sometimes' is not valid; accepted: auto (the default), read, off"),
               "%s", bad.err);
     process_result_free(&bad);
+
+    /* the index given as a trace: merge skips it (a glob gives it), the others say what it is */
+    const char *const merge_with_index[] = {"merge", a, index_a, NULL};
+    const char *const merge_alone[] = {"merge", a, NULL};
+    struct process_result skipping = run_command(NULL, merge_with_index), alone = run_command(NULL, merge_alone);
+    cr_assert_eq(skipping.exit_code, 0, "%s", skipping.err);
+    cr_assert_str_eq(skipping.out, alone.out);
+    cr_assert(strstr(skipping.err, "skipping") && strstr(skipping.err, "the index of a trace, not a trace"), "%s",
+              skipping.err);
+    const char *const report_of_index[] = {"report", index_a, NULL};
+    struct process_result named = run_command(NULL, report_of_index);
+    cr_assert_eq(named.exit_code, 1);
+    cr_assert(strstr(named.err, "is the index of a trace (written beside it), not a trace"), "%s", named.err);
+    process_result_free(&skipping);
+    process_result_free(&alone);
+    process_result_free(&named);
     free(index_a);
     free(index_b);
 }
