@@ -13,6 +13,10 @@
 # not run). DEBUGINFOD_URLS is emptied for heaptrack: its symbolization would otherwise try the
 # network for every module.
 #
+# The rows measure the full pass over the file (VRAMTRACE_INDEX=off); with BENCH_ANALYZE_INDEX=1 (the
+# default) each command but report gets one more row: run again with the index beside the trace
+# (TRACE.vtindex, written by an untimed run first; docs/trace-format.md), as a repeated query runs.
+#
 # Each measurement is the run of median wall time of BENCH_ANALYZE_RUNS (default 3) runs, with its
 # CPU time (user + system: the loading reads ahead in a thread of its own, src/trace/trace_reader.h)
 # and peak RSS.
@@ -20,7 +24,7 @@
 # Knobs (environment): BENCH_ANALYZE_EVENTS (the sizes), BENCH_ANALYZE_DIR (where the traces go, kept;
 # default a temporary directory, removed), BENCH_ANALYZE_BEFORE (another vramtrace binary, e.g. a
 # build of an older commit: its numbers are printed next to this build's), BENCH_ANALYZE_COMMANDS
-# (default "report timeline flame diff merge"), BENCH_ANALYZE_RUNS.
+# (default "report timeline flame diff merge"), BENCH_ANALYZE_RUNS, BENCH_ANALYZE_INDEX (0: no rows with the index).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 sizes=${BENCH_ANALYZE_EVENTS:-1000000 10000000 30000000}
@@ -42,17 +46,23 @@ timed() {
     sort -n "$work/times.txt" | awk -v middle=$(((runs + 1) / 2)) 'NR == middle { printf "%s %s %.2f\n", $1, $2, $3 + $4 }'
 }
 
-measure() { # BINARY COMMAND TRACE: prints "wall_s peak_rss_kib cpu_s"
-    local binary=$1 command=$2 trace=$3 args
+measure() { # BINARY COMMAND TRACE [INDEX]: prints "wall_s peak_rss_kib cpu_s"; INDEX (VRAMTRACE_INDEX)
+    # default off: the full pass over the file. With auto, one untimed run first writes TRACE.vtindex.
+    local binary=$1 command=$2 trace=$3 index=${4:-off} args
     case $command in
         flame) args=(flame --peak "$trace") ;;
         diff) args=(diff "$trace" "$trace") ;;
         *) args=("$command" "$trace") ;;
     esac
-    timed "$binary" "${args[@]}"
+    if [[ $index != off ]]; then
+        rm -f "$trace.vtindex"
+        VRAMTRACE_INDEX=$index "$binary" "${args[@]}" >/dev/null 2>&1 || true
+    fi
+    VRAMTRACE_INDEX=$index timed "$binary" "${args[@]}"
 }
 
 heaptrack_side=${BENCH_ANALYZE_HEAPTRACK:-1}
+with_index=${BENCH_ANALYZE_INDEX:-1}
 if [[ $heaptrack_side != 0 ]] && ! { command -v heaptrack && command -v heaptrack_print; } >/dev/null; then
     echo "scripts/bench-analyze.sh: heaptrack not installed (apt-get install heaptrack): no side by side" >&2
     heaptrack_side=0
@@ -92,6 +102,15 @@ for events in $sizes; do
             row+=$(printf ' %s s | %s s | %.1f MB |' "$old_wall" "$old_cpu" "$(echo "$old_rss / 1000" | bc -l)")
         fi
         rows+=("$row")
+        if [[ $with_index != 0 && $command != report ]]; then # report reads every chunk, index or not
+            echo "==> $command with the index, $events events" >&2
+            read -r wall rss cpu < <(measure "$cli" "$command" "$trace" auto)
+            rows+=("$(printf '| %d | %.1f MB | %s, with TRACE.vtindex (%.1f MB) | %s s | %s s | %.1f MB |' "$events" \
+                "$(echo "$size / 1000000" | bc -l)" "$command" "$(echo "$(du -b "$trace.vtindex" | cut -f1) / 1000000" | bc -l)" \
+                "$wall" "$cpu" "$(echo "$rss / 1000" | bc -l)")")
+            [[ -n $before ]] && rows[-1]+=" | | |"
+            rm -f "$trace.vtindex"
+        fi
     done
     if [[ $heaptrack_side != 0 ]]; then
         row=$(heaptrack_row "$events")
