@@ -2,7 +2,7 @@
 # scripts/fuzz.sh — builds the fuzz harnesses of tests/fuzz with clang's libFuzzer (plus
 # AddressSanitizer and UndefinedBehaviorSanitizer) into build-fuzz/, then runs each for SECONDS
 # (default 60) over its corpus. Usage:
-#   scripts/fuzz.sh [SECONDS] [HARNESS...]      harnesses: trace commands options symbols (default all)
+#   scripts/fuzz.sh [SECONDS] [HARNESS...]      harnesses: trace index commands options symbols (default all)
 #   scripts/fuzz.sh --ci [SECONDS]              CI: each harness SECONDS (default 20) from the seed corpus
 #                                               only, nothing kept; skips, saying so, when clang is missing
 # New inputs that add coverage go to build-fuzz/corpus/HARNESS (seeded from tests/fuzz/corpus/HARNESS);
@@ -23,7 +23,7 @@ seconds=${1:-$($ci && echo 20 || echo 60)}
 timeout=${FUZZ_TIMEOUT:-10}
 [[ $# -gt 0 ]] && shift
 harnesses=("$@")
-((${#harnesses[@]})) || harnesses=(trace commands options symbols)
+((${#harnesses[@]})) || harnesses=(trace index commands options symbols)
 
 clang=""
 for candidate in clang-14 clang; do

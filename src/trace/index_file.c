@@ -90,11 +90,10 @@ static enum vt_index_fit fit_of(const struct vt_index_identity *indexed, const s
 
 enum vt_index_fit vt_index_fit(const struct vt_trace_index *index, int trace_fd, uint64_t file_bytes)
 {
-    struct stat status;
-    if (fstat(trace_fd, &status) != 0)
+    struct vt_index_identity now;
+    if (!vt_index_identity_of(trace_fd, &now) || file_bytes != now.file_bytes)
         return VT_INDEX_STALE;
-    struct vt_index_identity now = identity_of(&status);
-    return file_bytes == now.file_bytes ? fit_of(&index->identity, &now, index->stop_reason) : VT_INDEX_STALE;
+    return fit_of(&index->identity, &now, index->stop_reason);
 }
 
 bool vt_index_file_is_one(const char *path)
@@ -170,10 +169,8 @@ static void put_live_index(struct vt_text *body, const struct vt_live_index *ind
     }
 }
 
-/* The body: what the loading pass counted, the blocks, the defining chunks, the event devices, the
- * live-set index. */
-static void put_body(struct vt_text *body, const struct vt_trace_model *model,
-                     const struct vt_index_defining_chunks *defining)
+void vt_index_body(struct vt_text *body, const struct vt_trace_model *model,
+                   const struct vt_index_defining_chunks *defining)
 {
     const struct vt_event_store *store = model->store;
     put_u64(body, model->event_count);
@@ -222,14 +219,14 @@ static bool write_all(int fd, const void *bytes, size_t length)
     return true;
 }
 
-/* Writes header and body to a new temporary file beside `path`, then renames it to `path`. */
-static bool replace_file(const char *path, const struct index_header *header, const void *body, size_t body_bytes)
+/* Writes `bytes` to a new temporary file beside `path`, then renames it to `path`. */
+static bool replace_file(const char *path, const uint8_t *bytes, size_t length)
 {
     char *temporary;
     if (asprintf(&temporary, "%s.XXXXXX", path) < 0)
         return false;
     int fd = mkostemp(temporary, O_CLOEXEC); /* O_EXCL: a name that exists, link or not, is not used */
-    bool ok = fd >= 0 && write_all(fd, header, sizeof *header) && write_all(fd, body, body_bytes);
+    bool ok = fd >= 0 && write_all(fd, bytes, length);
     int saved = errno;
     if (fd >= 0 && close(fd) != 0)
         ok = false;
@@ -243,6 +240,33 @@ static bool replace_file(const char *path, const struct index_header *header, co
     return ok;
 }
 
+bool vt_index_encode(const uint8_t *body, size_t body_length, const struct vt_index_identity *identity,
+                     uint8_t **bytes, size_t *length)
+{
+    size_t bound = ZSTD_compressBound(body_length);
+    uint8_t *file = malloc(sizeof(struct index_header) + bound);
+    if (!file)
+        return false;
+    uint8_t *stored = file + sizeof(struct index_header);
+    size_t stored_bytes = ZSTD_compress(stored, bound, body, body_length, INDEX_ZSTD_LEVEL);
+    if (ZSTD_isError(stored_bytes)) {
+        free(file);
+        return false;
+    }
+    struct index_header header = {.magic = INDEX_MAGIC,
+                                  .version = INDEX_VERSION,
+                                  .layout = layout_fingerprint(),
+                                  .identity = *identity,
+                                  .body_raw_bytes = body_length,
+                                  .body_stored_bytes = stored_bytes,
+                                  .body_crc = vt_crc32(stored, stored_bytes)};
+    header.header_crc = vt_crc32((const uint8_t *)&header, offsetof(struct index_header, header_crc));
+    memcpy(file, &header, sizeof header);
+    *bytes = file;
+    *length = sizeof header + stored_bytes;
+    return true;
+}
+
 bool vt_index_write(const struct vt_trace_model *model, const struct vt_index_defining_chunks *defining)
 {
     struct stat status;
@@ -250,31 +274,17 @@ bool vt_index_write(const struct vt_trace_model *model, const struct vt_index_de
         (uint64_t)status.st_size != model->store->reader.file_bytes)
         return false; /* not streamed, not noted whole, or the trace changed while it loaded */
     struct vt_text body = {0};
-    put_body(&body, model, defining);
-    void *stored = NULL;
-    size_t stored_bytes = 0;
-    if (!body.failed) {
-        size_t bound = ZSTD_compressBound(body.length);
-        stored = malloc(bound ? bound : 1);
-        stored_bytes = stored ? ZSTD_compress(stored, bound, body.text, body.length, INDEX_ZSTD_LEVEL) : 0;
-    }
-    bool ok = stored && !ZSTD_isError(stored_bytes);
-    char *path = ok ? vt_index_path(model->path) : NULL;
-    if (path) {
-        struct index_header header = {.magic = INDEX_MAGIC,
-                                      .version = INDEX_VERSION,
-                                      .layout = layout_fingerprint(),
-                                      .identity = identity_of(&status),
-                                      .body_raw_bytes = body.length,
-                                      .body_stored_bytes = stored_bytes,
-                                      .body_crc = vt_crc32(stored, stored_bytes)};
-        header.header_crc = vt_crc32((const uint8_t *)&header, offsetof(struct index_header, header_crc));
-        ok = replace_file(path, &header, stored, stored_bytes);
-    }
+    vt_index_body(&body, model, defining);
+    struct vt_index_identity identity = identity_of(&status);
+    uint8_t *bytes = NULL;
+    size_t length = 0;
+    char *path = NULL;
+    bool ok = !body.failed && vt_index_encode((const uint8_t *)body.text, body.length, &identity, &bytes, &length) &&
+              (path = vt_index_path(model->path)) && replace_file(path, bytes, length);
     free(path);
-    free(stored);
+    free(bytes);
     vt_text_free(&body);
-    return ok && path;
+    return ok;
 }
 
 /* ---- reading ----------------------------------------------------------------------------------- */
@@ -500,6 +510,31 @@ static bool header_fits(const struct index_header *header, size_t file_bytes, co
            fit_of(&header->identity, now, VT_TRACE_STOP_NONE) != VT_INDEX_STALE;
 }
 
+bool vt_index_parse(struct vt_trace_index *index, const uint8_t *bytes, size_t length,
+                    const struct vt_index_identity *now)
+{
+    memset(index, 0, sizeof *index);
+    struct index_header header;
+    if (length < sizeof header)
+        return false;
+    memcpy(&header, bytes, sizeof header);
+    const uint8_t *stored = bytes + sizeof header;
+    uint8_t *body = NULL;
+    bool ok = header_fits(&header, length, now) && vt_crc32(stored, header.body_stored_bytes) == header.body_crc &&
+              (body = malloc(header.body_raw_bytes ? header.body_raw_bytes : 1));
+    if (ok) {
+        size_t raw = ZSTD_decompress(body, header.body_raw_bytes, stored, header.body_stored_bytes);
+        index->identity = header.identity;
+        struct body_cursor cursor = {body, body + header.body_raw_bytes, false};
+        ok = !ZSTD_isError(raw) && raw == header.body_raw_bytes && take_body(&cursor, index) &&
+             fit_of(&index->identity, now, index->stop_reason) != VT_INDEX_STALE;
+    }
+    free(body);
+    if (!ok)
+        vt_trace_index_free(index);
+    return ok;
+}
+
 bool vt_index_read(struct vt_trace_index *index, const char *trace_path)
 {
     memset(index, 0, sizeof *index);
@@ -508,30 +543,21 @@ bool vt_index_read(struct vt_trace_index *index, const char *trace_path)
         return false;
     struct vt_index_identity now = identity_of(&status);
     char *path = vt_index_path(trace_path);
-    size_t file_bytes = 0;
-    uint8_t *file = path ? read_index_file(path, &file_bytes) : NULL;
+    size_t length = 0;
+    uint8_t *file = path ? read_index_file(path, &length) : NULL;
     free(path);
-    if (!file)
-        return false;
-    struct index_header header;
-    memcpy(&header, file, sizeof header);
-    const uint8_t *stored = file + sizeof header;
-    uint8_t *body = NULL;
-    bool ok = header_fits(&header, file_bytes, &now) &&
-              vt_crc32(stored, header.body_stored_bytes) == header.body_crc &&
-              (body = malloc(header.body_raw_bytes ? header.body_raw_bytes : 1));
-    if (ok) {
-        size_t raw = ZSTD_decompress(body, header.body_raw_bytes, stored, header.body_stored_bytes);
-        index->identity = header.identity;
-        struct body_cursor cursor = {body, body + header.body_raw_bytes, false};
-        ok = !ZSTD_isError(raw) && raw == header.body_raw_bytes && take_body(&cursor, index);
-    }
-    ok = ok && fit_of(&index->identity, &now, index->stop_reason) != VT_INDEX_STALE;
-    free(body);
+    bool ok = file && vt_index_parse(index, file, length, &now);
     free(file);
-    if (!ok)
-        vt_trace_index_free(index);
     return ok;
+}
+
+bool vt_index_identity_of(int fd, struct vt_index_identity *identity)
+{
+    struct stat status;
+    if (fstat(fd, &status) != 0)
+        return false;
+    *identity = identity_of(&status);
+    return true;
 }
 
 void vt_index_defining_chunks_free(struct vt_index_defining_chunks *defining)

@@ -90,10 +90,32 @@ enum vt_index_fit {
  * file, it does not read whole, or it is stale. */
 bool vt_index_read(struct vt_trace_index *index, const char *trace_path);
 
+struct vt_trace_model;
+
 /* How `index` fits the trace open as `trace_fd` now, `file_bytes` long when its reader opened it. */
 enum vt_index_fit vt_index_fit(const struct vt_trace_index *index, int trace_fd, uint64_t file_bytes);
 
-struct vt_trace_model;
+/* The identity of the file open as `fd` now; false when it cannot be examined. */
+bool vt_index_identity_of(int fd, struct vt_index_identity *identity);
+
+/* What vt_index_read does once it has the file's bytes: parses and checks them for a trace that is
+ * `now`; false when they do not read whole or are stale. */
+bool vt_index_parse(struct vt_trace_index *index, const uint8_t *bytes, size_t length,
+                    const struct vt_index_identity *now);
+
+/* The index's body for `model` (loaded in full, streamed, `defining` noted), appended to `body`
+ * uncompressed: what the loading pass counted, the blocks, the defining chunks, the devices events
+ * name, the live-set index (body->failed when out of memory). */
+struct vt_text;
+void vt_index_body(struct vt_text *body, const struct vt_trace_model *model,
+                   const struct vt_index_defining_chunks *defining);
+
+/* An index file's bytes for `identity` around an uncompressed `body` (the layout of
+ * docs/trace-format.md): header, then the body compressed; *bytes malloc'd; false when out of
+ * memory. vt_index_write's, and the index fuzz harness's (tests/fuzz/fuzz_index.c). */
+bool vt_index_encode(const uint8_t *body, size_t body_length, const struct vt_index_identity *identity,
+                     uint8_t **bytes, size_t *length);
+
 /* Writes the index of `model`, loaded in full with stream_events and its defining chunks noted,
  * beside its trace, when the trace (its store's file descriptor) is still as its reader found it;
  * false when it is not written (errno says why when a system call failed). */
