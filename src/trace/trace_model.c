@@ -844,8 +844,10 @@ static bool load_indexed(struct vt_trace_model *model, const char *path, const s
     }
     vt_trace_reader_close(&reader);
     vt_model_free(model);
-    if (options->defining_chunks) /* noted again by the full load */
+    if (options->defining_chunks) { /* noted again by the full load */
         options->defining_chunks->count = 0;
+        options->defining_chunks->out_of_memory = false;
+    }
     return false;
 }
 
