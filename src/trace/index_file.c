@@ -20,9 +20,15 @@
 #define INDEX_MAGIC "VTINDEX"
 #define INDEX_VERSION 1u
 #define INDEX_ZSTD_LEVEL 1
-#define INDEX_MAX_BYTES ((uint64_t)1 << 32) /* read no larger index (the checkpoints' budget is 16 MiB) */
+#define INDEX_MAX_BYTES ((uint64_t)1 << 30) /* read no larger index, compressed or not (the checkpoints' budget is 16 MiB) */
 /* an alloc_record as written: address, size, time, stack, thread, device, kind, api, context, handle */
 #define RECORD_BYTES (8 + 8 + 8 + 4 + 4 + 2 + 1 + 2 + 2 + 8)
+
+/* A checkpoint without records as written: events, usage, statistics, OOM state, out of memory,
+ * record counts (a count of checkpoints is checked against it). */
+#define CHECKPOINT_MIN_BYTES                                                                                   \
+    (8 + sizeof(struct vt_slot_usage) * VT_SLOT_COUNT + sizeof(struct vt_accounting_stats) +                   \
+     sizeof(struct vt_accounting_oom) + 4 + 8 * VT_SPACE_COUNT)
 
 /* The uncompressed header: magic, version, layout, identity, the body's sizes and CRC, its own CRC. */
 struct index_header {
@@ -98,11 +104,13 @@ enum vt_index_fit vt_index_fit(const struct vt_trace_index *index, int trace_fd,
 
 bool vt_index_file_is_one(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO given as a trace: no wait */
     if (fd < 0)
         return false;
+    struct stat status;
     char magic[sizeof INDEX_MAGIC];
-    bool is_one = read(fd, magic, sizeof magic) == (ssize_t)sizeof magic && memcmp(magic, INDEX_MAGIC, sizeof magic) == 0;
+    bool is_one = fstat(fd, &status) == 0 && S_ISREG(status.st_mode) &&
+                  read(fd, magic, sizeof magic) == (ssize_t)sizeof magic && memcmp(magic, INDEX_MAGIC, sizeof magic) == 0;
     close(fd);
     return is_one;
 }
@@ -359,10 +367,13 @@ static bool take_checkpoint(struct body_cursor *cursor, struct vt_live_checkpoin
     take(cursor, &checkpoint->stats, sizeof checkpoint->stats);
     take(cursor, &checkpoint->oom, sizeof checkpoint->oom);
     checkpoint->out_of_memory = take_u32(cursor) != 0;
-    size_t counts[VT_SPACE_COUNT], total = 0;
-    for (int space = 0; space < VT_SPACE_COUNT; space++)
-        total += counts[space] = (size_t)take_u64(cursor);
-    if (cursor->failed || total > (size_t)(cursor->end - cursor->at) / RECORD_BYTES)
+    uint64_t counts[VT_SPACE_COUNT], total = 0, room = (uint64_t)(cursor->end - cursor->at) / RECORD_BYTES;
+    for (int space = 0; space < VT_SPACE_COUNT; space++) {
+        counts[space] = take_u64(cursor);
+        if (counts[space] > room || (total += counts[space]) > room) /* each, then the sum: no wrap */
+            return false;
+    }
+    if (cursor->failed)
         return false;
     checkpoint->bytes = sizeof *checkpoint;
     for (int space = 0; space < VT_SPACE_COUNT; space++) {
@@ -387,7 +398,7 @@ static bool take_live_index(struct body_cursor *cursor, struct vt_live_index *in
     index->next_due = take_u64(cursor);
     index->budget_bytes = take_u64(cursor);
     index->out_of_memory = take_u32(cursor) != 0;
-    size_t count = take_count(cursor, sizeof(uint64_t));
+    size_t count = take_count(cursor, CHECKPOINT_MIN_BYTES);
     if (cursor->failed || !index->interval)
         return false;
     index->checkpoints = calloc(count ? count : 1, sizeof *index->checkpoints);

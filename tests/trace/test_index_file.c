@@ -166,7 +166,9 @@ static void assert_index_gives_the_full_load(const char *path)
 
 Test(index_file, a_load_through_the_index_reads_the_defining_chunks_only_and_gives_the_full_load, .timeout = 120)
 {
-    assert_index_gives_the_full_load(many_chunk_trace("whole.trace"));
+    char *path = (char *)many_chunk_trace("whole.trace");
+    assert_index_gives_the_full_load(path);
+    free(path);
 }
 
 /* The chunks' offsets of the many-chunk trace at `path`. */
@@ -202,6 +204,7 @@ Test(index_file, cut_and_damaged_traces_load_through_the_index_as_in_full, .time
         free(damaged);
     }
     free(bytes);
+    free((char *)whole);
 }
 
 /* Whether the index of `path` reads back. */
@@ -247,6 +250,7 @@ Test(index_file, an_index_that_no_longer_describes_the_trace_is_not_used, .timeo
     cr_assert_not(index_reads(path), "another file: stale");
     free(other);
     free(bytes);
+    free((char *)path);
 }
 
 /* A full load of `path` and one through its index, written when the file was `indexed_bytes` long
@@ -301,6 +305,7 @@ Test(index_file, a_grown_trace_loads_its_indexed_start_and_reads_on_from_there, 
     }
     vt_model_free(&full);
     free(bytes);
+    free((char *)source);
 }
 
 Test(index_file, an_index_damaged_anywhere_or_cut_short_is_not_read, .timeout = 120)
@@ -329,6 +334,7 @@ Test(index_file, an_index_damaged_anywhere_or_cut_short_is_not_read, .timeout = 
     cr_assert(index_reads(path));
     free(good);
     free(index_path);
+    free((char *)path);
 }
 
 Test(index_file, a_link_named_like_the_index_is_neither_read_nor_followed, .timeout = 60)
@@ -361,6 +367,7 @@ Test(index_file, a_link_named_like_the_index_is_neither_read_nor_followed, .time
     free(after);
     free(index_path);
     free(elsewhere);
+    free((char *)path);
 }
 
 /* `vramtrace ARGS...` with VRAMTRACE_INDEX=`mode` (NULL: not set). */
@@ -448,4 +455,6 @@ Test(index_file, commands_print_the_same_without_the_index_writing_it_and_readin
     process_result_free(&named);
     free(index_a);
     free(index_b);
+    free((char *)a);
+    free((char *)b);
 }
