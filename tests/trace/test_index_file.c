@@ -453,6 +453,17 @@ Test(index_file, commands_print_the_same_without_the_index_writing_it_and_readin
     process_result_free(&skipping);
     process_result_free(&alone);
     process_result_free(&named);
+
+    /* a FIFO among merge's traces is no index: not opened to look (it would wait for a writer) */
+    char *fifo = tb_temp_path("fifo.trace");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    const char *const merge_with_fifo[] = {"merge", a, fifo, NULL};
+    struct process_result refused = run_command(NULL, merge_with_fifo);
+    cr_assert_eq(refused.exit_code, 1, "%s", refused.err);
+    cr_assert(strstr(refused.err, "not a regular file"), "%s", refused.err);
+    process_result_free(&refused);
+    unlink(fifo);
+    free(fifo);
     free(index_a);
     free(index_b);
     free((char *)a);
