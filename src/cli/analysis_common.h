@@ -87,15 +87,17 @@ bool vt_cli_parse_device(const char *text, int *device);
  * memory ("all"). Sets options->stream_events and resident_blocks accordingly. */
 void vt_cli_choose_event_storage(struct vt_model_load_options *options);
 /* Loads a trace, with its live-set index (trace/live_index.h: replays to a time, a peak or the end
- * start from its checkpoints); on failure says why ("vramtrace COMMAND: <reader's message>") and
- * returns false. With `announce`, prints the truncated-tail warning, and progress on stderr when it
+ * start from its checkpoints): through the index beside it (TRACE.vtindex, trace/index_file.h) when
+ * it fits, else in full, then writing that index (VRAMTRACE_INDEX: auto, read, off; another value
+ * ends the command as a usage error); on failure says why ("vramtrace COMMAND: <reader's message>",
+ * or that the file is an index) and returns false. With `announce`, prints the truncated-tail warning, and progress on stderr when it
  * is a terminal and loading takes over a second. */
 bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce);
 /* vt_cli_load_trace (announcing), then the --device check: -1 when loaded (free the model),
  * else the exit status (the model is then freed). */
 int vt_cli_load_trace_for_device(struct vt_trace_model *model, const char *path, const char *command, int device);
 /* The same for a report (`report`, `html`): the report's whole run replayed as the trace loads
- * (vt_report_pass_start, trace/trace_report.h). -1 when loaded: then vt_report_pass_finish (or
+ * (vt_report_pass_start, trace/trace_report.h), so in full (the index is written, not read). -1 when loaded: then vt_report_pass_finish (or
  * vt_report_pass_drop), vt_report_free and vt_model_free are the caller's; else the exit status
  * (nothing left to free). */
 int vt_cli_load_trace_for_report(struct vt_trace_model *model, struct vt_report *report, struct vt_report_pass *pass,

@@ -15,7 +15,9 @@
  * and out-of-memory event numbers are event indices (vt_model_event_at), times are since the start.
  * A replay can also be made while loading, in the same pass over the file (the load options
  * replay/visit), and feed the model's live-set index (index_live_set, trace/live_index.h), from
- * whose checkpoints later replays to an event, a time or the end start.
+ * whose checkpoints later replays to an event, a time or the end start. A load can also go through
+ * the index a full load left beside the trace (the load option index, trace/index_file.h), reading
+ * only the chunks that hold definitions.
  *
  * Typical uses:
  *   whole run:      vt_replay_start(&r, model, true); vt_replay_all(&r, visit, ctx) or a loop of
