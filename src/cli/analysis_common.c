@@ -236,34 +236,49 @@ static enum vt_index_mode index_mode(const char *command)
     exit(VT_CLI_EXIT_USAGE);
 }
 
-/* vt_cli_load_trace, with `replaying`'s replay, visit and visit_context (NULL: none). The trace's
- * index (VRAMTRACE_INDEX, trace/index_file.h) is used when nothing replays while loading, and
- * written after a full load. */
+/* vt_cli_load_trace; for a report, with its pass (NULL: none), whose replay is made while loading
+ * unless the index beside the trace holds its tables (then taken from it). The trace's index
+ * (VRAMTRACE_INDEX, trace/index_file.h) is used when nothing replays while loading, and written
+ * after a full load (with the report's tables). */
 static bool load_trace_replaying(struct vt_trace_model *model, const char *path, const char *command, bool announce,
-                                 const struct vt_model_load_options *replaying)
+                                 struct vt_report_pass *report_pass)
 {
     enum vt_index_mode mode = index_mode(command);
     /* the live-set index: replays to a time, a peak or the end start from its checkpoints */
     struct vt_model_load_options options = {.progress = announce && isatty(STDERR_FILENO) ? stderr : NULL,
                                             .index_live_set = true};
-    if (replaying) {
-        options.replay = replaying->replay;
-        options.visit = replaying->visit;
-        options.visit_context = replaying->visit_context;
-    }
     vt_cli_choose_event_storage(&options);
     struct vt_trace_index index;
-    struct vt_index_defining_chunks defining = {0};
-    if (mode != VT_INDEX_OFF && options.stream_events && !options.replay && vt_index_read(&index, path))
+    bool indexed = mode != VT_INDEX_OFF && options.stream_events && vt_index_read(&index, path);
+    bool tables_fit = indexed && report_pass && index.report.present &&
+                      index.report.device == report_pass->report->options.device;
+    if (report_pass && !tables_fit) {
+        struct vt_model_load_options replaying = {0};
+        vt_report_pass_load_options(report_pass, &replaying);
+        options.replay = replaying.replay;
+        options.visit = replaying.visit;
+        options.visit_context = replaying.visit_context;
+    }
+    if (indexed && !options.replay)
         options.index = &index;
+    struct vt_index_defining_chunks defining = {0};
     if (mode == VT_INDEX_AUTO && options.stream_events)
         options.defining_chunks = &defining;
     char error[4096 + 256];
     enum vt_trace_open_result opened = vt_model_load(model, path, &options, error, sizeof error);
-    if (options.index)
+    bool current = opened == VT_TRACE_OPENED && model->loaded_from_index && !model->read_past_index;
+    if (opened == VT_TRACE_OPENED && report_pass && !options.replay &&
+        !(current && vt_report_pass_take(report_pass, &index.report)))
+        vt_report_pass_run(report_pass); /* the whole run now, over the loaded model */
+    if (indexed)
         vt_trace_index_free(&index);
-    if (opened == VT_TRACE_OPENED && options.defining_chunks && (!model->loaded_from_index || model->read_past_index))
-        vt_index_write(model, &defining); /* a cache: a directory it cannot be written to is no error */
+    if (opened == VT_TRACE_OPENED && options.defining_chunks && !current) {
+        struct vt_index_report_tables tables = {0};
+        if (report_pass && !report_pass->tables.present)
+            vt_report_pass_tables(report_pass, &tables);
+        vt_index_write(model, &defining, &tables); /* a cache: a directory it cannot be written to is no error */
+        vt_index_report_tables_free(&tables);
+    }
     vt_index_defining_chunks_free(&defining);
     if (opened != VT_TRACE_OPENED) {
         if (opened == VT_TRACE_NOT_A_TRACE && vt_index_file_is_one(path))
@@ -284,11 +299,11 @@ bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const cha
     return load_trace_replaying(model, path, command, announce, NULL);
 }
 
-/* vt_cli_load_trace_for_device, with `replaying` as load_trace_replaying's. */
+/* vt_cli_load_trace_for_device, with `report_pass` as load_trace_replaying's. */
 static int load_trace_for_device(struct vt_trace_model *model, const char *path, const char *command, int device,
-                                 const struct vt_model_load_options *replaying)
+                                 struct vt_report_pass *report_pass)
 {
-    if (!load_trace_replaying(model, path, command, true, replaying))
+    if (!load_trace_replaying(model, path, command, true, report_pass))
         return VT_CLI_EXIT_UNREADABLE;
     if (vt_cli_device_in_trace(model, device, command))
         return -1;
@@ -299,9 +314,8 @@ static int load_trace_for_device(struct vt_trace_model *model, const char *path,
 int vt_cli_load_trace_for_report(struct vt_trace_model *model, struct vt_report *report, struct vt_report_pass *pass,
                                  const char *path, const char *command, const struct vt_report_options *options)
 {
-    struct vt_model_load_options replaying = {0};
-    vt_report_pass_start(pass, report, model, options, &replaying);
-    int status = load_trace_for_device(model, path, command, options->device, &replaying);
+    vt_report_pass_start(pass, report, model, options, NULL);
+    int status = load_trace_for_device(model, path, command, options->device, pass);
     if (status >= 0)
         vt_report_pass_drop(pass);
     return status;

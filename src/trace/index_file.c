@@ -177,8 +177,34 @@ static void put_live_index(struct vt_text *body, const struct vt_live_index *ind
     }
 }
 
+static void put_report_tables(struct vt_text *body, const struct vt_index_report_tables *report)
+{
+    put_u32(body, report && report->present);
+    if (!report || !report->present)
+        return;
+    const struct vt_groups *sites = &report->sites;
+    put_u32(body, (uint32_t)report->device);
+    put_u64(body, report->oom_failures);
+    put_u64(body, report->oom_allocations_after_last_failure);
+    put_u64(body, report->oom_first_event);
+    put(body, sites->bytes_by_kind, sizeof sites->bytes_by_kind);
+    put(body, sites->count_by_kind, sizeof sites->count_by_kind);
+    put_u32(body, sites->incomplete);
+    put_u64(body, sites->group_count);
+    for (size_t i = 0; i < sites->group_count; i++) {
+        const struct vt_group *group = &sites->groups[i];
+        put_u64(body, group->bytes);
+        put_u64(body, group->count);
+        put_u32(body, group->stack_id);
+        put_u32(body, group->api);
+        put_u32(body, group->kind);
+        put_u32(body, group->handles_kept);
+        put(body, group->handles, sizeof group->handles);
+    }
+}
+
 void vt_index_body(struct vt_text *body, const struct vt_trace_model *model,
-                   const struct vt_index_defining_chunks *defining)
+                   const struct vt_index_defining_chunks *defining, const struct vt_index_report_tables *report)
 {
     const struct vt_event_store *store = model->store;
     put_u64(body, model->event_count);
@@ -210,6 +236,7 @@ void vt_index_body(struct vt_text *body, const struct vt_trace_model *model,
         put_u32(body, (uint32_t)(uint16_t)model->event_devices[i]);
     static const struct vt_live_index no_checkpoints;
     put_live_index(body, model->live_index ? model->live_index : &no_checkpoints);
+    put_report_tables(body, report);
 }
 
 static bool write_all(int fd, const void *bytes, size_t length)
@@ -275,14 +302,15 @@ bool vt_index_encode(const uint8_t *body, size_t body_length, const struct vt_in
     return true;
 }
 
-bool vt_index_write(const struct vt_trace_model *model, const struct vt_index_defining_chunks *defining)
+bool vt_index_write(const struct vt_trace_model *model, const struct vt_index_defining_chunks *defining,
+                    const struct vt_index_report_tables *report)
 {
     struct stat status;
     if (!model->store || !model->path || defining->out_of_memory || fstat(model->store->reader.fd, &status) != 0 ||
         (uint64_t)status.st_size != model->store->reader.file_bytes)
         return false; /* not streamed, not noted whole, or the trace changed while it loaded */
     struct vt_text body = {0};
-    vt_index_body(&body, model, defining);
+    vt_index_body(&body, model, defining, report);
     struct vt_index_identity identity = identity_of(&status);
     uint8_t *bytes = NULL;
     size_t length = 0;
@@ -436,6 +464,44 @@ static bool chunks_in_order(const struct vt_trace_index *index)
     return events == index->event_count;
 }
 
+#define GROUP_BYTES (8 + 8 + 4 + 4 + 4 + 4 + 8 * VT_GROUP_HANDLES_KEPT)
+
+static bool take_report_tables(struct body_cursor *cursor, struct vt_index_report_tables *report)
+{
+    memset(report, 0, sizeof *report);
+    if (!take_u32(cursor))
+        return !cursor->failed;
+    struct vt_groups *sites = &report->sites;
+    report->device = (int32_t)take_u32(cursor);
+    report->oom_failures = take_u64(cursor);
+    report->oom_allocations_after_last_failure = take_u64(cursor);
+    report->oom_first_event = take_u64(cursor);
+    take(cursor, sites->bytes_by_kind, sizeof sites->bytes_by_kind);
+    take(cursor, sites->count_by_kind, sizeof sites->count_by_kind);
+    sites->incomplete = take_u32(cursor) != 0;
+    size_t count = take_count(cursor, GROUP_BYTES);
+    if (cursor->failed || (report->device != VT_GROUPS_ALL_DEVICES &&
+                           (report->device < 0 || report->device >= VT_MODEL_MAX_DEVICES)))
+        return false;
+    if (!(sites->groups = calloc(count ? count : 1, sizeof *sites->groups)))
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        struct vt_group *group = &sites->groups[sites->group_count++];
+        group->bytes = take_u64(cursor);
+        group->count = take_u64(cursor);
+        group->stack_id = take_u32(cursor);
+        uint32_t api = take_u32(cursor), kind = take_u32(cursor);
+        group->handles_kept = take_u32(cursor);
+        take(cursor, group->handles, sizeof group->handles);
+        if (api >= VT_API_COUNT || kind >= VT_KIND_COUNT || group->handles_kept > VT_GROUP_HANDLES_KEPT)
+            return false;
+        group->api = (uint16_t)api;
+        group->kind = (uint8_t)kind;
+    }
+    report->present = true;
+    return !cursor->failed;
+}
+
 static bool take_body(struct body_cursor *cursor, struct vt_trace_index *index)
 {
     index->event_count = take_u64(cursor);
@@ -476,8 +542,9 @@ static bool take_body(struct body_cursor *cursor, struct vt_trace_index *index)
     index->event_device_count = count;
     for (size_t i = 0; i < count; i++)
         index->event_devices[i] = (int16_t)(uint16_t)take_u32(cursor);
-    return !cursor->failed && chunks_in_order(index) && take_live_index(cursor, &index->live_index, index->event_count) &&
-           cursor->at == cursor->end;
+    return !cursor->failed && chunks_in_order(index) &&
+           take_live_index(cursor, &index->live_index, index->event_count) &&
+           take_report_tables(cursor, &index->report) && cursor->at == cursor->end;
 }
 
 /* The index file's bytes, when it is the user's regular file; NULL otherwise. */
@@ -577,8 +644,15 @@ void vt_index_defining_chunks_free(struct vt_index_defining_chunks *defining)
     memset(defining, 0, sizeof *defining);
 }
 
+void vt_index_report_tables_free(struct vt_index_report_tables *report)
+{
+    vt_groups_free(&report->sites);
+    memset(report, 0, sizeof *report);
+}
+
 void vt_trace_index_free(struct vt_trace_index *index)
 {
+    vt_index_report_tables_free(&index->report);
     free(index->blocks);
     vt_index_defining_chunks_free(&index->defining);
     free(index->event_devices);

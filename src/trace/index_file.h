@@ -52,6 +52,17 @@ struct vt_index_identity {
     uint64_t file_bytes, modified_s, modified_ns, inode, device;
 };
 
+/* What a report's whole-run pass gathered for one --device (trace/trace_report.h): the allocation
+ * sites and the out-of-memory failures. Kept in the index when a report wrote it, so that the next
+ * report of the unchanged trace with that --device need not visit every event. */
+struct vt_index_report_tables {
+    bool present;
+    int32_t device;          /* the report's --device: VT_GROUPS_ALL_DEVICES or an ordinal */
+    struct vt_groups sites;  /* largest first (vt_sites_copy) */
+    uint64_t oom_failures, oom_allocations_after_last_failure;
+    uint64_t oom_first_event; /* the first failure's event index, when oom_failures */
+};
+
 /* An index read back. */
 struct vt_trace_index {
     struct vt_index_identity identity;
@@ -63,6 +74,7 @@ struct vt_trace_index {
     int16_t *event_devices;
     size_t event_device_count;
     struct vt_live_index live_index; /* moved into the model by a load that uses it */
+    struct vt_index_report_tables report; /* present only when a report's pass wrote the index */
 };
 
 /* How the analysis commands use indexes: VRAMTRACE_INDEX=auto (the default: use a current index,
@@ -105,10 +117,11 @@ bool vt_index_parse(struct vt_trace_index *index, const uint8_t *bytes, size_t l
 
 /* The index's body for `model` (loaded in full, streamed, `defining` noted), appended to `body`
  * uncompressed: what the loading pass counted, the blocks, the defining chunks, the devices events
- * name, the live-set index (body->failed when out of memory). */
+ * name, the live-set index, a report's tables (NULL: none) (body->failed when out of memory). */
 struct vt_text;
 void vt_index_body(struct vt_text *body, const struct vt_trace_model *model,
-                   const struct vt_index_defining_chunks *defining);
+                   const struct vt_index_defining_chunks *defining, const struct vt_index_report_tables *report);
+void vt_index_report_tables_free(struct vt_index_report_tables *report);
 
 /* An index file's bytes for `identity` around an uncompressed `body` (the layout of
  * docs/trace-format.md): header, then the body compressed; *bytes malloc'd; false when out of
@@ -117,9 +130,11 @@ bool vt_index_encode(const uint8_t *body, size_t body_length, const struct vt_in
                      uint8_t **bytes, size_t *length);
 
 /* Writes the index of `model`, loaded in full with stream_events and its defining chunks noted,
- * beside its trace, when the trace (its store's file descriptor) is still as its reader found it;
- * false when it is not written (errno says why when a system call failed). */
-bool vt_index_write(const struct vt_trace_model *model, const struct vt_index_defining_chunks *defining);
+ * beside its trace, with a report's tables (NULL or not present: none), when the trace (its
+ * store's file descriptor) is still as its reader found it; false when it is not written (errno
+ * says why when a system call failed). */
+bool vt_index_write(const struct vt_trace_model *model, const struct vt_index_defining_chunks *defining,
+                    const struct vt_index_report_tables *report);
 
 void vt_index_defining_chunks_free(struct vt_index_defining_chunks *defining);
 void vt_trace_index_free(struct vt_trace_index *index);

@@ -1443,10 +1443,33 @@ static void sites_finish(struct vt_site_collector *collector, struct vt_groups *
     free(collector);
 }
 
+bool vt_sites_copy(const struct vt_site_collector *collector, struct vt_groups *by_bytes)
+{
+    memset(by_bytes, 0, sizeof *by_bytes);
+    if (!collector)
+        return false;
+    const struct group_builder *builder = &collector->builder;
+    struct vt_group *groups = malloc((builder->count ? builder->count : 1) * sizeof *groups);
+    if (!groups)
+        return false;
+    *by_bytes = collector->collected; /* the totals; its groups are the builder's until finished */
+    if (builder->count)
+        memcpy(groups, builder->groups, builder->count * sizeof *groups); /* sites tally no threads */
+    by_bytes->groups = groups;
+    by_bytes->group_count = builder->count;
+    qsort(groups, by_bytes->group_count, sizeof *groups, bytes_first);
+    return true;
+}
+
 void vt_sites_finish_both(struct vt_site_collector *collector, struct vt_groups *by_bytes,
                           struct vt_groups *by_count)
 {
     sites_finish(collector, by_bytes, bytes_first);
+    vt_sites_by_count(by_bytes, by_count);
+}
+
+void vt_sites_by_count(const struct vt_groups *by_bytes, struct vt_groups *by_count)
+{
     *by_count = *by_bytes;
     by_count->groups = NULL;
     if (!by_bytes->group_count)

@@ -472,6 +472,11 @@ void vt_groups_collect_sites(struct vt_groups *groups, const struct vt_trace_mod
 struct vt_site_collector;
 struct vt_site_collector *vt_sites_start(int device);
 void vt_sites_add(struct vt_site_collector *collector, const struct vt_model_event *event);
+/* A copy of the sites collected so far, as vt_sites_finish_both's by_bytes; the collector goes on
+ * (what the index beside the trace keeps of a report's pass). False when out of memory. */
+bool vt_sites_copy(const struct vt_site_collector *collector, struct vt_groups *by_bytes);
+/* The same sites as by_bytes, most allocations first (by_count->incomplete when out of memory). */
+void vt_sites_by_count(const struct vt_groups *by_bytes, struct vt_groups *by_count);
 void vt_sites_finish_both(struct vt_site_collector *collector, struct vt_groups *by_bytes,
                           struct vt_groups *by_count);
 void vt_groups_free(struct vt_groups *groups);

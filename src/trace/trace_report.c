@@ -157,15 +157,62 @@ void vt_report_pass_start(struct vt_report_pass *pass, struct vt_report *report,
     memset(report, 0, sizeof *report);
     report->model = model;
     report->options = *options;
+    memset(&pass->tables, 0, sizeof pass->tables);
     pass->report = report;
     pass->sites = vt_sites_start(options->device);
     vt_replay_start(&pass->replay, model, true);
-    if (load_options) {
-        load_options->replay = &pass->replay;
-        load_options->visit = collect_whole_run;
-        load_options->visit_context = pass;
-        load_options->index_live_set = true;
+    if (load_options)
+        vt_report_pass_load_options(pass, load_options);
+}
+
+void vt_report_pass_load_options(struct vt_report_pass *pass, struct vt_model_load_options *load_options)
+{
+    load_options->replay = &pass->replay;
+    load_options->visit = collect_whole_run;
+    load_options->visit_context = pass;
+    load_options->index_live_set = true;
+}
+
+void vt_report_pass_run(struct vt_report_pass *pass)
+{
+    vt_replay_all(&pass->replay, collect_whole_run, pass);
+}
+
+bool vt_report_pass_take(struct vt_report_pass *pass, struct vt_index_report_tables *tables)
+{
+    struct vt_report *report = pass->report;
+    const struct vt_trace_model *model = report->model;
+    if (!tables->present || tables->device != report->options.device)
+        return false;
+    if (tables->oom_failures) { /* the first failure: an OOM event of the model, of a known detail */
+        if (tables->oom_first_event >= model->event_count)
+            return false;
+        const struct vt_model_event *first = vt_model_event_at(model, tables->oom_first_event);
+        if (first->type != VT_RECORD_OOM || first->detail >= model->oom_count)
+            return false;
+        report->oom.first_event = *first;
+        report->oom.first = &report->oom.first_event;
     }
+    report->oom.failures = tables->oom_failures;
+    report->oom.allocations_after_last_failure = tables->oom_allocations_after_last_failure;
+    pass->tables = *tables; /* moved */
+    memset(tables, 0, sizeof *tables);
+    vt_replay_all(&pass->replay, NULL, NULL); /* to the end: from the last checkpoint */
+    return true;
+}
+
+bool vt_report_pass_tables(const struct vt_report_pass *pass, struct vt_index_report_tables *tables)
+{
+    const struct vt_report *report = pass->report;
+    memset(tables, 0, sizeof *tables);
+    if (!vt_sites_copy(pass->sites, &tables->sites))
+        return false;
+    tables->present = true;
+    tables->device = report->options.device;
+    tables->oom_failures = report->oom.failures;
+    tables->oom_allocations_after_last_failure = report->oom.allocations_after_last_failure;
+    tables->oom_first_event = report->oom.first ? report->model->ooms[report->oom.first_event.detail].event_index : 0;
+    return true;
 }
 
 bool vt_report_pass_finish(struct vt_report_pass *pass)
@@ -174,7 +221,16 @@ bool vt_report_pass_finish(struct vt_report_pass *pass)
     const struct vt_trace_model *model = report->model;
     const struct vt_report_options *options = &report->options;
     struct vt_replay replay = pass->replay;
-    vt_sites_finish_both(pass->sites, &report->sites_by_bytes, &report->sites_by_count);
+    if (pass->tables.present) { /* taken from the index */
+        vt_sites_finish_both(pass->sites, &report->sites_by_bytes, &report->sites_by_count); /* frees it */
+        vt_groups_free(&report->sites_by_bytes);
+        vt_groups_free(&report->sites_by_count);
+        report->sites_by_bytes = pass->tables.sites;
+        vt_sites_by_count(&report->sites_by_bytes, &report->sites_by_count);
+        memset(&pass->tables, 0, sizeof pass->tables);
+    } else {
+        vt_sites_finish_both(pass->sites, &report->sites_by_bytes, &report->sites_by_count);
+    }
     if (report->oom.first)
         report->oom.first_detail = &model->ooms[report->oom.first_event.detail];
     memcpy(report->usage, replay.accounting.usage, sizeof report->usage);
@@ -206,6 +262,7 @@ bool vt_report_pass_finish(struct vt_report_pass *pass)
 
 void vt_report_pass_drop(struct vt_report_pass *pass)
 {
+    vt_index_report_tables_free(&pass->tables);
     vt_sites_finish_both(pass->sites, &pass->report->sites_by_bytes, &pass->report->sites_by_count);
     vt_replay_finish(&pass->replay);
     vt_report_free(pass->report);
@@ -216,7 +273,7 @@ bool vt_report_build(struct vt_report *report, const struct vt_trace_model *mode
 {
     struct vt_report_pass pass;
     vt_report_pass_start(&pass, report, model, options, NULL);
-    vt_replay_all(&pass.replay, collect_whole_run, &pass);
+    vt_report_pass_run(&pass);
     return vt_report_pass_finish(&pass);
 }
 

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "trace/index_file.h"
 #include "trace/trace_model.h"
 #include "trace/trace_torch.h"
 
@@ -83,9 +84,23 @@ struct vt_report_pass {
     struct vt_report *report;
     struct vt_replay replay;
     struct vt_site_collector *sites;
+    /* the whole run's tables taken from the index beside the trace instead (vt_report_pass_take) */
+    struct vt_index_report_tables tables;
 };
 void vt_report_pass_start(struct vt_report_pass *pass, struct vt_report *report, const struct vt_trace_model *model,
                           const struct vt_report_options *options, struct vt_model_load_options *load_options);
+/* Sets the load options' replay, visitor and live-set index for the pass (what vt_report_pass_start
+ * does with load options). */
+void vt_report_pass_load_options(struct vt_report_pass *pass, struct vt_model_load_options *load_options);
+/* When the model was loaded without the pass's replay: either the whole run now, over the loaded
+ * model (vt_report_pass_run: as vt_report_build), or its tables from the index beside the trace,
+ * loaded through it and describing it as it is (vt_report_pass_take: `tables`, for the report's
+ * --device, moved into the pass; the end of the run then restored from the index's last
+ * checkpoint). False (nothing taken) when the tables do not fit the model. */
+void vt_report_pass_run(struct vt_report_pass *pass);
+bool vt_report_pass_take(struct vt_report_pass *pass, struct vt_index_report_tables *tables);
+/* The tables of the pass so far (a copy: the pass goes on), for the index: false when out of memory. */
+bool vt_report_pass_tables(const struct vt_report_pass *pass, struct vt_index_report_tables *tables);
 bool vt_report_pass_finish(struct vt_report_pass *pass);
 void vt_report_pass_drop(struct vt_report_pass *pass);
 void vt_report_free(struct vt_report *report);

@@ -7,8 +7,9 @@
  * full load when the trace does not read as it says) and, when every block it registered decodes to
  * at least its events (an index that lies about an event-only chunk's count stops the command with
  * "cannot read the chunk again", by design: trace_model.h), replayed to the end, to times, and
- * reported. The seeds (tests/fuzz/corpus/index) are the trace corpus's traces with their real
- * index bodies. */
+ * reported, and with a report's tables in the index, a report made from them. The seeds
+ * (tests/fuzz/corpus/index) are the trace corpus's traces with their real index bodies, three with
+ * a report's tables. */
 #include "fuzz_support.h"
 
 #include "trace/event_store.h"
@@ -34,6 +35,20 @@ static bool blocks_decode(const struct vt_trace_model *model)
     }
     vt_trace_reader_close(&reader);
     return ok;
+}
+
+/* A report's whole run from the index's tables (when they fit: else over the model), then its
+ * moments, as `vramtrace report` does with an index that holds them. */
+static void report_from_tables(const struct vt_trace_model *model, struct vt_index_report_tables *tables)
+{
+    struct vt_report report;
+    struct vt_report_pass pass;
+    struct vt_report_options options = {.device = tables->device};
+    vt_report_pass_start(&pass, &report, model, &options, NULL);
+    if (!model->loaded_from_index || !vt_report_pass_take(&pass, tables))
+        vt_report_pass_run(&pass);
+    vt_report_pass_finish(&pass);
+    vt_report_free(&report);
 }
 
 static void analyze(const struct vt_trace_model *model)
@@ -71,8 +86,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct vt_model_load_options options = {.stream_events = true, .index_live_set = true, .index = &index};
         struct vt_trace_model model;
         char error[256];
-        if (vt_model_load(&model, path, &options, error, sizeof error) == VT_TRACE_OPENED && blocks_decode(&model))
+        if (vt_model_load(&model, path, &options, error, sizeof error) == VT_TRACE_OPENED && blocks_decode(&model)) {
             analyze(&model);
+            if (index.report.present)
+                report_from_tables(&model, &index.report);
+        }
         vt_model_free(&model);
         vt_trace_index_free(&index);
     }

@@ -4,7 +4,8 @@
  * or time and the same reports, on whole, cut and damaged traces; a trace grown since it was indexed
  * (cut short then, or not) loads its start through the index and reads on, as a full load; an index
  * of another file or of one changed in place, or that does not read whole (any byte damaged, cut
- * short) is not used;
+ * short) is not used; a report through the index takes its whole run from the tables a report
+ * wrote there, when they are of its --device;
  * a link named like the index is neither read nor followed when writing; and the commands print the
  * same with VRAMTRACE_INDEX off, writing the index, reading it, and read-only, refusing a value that
  * is not valid; merge skips an index among its traces, the other commands say what it is. */
@@ -51,7 +52,7 @@ static void load_and_write_index(struct vt_trace_model *full, const char *path)
     struct vt_index_defining_chunks defining = {0};
     load(full, path, &defining, NULL);
     cr_assert_not(full->loaded_from_index);
-    cr_assert(vt_index_write(full, &defining), "the index is written (%s)", strerror(errno));
+    cr_assert(vt_index_write(full, &defining, NULL), "the index is written (%s)", strerror(errno));
     vt_index_defining_chunks_free(&defining);
 }
 
@@ -207,6 +208,82 @@ Test(index_file, cut_and_damaged_traces_load_through_the_index_as_in_full, .time
     free((char *)whole);
 }
 
+/* A report of `path` for `options` made as `vramtrace report` makes it with the index beside the
+ * trace: a first one in full (its pass while loading), writing the index with its tables; then a
+ * second through the index, its whole run taken from those tables: both the same as
+ * vt_report_build's over a full load. */
+static void assert_report_from_tables(const char *path, const struct vt_report_options *options)
+{
+    char *index_path = vt_index_path(path);
+    unlink(index_path);
+    free(index_path);
+    struct vt_trace_model full, indexed;
+    struct vt_report expected, first, second;
+    load(&full, path, NULL, NULL);
+    cr_assert(vt_report_build(&expected, &full, options));
+
+    struct vt_report_pass pass;
+    struct vt_index_defining_chunks defining = {0};
+    struct vt_model_load_options load_options = {.stream_events = true, .defining_chunks = &defining};
+    vt_report_pass_start(&pass, &first, &indexed, options, &load_options);
+    char error[256];
+    cr_assert_eq(vt_model_load(&indexed, path, &load_options, error, sizeof error), VT_TRACE_OPENED, "%s", error);
+    struct vt_index_report_tables tables;
+    cr_assert(vt_report_pass_tables(&pass, &tables));
+    cr_assert(vt_index_write(&indexed, &defining, &tables));
+    vt_index_report_tables_free(&tables);
+    vt_index_defining_chunks_free(&defining);
+    cr_assert(vt_report_pass_finish(&pass));
+    assert_same_reports(&expected, &first);
+    vt_report_free(&first);
+    vt_model_free(&indexed);
+
+    struct vt_trace_index index;
+    cr_assert(vt_index_read(&index, path));
+    cr_assert(index.report.present);
+    cr_assert_eq(index.report.device, options->device);
+    load(&indexed, path, NULL, &index);
+    cr_assert(indexed.loaded_from_index);
+    vt_report_pass_start(&pass, &second, &indexed, options, NULL);
+    cr_assert(vt_report_pass_take(&pass, &index.report), "the tables fit");
+    cr_assert(vt_report_pass_finish(&pass));
+    assert_same_reports(&expected, &second);
+    cr_assert_eq(second.oom.failures, expected.oom.failures);
+    vt_report_free(&second);
+    vt_trace_index_free(&index);
+    vt_model_free(&indexed);
+    vt_report_free(&expected);
+    vt_model_free(&full);
+}
+
+Test(index_file, a_report_through_the_index_takes_its_whole_run_from_the_tables_a_report_wrote, .timeout = 120)
+{
+    char *path = (char *)many_chunk_trace("report-tables.trace");
+    const struct vt_report_options choices[] = {
+        {.device = VT_GROUPS_ALL_DEVICES},
+        {.device = VT_GROUPS_ALL_DEVICES, .at_time = true, .at_ns = 123 * MS},
+        {.device = 0},
+        {.device = 1, .at_time = true, .at_ns = 300 * MS},
+    };
+    for (size_t i = 0; i < sizeof choices / sizeof *choices; i++)
+        assert_report_from_tables(path, &choices[i]);
+
+    /* tables of another --device, or of no report: not taken */
+    struct vt_trace_model indexed;
+    struct vt_trace_index index;
+    cr_assert(vt_index_read(&index, path));
+    load(&indexed, path, NULL, &index);
+    struct vt_report report;
+    struct vt_report_pass pass;
+    struct vt_report_options other = {.device = 0};
+    vt_report_pass_start(&pass, &report, &indexed, &other, NULL);
+    cr_assert_not(vt_report_pass_take(&pass, &index.report), "tables of device 1 for a report of device 0");
+    vt_report_pass_drop(&pass);
+    vt_trace_index_free(&index);
+    vt_model_free(&indexed);
+    free(path);
+}
+
 /* Whether the index of `path` reads back. */
 static bool index_reads(const char *path)
 {
@@ -269,7 +346,7 @@ static void assert_grown_trace_reads_on(const char *path, const struct vt_trace_
     assert_same_model(full, &grown, false);
     assert_same_analysis(full, &grown);
     /* the index written again now describes the whole file */
-    cr_assert(vt_index_write(&grown, &defining));
+    cr_assert(vt_index_write(&grown, &defining, NULL));
     vt_index_defining_chunks_free(&defining);
     vt_model_free(&grown);
     cr_assert(vt_index_read(&index, path));
@@ -353,7 +430,7 @@ Test(index_file, a_link_named_like_the_index_is_neither_read_nor_followed, .time
     struct vt_index_defining_chunks defining = {0};
     vt_model_free(&full);
     load(&full, path, &defining, NULL);
-    cr_assert(vt_index_write(&full, &defining));
+    cr_assert(vt_index_write(&full, &defining, NULL));
     vt_index_defining_chunks_free(&defining);
     vt_model_free(&full);
     struct stat status;
@@ -402,6 +479,8 @@ Test(index_file, commands_print_the_same_without_the_index_writing_it_and_readin
         {"flame", a, NULL},
         {"flame", "--peak", a, NULL},
         {"flame", "--at", "0.3", "--device", "1", a, NULL},
+        {"report", "--device", "1", a, NULL},
+        {"report", "--at", "0.3", "--format", "json", a, NULL},
         {"diff", a, b, NULL},
         {"diff", a, "--from", "0.1", "--to", "0.5", NULL},
         {"merge", "--format", "json", a, b, NULL},
