@@ -14,8 +14,8 @@
 # network for every module.
 #
 # The rows measure the full pass over the file (VRAMTRACE_INDEX=off); with BENCH_ANALYZE_INDEX=1 (the
-# default) each command but report gets one more row: run again with the index beside the trace
-# (TRACE.vtindex, written by an untimed run first; docs/trace-format.md), as a repeated query runs.
+# default) each command gets one more row: run again with the index beside the trace (TRACE.vtindex,
+# written by an untimed run of the same command first; docs/trace-format.md), as a repeated query runs.
 #
 # Each measurement is the run of median wall time of BENCH_ANALYZE_RUNS (default 3) runs, with its
 # CPU time (user + system: the loading reads ahead in a thread of its own, src/trace/trace_reader.h)
@@ -102,7 +102,7 @@ for events in $sizes; do
             row+=$(printf ' %s s | %s s | %.1f MB |' "$old_wall" "$old_cpu" "$(echo "$old_rss / 1000" | bc -l)")
         fi
         rows+=("$row")
-        if [[ $with_index != 0 && $command != report ]]; then # report reads every chunk, index or not
+        if [[ $with_index != 0 ]]; then
             echo "==> $command with the index, $events events" >&2
             read -r wall rss cpu < <(measure "$cli" "$command" "$trace" auto)
             rows+=("$(printf '| %d | %.1f MB | %s, with TRACE.vtindex (%.1f MB) | %s s | %s s | %.1f MB |' "$events" \
