@@ -250,7 +250,8 @@ static bool load_trace_replaying(struct vt_trace_model *model, const char *path,
     vt_cli_choose_event_storage(&options);
     struct vt_trace_index index;
     bool indexed = mode != VT_INDEX_OFF && options.stream_events && vt_index_read(&index, path);
-    bool tables_fit = indexed && report_pass && index.report.present &&
+    /* the report's tables only for the trace as indexed: grown since, its whole run is replayed */
+    bool tables_fit = indexed && report_pass && index.fit == VT_INDEX_CURRENT && index.report.present &&
                       index.report.device == report_pass->report->options.device;
     if (report_pass && !tables_fit) {
         struct vt_model_load_options replaying = {0};

@@ -605,7 +605,7 @@ bool vt_index_parse(struct vt_trace_index *index, const uint8_t *bytes, size_t l
         index->identity = header.identity;
         struct body_cursor cursor = {body, body + header.body_raw_bytes, false};
         ok = !ZSTD_isError(raw) && raw == header.body_raw_bytes && take_body(&cursor, index) &&
-             fit_of(&index->identity, now, index->stop_reason) != VT_INDEX_STALE;
+             (index->fit = fit_of(&index->identity, now, index->stop_reason)) != VT_INDEX_STALE;
     }
     free(body);
     if (!ok)

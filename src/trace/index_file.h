@@ -63,9 +63,18 @@ struct vt_index_report_tables {
     uint64_t oom_first_event; /* the first failure's event index, when oom_failures */
 };
 
+/* How an index fits the trace as it is now. */
+enum vt_index_fit {
+    VT_INDEX_STALE,   /* another file, or changed otherwise than by appending: not used */
+    VT_INDEX_CURRENT, /* the trace as it was indexed */
+    VT_INDEX_PREFIX,  /* the same file grown since (a job still running): the index describes its
+                         start, read whole (not stopped at a damaged chunk), and a load goes on after it */
+};
+
 /* An index read back. */
 struct vt_trace_index {
     struct vt_index_identity identity;
+    enum vt_index_fit fit; /* how it fitted the trace when read (current, or its start) */
     uint64_t event_count, duration_ns, chunk_count, unknown_record_count, skipped_bytes, stopped_at;
     uint32_t stop_reason; /* enum vt_trace_stop_reason */
     struct vt_event_block *blocks; /* events NULL */
@@ -90,13 +99,6 @@ char *vt_index_path(const char *trace_path);
  * traces of a glob, and what a command given one says it is. */
 bool vt_index_file_is_one(const char *path);
 
-/* How an index fits the trace as it is now. */
-enum vt_index_fit {
-    VT_INDEX_STALE,   /* another file, or changed otherwise than by appending: not used */
-    VT_INDEX_CURRENT, /* the trace as it was indexed */
-    VT_INDEX_PREFIX,  /* the same file grown since (a job still running): the index describes its
-                         start, read whole (not stopped at a damaged chunk), and a load goes on after it */
-};
 
 /* Reads the index beside `trace_path`; false when there is none, it is not the user's regular
  * file, it does not read whole, or it is stale. */

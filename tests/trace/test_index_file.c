@@ -154,6 +154,7 @@ static void assert_index_gives_the_full_load(const char *path)
     load_and_write_index(&full, path);
     struct vt_trace_index index;
     cr_assert(vt_index_read(&index, path), "the index reads back");
+    cr_assert_eq(index.fit, VT_INDEX_CURRENT);
     load(&indexed, path, NULL, &index);
     vt_trace_index_free(&index);
     cr_assert(indexed.loaded_from_index);
@@ -336,6 +337,7 @@ static void assert_grown_trace_reads_on(const char *path, const struct vt_trace_
 {
     struct vt_trace_index index;
     cr_assert(vt_index_read(&index, path), "an index of the trace's start reads");
+    cr_assert_eq(index.fit, VT_INDEX_PREFIX);
     struct vt_index_defining_chunks defining = {0};
     struct vt_trace_model grown;
     load(&grown, path, &defining, &index);
