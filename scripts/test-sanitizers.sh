@@ -5,7 +5,8 @@
 #   tsan  build-tsan/, ThreadSanitizer: the programs where threads meet, run under the TSan-built
 #         CLI, shim and simulated device (thread_stress, mixed_stress, a live dump from another
 #         thread, a multi-device leak report), and `vramtrace report` of their traces (the loading's
-#         read-ahead thread). Not through Criterion: Criterion cannot start
+#         read-ahead thread), again through the index beside the trace, and `flame` of a trace grown
+#         past its index (the load reads on, reading ahead). Not through Criterion: Criterion cannot start
 #         under TSan ("Could not initialize inheritable arena", Snaipe/Criterion#274)
 #   all   both (the default)
 #   ci    the short step of scripts/test.sh: ASan+UBSan on the unit and fuzz-regression suites
@@ -97,6 +98,18 @@ print(" ".join(sorted(f for f in files if not f.startswith(".."))))
 
 # tsan_run NAME [VRAMTRACE_*=...] -- PROGRAM ARGS...: one traced run under the TSan-built tools; fails
 # on a non-zero exit or any ThreadSanitizer report.
+# tsan_grown_trace DIRECTORY: flame of DIRECTORY/run.trace's first half (writing its index), then
+# of the whole grown back from it.
+tsan_grown_trace() {
+    local directory=$1 half
+    half=$(($(stat -c %s "$directory/run.trace") / 2))
+    head -c "$half" "$directory/run.trace" >"$directory/grown.trace"
+    timeout 300 build-tsan/src/cli/vramtrace flame "$directory/grown.trace" >/dev/null 2>>"$directory/stderr"
+    tail -c +$((half + 1)) "$directory/run.trace" >>"$directory/grown.trace"
+    timeout 300 build-tsan/src/cli/vramtrace flame --peak "$directory/grown.trace" >/dev/null 2>>"$directory/stderr"
+    [[ $? -le 1 ]] # 1: nothing live at the peak's device is no failure here
+}
+
 tsan_run() {
     local name=$1 directory
     shift
@@ -108,11 +121,14 @@ tsan_run() {
         shift
     done
     shift
-    # then `vramtrace report` of its trace: the CLI's loading reads ahead in a thread of its own
+    # then `vramtrace report` of its trace: the CLI's loading reads ahead in a thread of its own; and
+    # through the index beside the trace: report again (its tables), and flame of the trace's first
+    # half indexed then grown back to the whole (the load reads on past the index, reading ahead)
     if ! (cd "$directory" && env ${settings[@]+"${settings[@]}"} timeout 300 "$OLDPWD/build-tsan/src/cli/vramtrace" run \
               --simulate -o "$directory/run.trace" -- "$@" >"$directory/stdout" 2>"$directory/stderr") ||
         ! timeout 300 build-tsan/src/cli/vramtrace report "$directory/run.trace" >"$directory/report" 2>>"$directory/stderr" ||
-        grep -q "ThreadSanitizer" "$directory/stderr"; then
+        ! timeout 300 build-tsan/src/cli/vramtrace report "$directory/run.trace" >"$directory/report" 2>>"$directory/stderr" ||
+        ! tsan_grown_trace "$directory" || grep -q "ThreadSanitizer" "$directory/stderr"; then
         echo "FAIL: $name" >&2
         cat "$directory/stderr" >&2
         rm -rf "$directory"
