@@ -236,6 +236,11 @@ static enum vt_index_mode index_mode(const char *command)
     exit(VT_CLI_EXIT_USAGE);
 }
 
+bool vt_cli_read_index(struct vt_trace_index *index, const char *path, const char *command)
+{
+    return index_mode(command) != VT_INDEX_OFF && vt_index_read(index, path);
+}
+
 /* vt_cli_load_trace; for a report, with its pass (NULL: none), whose replay is made while loading
  * unless the index beside the trace holds its tables (then taken from it). The trace's index
  * (VRAMTRACE_INDEX, trace/index_file.h) is used when nothing replays while loading, and written

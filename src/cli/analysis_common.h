@@ -93,6 +93,10 @@ void vt_cli_choose_event_storage(struct vt_model_load_options *options);
  * or that the file is an index) and returns false. With `announce`, prints the truncated-tail warning, and progress on stderr when it
  * is a terminal and loading takes over a second. */
 bool vt_cli_load_trace(struct vt_trace_model *model, const char *path, const char *command, bool announce);
+/* The index beside the trace at `path` (trace/index_file.h), unless VRAMTRACE_INDEX is off (a value
+ * that is not valid ends the command as a usage error); false when there is none that fits. What
+ * `top` starts from; vt_cli_load_trace reads it itself. */
+bool vt_cli_read_index(struct vt_trace_index *index, const char *path, const char *command);
 /* vt_cli_load_trace (announcing), then the --device check: -1 when loaded (free the model),
  * else the exit status (the model is then freed). */
 int vt_cli_load_trace_for_device(struct vt_trace_model *model, const char *path, const char *command, int device);

@@ -10,6 +10,7 @@
  * `q`, Ctrl-C, SIGTERM or SIGHUP, or after one frame with --once. */
 #define _GNU_SOURCE
 #include "analysis_common.h"
+#include "trace/index_file.h"
 #include "commands.h"
 #include "common/format.h"
 #include "common/options.h"
@@ -374,7 +375,18 @@ static enum open_result open_view(struct top_view *view, const struct top_settin
     char error[4096 + 256];
     struct vt_model_load_options options = {0};
     vt_cli_choose_event_storage(&options);
-    if (vt_model_follow_open(&view->follower, path, &options, error, sizeof error) != VT_TRACE_OPENED) {
+    /* with the index beside the trace (a command read it before): from its end, replayed from its
+     * last checkpoint, instead of from the trace's start */
+    struct vt_trace_index index;
+    bool indexed = options.stream_events && vt_cli_read_index(&index, path, COMMAND);
+    if (indexed) {
+        options.index = &index;
+        options.index_live_set = true;
+    }
+    enum vt_trace_open_result opened = vt_model_follow_open(&view->follower, path, &options, error, sizeof error);
+    if (indexed)
+        vt_trace_index_free(&index);
+    if (opened != VT_TRACE_OPENED) {
         fprintf(stderr, "vramtrace %s: %s\n", COMMAND, error);
         return OPEN_FAILED;
     }

@@ -901,6 +901,34 @@ struct vt_model_loader {
     struct loader loader;
 };
 
+/* A follower's start through the trace's index (options->index): the model as a load through it
+ * gives, the follower's reader where that load stopped (reading on at the next update); false (the
+ * model half loaded) when the index does not serve: stale, or the indexed pass stopped at a chunk it
+ * cannot read again whole (a damaged or malformed one). */
+static bool follow_from_index(struct vt_model_follower *follower, const struct vt_model_load_options *options)
+{
+    struct loader *loader = &follower->loader->loader;
+    struct vt_trace_index *index = options->index;
+    if (index->stop_reason != VT_TRACE_STOP_NONE && index->stop_reason != VT_TRACE_STOP_CUT_SHORT)
+        return false;
+    bool loaded = load_from_index(loader, &follower->reader, index, options);
+    if (loader->replay == &loader->own_replay) /* read on past the index: done with its replay */
+        vt_replay_finish(&loader->own_replay);
+    loader->replay = NULL;
+    if (!loaded)
+        return false;
+    if (!follower->model.read_past_index) { /* at the indexed end: on from there at the next update */
+        vt_trace_reader_continue_at(&follower->reader,
+                                    index->stop_reason == VT_TRACE_STOP_NONE ? index->identity.file_bytes
+                                                                             : index->stopped_at,
+                                    index->chunk_count);
+        follower->reader.unknown_record_count = index->unknown_record_count;
+        follower->reader.chunk_offset = index->stopped_at; /* the chunk the indexed pass ended at */
+    }
+    follower->model.store->reader.file_bytes = follower->reader.file_bytes;
+    return true;
+}
+
 enum vt_trace_open_result vt_model_follow_open(struct vt_model_follower *follower, const char *path,
                                                const struct vt_model_load_options *options, char *error,
                                                size_t error_size)
@@ -930,6 +958,12 @@ enum vt_trace_open_result vt_model_follow_open(struct vt_model_follower *followe
     }
     follower->loader->loader.model = model;
     follower->loader->loader.reader = &follower->reader;
+    if (options && options->index && model->store && !follow_from_index(follower, options)) {
+        vt_model_follow_close(follower); /* half loaded: open again, to read from the start */
+        struct vt_model_load_options without_index = *options;
+        without_index.index = NULL;
+        return vt_model_follow_open(follower, path, &without_index, error, error_size);
+    }
     return VT_TRACE_OPENED;
 }
 

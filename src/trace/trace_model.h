@@ -277,7 +277,10 @@ struct vt_model_follower {
     struct vt_model_loader *loader;
 };
 /* Opens the trace (as vt_model_load, reading nothing yet). `options` (NULL: the defaults):
- * stream_events and resident_blocks as vt_model_load's; no progress is shown. */
+ * stream_events and resident_blocks as vt_model_load's; no progress is shown. With stream_events
+ * and `index` (trace/index_file.h; index_live_set: its checkpoints too), the model starts as a load
+ * through the index gives it (reading what follows the index when the trace grew since) and the
+ * next update reads on from there; an index that does not serve is left aside (from the start). */
 enum vt_trace_open_result vt_model_follow_open(struct vt_model_follower *follower, const char *path,
                                                const struct vt_model_load_options *options, char *error,
                                                size_t error_size);

@@ -4,7 +4,8 @@
  * or time and the same reports, on whole, cut and damaged traces; a trace grown since it was indexed
  * (cut short then, or not) loads its start through the index and reads on, as a full load; an index
  * of another file or of one changed in place, or that does not read whole (any byte damaged, cut
- * short) is not used; a report through the index takes its whole run from the tables a report
+ * short) is not used; `top`'s follower starts from the index (whole or grown since); a report
+ * through the index takes its whole run from the tables a report
  * wrote there, when they are of its --device;
  * a link named like the index is neither read nor followed when writing; and the commands print the
  * same with VRAMTRACE_INDEX off, writing the index, reading it, and read-only, refusing a value that
@@ -285,6 +286,55 @@ Test(index_file, a_report_through_the_index_takes_its_whole_run_from_the_tables_
     free(path);
 }
 
+/* A follower (`top`'s) opened through the index of `path`, then updated: the model a full load of
+ * the file gives, whose replays start from the index's checkpoints. */
+static void assert_follower_starts_from_the_index(const char *path, const struct vt_trace_model *full)
+{
+    struct vt_trace_index index;
+    cr_assert(vt_index_read(&index, path));
+    struct vt_model_load_options options = {.stream_events = true, .index_live_set = true, .index = &index};
+    struct vt_model_follower follower;
+    char error[256] = "";
+    cr_assert_eq(vt_model_follow_open(&follower, path, &options, error, sizeof error), VT_TRACE_OPENED, "%s", error);
+    vt_trace_index_free(&index);
+    cr_assert(follower.model.loaded_from_index);
+    cr_assert(vt_model_follow_update(&follower));
+    assert_same_model(full, &follower.model, false);
+    assert_same_analysis(full, &follower.model);
+    vt_model_follow_close(&follower);
+}
+
+Test(index_file, a_follower_starts_from_the_index_and_reads_on, .timeout = 120)
+{
+    const char *source = many_chunk_trace("follow-source.trace");
+    uint64_t offsets[MANY_CHUNKS + 2];
+    size_t chunks = chunk_offsets(source, offsets, MANY_CHUNKS + 2);
+    size_t size;
+    uint8_t *bytes = tb_read_file(source, &size);
+    struct vt_trace_model full;
+    load(&full, source, NULL, NULL);
+    /* the whole trace indexed; then indexed at a chunk's end and in a chunk, grown since */
+    struct vt_trace_model start;
+    load_and_write_index(&start, source);
+    vt_model_free(&start);
+    assert_follower_starts_from_the_index(source, &full);
+    /* loop chunks 18 and 19 hold events only: the first prefix ends after them */
+    const size_t indexed_bytes[] = {offsets[21], offsets[chunks / 2] + 50};
+    for (size_t i = 0; i < 2; i++) {
+        char *path = tb_temp_path("followed.trace");
+        tb_append_file(path, bytes, 0, indexed_bytes[i]);
+        load_and_write_index(&start, path);
+        assert_follower_starts_from_the_index(path, &start); /* as indexed: its end after event chunks */
+        vt_model_free(&start);
+        tb_append_file(path, bytes, indexed_bytes[i], size);
+        assert_follower_starts_from_the_index(path, &full);
+        free(path);
+    }
+    vt_model_free(&full);
+    free(bytes);
+    free((char *)source);
+}
+
 /* Whether the index of `path` reads back. */
 static bool index_reads(const char *path)
 {
@@ -518,6 +568,17 @@ Test(index_file, commands_print_the_same_without_the_index_writing_it_and_readin
     cr_assert(strstr(bad.err, "VRAMTRACE_INDEX='sometimes' is not valid; accepted: auto (the default), read, off"),
               "%s", bad.err);
     process_result_free(&bad);
+
+    /* top starts from the index the commands above left */
+    cr_assert(exists(index_a));
+    const char *const top_once[] = {"top", "--once", a, NULL};
+    struct process_result top_off = run_command("off", top_once), top_indexed = run_command(NULL, top_once);
+    cr_assert_eq(top_indexed.exit_code, top_off.exit_code);
+    cr_assert_gt(strlen(top_off.out), 0);
+    cr_assert_str_eq(top_indexed.out, top_off.out);
+    cr_assert_str_eq(top_indexed.err, top_off.err);
+    process_result_free(&top_off);
+    process_result_free(&top_indexed);
 
     /* the index given as a trace: merge skips it (a glob gives it), the others say what it is */
     const char *const merge_with_index[] = {"merge", a, index_a, NULL};
