@@ -5,8 +5,8 @@
 #   tsan  build-tsan/, ThreadSanitizer: the programs where threads meet, run under the TSan-built
 #         CLI, shim and simulated device (thread_stress, mixed_stress, a live dump from another
 #         thread, a multi-device leak report), and `vramtrace report` of their traces (the loading's
-#         read-ahead thread), again through the index beside the trace, and `flame` of a trace grown
-#         past its index (the load reads on, reading ahead). Not through Criterion: Criterion cannot start
+#         read-ahead thread), again through the index beside the trace, and `flame` and `top --once`
+#         of a trace grown past its index (the load reads on, reading ahead). Not through Criterion: Criterion cannot start
 #         under TSan ("Could not initialize inheritable arena", Snaipe/Criterion#274)
 #   all   both (the default)
 #   ci    the short step of scripts/test.sh: ASan+UBSan on the unit and fuzz-regression suites
@@ -106,8 +106,12 @@ tsan_grown_trace() {
     head -c "$half" "$directory/run.trace" >"$directory/grown.trace"
     timeout 300 build-tsan/src/cli/vramtrace flame "$directory/grown.trace" >/dev/null 2>>"$directory/stderr"
     tail -c +$((half + 1)) "$directory/run.trace" >>"$directory/grown.trace"
+    cp "$directory/grown.trace.vtindex" "$directory/half.vtindex"
     timeout 300 build-tsan/src/cli/vramtrace flame --peak "$directory/grown.trace" >/dev/null 2>>"$directory/stderr"
-    [[ $? -le 1 ]] # 1: nothing live at the peak's device is no failure here
+    [[ $? -le 1 ]] || return 1 # 1: nothing live at the peak's device is no failure here
+    # top's follower from the half's index, reading on (ahead) past it, then updating
+    cp "$directory/half.vtindex" "$directory/grown.trace.vtindex"
+    timeout 300 build-tsan/src/cli/vramtrace top --once "$directory/grown.trace" >/dev/null 2>>"$directory/stderr"
 }
 
 tsan_run() {
