@@ -199,3 +199,14 @@ void assert_same_replay(const struct vt_replay *a, const struct vt_replay *b, co
         vt_groups_free(&h);
     }
 }
+
+struct process_result run_cli(const char *setting, const char *const args[])
+{
+    const char *argv[16] = {VT_CLI_PATH};
+    size_t count = 1;
+    for (; args[count - 1]; count++)
+        argv[count] = args[count - 1];
+    argv[count] = NULL;
+    const char *const environment[] = {setting, NULL};
+    return run_process(argv, environment, NULL);
+}

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "run_process.h"
 #include "trace/trace_model.h"
 #include "trace/trace_report.h"
 
@@ -25,5 +26,9 @@ void assert_same_reports(const struct vt_report *a, const struct vt_report *b);
 /* The same state: events applied, usage, stats, out-of-memory state, each live table's records in
  * iteration order (their fields, not their links) and the live groups of every device. */
 void assert_same_replay(const struct vt_replay *a, const struct vt_replay *b, const char *what);
+
+/* `vramtrace ARGS...` (args NULL-terminated, at most 14) with one environment change, `setting`
+ * ("NAME=value" to set, "NAME" to unset: run_process.h). */
+struct process_result run_cli(const char *setting, const char *const args[]);
 
 #endif

@@ -240,15 +240,9 @@ Test(event_store, a_followed_trace_is_streamed_and_equals_a_load_after_each_upda
 /* `vramtrace ARGS...` with VRAMTRACE_TEST_EVENT_BLOCKS=`blocks`. */
 static struct process_result run_command(const char *blocks, const char *const args[])
 {
-    const char *argv[16] = {VT_CLI_PATH};
-    size_t count = 1;
-    for (; args[count - 1]; count++)
-        argv[count] = args[count - 1];
-    argv[count] = NULL;
     char setting[64];
     snprintf(setting, sizeof setting, "VRAMTRACE_TEST_EVENT_BLOCKS=%s", blocks);
-    const char *const environment[] = {setting, NULL};
-    return run_process(argv, environment, NULL);
+    return run_cli(setting, args);
 }
 
 Test(event_store, commands_print_the_same_with_one_block_as_with_every_event_in_memory, .timeout = 120)

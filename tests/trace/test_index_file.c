@@ -502,15 +502,9 @@ Test(index_file, a_link_named_like_the_index_is_neither_read_nor_followed, .time
 /* `vramtrace ARGS...` with VRAMTRACE_INDEX=`mode` (NULL: not set). */
 static struct process_result run_command(const char *mode, const char *const args[])
 {
-    const char *argv[16] = {VT_CLI_PATH};
-    size_t count = 1;
-    for (; args[count - 1]; count++)
-        argv[count] = args[count - 1];
-    argv[count] = NULL;
     char setting[64];
     snprintf(setting, sizeof setting, "VRAMTRACE_INDEX=%s", mode ? mode : "");
-    const char *const environment[] = {mode ? setting : "VRAMTRACE_INDEX_UNSET=1", NULL};
-    return run_process(argv, environment, NULL);
+    return run_cli(mode ? setting : "VRAMTRACE_INDEX", args);
 }
 
 static bool exists(const char *path)
