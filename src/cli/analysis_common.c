@@ -258,13 +258,8 @@ static bool load_trace_replaying(struct vt_trace_model *model, const char *path,
     /* the report's tables only for the trace as indexed: grown since, its whole run is replayed */
     bool tables_fit = indexed && report_pass && index.fit == VT_INDEX_CURRENT && index.report.present &&
                       index.report.device == report_pass->report->options.device;
-    if (report_pass && !tables_fit) {
-        struct vt_model_load_options replaying = {0};
-        vt_report_pass_load_options(report_pass, &replaying);
-        options.replay = replaying.replay;
-        options.visit = replaying.visit;
-        options.visit_context = replaying.visit_context;
-    }
+    if (report_pass && !tables_fit)
+        vt_report_pass_load_options(report_pass, &options);
     if (indexed && !options.replay)
         options.index = &index;
     struct vt_index_defining_chunks defining = {0};
